@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "durin",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "durin-fcgi", targets: ["durin-fcgi"]),
+        .executable(name: "durinctl", targets: ["durinctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+    ],
+    targets: [
+        // The two C libraries, each wrapped exactly once (RedisClient, FastCGI).
+        .systemLibrary(
+            name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(
+            name: "CFastCGI", path: "Sources/CFastCGI", pkgConfig: "fcgi",
+            providers: [.apt(["libfcgi-dev"])]),
+        .target(name: "RedisClient", dependencies: ["CHiredis"]),
+        .target(name: "FastCGI", dependencies: ["CFastCGI"]),
+
+        // Pure logic: no I/O, fully unit-tested.
+        .target(
+            name: "DurinCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
+        // The Redis data model (DESIGN §4) and its atomic Lua scripts.
+        .target(
+            name: "DurinStore",
+            dependencies: ["DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+        // HTTP semantics of every route, worker threads, signal handling.
+        .target(
+            name: "DurinServer",
+            dependencies: [
+                "DurinCore", "DurinStore", "FastCGI",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer"]),
+        .executableTarget(
+            name: "durinctl",
+            dependencies: [
+                "DurinCore", "DurinStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore", "RedisClient", "DurinServer"]),
+        .testTarget(
+            name: "DurinIntegrationTests",
+            dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,150 @@
+/// Every way a request can fail, each mapped to durin's exact status and body in
+/// `response(authPrefix:)`, the one place errors become HTTP.
+public enum APIError: Error, Equatable, Sendable {
+    // Authentication (401, with WWW-Authenticate).
+    case notAuthenticated
+    case invalidHeaderNoCredentials
+    case invalidHeaderSpaces
+    case invalidToken
+    case tokenExpired
+    case userInactive
+    // Login.
+    case fieldErrors([FieldError])
+    case invalidCredentials
+    case noClientSpecified
+    case noClientWithName
+    // Request shape.
+    case jsonParse(String)
+    case unsupportedMediaType(String)
+    case bodyTooLarge(limit: Int)
+    case methodNotAllowed(method: String, allowed: [String])
+    case notFound
+    // Authorization and limits.
+    case permissionDenied
+    case throttled(waitSeconds: Int)
+    case busy
+    // Infrastructure.
+    case storeUnavailable
+    case internalError
+
+    public struct FieldError: Equatable, Sendable {
+        public let field: String
+        public let messages: [String]
+        public init(field: String, messages: [String]) {
+            self.field = field
+            self.messages = messages
+        }
+    }
+}
+
+/// A complete HTTP answer, independent of how it is written to the wire.
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
+    }
+
+    /// A JSON response (`application/json`, as DRF's renderer sends it).
+    public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.renderedBytes)
+    }
+
+    /// 204: no body and no Content-Type, as DRF answers `Response(None, 204)`.
+    public static let noContent = HTTPResponse(status: 204)
+
+    public var reason: String {
+        switch status {
+        case 200: return "OK"
+        case 201: return "Created"
+        case 204: return "No Content"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 413: return "Content Too Large"
+        case 415: return "Unsupported Media Type"
+        case 429: return "Too Many Requests"
+        case 503: return "Service Unavailable"
+        default: return "Internal Server Error"
+        }
+    }
+}
+
+extension APIError {
+    public var status: Int {
+        switch self {
+        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
+            return 401
+        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse: return 400
+        case .unsupportedMediaType: return 415
+        case .bodyTooLarge: return 413
+        case .methodNotAllowed: return 405
+        case .notFound: return 404
+        case .permissionDenied: return 403
+        case .throttled: return 429
+        case .busy, .storeUnavailable: return 503
+        case .internalError: return 500
+        }
+    }
+
+    /// The `detail` text, for errors that have one.
+    public var detail: String? {
+        switch self {
+        case .notAuthenticated: return "Authentication credentials were not provided."
+        case .invalidHeaderNoCredentials: return "Invalid token header. No credentials provided."
+        case .invalidHeaderSpaces: return "Invalid token header. Token string should not contain spaces."
+        case .invalidToken: return "Invalid token."
+        case .tokenExpired: return "The given token has expired."
+        case .userInactive: return "User inactive or deleted."
+        case .fieldErrors, .invalidCredentials: return nil
+        case .noClientSpecified: return "No client specified."
+        case .noClientWithName: return "No client with that name."
+        case .jsonParse(let why): return "JSON parse error - \(why)"
+        case .unsupportedMediaType(let type): return "Unsupported media type \"\(type)\" in request."
+        case .bodyTooLarge(let limit): return "Request body too large: the limit is \(limit) bytes."
+        case .methodNotAllowed(let method, _): return "Method \"\(method)\" not allowed."
+        case .notFound: return "Not found."
+        case .permissionDenied: return "You do not have permission to perform this action."
+        case .throttled(let wait): return "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s")."
+        case .busy: return "Too many logins in progress. Try again shortly."
+        case .storeUnavailable: return "Token store unavailable."
+        case .internalError: return "A server error occurred."
+        }
+    }
+
+    /// The response durin gives for this error.
+    public func response(authPrefix: String) -> HTTPResponse {
+        var headers: [(String, String)] = []
+        switch self {
+        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
+            headers.append(("WWW-Authenticate", authPrefix))
+        case .methodNotAllowed(_, let allowed):
+            headers.append(("Allow", allowed.joined(separator: ", ")))
+        case .throttled(let wait):
+            headers.append(("Retry-After", String(wait)))
+        case .busy, .storeUnavailable:
+            headers.append(("Retry-After", "1"))
+        default: break
+        }
+        let body: JSONValue
+        switch self {
+        case .fieldErrors(let errors):
+            body = .object(errors.map { ($0.field, .array($0.messages.map { .string($0) })) })
+        case .invalidCredentials:
+            body = ["non_field_errors": ["Unable to log in with provided credentials."]]
+        default:
+            body = ["detail": .string(detail ?? "")]
+        }
+        return .json(status, body, headers: headers)
+    }
+}

@@ -1,0 +1,162 @@
+/// Every setting, read once from the environment at start and validated there:
+/// a bad value stops the process with a message naming the variable.
+///
+/// The `DURIN_*` names mirror django-rest-durin's `REST_DURIN` settings, plus the
+/// settings a standalone service needs (Redis, listening socket, threads).
+public struct Configuration: Sendable {
+    // durin's settings
+    public var defaultTokenTTL: TokenTTL = .seconds(86400)
+    public var tokenCharacterLength = 64
+    public var authHeaderPrefix = "Token"
+    public var expiryFormat = ExpiryFormat()
+    public var tokenCacheTimeout: Int64 = 60
+    public var refreshTokenOnLogin = false
+    public var userFields: [String] = []
+    public var apiAccessClientName: String?
+    public var apiAccessExcludeFromSessions = false
+    public var apiAccessResponseIncludeToken = false
+    public var throttleRate: ThrottleRate?
+    // the service's settings
+    public var redisURL = "redis://127.0.0.1:6379/0"
+    public var redisTimeoutMillis = 2000
+    public var keyPrefix = "durin:"
+    public var listen: String?
+    public var socketMode: UInt32 = 0o660
+    public var threads = 8
+    public var passwordIterations = 1_000_000
+    public var expiredGraceSeconds: Int64 = 86400
+    public var loginFailureRate: ThrottleRate? = ThrottleRate(requests: 10, periodSeconds: 60)
+    public var rotateTokenOnLogin = false
+    public var eventsMaxLength = 100_000
+    public var maxBodyBytes = 1 << 20
+    public var logLevel = "info"
+    /// Seals stored tokens so re-login can return the same token (see TokenSeal).
+    /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
+    public var secretKey: [UInt8]?
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let variable: String
+        public let problem: String
+        public var description: String { "\(variable): \(problem)" }
+    }
+
+    /// Reads the `DURIN_*` variables; unset or empty variables keep their defaults.
+    public static func fromEnvironment(_ env: [String: String]) throws(Invalid) -> Configuration {
+        var c = Configuration()
+        let reader = Reader(env: env)
+        try reader.read("DURIN_DEFAULT_TOKEN_TTL", expected: "a duration such as 86400, 30m, 12h or 7d") { s in
+            guard let ttl = DurationSpec.parse(s) else { return false }
+            c.defaultTokenTTL = .seconds(ttl.seconds)
+            return true
+        }
+        try reader.int("DURIN_TOKEN_CHARACTER_LENGTH", in: 32...256) { c.tokenCharacterLength = $0 }
+        try reader.read("DURIN_AUTH_HEADER_PREFIX", expected: "one word of printable ASCII, such as Token or Bearer") { s in
+            guard !s.isEmpty, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
+            c.authHeaderPrefix = s
+            return true
+        }
+        if let f = env["DURIN_EXPIRY_DATETIME_FORMAT"], !f.isEmpty { c.expiryFormat = ExpiryFormat(pattern: f) }
+        try reader.read("DURIN_TOKEN_CACHE_TIMEOUT", expected: "a duration in seconds (0 disables the cache)") { s in
+            guard let d = DurationSpec.parse(s) else {
+                if s == "0" { c.tokenCacheTimeout = 0; return true }
+                return false
+            }
+            c.tokenCacheTimeout = d.seconds
+            return true
+        }
+        try reader.bool("DURIN_REFRESH_TOKEN_ON_LOGIN") { c.refreshTokenOnLogin = $0 }
+        if let f = env["DURIN_USER_FIELDS"] {
+            c.userFields = f.split(separator: ",").map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
+            if c.userFields.contains("password") {
+                throw Invalid(variable: "DURIN_USER_FIELDS", problem: "the password hash is never shown")
+            }
+        }
+        if let n = env["DURIN_API_ACCESS_CLIENT_NAME"], !n.isEmpty { c.apiAccessClientName = n }
+        try reader.bool("DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS") { c.apiAccessExcludeFromSessions = $0 }
+        try reader.bool("DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN") { c.apiAccessResponseIncludeToken = $0 }
+        try reader.read("DURIN_THROTTLE_RATE", expected: "N/s, N/m, N/h or N/d") { s in
+            guard let r = ThrottleRate.parse(s) else { return false }
+            c.throttleRate = r
+            return true
+        }
+        try reader.read("DURIN_REDIS_URL", expected: "redis://[user:password@]host:port/db or unix:///path/to/redis.sock") { s in
+            guard s.hasPrefix("redis://") || s.hasPrefix("unix://") else { return false }
+            c.redisURL = s
+            return true
+        }
+        try reader.int("DURIN_REDIS_TIMEOUT_MS", in: 10...60_000) { c.redisTimeoutMillis = $0 }
+        try reader.read("DURIN_KEY_PREFIX", expected: "a non-empty prefix without spaces or glob characters, such as durin:") { s in
+            guard !s.isEmpty, !s.contains(where: { $0 == " " || $0 == "*" || $0 == "?" || $0 == "[" }) else { return false }
+            c.keyPrefix = s
+            return true
+        }
+        if let l = env["DURIN_LISTEN"], !l.isEmpty { c.listen = l }
+        try reader.read("DURIN_SOCKET_MODE", expected: "an octal mode such as 0660") { s in
+            guard let m = UInt32(s, radix: 8), m <= 0o777 else { return false }
+            c.socketMode = m
+            return true
+        }
+        try reader.int("DURIN_THREADS", in: 1...256) { c.threads = $0 }
+        try reader.int("DURIN_PASSWORD_ITERATIONS", in: 1...100_000_000) { c.passwordIterations = $0 }
+        try reader.read("DURIN_EXPIRED_GRACE", expected: "a duration such as 1d (0: expired tokens are at once invalid)") { s in
+            if s == "0" { c.expiredGraceSeconds = 0; return true }
+            guard let d = DurationSpec.parse(s) else { return false }
+            c.expiredGraceSeconds = d.seconds
+            return true
+        }
+        try reader.read("DURIN_LOGIN_FAILURE_RATE", expected: "N/s, N/m, N/h or N/d, or off") { s in
+            if s.lowercased() == "off" { c.loginFailureRate = nil; return true }
+            guard let r = ThrottleRate.parse(s) else { return false }
+            c.loginFailureRate = r
+            return true
+        }
+        try reader.bool("DURIN_ROTATE_TOKEN_ON_LOGIN") { c.rotateTokenOnLogin = $0 }
+        try reader.int("DURIN_EVENTS_MAXLEN", in: 0...100_000_000) { c.eventsMaxLength = $0 }
+        try reader.int("DURIN_MAX_BODY_BYTES", in: 1024...(64 << 20)) { c.maxBodyBytes = $0 }
+        try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(s.lowercased()) else { return false }
+            c.logLevel = s.lowercased()
+            return true
+        }
+        try reader.read("DURIN_SECRET_KEY", expected: "at least 32 characters (e.g. the output of openssl rand -hex 32)") { s in
+            guard s.utf8.count >= 32 else { return false }
+            c.secretKey = Array(s.utf8)
+            return true
+        }
+        return c
+    }
+
+    private struct Reader {
+        let env: [String: String]
+
+        /// Hands a set, non-blank variable to `apply`, which answers whether it is valid.
+        func read(_ name: String, expected: String, _ apply: (String) -> Bool) throws(Invalid) {
+            guard let raw = env[name] else { return }
+            let value = raw.trimmingASCIIWhitespace()
+            guard !value.isEmpty else { return }
+            if !apply(value) { throw Invalid(variable: name, problem: "expected \(expected), got \"\(raw)\"") }
+        }
+
+        func int(_ name: String, in range: ClosedRange<Int>, _ apply: (Int) -> Void) throws(Invalid) {
+            try read(name, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { s in
+                guard let n = Int(s), range.contains(n) else { return false }
+                apply(n)
+                return true
+            }
+        }
+
+        func bool(_ name: String, _ apply: (Bool) -> Void) throws(Invalid) {
+            try read(name, expected: "true or false") { s in
+                switch s.lowercased() {
+                case "1", "true", "yes", "on": apply(true)
+                case "0", "false", "no", "off": apply(false)
+                default: return false
+                }
+                return true
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Glibc
+
+/// A moment as milliseconds since the Unix epoch: the unit Redis's PEXPIREAT uses,
+/// and the `expiry`/`created` fields of a token hash.
+public typealias EpochMillis = Int64
+
+public enum Clock {
+    /// Wall-clock time, which is also what Redis key expiry follows.
+    public static func nowMillis() -> EpochMillis {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return EpochMillis(ts.tv_sec) * 1000 + EpochMillis(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// Renders expiry times the way durin does.
+///
+/// Default: DRF's `DateTimeField` output, Python's `isoformat()` in UTC with `Z`:
+/// `2026-11-30T02:55:55.275449Z`, and no fraction when the microseconds are zero.
+/// With `DURIN_EXPIRY_DATETIME_FORMAT`: a strftime pattern (`%f` is microseconds, as in Python).
+public struct ExpiryFormat: Sendable, Equatable {
+    public let pattern: String?
+
+    public init(pattern: String? = nil) {
+        self.pattern = (pattern?.isEmpty ?? true) ? nil : pattern
+    }
+
+    public func format(_ millis: EpochMillis) -> String {
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let micros = Int((millis - seconds * 1000) * 1000)
+        var t = time_t(seconds)
+        var tm = Glibc.tm()
+        gmtime_r(&t, &tm)
+        guard let pattern else {
+            var s = "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))"
+            s += "T\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2))"
+            if micros != 0 { s += ".\(pad(micros, 6))" }
+            return s + "Z"
+        }
+        // strftime has no %f; substitute it first (and keep %% intact).
+        var expanded = ""
+        var it = pattern.makeIterator()
+        while let c = it.next() {
+            if c == "%", let n = it.next() {
+                if n == "f" { expanded += pad(micros, 6) } else { expanded += "%\(n)" }
+            } else {
+                expanded.append(c)
+            }
+        }
+        var buffer = [CChar](repeating: 0, count: 256)
+        let n = strftime(&buffer, buffer.count, expanded, &tm)
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}

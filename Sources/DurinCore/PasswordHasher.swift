@@ -1,0 +1,116 @@
+import Crypto
+import _CryptoExtras
+
+/// Django's PBKDF2 password hashes: `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`,
+/// so users imported from a Django database log in unchanged.
+public struct PasswordHasher: Sendable {
+    public let iterations: Int
+
+    public init(iterations: Int) { self.iterations = iterations }
+
+    /// A new hash of `password` with a random 22-character salt (Django's default length).
+    public func hash(_ password: String) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var rng = SystemRandomNumberGenerator()
+        let salt = String((0..<22).map { _ in alphabet.randomElement(using: &rng)! })
+        return Self.encode(password: password, salt: salt, iterations: iterations)
+    }
+
+    public static func encode(password: String, salt: String, iterations: Int) -> String {
+        let derived = derive(password: password, salt: salt, iterations: iterations, algorithm: .sha256)
+        return "pbkdf2_sha256$\(iterations)$\(salt)$\(Base64.encode(derived))"
+    }
+
+    /// Checks a password against a stored hash, with the iterations the hash names.
+    /// Unusable hashes (Django's `!` prefix) and unknown formats never match.
+    public static func verify(_ password: String, against encoded: String) -> Bool {
+        guard let parsed = ParsedHash(encoded) else { return false }
+        let derived = derive(password: password, salt: parsed.salt, iterations: parsed.iterations, algorithm: parsed.algorithm)
+        return constantTimeEquals(derived, parsed.hash)
+    }
+
+    /// True when `encoded` is a hash this service can verify (for `--password-hash`).
+    public static func isSupported(_ encoded: String) -> Bool { ParsedHash(encoded) != nil }
+
+    /// The iterations a stored hash uses, if it is one this service can verify.
+    public static func iterations(of encoded: String) -> Int? { ParsedHash(encoded)?.iterations }
+
+    private struct ParsedHash {
+        let algorithm: KDF.Insecure.PBKDF2.HashFunction
+        let iterations: Int
+        let salt: String
+        let hash: [UInt8]
+
+        init?(_ encoded: String) {
+            let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
+            guard parts.count == 4, let n = Int(parts[1]), n > 0, n <= 100_000_000, !parts[2].isEmpty,
+                  let hash = Base64.decode(String(parts[3])), !hash.isEmpty else { return nil }
+            switch parts[0] {
+            case "pbkdf2_sha256": algorithm = .sha256
+            case "pbkdf2_sha1": algorithm = .insecureSHA1
+            default: return nil
+            }
+            iterations = n
+            salt = String(parts[2])
+            self.hash = hash
+        }
+    }
+
+    private static func derive(password: String, salt: String, iterations: Int,
+                               algorithm: KDF.Insecure.PBKDF2.HashFunction) -> [UInt8] {
+        let length = algorithm == .insecureSHA1 ? 20 : 32
+        guard let key = try? KDF.Insecure.PBKDF2.deriveKey(
+            from: Array(password.utf8), salt: Array(salt.utf8), using: algorithm,
+            outputByteCount: length, unsafeUncheckedRounds: iterations)
+        else { return [] }
+        return key.withUnsafeBytes { Array($0) }
+    }
+}
+
+/// Standard base64 with padding (Django's `base64.b64encode`).
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        var lookup = [UInt8: UInt8]()
+        for (i, c) in alphabet.enumerated() { lookup[c] = UInt8(i) }
+        let chars = Array(text.utf8)
+        guard chars.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < chars.count {
+            var v = [UInt8](repeating: 0, count: 4)
+            var pad = 0
+            for k in 0..<4 {
+                let c = chars[i + k]
+                if c == UInt8(ascii: "=") && k >= 2 && i + 4 == chars.count {
+                    pad += 1
+                } else if pad == 0, let x = lookup[c] {
+                    v[k] = x
+                } else {
+                    return nil
+                }
+            }
+            out.append(v[0] << 2 | v[1] >> 4)
+            if pad < 2 { out.append(v[1] << 4 | v[2] >> 2) }
+            if pad < 1 { out.append(v[2] << 6 | v[3]) }
+            i += 4
+        }
+        return out
+    }
+}

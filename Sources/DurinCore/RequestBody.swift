@@ -1,0 +1,115 @@
+/// A request body decoded the way DRF's `request.data` is: JSON or form fields.
+public enum RequestData: Equatable, Sendable {
+    /// Named fields (a JSON object, or form fields where a repeated name keeps its last value).
+    case fields([String: JSONValue])
+    /// Valid JSON that is not an object; the Python type name, for DRF's message.
+    case notAnObject(String)
+
+    public static let empty = RequestData.fields([:])
+
+    public subscript(field: String) -> JSONValue? {
+        if case .fields(let map) = self { return map[field] }
+        return nil
+    }
+
+    /// Decodes a body by its `Content-Type`, with DRF's errors: 415 for other types,
+    /// 400 `JSON parse error - ...` for bad JSON. An empty body is empty data,
+    /// whatever its type (DRF never runs a parser on it).
+    public static func decode(contentType: String?, body: [UInt8]) throws(APIError) -> RequestData {
+        guard !body.isEmpty else { return .empty }
+        let full = contentType ?? ""
+        let mediaType = full.split(separator: ";", maxSplits: 1).first.map { $0.trimmingASCIIWhitespace().lowercased() } ?? ""
+        switch mediaType {
+        case "application/json":
+            let value: JSONValue
+            do { value = try JSONParser.parse(body) } catch { throw .jsonParse(error.message) }
+            if case .object(let members) = value {
+                return .fields(Dictionary(members, uniquingKeysWith: { _, last in last }))
+            }
+            return .notAnObject(value.pythonTypeName)
+        case "application/x-www-form-urlencoded":
+            return .fields(FormURLEncoded.parse(body).mapValues { .string($0) })
+        default:
+            throw .unsupportedMediaType(full)
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded`, decoded like Django's QueryDict: `+` is a
+/// space, bad percent escapes stay literal, bytes that are not UTF-8 become U+FFFD.
+public enum FormURLEncoded {
+    public static func parse(_ body: [UInt8]) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in body.split(separator: UInt8(ascii: "&")) where !pair.isEmpty {
+            let kv = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let key = decode(kv[0])
+            fields[key] = kv.count > 1 ? decode(kv[1]) : ""
+        }
+        return fields
+    }
+
+    static func decode(_ part: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(part.count)
+        var i = part.startIndex
+        while i < part.endIndex {
+            let b = part[i]
+            if b == UInt8(ascii: "+") {
+                out.append(0x20)
+            } else if b == UInt8(ascii: "%"), i + 2 < part.endIndex, let hi = hexValue(part[i + 1]), let lo = hexValue(part[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 2
+            } else {
+                out.append(b)
+            }
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+}
+
+/// DRF's `CharField` validation, for the login fields.
+public enum CharField {
+    /// - Returns: the accepted value, or DRF's error message for it.
+    public static func validate(_ value: JSONValue?, trimWhitespace: Bool) -> Result<String, FieldMessage> {
+        guard let value else { return .failure(.init("This field is required.")) }
+        var text: String
+        switch value {
+        case .null: return .failure(.init("This field may not be null."))
+        case .string(let s): text = s
+        case .number(let n): text = n
+        default: return .failure(.init("Not a valid string."))
+        }
+        if trimWhitespace { text = text.trimmingPythonWhitespace() }
+        if text.isEmpty { return .failure(.init("This field may not be blank.")) }
+        if text.unicodeScalars.contains("\u{0}") { return .failure(.init("Null characters are not allowed.")) }
+        return .success(text)
+    }
+
+    public struct FieldMessage: Error, Equatable {
+        public let text: String
+        init(_ text: String) { self.text = text }
+    }
+}
+
+extension String {
+    /// Python's `str.strip()`: Unicode white space at both ends.
+    func trimmingPythonWhitespace() -> String {
+        let scalars = unicodeScalars
+        let isSpace: (Unicode.Scalar) -> Bool = {
+            $0.properties.isWhitespace || (0x1C...0x1F).contains($0.value)
+        }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !isSpace($0) })!
+        return String(scalars[first...last])
+    }
+}

@@ -1,0 +1,43 @@
+import DurinCore
+
+/// One request as the handlers see it: copied out of libfcgi, so plain values.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// PATH_INFO: the path below the mount point (`/login/`).
+    public var path: String
+    /// SCRIPT_NAME: the mount point (`/api/auth`), used in durin's logout hint.
+    public var mountPrefix: String
+    /// The raw `Authorization` header bytes (may be any bytes).
+    public var authorization: [UInt8]?
+    public var contentType: String?
+    public var body: [UInt8]
+    /// FastCGI params set by the nginx snippets, never by the client.
+    public var directives: Directives
+
+    public struct Directives: Sendable, Equatable {
+        /// `$durin_allow_clients`: only these clients pass verify/.
+        public var allowClients: [String] = []
+        /// `$durin_deny_clients`: these clients are refused by verify/.
+        public var denyClients: [String] = []
+        /// Set by the auth_request snippet: denials travel as 401/403 plus headers,
+        /// since auth_request turns any other status into 500.
+        public var authRequest = false
+        public init() {}
+    }
+
+    public init(method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
+                contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives()) {
+        self.method = method
+        self.path = path
+        self.mountPrefix = mountPrefix
+        self.authorization = authorization
+        self.contentType = contentType
+        self.body = body
+        self.directives = directives
+    }
+
+    /// Splits a FastCGI param list (`"web mobile"`) into client names.
+    public static func clientList(_ param: String?) -> [String] {
+        (param ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+    }
+}

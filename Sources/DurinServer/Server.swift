@@ -1,0 +1,153 @@
+import DurinCore
+import DurinStore
+import FastCGI
+import Foundation
+import Logging
+import RedisClient
+import Synchronization
+
+/// The responder process: worker threads accepting FastCGI requests, and a main
+/// thread that waits for SIGTERM/SIGINT and then shuts down cleanly.
+public enum Server {
+    /// Runs until SIGTERM/SIGINT; returns the exit status.
+    public static func run(environment: [String: String]) -> Int32 {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "durin-fcgi")
+
+        let config: Configuration
+        let endpoint: RedisEndpoint
+        do {
+            config = try Configuration.fromEnvironment(environment)
+            endpoint = try RedisEndpoint.parse(config.redisURL)
+        } catch {
+            logger.critical("invalid configuration: \(error)")
+            return 78  // EX_CONFIG
+        }
+        logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+
+        let socket: ListenSocket
+        do {
+            socket = try ListenSocket.open(address: config.listen, socketMode: mode_t(config.socketMode), environment: environment)
+        } catch {
+            logger.critical("cannot listen: \(error)")
+            return 71  // EX_OSERR
+        }
+
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // Hashing may use every core but must leave threads for everything else.
+        let gate = PasswordGate(hashers: cores, admitted: max(1, config.threads / 2))
+        if config.secretKey == nil {
+            logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
+        }
+        let settings = ServiceSettings(configuration: config, secret: config.secretKey, gate: gate)
+
+        FastCGI.initialize()
+        ProcessSignals.prepare()
+        let board = WorkerBoard(count: config.threads)
+        let logLevel = logger.logLevel
+        for index in 0..<config.threads {
+            let thread = Thread {
+                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, board: board, logLevel: logLevel).run()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        logger.info("durin-fcgi listening", metadata: [
+            "socket": .string(socket.summary), "threads": "\(config.threads)", "redis": .string(endpoint.description),
+        ])
+
+        let sig = ProcessSignals.waitForTermination()
+        logger.info("\(ProcessSignals.name(sig)): finishing in-flight requests")
+        board.beginShutdown()
+        FastCGI.shutdownPending()
+        socket.shutdownOwned()
+        // Workers in accept() are woken; busy ones finish their request first.
+        let deadline = ContinuousClock.now + .milliseconds(1800)
+        while !board.allStopped && ContinuousClock.now < deadline {
+            for thread in board.idleThreads { ProcessSignals.wake(thread) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        logger.info("stopped", metadata: ["clean": "\(board.allStopped)"])
+        return 0
+    }
+}
+
+/// What each worker is doing, so shutdown wakes only the idle ones (a signal
+/// during a busy request could interrupt its I/O).
+final class WorkerBoard: Sendable {
+    enum State { case starting, idle(ProcessSignals.ThreadID), busy, stopped }
+    private let states: Mutex<[State]>
+    private let stopping = Atomic(false)
+
+    init(count: Int) { states = Mutex(Array(repeating: .starting, count: count)) }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    func beginShutdown() { stopping.store(true, ordering: .releasing) }
+
+    func set(_ index: Int, _ state: State) { states.withLock { $0[index] = state } }
+
+    var idleThreads: [ProcessSignals.ThreadID] {
+        states.withLock { $0.compactMap { if case .idle(let t) = $0 { return t } else { return nil } } }
+    }
+
+    var allStopped: Bool {
+        states.withLock { $0.allSatisfy { if case .stopped = $0 { return true } else { return false } } }
+    }
+}
+
+/// One worker thread: its own Redis connection and FastCGI request slot.
+struct Worker {
+    let index: Int
+    let listenFD: Int32
+    let endpoint: RedisEndpoint
+    let settings: ServiceSettings
+    let board: WorkerBoard
+    let logLevel: Logger.Level
+
+    func run() {
+        FastCGI.nameCurrentThread("durin-w\(index)")
+        var logger = Logger(label: "durin-fcgi")
+        logger.logLevel = logLevel
+        let config = settings.configuration
+        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
+        let tokens = TokenStore(connection: connection, configuration: config, secret: settings.secret)
+        let api = API(settings: settings, tokens: tokens, logger: logger)
+        let request = FastCGIRequest(listenFD: listenFD)
+        let me = ProcessSignals.currentThread
+        defer { board.set(index, .stopped) }
+        while !board.isStopping {
+            board.set(index, .idle(me))
+            guard !board.isStopping else { break }
+            guard request.accept() else {
+                if board.isStopping { break }
+                continue  // interrupted or a failed accept: try again
+            }
+            board.set(index, .busy)
+            let response = serve(request, api: api, config: config)
+            request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
+            request.finish()
+        }
+    }
+
+    private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> HTTPResponse {
+        let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
+        let body: [UInt8]
+        switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
+        case .body(let b): body = b
+        case .tooLarge: return APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authPrefix: config.authHeaderPrefix)
+        case .truncated: return APIError.jsonParse("request body ended early").response(authPrefix: config.authHeaderPrefix)
+        }
+        var directives = HTTPRequest.Directives()
+        directives.allowClients = HTTPRequest.clientList(request.param("DURIN_ALLOW_CLIENTS"))
+        directives.denyClients = HTTPRequest.clientList(request.param("DURIN_DENY_CLIENTS"))
+        directives.authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
+        return api.handle(HTTPRequest(
+            method: request.param("REQUEST_METHOD") ?? "GET",
+            path: request.param("PATH_INFO") ?? "",
+            mountPrefix: request.param("SCRIPT_NAME") ?? "",
+            authorization: request.paramBytes("HTTP_AUTHORIZATION"),
+            contentType: request.param("CONTENT_TYPE"),
+            body: body,
+            directives: directives))
+    }
+}

@@ -1,0 +1,135 @@
+import DurinCore
+import RedisClient
+
+/// Clients, users and token listings: what `durinctl` manages, and the reads the
+/// login path needs. Writes that touch several keys go through scripts.
+public final class AdminStore {
+    public let connection: RedisConnection
+    public let keys: KeySpace
+
+    public init(connection: RedisConnection, keys: KeySpace) {
+        self.connection = connection
+        self.keys = keys
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case exists(String)
+        case notFound(String)
+        case store(StoreError)
+
+        public var description: String {
+            switch self {
+            case .exists(let what): return "\(what) already exists"
+            case .notFound(let what): return "no \(what)"
+            case .store(let e): return e.description
+            }
+        }
+    }
+
+    // MARK: Clients
+
+    public func client(named name: String) throws(StoreError) -> ClientRecord? {
+        ClientRecord(fields: try connection.call(["HGETALL", keys.client(name)]).fieldMap)
+    }
+
+    public func clients() throws(StoreError) -> [ClientRecord] {
+        let names = (try connection.call(["SMEMBERS", keys.clients]).array ?? []).compactMap(\.string).sorted()
+        var out: [ClientRecord] = []
+        for name in names { if let c = try client(named: name) { out.append(c) } }
+        return out
+    }
+
+    public func addClient(_ client: ClientRecord) throws(Failure) {
+        let added = try wrap { () throws(StoreError) in
+            try connection.run(.addClient, args: [keys.prefix, client.name, client.tokenTTL.storedValue,
+                                                  client.throttleRate?.description ?? "", String(client.created)])
+        }
+        if added.int != 1 { throw .exists("client \(client.name)") }
+    }
+
+    public func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??) throws(Failure) {
+        var pairs: [String] = []
+        if let ttl { pairs += ["token_ttl", ttl.storedValue] }
+        if let throttle { pairs += ["throttle_rate", throttle?.description ?? ""] }
+        try setFields(key: keys.client(name), pairs, what: "client \(name)")
+    }
+
+    /// Removes the client and every token issued to it. Returns how many tokens went.
+    @discardableResult
+    public func removeClient(_ name: String) throws(Failure) -> Int {
+        let n = try wrap { () throws(StoreError) in try connection.run(.removeClient, args: [keys.prefix, name]) }.int ?? -1
+        if n < 0 { throw .notFound("client \(name)") }
+        return Int(n)
+    }
+
+    // MARK: Users
+
+    public func user(named name: String) throws(StoreError) -> UserRecord? {
+        UserRecord(fields: try connection.call(["HGETALL", keys.user(name)]).fieldMap)
+    }
+
+    public func users() throws(StoreError) -> [UserRecord] {
+        let names = (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string).sorted()
+        var out: [UserRecord] = []
+        for name in names { if let u = try user(named: name) { out.append(u) } }
+        return out
+    }
+
+    public func addUser(_ user: UserRecord) throws(Failure) {
+        var args = [keys.prefix, user.username, "username", user.username, "password", user.passwordHash,
+                    "is_active", user.isActive ? "1" : "0", "created", String(Clock.nowMillis())]
+        for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { args += [k, v] }
+        let added = try wrap { () throws(StoreError) in try connection.run(.addUser, args: args) }
+        if added.int != 1 { throw .exists("user \(user.username)") }
+    }
+
+    public func setPasswordHash(_ name: String, hash: String) throws(Failure) {
+        try setFields(key: keys.user(name), ["password", hash], what: "user \(name)")
+    }
+
+    /// Deactivated users keep their tokens, which answer "User inactive or deleted."
+    public func setActive(_ name: String, _ active: Bool) throws(Failure) {
+        try setFields(key: keys.user(name), ["is_active", active ? "1" : "0"], what: "user \(name)")
+    }
+
+    /// Removes the user and their tokens. Returns how many tokens went.
+    @discardableResult
+    public func removeUser(_ name: String) throws(Failure) -> Int {
+        let n = try wrap { () throws(StoreError) in try connection.run(.removeUser, args: [keys.prefix, name]) }.int ?? -1
+        if n < 0 { throw .notFound("user \(name)") }
+        return Int(n)
+    }
+
+    // MARK: Tokens
+
+    /// Live tokens, optionally of one user and/or client, ordered by session id.
+    public func tokens(user: String? = nil, client: String? = nil) throws(StoreError) -> [TokenRecord] {
+        let usernames: [String]
+        if let user { usernames = [user] } else {
+            usernames = (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string)
+        }
+        var found: [TokenRecord] = []
+        for name in usernames {
+            let index = try connection.call(["HGETALL", keys.userTokens(name)]).fieldMap
+            for (tokenClient, digest) in index where client == nil || client == tokenClient {
+                let f = try connection.call(["HGETALL", keys.token(digest)]).fieldMap
+                guard let id = f["id"].flatMap({ Int64($0) }), let u = f["user"], let c = f["client"] else { continue }
+                found.append(TokenRecord(digest: digest, user: u, client: c, created: f["created"].flatMap { EpochMillis($0) } ?? 0,
+                                         expiry: f["expiry"].flatMap { EpochMillis($0) }, id: id))
+            }
+        }
+        return found.sorted { $0.id < $1.id }
+    }
+
+    // MARK: Internals
+
+    private func setFields(key: String, _ pairs: [String], what: String) throws(Failure) {
+        guard !pairs.isEmpty else { return }
+        let set = try wrap { () throws(StoreError) in try connection.run(.setExisting, keys: [key], args: [keys.prefix] + pairs) }
+        if set.int != 1 { throw .notFound(what) }
+    }
+
+    private func wrap(_ body: () throws(StoreError) -> RedisReply) throws(Failure) -> RedisReply {
+        do { return try body() } catch { throw .store(error) }
+    }
+}

@@ -1,0 +1,207 @@
+import CHiredis
+import Glibc
+
+/// A blocking connection to Redis: hiredis, wrapped once.
+///
+/// Not thread-safe (hiredis contexts are not): each worker thread owns one.
+/// The connection is lazy and self-healing: it connects on first use, and after any
+/// I/O failure it drops the context and reconnects on the next command, so a Redis
+/// restart costs the callers exactly the requests made while it was down.
+public final class RedisConnection {
+    public let endpoint: RedisEndpoint
+    private let timeout: timeval
+    private let readTimeout: Bool
+    private var context: UnsafeMutablePointer<redisContext>?
+
+    /// - Parameters:
+    ///   - timeout: connect and per-command timeout, so a stalled Redis cannot hold a thread.
+    ///   - readTimeout: false for a subscriber that blocks waiting for messages.
+    public init(endpoint: RedisEndpoint, timeoutMilliseconds: Int = 2000, readTimeout: Bool = true) {
+        self.endpoint = endpoint
+        self.timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+        self.readTimeout = readTimeout
+    }
+
+    deinit { disconnect() }
+
+    public var isConnected: Bool { context != nil }
+
+    public func disconnect() {
+        if let c = context { redisFree(c) }
+        context = nil
+    }
+
+    /// Sends one command and waits for its reply. Error replies are returned as
+    /// `.error`, not thrown: callers decide which ones matter (NOSCRIPT, WRONGTYPE).
+    /// Throws `.unavailable` when Redis cannot be reached.
+    public func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+        // A connection broken while idle (Redis restarted) fails on first use with
+        // EOF; one retry on a fresh connection makes the first request after a
+        // restart succeed. Timeouts are not retried: the command may have run.
+        let hadConnection = context != nil
+        do {
+            return try sendOnce(args)
+        } catch {
+            guard hadConnection && !error.isTimeout else { throw error.error }
+            do { return try sendOnce(args) } catch { throw error.error }
+        }
+    }
+
+    public func send(_ args: String...) throws(RedisError) -> RedisReply {
+        try send(args.map { Array($0.utf8) })
+    }
+
+    public func send(_ args: [String]) throws(RedisError) -> RedisReply {
+        try send(args.map { Array($0.utf8) })
+    }
+
+    /// Sends several commands in one round trip and returns their replies in order.
+    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+        let ctx = try connected()
+        for command in commands {
+            let status = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in
+                redisAppendCommandArgv(ctx, argc, argv, lens)
+            }
+            if status != REDIS_OK { throw fail(ctx).error }
+        }
+        var replies: [RedisReply] = []
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil { throw fail(ctx).error }
+            replies.append(Self.decodeAndFree(raw!))
+        }
+        return replies
+    }
+
+    /// Waits for the next message pushed by the server (SUBSCRIBE).
+    public func readPush() throws(RedisError) -> RedisReply {
+        let ctx = try connected()
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil { throw fail(ctx).error }
+        return Self.decodeAndFree(raw!)
+    }
+
+    // MARK: - Internals
+
+    private struct Failure: Error {
+        let error: RedisError
+        let isTimeout: Bool
+    }
+
+    private func sendOnce(_ args: [[UInt8]]) throws(Failure) -> RedisReply {
+        let ctx: UnsafeMutablePointer<redisContext>
+        do { ctx = try connected() } catch { throw Failure(error: error, isTimeout: false) }
+        let raw = withArgv(args) { argc, argv, lens in redisCommandArgv(ctx, argc, argv, lens) }
+        guard let raw else { throw fail(ctx) }
+        return Self.decodeAndFree(raw)
+    }
+
+    private func connected() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        if let c = context { return c }
+        let c: UnsafeMutablePointer<redisContext>?
+        switch endpoint.address {
+        case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), timeout)
+        case .unix(let path): c = redisConnectUnixWithTimeout(path, timeout)
+        }
+        guard let c else { throw .unavailable("cannot allocate a hiredis context") }
+        if c.pointee.err != 0 {
+            let why = Self.errorText(c)
+            redisFree(c)
+            throw .unavailable(why)
+        }
+        if readTimeout { _ = redisSetTimeout(c, timeout) }
+        context = c
+        // Log in and select the database before anything else uses the connection.
+        var setup: [[String]] = []
+        if let password = endpoint.password {
+            setup.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+        }
+        if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
+        for command in setup {
+            let raw = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in redisCommandArgv(c, argc, argv, lens) }
+            guard let raw else { throw fail(c).error }
+            if case .error(let message) = Self.decodeAndFree(raw) {
+                disconnect()
+                throw .unavailable("\(command[0]) failed: \(message)")
+            }
+        }
+        return c
+    }
+
+    /// Records why the context died, frees it, and reports the failure.
+    private func fail(_ ctx: UnsafeMutablePointer<redisContext>) -> Failure {
+        let why = Self.errorText(ctx)
+        let isTimeout = ctx.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+        disconnect()
+        return Failure(error: .unavailable(why), isTimeout: isTimeout)
+    }
+
+    private static func errorText(_ ctx: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: ctx.pointee.errstr) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            let text = String(decoding: bytes, as: UTF8.self)
+            return text.isEmpty ? "connection error \(ctx.pointee.err)" : text
+        }
+    }
+
+    /// Lays the arguments out in one buffer and hands hiredis pointers into it:
+    /// binary-safe, and no per-argument allocation.
+    private func withArgv<R>(
+        _ args: [[UInt8]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
+    ) -> R {
+        var flat: [UInt8] = []
+        flat.reserveCapacity(args.reduce(0) { $0 + $1.count } + 1)
+        var offsets: [Int] = []
+        var lengths: [Int] = []
+        for arg in args {
+            offsets.append(flat.count)
+            lengths.append(arg.count)
+            flat.append(contentsOf: arg)
+        }
+        flat.append(0)  // so that an empty last argument still has a valid address
+        return flat.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+            return argv.withUnsafeMutableBufferPointer { argvBuffer in
+                lengths.withUnsafeBufferPointer { lens in
+                    body(Int32(args.count), argvBuffer.baseAddress!, lens.baseAddress!)
+                }
+            }
+        }
+    }
+
+    private static func decodeAndFree(_ raw: UnsafeMutableRawPointer) -> RedisReply {
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        return decode(reply)
+    }
+
+    private static func decode(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            return .bulk(bytes(reply.str, reply.len))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(reply.integer))
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(Int(reply.elements))
+            for i in 0..<Int(reply.elements) {
+                if let child = reply.element[i] { items.append(decode(child)) } else { items.append(.null) }
+            }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+
+    private static func bytes(_ p: UnsafeMutablePointer<CChar>?, _ len: Int) -> [UInt8] {
+        guard let p, len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: len))
+    }
+}

@@ -1,0 +1,114 @@
+/// Where Redis lives and how to log in, parsed once from `DURIN_REDIS_URL`.
+///
+/// Accepted forms: `redis://[[user]:password@]host[:port][/db]` and
+/// `unix:///path/to/redis.sock[?db=N]` (credentials as in the redis form are allowed:
+/// `unix://:password@/path`).
+public struct RedisEndpoint: Sendable, Equatable {
+    public enum Address: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unix(path: String)
+    }
+
+    public var address: Address
+    public var username: String?
+    public var password: String?
+    public var database: Int
+
+    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.address = address
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// Parses a Redis URL; the error text names what is wrong, never the password.
+    public static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
+        func bad(_ why: String) -> RedisError { .invalidURL(why) }
+        var rest: Substring
+        let isUnix: Bool
+        if url.hasPrefix("redis://") {
+            rest = url.dropFirst("redis://".count); isUnix = false
+        } else if url.hasPrefix("unix://") {
+            rest = url.dropFirst("unix://".count); isUnix = true
+        } else {
+            throw bad("must start with redis:// or unix://")
+        }
+        var query: Substring = ""
+        if let q = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: q)...]
+            rest = rest[..<q]
+        }
+        var username: String?
+        var password: String?
+        // The last '@' splits credentials off, so a password may contain '@'.
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : percentDecoded(user)
+                password = percentDecoded(credentials[credentials.index(after: colon)...])
+            } else {
+                password = percentDecoded(credentials)
+            }
+        }
+        var database = 0
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0] == "db" {
+                guard let db = Int(kv[1]), db >= 0 else { throw bad("db must be a non-negative integer") }
+                database = db
+            }
+        }
+        if isUnix {
+            guard rest.hasPrefix("/"), rest.count > 1 else { throw bad("unix:// needs an absolute socket path") }
+            return RedisEndpoint(address: .unix(path: String(rest)), username: username, password: password, database: database)
+        }
+        var hostPort = rest
+        if let slash = rest.firstIndex(of: "/") {
+            hostPort = rest[..<slash]
+            let dbText = rest[rest.index(after: slash)...]
+            if !dbText.isEmpty {
+                guard let db = Int(dbText), db >= 0 else { throw bad("the path must be a database number") }
+                database = db
+            }
+        }
+        var host = String(hostPort)
+        var port = 6379
+        if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
+            host = String(hostPort[..<colon])
+            guard let p = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(p) else {
+                throw bad("port must be 1-65535")
+            }
+            port = p
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw bad("missing host") }
+        return RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, database: database)
+    }
+
+    private static func percentDecoded(_ s: Substring) -> String {
+        var out: [UInt8] = []
+        var bytes = Array(s.utf8)[...]
+        while let b = bytes.popFirst() {
+            if b == UInt8(ascii: "%"), bytes.count >= 2,
+               let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension RedisEndpoint: CustomStringConvertible {
+    /// For logs: the address and database, never the credentials.
+    public var description: String {
+        switch address {
+        case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
+        case .unix(let path): return "unix://\(path)?db=\(database)"
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/// What can go wrong talking to Redis.
+public enum RedisError: Error, Sendable, Equatable {
+    /// The server could not be reached, or the connection broke or timed out.
+    /// The connection is reset and will reconnect on the next command.
+    case unavailable(String)
+    /// Redis answered with an error reply (`-ERR ...`, `-NOSCRIPT ...`).
+    case server(String)
+    /// A `DURIN_REDIS_URL` that cannot be parsed.
+    case invalidURL(String)
+}
+
+extension RedisError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unavailable(let why): return "Redis unavailable: \(why)"
+        case .server(let message): return "Redis error: \(message)"
+        case .invalidURL(let why): return "invalid Redis URL: \(why)"
+        }
+    }
+}

@@ -1,0 +1,6 @@
+// durin-fcgi: the FastCGI responder. All settings come from the environment
+// (see README, "Configuration"); systemd reads them from /etc/durin/durin.env.
+import DurinServer
+import Foundation
+
+exit(Server.run(environment: ProcessInfo.processInfo.environment))

@@ -1,0 +1,57 @@
+import ArgumentParser
+import DurinCore
+import DurinStore
+
+struct TokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Issue, list and revoke tokens.",
+        subcommands: [Issue.self, List.self, Revoke.self])
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a token for USER and CLIENT and print it (the pair's live token if it has one, as login does).")
+        @Argument var user: String
+        @Argument var client: String
+        func run() throws {
+            let ctx = try Context.load()
+            guard try attempt({ try ctx.admin.user(named: user) }) != nil else { throw CLIError("no user \(user)") }
+            let result = try attempt { try ctx.tokens.login(user: user, client: client, mode: .keep) }
+            switch result {
+            case .failure(.noClient): throw CLIError("no client \(client)")
+            case .failure(.userInactive): throw CLIError("user \(user) is inactive")
+            case .success(let issued): print(issued.token.value)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List live tokens (never the tokens themselves).")
+        @Option var user: String?
+        @Option var client: String?
+        @OptionGroup var output: JSONFlag
+        func run() throws {
+            let ctx = try Context.load()
+            let tokens = try attempt { try ctx.admin.tokens(user: user, client: client) }
+            if output.json {
+                printJSON(.array(tokens.map {
+                    ["id": .number(String($0.id)), "user": .string($0.user), "client": .string($0.client),
+                     "created": .string(ctx.format($0.created)), "expiry": $0.expiry.map { .string(ctx.format($0)) } ?? .null,
+                     "digest": .string($0.digest)]
+                }))
+            } else {
+                tokens.forEach { print("\($0.id)\t\($0.user)\t\($0.client)\texpires \(ctx.format($0.expiry))") }
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a user's tokens (all, or one client's).")
+        @Option var user: String
+        @Option var client: String?
+        func run() throws {
+            let ctx = try Context.load()
+            let revoked = try attempt { try ctx.tokens.revokeAll(user: user, client: client) }
+            print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s")")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import XCTest
+@testable import DurinCore
+@testable import DurinServer
+
+final class RequestTests: XCTestCase {
+    func testFormBodiesDecodeLikeDjango() {
+        let f = FormURLEncoded.parse(Array("username=a+b%40c&password=%ZZ&client=web&client=cli&flag".utf8))
+        XCTAssertEqual(f["username"], "a b@c")
+        XCTAssertEqual(f["password"], "%ZZ")
+        XCTAssertEqual(f["client"], "cli", "a repeated field keeps its last value")
+        XCTAssertEqual(f["flag"], "")
+    }
+
+    func testBodyDecodingByContentType() throws {
+        XCTAssertEqual(try RequestData.decode(contentType: "application/json; charset=utf-8", body: Array(#"{"a":"b"}"#.utf8))["a"], "b")
+        XCTAssertEqual(try RequestData.decode(contentType: "text/plain", body: []), .empty, "an empty body is never parsed")
+        XCTAssertEqual(try RequestData.decode(contentType: "application/json", body: Array("[1]".utf8)), .notAnObject("list"))
+        XCTAssertThrowsError(try RequestData.decode(contentType: "text/plain; charset=x", body: [1])) {
+            XCTAssertEqual($0 as? APIError, .unsupportedMediaType("text/plain; charset=x"))
+        }
+        XCTAssertThrowsError(try RequestData.decode(contentType: nil, body: [1])) {
+            XCTAssertEqual(($0 as? APIError)?.detail, "Unsupported media type \"\" in request.")
+        }
+        XCTAssertThrowsError(try RequestData.decode(contentType: "application/json", body: Array("{x".utf8))) {
+            XCTAssertEqual(($0 as? APIError)?.detail,
+                           "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
+        }
+    }
+
+    func testCharFieldFollowsDRF() {
+        XCTAssertEqual(CharField.validate(nil, trimWhitespace: true), .failure(.init("This field is required.")))
+        XCTAssertEqual(CharField.validate(.null, trimWhitespace: true), .failure(.init("This field may not be null.")))
+        XCTAssertEqual(CharField.validate("  \t", trimWhitespace: true), .failure(.init("This field may not be blank.")))
+        XCTAssertEqual(CharField.validate("  ", trimWhitespace: false), .success("  "), "passwords are not trimmed")
+        XCTAssertEqual(CharField.validate("", trimWhitespace: false), .failure(.init("This field may not be blank.")))
+        XCTAssertEqual(CharField.validate(" bob ", trimWhitespace: true), .success("bob"))
+        XCTAssertEqual(CharField.validate(.number("42"), trimWhitespace: true), .success("42"))
+        XCTAssertEqual(CharField.validate(["x"], trimWhitespace: true), .failure(.init("Not a valid string.")))
+        XCTAssertEqual(CharField.validate(.bool(true), trimWhitespace: true), .failure(.init("Not a valid string.")))
+        XCTAssertEqual(CharField.validate("a\u{0}b", trimWhitespace: true), .failure(.init("Null characters are not allowed.")))
+    }
+
+    func testClientNameLikeDurin() {
+        for falsy: JSONValue? in [nil, .null, "", .bool(false), .number("0"), [], [:]] {
+            XCTAssertThrowsError(try API.clientName(falsy)) { XCTAssertEqual($0 as? APIError, .noClientSpecified) }
+        }
+        for unknown: JSONValue in [.bool(true), ["web"], "we b", "a:b"] {
+            XCTAssertThrowsError(try API.clientName(unknown)) { XCTAssertEqual($0 as? APIError, .noClientWithName) }
+        }
+        XCTAssertEqual(try API.clientName("web"), "web")
+    }
+
+    func testAuthorizationHeaderParsing() throws {
+        func parse(_ s: String?) throws -> Credentials { try AuthorizationHeader.parse(s.map { Array($0.utf8) }, prefix: "Token") }
+        XCTAssertEqual(try parse(nil), .none)
+        XCTAssertEqual(try parse(""), .none)
+        XCTAssertEqual(try parse("Bearer abc"), .none, "another scheme is no credentials")
+        XCTAssertEqual(try parse("tOkEn\tabc"), .token("abc"))
+        XCTAssertEqual(try parse("Token   abc  "), .token("abc"))
+        XCTAssertThrowsError(try parse("Token")) { XCTAssertEqual($0 as? APIError, .invalidHeaderNoCredentials) }
+        XCTAssertThrowsError(try parse("Token a b")) { XCTAssertEqual($0 as? APIError, .invalidHeaderSpaces) }
+        XCTAssertThrowsError(try AuthorizationHeader.parse(Array("Token ".utf8) + [0xFF, 0xFE], prefix: "Token")) {
+            XCTAssertEqual($0 as? APIError, .invalidToken)
+        }
+    }
+
+    func testRoutesWithAndWithoutTrailingSlash() {
+        XCTAssertEqual(Route.match("/login/"), .login)
+        XCTAssertEqual(Route.match("/login"), .login)
+        XCTAssertEqual(Route.match("/logoutall/"), .logoutAll)
+        XCTAssertEqual(Route.match("/verify"), .verify)
+        XCTAssertNil(Route.match("/login//x"))
+        XCTAssertNil(Route.match("/nope/"))
+        XCTAssertNil(Route.match(""))
+    }
+
+    func testErrorResponsesCarryDurinsHeaders() {
+        let r = APIError.invalidToken.response(authPrefix: "Token")
+        XCTAssertEqual(r.status, 401)
+        XCTAssertEqual(r.headers.first { $0.0 == "WWW-Authenticate" }?.1, "Token")
+        XCTAssertEqual(String(decoding: r.body, as: UTF8.self), #"{"detail":"Invalid token."}"#)
+        let t = APIError.throttled(waitSeconds: 7).response(authPrefix: "Token")
+        XCTAssertEqual(t.status, 429)
+        XCTAssertEqual(t.headers.first { $0.0 == "Retry-After" }?.1, "7")
+        XCTAssertEqual(String(decoding: APIError.invalidCredentials.response(authPrefix: "T").body, as: UTF8.self),
+                       #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
+    }
+
+    func testAuthRequestModeKeepsDenialsWithinWhatNginxPasses() {
+        let throttled = API.forAuthRequest(APIError.throttled(waitSeconds: 3).response(authPrefix: "Token"))
+        XCTAssertEqual(throttled.status, 403)
+        XCTAssertEqual(throttled.headers.first { $0.0 == "X-Durin-Status" }?.1, "429")
+        XCTAssertEqual(throttled.headers.first { $0.0 == "Retry-After" }?.1, "3")
+        let unauthorized = API.forAuthRequest(APIError.tokenExpired.response(authPrefix: "Token"))
+        XCTAssertEqual(unauthorized.status, 401)
+        XCTAssertEqual(unauthorized.headers.first { $0.0 == "X-Durin-Error" }?.1, #"{"detail":"The given token has expired."}"#)
+    }
+}

@@ -1,0 +1,68 @@
+import XCTest
+@testable import DurinCore
+
+final class SecurityTests: XCTestCase {
+    /// Hashes made with Python: base64(hashlib.pbkdf2_hmac(alg, pw, salt, n)).
+    func testVerifiesHashesMadeByPythonHashlib() {
+        XCTAssertTrue(PasswordHasher.verify("demo-password", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
+        XCTAssertTrue(PasswordHasher.verify("pässwörd", against: "pbkdf2_sha256$1$Zx9$zuJEzQmUJUx1AOq2fDWKU9EaHPSL240FF7Fktdhwa54="))
+        XCTAssertTrue(PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260000$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
+        XCTAssertTrue(PasswordHasher.verify("secret", against: "pbkdf2_sha1$1000$salty$uiLAeK2s9wvga7WGm0Z6sD+hVz8="))
+        XCTAssertFalse(PasswordHasher.verify("demo-passwor", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
+        XCTAssertFalse(PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260001$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
+    }
+
+    func testNewHashesRoundTripAndUseTheConfiguredCost() {
+        let hash = PasswordHasher(iterations: 1200).hash("correct horse")
+        XCTAssertTrue(hash.hasPrefix("pbkdf2_sha256$1200$"))
+        XCTAssertEqual(hash.split(separator: "$")[2].count, 22)
+        XCTAssertTrue(PasswordHasher.verify("correct horse", against: hash))
+        XCTAssertFalse(PasswordHasher.verify("correct horse ", against: hash))
+        XCTAssertNotEqual(hash, PasswordHasher(iterations: 1200).hash("correct horse"), "salts are random")
+    }
+
+    func testUnusableAndMalformedHashesNeverMatch() {
+        for bad in ["!", "", "!abc", "md5$x$y", "pbkdf2_sha256$x$salt$AAAA", "pbkdf2_sha256$10$$AAAA", "pbkdf2_sha256$10$s$***"] {
+            XCTAssertFalse(PasswordHasher.verify("", against: bad), bad)
+            XCTAssertFalse(PasswordHasher.isSupported(bad), bad)
+        }
+    }
+
+    func testBase64() {
+        for n in 0..<10 {
+            let bytes = (0..<n).map { UInt8($0 * 37 & 0xFF) }
+            XCTAssertEqual(Base64.decode(Base64.encode(bytes)), bytes)
+        }
+        XCTAssertEqual(Base64.encode(Array("hello".utf8)), "aGVsbG8=")
+        XCTAssertNil(Base64.decode("aGVsbG8"))
+        XCTAssertNil(Base64.decode("a=VsbG8="))
+    }
+
+    func testTokensAreRandomHexOfTheConfiguredLength() {
+        let a = Token.generate(length: 64), b = Token.generate(length: 64)
+        XCTAssertEqual(a.value.count, 64)
+        XCTAssertTrue(a.value.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(Token.generate(length: 41).value.count, 41)
+        // sha256("abc"), the FIPS 180-2 test vector.
+        XCTAssertEqual(Token(value: "abc").digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    func testSealedTokensOpenOnlyWithTheSameSecret() {
+        let token = Token.generate(length: 64)
+        let seal = TokenSeal(secret: Array("s".utf8) + Array(repeating: 1, count: 40))
+        let sealed = seal.seal(token, digest: token.digest)
+        XCTAssertFalse(sealed.contains(token.value))
+        XCTAssertEqual(seal.unseal(sealed, digest: token.digest), token)
+        XCTAssertNil(TokenSeal(secret: Array(repeating: 2, count: 40)).unseal(sealed, digest: token.digest))
+        XCTAssertNil(seal.unseal(sealed, digest: Token.generate(length: 64).digest))
+    }
+
+    func testNamesCannotReachOtherKeys() {
+        XCTAssertTrue(Names.isValidUsername("alice.o"))
+        XCTAssertTrue(Names.isValidUsername("josé+tag@example.com"))
+        for bad in ["", "a:b", "a b", "a\nb", "a*"] { XCTAssertFalse(Names.isValidUsername(bad), bad) }
+        XCTAssertTrue(Names.isValidClientName("web-2.mobile_x"))
+        for bad in ["", "a:b", "a b", String(repeating: "x", count: 65)] { XCTAssertFalse(Names.isValidClientName(bad), bad) }
+    }
+}

@@ -1,0 +1,64 @@
+import XCTest
+@testable import DurinCore
+import RedisClient
+
+final class SettingsTests: XCTestCase {
+    func testDurations() {
+        XCTAssertEqual(DurationSpec.parse("86400")?.seconds, 86400)
+        XCTAssertEqual(DurationSpec.parse("30m")?.seconds, 1800)
+        XCTAssertEqual(DurationSpec.parse("12h")?.seconds, 43200)
+        XCTAssertEqual(DurationSpec.parse("7d")?.seconds, 604800)
+        XCTAssertEqual(DurationSpec.parse("2s")?.seconds, 2)
+        for bad in ["", "0", "-5", "5w", "1.5h", "h", "99999999999999999999"] { XCTAssertNil(DurationSpec.parse(bad), bad) }
+        XCTAssertEqual(TokenTTL.parse("never"), .never)
+        XCTAssertEqual(TokenTTL.parse("7d"), .seconds(604800))
+        XCTAssertEqual(TokenTTL.seconds(90).description, "90s")
+    }
+
+    func testThrottleRates() {
+        XCTAssertEqual(ThrottleRate.parse("10/m"), ThrottleRate(requests: 10, periodSeconds: 60))
+        XCTAssertEqual(ThrottleRate.parse("100/minute"), ThrottleRate(requests: 100, periodSeconds: 60))
+        XCTAssertEqual(ThrottleRate.parse("5/d")?.description, "5/d")
+        for bad in ["", "10", "x/m", "0/m", "10/w", "10/"] { XCTAssertNil(ThrottleRate.parse(bad), bad) }
+    }
+
+    func testExpiryFormatMatchesDRF() {
+        let f = ExpiryFormat()
+        XCTAssertEqual(f.format(1_795_924_555_275), "2026-11-30T02:55:55.275000Z")
+        XCTAssertEqual(f.format(1_795_924_555_000), "2026-11-30T02:55:55Z", "Python's isoformat drops zero microseconds")
+        XCTAssertEqual(ExpiryFormat(pattern: "%Y-%m-%d %H:%M:%S.%f").format(1_795_924_555_275), "2026-11-30 02:55:55.275000")
+    }
+
+    func testConfigurationValidatesAndNamesTheVariable() {
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THREADS": "zero"])) {
+            XCTAssertEqual(($0 as? Configuration.Invalid)?.variable, "DURIN_THREADS")
+        }
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_DEFAULT_TOKEN_TTL": "never"]))
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THROTTLE_RATE": "fast"]))
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": "short"]))
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_USER_FIELDS": "username,password"]))
+        let c = try? Configuration.fromEnvironment([
+            "DURIN_DEFAULT_TOKEN_TTL": "12h", "DURIN_AUTH_HEADER_PREFIX": "Bearer", "DURIN_USER_FIELDS": "username, email",
+            "DURIN_REFRESH_TOKEN_ON_LOGIN": "true", "DURIN_LOGIN_FAILURE_RATE": "off", "DURIN_EXPIRED_GRACE": "0",
+        ])
+        XCTAssertEqual(c?.defaultTokenTTL, .seconds(43200))
+        XCTAssertEqual(c?.authHeaderPrefix, "Bearer")
+        XCTAssertEqual(c?.userFields, ["username", "email"])
+        XCTAssertEqual(c?.refreshTokenOnLogin, true)
+        XCTAssertNil(c?.loginFailureRate)
+        XCTAssertEqual(c?.expiredGraceSeconds, 0)
+    }
+
+    func testRedisURLs() throws {
+        XCTAssertEqual(try RedisEndpoint.parse("redis://127.0.0.1:6380/2"),
+                       RedisEndpoint(address: .tcp(host: "127.0.0.1", port: 6380), database: 2))
+        XCTAssertEqual(try RedisEndpoint.parse("redis://u:p%40ss@db.local"),
+                       RedisEndpoint(address: .tcp(host: "db.local", port: 6379), username: "u", password: "p@ss"))
+        XCTAssertEqual(try RedisEndpoint.parse("unix:///run/redis.sock?db=3"),
+                       RedisEndpoint(address: .unix(path: "/run/redis.sock"), database: 3))
+        XCTAssertEqual(try RedisEndpoint.parse("redis://:secret@h:1").description, "redis://h:1/0", "logs never show the password")
+        for bad in ["http://x", "redis://h:0", "redis://h/x", "unix://relative"] {
+            XCTAssertThrowsError(try RedisEndpoint.parse(bad), bad)
+        }
+    }
+}

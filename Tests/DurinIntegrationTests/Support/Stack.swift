@@ -1,0 +1,159 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A real stack for one test class: redis-server, durin-fcgi and nginx running the
+/// shipped example site, started through scripts/devstack.sh in a temporary
+/// directory on a free loopback port, and stopped afterwards.
+final class Stack: @unchecked Sendable {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    /// The build folder holding durin-fcgi and durinctl: the test bundle's own.
+    static let binDir: String = {
+        if let dir = ProcessInfo.processInfo.environment["DURIN_BIN_DIR"] { return dir }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("durin-fcgi").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.path
+    }()
+
+    let state: String
+    let port: UInt16
+    let environment: [String: String]
+    var http: RawHTTP { RawHTTP(port: port) }
+
+    /// - Parameter settings: extra DURIN_* settings for the responder and durinctl.
+    init(settings: [String: String] = [:]) throws {
+        state = FileManager.default.temporaryDirectory.appendingPathComponent("durin-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        port = Stack.freePort()
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DURIN_") }
+        env["DURIN_STATE_DIR"] = state
+        env["DURIN_HTTP_PORT"] = String(port)
+        env["DURIN_BIN_DIR"] = Stack.binDir
+        env["DURIN_PASSWORD_ITERATIONS"] = "1000"  // real PBKDF2, cheap enough for a test suite
+        env["DURIN_THREADS"] = "8"
+        for (k, v) in settings { env[k] = v }
+        environment = env
+        try devstack("start")
+    }
+
+    func stop() {
+        _ = try? devstack("stop")
+        try? FileManager.default.removeItem(atPath: state)
+    }
+
+    @discardableResult
+    func devstack(_ args: String...) throws -> String {
+        try Stack.run(["bash", "\(Stack.root)/scripts/devstack.sh"] + args, environment: environment).checked()
+    }
+
+    /// Runs durinctl against this stack's Redis.
+    @discardableResult
+    func durinctl(_ args: [String], stdin: String? = nil, env extra: [String: String] = [:]) throws -> Stack.Output {
+        try Stack.run(["\(Stack.binDir)/durinctl"] + args, environment: environment.merging(stackEnv.merging(extra) { $1 }) { $1 },
+                      stdin: stdin)
+    }
+
+    func redisCLI(_ args: String...) throws -> String {
+        try Stack.run(["redis-cli", "-s", "\(state)/redis.sock"] + args, environment: environment).checked()
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The DURIN_* variables devstack gives the responder, for durinctl.
+    var stackEnv: [String: String] {
+        ["DURIN_REDIS_URL": "unix://\(state)/redis.sock",
+         "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
+    }
+
+    func pid(_ name: String) -> Int32? {
+        (try? String(contentsOfFile: "\(state)/\(name)", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    // MARK: Fixtures
+
+    func addClient(_ name: String, ttl: String? = nil) throws {
+        var args = ["client", "add", name]
+        if let ttl { args += ["--ttl", ttl] }
+        try durinctl(args).checked()
+    }
+
+    func addUser(_ name: String, password: String, extra: [String] = []) throws {
+        try durinctl(["user", "add", name, "--password-stdin"] + extra, stdin: password + "\n").checked()
+    }
+
+    /// Logs in and returns the token.
+    func login(_ user: String, _ password: String, client: String) throws -> String {
+        let r = try http.call("POST", "/api/auth/login/", json: #"{"username":"\#(user)","password":"\#(password)","client":"\#(client)"}"#)
+        guard r.status == 200, let token = r.object["token"] as? String else {
+            throw RawHTTP.Failure(description: "login failed: \(r.status) \(r.text)")
+        }
+        return token
+    }
+
+    // MARK: Processes
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+
+        @discardableResult
+        func checked() throws -> String {
+            guard status == 0 else { throw RawHTTP.Failure(description: "exit \(status): \(stderr)\(stdout)") }
+            return stdout
+        }
+    }
+
+    /// Runs a command to completion (posix_spawn + waitpid; output through files, so
+    /// daemons it starts cannot hold a pipe open).
+    static func run(_ argv: [String], environment: [String: String], stdin: String? = nil) throws -> Output {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inPath = "\(dir)/in", outPath = "\(dir)/out", errPath = "\(dir)/err"
+        try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inPath))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw RawHTTP.Failure(description: "posix_spawn \(argv[0]): \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let read = { (p: String) in (try? String(contentsOfFile: p, encoding: .utf8)) ?? "" }
+        return Output(status: exit, stdout: read(outPath), stderr: read(errPath))
+    }
+
+    static func freePort() -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return UInt16(bigEndian: addr.sin_port)
+    }
+}
+
+/// A value shared between threads in tests.
+final class Locked<T>: @unchecked Sendable {
+    private var value: T?
+    private let lock = NSLock()
+    init(_ v: T? = nil) { value = v }
+    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+    func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
+    func update(_ f: (inout T?) -> Void) { lock.lock(); f(&value); lock.unlock() }
+}

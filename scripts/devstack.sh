@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# A local durin stack on loopback: redis-server, durin-fcgi and nginx running the
+# shipped example site (nginx/example-site.conf) with paths rewritten to the state dir.
+#
+#   scripts/devstack.sh start | stop | run | status | seed | redis-stop | redis-start
+#
+# Environment: DURIN_STATE_DIR (default .devstack), DURIN_HTTP_PORT (default 8080),
+# DURIN_BIN_DIR (default .build/debug). Every DURIN_* variable is passed on to
+# durin-fcgi and durinctl; DURIN_REDIS_URL, DURIN_LISTEN and DURIN_SECRET_KEY
+# default to the stack's own.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${DURIN_STATE_DIR:-$root/.devstack}
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+port=${DURIN_HTTP_PORT:-8080}
+bin=${DURIN_BIN_DIR:-$root/.build/debug}
+
+export DURIN_REDIS_URL=${DURIN_REDIS_URL:-unix://$state/redis.sock}
+export DURIN_LISTEN=${DURIN_LISTEN:-$state/durin.sock}
+if [ -z "${DURIN_SECRET_KEY:-}" ]; then
+    [ -s "$state/secret" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$state/secret"
+    DURIN_SECRET_KEY=$(cat "$state/secret")
+    export DURIN_SECRET_KEY
+fi
+
+die() { echo "devstack: $*" >&2; exit 1; }
+
+# Waits up to ~10 s for a command to succeed.
+wait_for() {
+    local i
+    for i in $(seq 1 200); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+redis_start() {
+    alive "$state/redis.pid" && return 0
+    redis-server --port 0 --unixsocket "$state/redis.sock" --unixsocketperm 700 \
+        --dir "$state" --dbfilename dump.rdb --save "" --appendonly no \
+        --pidfile "$state/redis.pid" --daemonize yes --logfile "$state/redis.log" </dev/null >/dev/null 2>&1
+    wait_for redis-cli -s "$state/redis.sock" ping || die "redis-server did not start (see $state/redis.log)"
+}
+
+redis_stop() {
+    if alive "$state/redis.pid"; then
+        local pid; pid=$(cat "$state/redis.pid")
+        kill "$pid"
+        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$state/redis.pid"
+}
+
+durin_start() {
+    alive "$state/durin.pid" && return 0
+    [ -x "$bin/durin-fcgi" ] || die "no $bin/durin-fcgi: run swift build first"
+    "$bin/durin-fcgi" </dev/null >>"$state/durin.log" 2>&1 &
+    echo $! > "$state/durin.pid"
+    wait_for test -S "$DURIN_LISTEN" || die "durin-fcgi did not start (see $state/durin.log)"
+}
+
+durin_stop() {
+    if alive "$state/durin.pid"; then
+        local pid; pid=$(cat "$state/durin.pid")
+        kill -TERM "$pid"
+        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$state/durin.pid"
+}
+
+nginx_config() {
+    local n="$state/nginx"
+    mkdir -p "$n/durin" "$n/tmp" "$n/logs"
+    cp "$root"/nginx/durin-*.conf "$n/durin/"
+    sed -e "s#/etc/nginx/durin/#$n/durin/#g" \
+        -e "s#unix:/run/durin/durin.sock#unix:$DURIN_LISTEN#g" \
+        -e "s#unix:/run/durin/demo-app.sock#unix:$state/demo-app.sock#g" \
+        -e "s#listen 80;#listen 127.0.0.1:$port;#" \
+        "$root/nginx/example-site.conf" > "$n/site.conf"
+    local user_line=""
+    [ "$(id -u)" = 0 ] && user_line="user root;"
+    cat > "$n/nginx.conf" <<CONF
+$user_line
+worker_processes 2;
+pid $n/nginx.pid;
+error_log $n/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $n/tmp/body;
+    proxy_temp_path $n/tmp/proxy;
+    fastcgi_temp_path $n/tmp/fastcgi;
+    uwsgi_temp_path $n/tmp/uwsgi;
+    scgi_temp_path $n/tmp/scgi;
+    include $n/site.conf;
+}
+CONF
+}
+
+nginx_start() {
+    alive "$state/nginx/nginx.pid" && return 0
+    nginx_config
+    rm -f "$state/demo-app.sock"
+    nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -e "$state/nginx/logs/error.log" \
+        </dev/null >/dev/null 2>>"$state/nginx/logs/error.log" || die "nginx did not start (see $state/nginx/logs/error.log)"
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$port/" || die "nginx does not answer on 127.0.0.1:$port"
+}
+
+nginx_stop() {
+    if alive "$state/nginx/nginx.pid"; then
+        local pid; pid=$(cat "$state/nginx/nginx.pid")
+        kill -QUIT "$pid"
+        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+seed() {
+    local ctl="$bin/durinctl"
+    for c in web cli mobile; do "$ctl" client add "$c" >/dev/null 2>&1 || true; done
+    if ! "$ctl" user show demo >/dev/null 2>&1; then
+        echo "demo-password" | "$ctl" user add demo --password-stdin --field email=demo@example.com >/dev/null
+    fi
+}
+
+case "${1:-}" in
+    start)
+        redis_start
+        durin_start
+        nginx_start
+        # Ready when a request goes all the way through nginx to durin-fcgi.
+        wait_for bash -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/api/auth/login/ | grep -q 405" \
+            || die "the stack does not answer (see $state/*.log)"
+        echo "devstack: http://127.0.0.1:$port (state in $state)"
+        ;;
+    stop)
+        nginx_stop
+        durin_stop
+        redis_stop
+        ;;
+    status)
+        for p in redis.pid durin.pid nginx/nginx.pid; do
+            if alive "$state/$p"; then echo "$p: running ($(cat "$state/$p"))"; else echo "$p: stopped"; fi
+        done
+        ;;
+    seed) seed ;;
+    run)
+        # Foreground: start, seed the demo, show how to use it, stop on Ctrl-C.
+        "$0" start
+        seed
+        trap '"$0" stop; exit 0' INT TERM
+        cat <<MSG
+
+durin is running on http://127.0.0.1:$port (clients web, cli, mobile; user demo / demo-password)
+
+  curl -s -X POST http://127.0.0.1:$port/api/auth/login/ -H 'Content-Type: application/json' \\
+       -d '{"username":"demo","password":"demo-password","client":"web"}'
+  TOKEN=...   # the "token" from the answer
+  curl -s http://127.0.0.1:$port/api/ping/     -H "Authorization: Token \$TOKEN"
+  curl -s http://127.0.0.1:$port/api/web-only/ -H "Authorization: Token \$TOKEN"
+  curl -s -X POST http://127.0.0.1:$port/api/auth/refresh/ -H "Authorization: Token \$TOKEN"
+  curl -s -X POST http://127.0.0.1:$port/api/auth/logout/  -H "Authorization: Token \$TOKEN"
+  DURIN_REDIS_URL=unix://$state/redis.sock $bin/durinctl token list
+
+Ctrl-C stops the stack.
+MSG
+        while true; do sleep 3600 & wait $!; done
+        ;;
+    redis-start) redis_start ;;
+    redis-stop) redis_stop ;;
+    *) echo "usage: $0 start|stop|run|status|seed|redis-start|redis-stop" >&2; exit 2 ;;
+esac

@@ -171,6 +171,8 @@ MSG
         while true; do sleep 3600 & wait $!; done
         ;;
     redis-start) redis_start ;;
+    durin-start) durin_start ;;
+    durin-stop) durin_stop ;;
     redis-stop) redis_stop ;;
-    *) echo "usage: $0 start|stop|run|status|seed|redis-start|redis-stop" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|run|status|seed|redis-start|redis-stop|durin-start|durin-stop" >&2; exit 2 ;;
 esac

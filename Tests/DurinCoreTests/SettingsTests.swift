@@ -24,9 +24,9 @@ final class SettingsTests: XCTestCase {
 
     func testExpiryFormatMatchesDRF() {
         let f = ExpiryFormat()
-        XCTAssertEqual(f.format(1_795_924_555_275), "2026-11-30T02:55:55.275000Z")
-        XCTAssertEqual(f.format(1_795_924_555_000), "2026-11-30T02:55:55Z", "Python's isoformat drops zero microseconds")
-        XCTAssertEqual(ExpiryFormat(pattern: "%Y-%m-%d %H:%M:%S.%f").format(1_795_924_555_275), "2026-11-30 02:55:55.275000")
+        XCTAssertEqual(f.format(1_796_007_355_275), "2026-11-30T02:55:55.275000Z")
+        XCTAssertEqual(f.format(1_796_007_355_000), "2026-11-30T02:55:55Z", "Python's isoformat drops zero microseconds")
+        XCTAssertEqual(ExpiryFormat(pattern: "%Y-%m-%d %H:%M:%S.%f").format(1_796_007_355_275), "2026-11-30 02:55:55.275000")
     }
 
     func testConfigurationValidatesAndNamesTheVariable() {

@@ -134,6 +134,45 @@ final class Stack: @unchecked Sendable {
         return Output(status: exit, stdout: read(outPath), stderr: read(errPath))
     }
 
+    /// Starts a long-running child (its output appended to `log`); returns its pid.
+    static func spawn(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw RawHTTP.Failure(description: "posix_spawn \(argv[0]): \(rc)") }
+        return pid
+    }
+
+    /// Waits for a child to exit, up to `timeout` seconds: its exit status, or nil.
+    static func waitExit(_ pid: pid_t, timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F) }
+            usleep(5000)
+        }
+        return nil
+    }
+
+    /// Polls until `condition` holds, up to `timeout` seconds.
+    static func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
     static func freePort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

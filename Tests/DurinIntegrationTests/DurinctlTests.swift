@@ -1,0 +1,160 @@
+import Foundation
+import XCTest
+
+/// The admin CLI against a real Redis, checked through the HTTP API it manages.
+final class DurinctlTests: XCTestCase {
+    nonisolated(unsafe) static var stack: Stack!
+    var stack: Stack { Self.stack }
+
+    override class func setUp() {
+        super.setUp()
+        do { stack = try Stack() } catch { fatalError("stack: \(error)") }
+    }
+
+    override class func tearDown() {
+        stack?.stop()
+        super.tearDown()
+    }
+
+    func ctl(_ args: String..., stdin: String? = nil) throws -> Stack.Output { try stack.durinctl(args, stdin: stdin) }
+
+    func json(_ out: Stack.Output) -> Any? { try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) }
+
+    func testClientLifecycle() throws {
+        XCTAssertEqual(try ctl("client", "add", "tv", "--ttl", "12h", "--throttle", "100/m").status, 0)
+        var out = try ctl("client", "add", "tv")
+        XCTAssertEqual(out.status, 1)
+        XCTAssertTrue(out.stderr.contains("already exists"), out.stderr)
+        let shown = json(try ctl("client", "show", "tv", "--json")) as? [String: Any]
+        XCTAssertEqual(shown?["token_ttl"] as? String, "12h")
+        XCTAssertEqual(shown?["throttle_rate"] as? String, "100/m")
+        XCTAssertEqual(try stack.redisCLI("HGET", "durin:client:tv", "token_ttl"), "43200")
+        XCTAssertEqual(try ctl("client", "set", "tv", "--ttl", "never", "--throttle", "none").status, 0)
+        XCTAssertEqual(try stack.redisCLI("HGET", "durin:client:tv", "token_ttl"), "never")
+        let listed = json(try ctl("client", "list", "--json")) as? [[String: Any]]
+        XCTAssertTrue(listed?.contains { $0["name"] as? String == "tv" } == true)
+        out = try ctl("client", "add", "bad name")
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("invalid client name"))
+        out = try ctl("client", "add", "x", "--ttl", "soon")
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("--ttl"))
+        XCTAssertNotEqual(try ctl("client", "show", "ghost").status, 0)
+    }
+
+    func testRemovingAClientRemovesItsTokens() throws {
+        try ctl("client", "add", "kiosk").checked()
+        try ctl("client", "add", "desk").checked()
+        try stack.addUser("kim", password: "kim-pw")
+        let kiosk = try stack.login("kim", "kim-pw", client: "kiosk")
+        let desk = try stack.login("kim", "kim-pw", client: "desk")
+        let out = try ctl("client", "remove", "kiosk")
+        XCTAssertEqual(out.status, 0)
+        XCTAssertTrue(out.stdout.contains("1 token"), out.stdout)
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: kiosk).status, 401)
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: desk).status, 200)
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/login/",
+                                           json: #"{"username":"kim","password":"kim-pw","client":"kiosk"}"#).detail,
+                       "No client with that name.")
+    }
+
+    func testImportedDjangoHashLogsInUnchanged() throws {
+        try ctl("client", "add", "imp").checked()
+        // Made by Python: base64(hashlib.pbkdf2_hmac('sha256', b'demo-password', b'abcdefghijklmnopqrstuv', 1000)).
+        let hash = "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="
+        try ctl("user", "add", "imported", "--password-hash", hash, "--field", "email=i@example.com").checked()
+        XCTAssertEqual(try stack.redisCLI("HGET", "durin:user:imported", "password"), hash, "stored unchanged")
+        XCTAssertNoThrow(try stack.login("imported", "demo-password", client: "imp"))
+        XCTAssertNotEqual(try ctl("user", "add", "x", "--password-hash", "md5$a$b").status, 0)
+        let shown = try ctl("user", "show", "imported", "--json")
+        XCTAssertFalse(shown.stdout.contains("pbkdf2"), "the hash is never shown")
+        XCTAssertEqual((json(shown) as? [String: Any])?["email"] as? String, "i@example.com")
+    }
+
+    func testPasswordsComeFromStdinWithTheConfiguredCost() throws {
+        try ctl("client", "add", "pw").checked()
+        try ctl("user", "add", "pia", "--password-stdin", stdin: "first-pw\n").checked()
+        XCTAssertTrue(try stack.redisCLI("HGET", "durin:user:pia", "password").hasPrefix("pbkdf2_sha256$1000$"))
+        XCTAssertNoThrow(try stack.login("pia", "first-pw", client: "pw"))
+        try ctl("user", "set-password", "pia", "--password-stdin", stdin: "second-pw\n").checked()
+        XCTAssertThrowsError(try stack.login("pia", "first-pw", client: "pw"))
+        XCTAssertNoThrow(try stack.login("pia", "second-pw", client: "pw"))
+        XCTAssertNotEqual(try ctl("user", "set-password", "pia").status, 0, "never a password argument")
+        XCTAssertNotEqual(try ctl("user", "add", "nopw", "--password-stdin", stdin: "").status, 0)
+    }
+
+    func testUserRemovalAndTokenCommands() throws {
+        try ctl("client", "add", "tok").checked()
+        try ctl("client", "add", "tok2").checked()
+        try stack.addUser("uma", password: "uma-pw")
+        let issued = try ctl("token", "issue", "uma", "tok").checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(issued.count, 64)
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: issued).status, 200)
+        XCTAssertEqual(try stack.login("uma", "uma-pw", client: "tok"), issued, "login returns the issued token")
+        _ = try stack.login("uma", "uma-pw", client: "tok2")
+        let listed = json(try ctl("token", "list", "--user", "uma", "--json")) as? [[String: Any]]
+        XCTAssertEqual(listed?.count, 2)
+        XCTAssertFalse(try ctl("token", "list", "--user", "uma", "--json").stdout.contains(issued), "never the token itself")
+        XCTAssertEqual((try ctl("token", "revoke", "--user", "uma", "--client", "tok")).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       "revoked 1 token")
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: issued).status, 401)
+        XCTAssertEqual((json(try ctl("token", "list", "--user", "uma", "--json")) as? [Any])?.count, 1)
+        XCTAssertNotEqual(try ctl("token", "issue", "uma", "nope").status, 0)
+        XCTAssertNotEqual(try ctl("token", "issue", "nobody", "tok").status, 0)
+        let removed = try ctl("user", "remove", "uma")
+        XCTAssertTrue(removed.stdout.contains("1 token"), removed.stdout)
+        XCTAssertEqual(try stack.redisCLI("EXISTS", "durin:user:uma", "durin:user:uma:tokens"), "0")
+        XCTAssertNotEqual(try ctl("user", "remove", "uma").status, 0)
+    }
+
+    func testBadConfigurationIsReportedByName() throws {
+        let out = try stack.durinctl(["client", "list"], env: ["DURIN_REDIS_URL": "http://nope"])
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("DURIN_REDIS_URL"), out.stderr)
+        let down = try stack.durinctl(["client", "list"], env: ["DURIN_REDIS_URL": "unix:///nonexistent.sock"])
+        XCTAssertNotEqual(down.status, 0)
+        XCTAssertTrue(down.stderr.contains("Redis unavailable"), down.stderr)
+    }
+
+    func testResponderRefusesBadSettingsAtStart() throws {
+        var env = stack.environment
+        env["DURIN_THREADS"] = "lots"
+        env["DURIN_LISTEN"] = "\(stack.state)/other.sock"
+        let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: env)
+        XCTAssertEqual(out.status, 78)
+        XCTAssertTrue(out.stderr.contains("DURIN_THREADS"), out.stderr)
+    }
+}
+
+/// The shipped systemd units are valid and hardened.
+final class SystemdUnitTests: XCTestCase {
+    func testUnitsVerify() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-units-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let service = try String(contentsOfFile: "\(Stack.root)/systemd/durin.service", encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/durin-fcgi", with: "\(Stack.binDir)/durin-fcgi")
+        try service.write(toFile: "\(dir)/durin.service", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: "\(Stack.root)/systemd/durin.socket", toPath: "\(dir)/durin.socket")
+        let env = ProcessInfo.processInfo.environment
+        let verify = try Stack.run(["systemd-analyze", "verify", "\(dir)/durin.socket", "\(dir)/durin.service"], environment: env)
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        XCTAssertEqual(verify.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
+        let security = try Stack.run(["systemd-analyze", "security", "--offline=yes", "--threshold=30", "\(dir)/durin.service"], environment: env)
+        XCTAssertEqual(security.status, 0, security.stdout)
+        XCTAssertTrue(security.stdout.contains("Overall exposure level for durin.service: 1."), security.stdout)
+    }
+
+    func testSampleEnvironmentIsValid() throws {
+        var env: [String: String] = [:]
+        for line in try String(contentsOfFile: "\(Stack.root)/systemd/durin.env", encoding: .utf8).split(separator: "\n")
+        where !line.hasPrefix("#") && line.contains("=") {
+            let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
+            env[kv[0]] = kv[1]
+        }
+        XCTAssertEqual(env["DURIN_REDIS_URL"], "unix:///run/redis/redis-server.sock")
+        env["DURIN_LISTEN"] = "/nonexistent-dir/durin.sock"  // fails after the settings are accepted
+        let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: env)
+        XCTAssertEqual(out.status, 71, "settings accepted; only the socket fails: \(out.stderr)")
+    }
+}

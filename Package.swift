@@ -50,7 +50,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore", "RedisClient", "DurinServer"]),
+        .testTarget(
+            name: "DurinCoreTests", dependencies: ["DurinCore", "RedisClient", "DurinServer"],
+            exclude: ["naturaldelta-vectors.txt"]),
         .testTarget(
             name: "DurinIntegrationTests",
             dependencies: ["DurinCore", "DurinStore", "RedisClient"]),

@@ -19,6 +19,10 @@ public enum APIError: Error, Equatable, Sendable {
     case bodyTooLarge(limit: Int)
     case methodNotAllowed(method: String, allowed: [String])
     case notFound
+    /// durin's 404 for a session id that is not the caller's.
+    case noSuchSession
+    /// DRF's ValidationError with a plain message: 400 with a bare JSON list.
+    case validation(String)
     // Authorization and limits.
     case permissionDenied
     case throttled(waitSeconds: Int)
@@ -85,11 +89,11 @@ extension APIError {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
             return 401
-        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse: return 400
+        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .validation: return 400
         case .unsupportedMediaType: return 415
         case .bodyTooLarge: return 413
         case .methodNotAllowed: return 405
-        case .notFound: return 404
+        case .notFound, .noSuchSession: return 404
         case .permissionDenied: return 403
         case .throttled: return 429
         case .busy, .storeUnavailable: return 503
@@ -106,7 +110,7 @@ extension APIError {
         case .invalidToken: return "Invalid token."
         case .tokenExpired: return "The given token has expired."
         case .userInactive: return "User inactive or deleted."
-        case .fieldErrors, .invalidCredentials: return nil
+        case .fieldErrors, .invalidCredentials, .validation: return nil
         case .noClientSpecified: return "No client specified."
         case .noClientWithName: return "No client with that name."
         case .jsonParse(let why): return "JSON parse error - \(why)"
@@ -114,6 +118,7 @@ extension APIError {
         case .bodyTooLarge(let limit): return "Request body too large: the limit is \(limit) bytes."
         case .methodNotAllowed(let method, _): return "Method \"\(method)\" not allowed."
         case .notFound: return "Not found."
+        case .noSuchSession: return "No AuthToken matches the given query."
         case .permissionDenied: return "You do not have permission to perform this action."
         case .throttled(let wait): return "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s")."
         case .busy: return "Too many logins in progress. Try again shortly."
@@ -142,6 +147,8 @@ extension APIError {
             body = .object(errors.map { ($0.field, .array($0.messages.map { .string($0) })) })
         case .invalidCredentials:
             body = ["non_field_errors": ["Unable to log in with provided credentials."]]
+        case .validation(let message):
+            body = [.string(message)]
         default:
             body = ["detail": .string(detail ?? "")]
         }

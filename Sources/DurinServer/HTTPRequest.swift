@@ -19,6 +19,12 @@ public struct HTTPRequest: Sendable {
         public var allowClients: [String] = []
         /// `$durin_deny_clients`: these clients are refused by verify/.
         public var denyClients: [String] = []
+        /// `$durin_throttle on`: apply the (user, client) throttle.
+        public var throttle = false
+        /// `$durin_cache on`: answer verify/ from the in-process cache.
+        public var cache = false
+        /// Set by the trusted-issuance location only: enables `issue/`.
+        public var trusted = false
         /// Set by the auth_request snippet: denials travel as 401/403 plus headers,
         /// since auth_request turns any other status into 500.
         public var authRequest = false
@@ -34,6 +40,11 @@ public struct HTTPRequest: Sendable {
         self.contentType = contentType
         self.body = body
         self.directives = directives
+    }
+
+    /// A FastCGI switch param: `on`, `1`, `true` or `yes`.
+    public static func isOn(_ param: String?) -> Bool {
+        ["on", "1", "true", "yes"].contains((param ?? "").lowercased())
     }
 
     /// Splits a FastCGI param list (`"web mobile"`) into client names.

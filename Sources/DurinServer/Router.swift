@@ -1,17 +1,29 @@
 /// The routes of DESIGN §3, matched on PATH_INFO with or without the trailing slash.
 public enum Route: Equatable, Sendable {
     case login, refresh, logout, logoutAll, verify
+    case sessions
+    /// `sessions/<id>/`: the id as written (durin answers 404 for a non-integer).
+    case session(String)
+    case apiAccess, issue, ready
 
-    /// The methods each route answers (DRF adds OPTIONS to every view).
+    /// The methods each route answers (DRF adds OPTIONS to every view, HEAD to GET).
     public var allowedMethods: [String] {
         switch self {
-        case .login, .refresh, .logout, .logoutAll: return ["POST", "OPTIONS"]
-        case .verify: return ["GET", "HEAD", "OPTIONS"]
+        case .login, .refresh, .logout, .logoutAll, .issue: return ["POST", "OPTIONS"]
+        case .verify, .sessions: return ["GET", "HEAD", "OPTIONS"]
+        case .session: return ["DELETE", "OPTIONS"]
+        case .apiAccess: return ["GET", "POST", "DELETE", "HEAD", "OPTIONS"]
+        case .ready: return ["GET", "HEAD"]
         }
     }
 
-    /// Whether the route needs a token (everything but login).
-    public var requiresToken: Bool { self != .login }
+    /// Whether the route needs a token.
+    public var requiresToken: Bool {
+        switch self {
+        case .login, .issue, .ready: return false
+        default: return true
+        }
+    }
 
     /// DRF's view name (shown by OPTIONS).
     public var viewName: String {
@@ -21,6 +33,10 @@ public enum Route: Equatable, Sendable {
         case .logout: return "Logout"
         case .logoutAll: return "Logout All"
         case .verify: return "Verify"
+        case .sessions, .session: return "Token Sessions"
+        case .apiAccess: return "API Access Token"
+        case .issue: return "Issue"
+        case .ready: return "Ready"
         }
     }
 
@@ -34,7 +50,16 @@ public enum Route: Equatable, Sendable {
         case "logout": return .logout
         case "logoutall": return .logoutAll
         case "verify": return .verify
-        default: return nil
+        case "sessions": return .sessions
+        case "apiaccess": return .apiAccess
+        case "issue": return .issue
+        case "ready": return .ready
+        default: break
         }
+        // durin's router writes `sessions//<id>`; nginx merges the slashes, but a
+        // server that does not still reaches the same session.
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        if parts.count == 2, parts[0] == "sessions", path.hasPrefix("sessions/") { return .session(String(parts[1])) }
+        return nil
     }
 }

@@ -140,6 +140,9 @@ struct Worker {
         var directives = HTTPRequest.Directives()
         directives.allowClients = HTTPRequest.clientList(request.param("DURIN_ALLOW_CLIENTS"))
         directives.denyClients = HTTPRequest.clientList(request.param("DURIN_DENY_CLIENTS"))
+        directives.throttle = HTTPRequest.isOn(request.param("DURIN_THROTTLE"))
+        directives.cache = HTTPRequest.isOn(request.param("DURIN_CACHE"))
+        directives.trusted = request.param("DURIN_TRUSTED") == "1"
         directives.authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
         return api.handle(HTTPRequest(
             method: request.param("REQUEST_METHOD") ?? "GET",

@@ -6,10 +6,18 @@ import RedisClient
 public final class AdminStore {
     public let connection: RedisConnection
     public let keys: KeySpace
+    let context: ScriptContext
 
-    public init(connection: RedisConnection, keys: KeySpace) {
+    public init(connection: RedisConnection, configuration: Configuration) {
         self.connection = connection
-        self.keys = keys
+        keys = KeySpace(prefix: configuration.keyPrefix)
+        context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
+    }
+
+    private func run(_ script: Script, keys: [String] = [], _ args: [String]) throws(Failure) -> RedisReply {
+        do { return try connection.run(script, keys: keys, args: context.header(now: Clock.nowMillis()) + args) } catch {
+            throw .store(error)
+        }
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -40,10 +48,8 @@ public final class AdminStore {
     }
 
     public func addClient(_ client: ClientRecord) throws(Failure) {
-        let added = try wrap { () throws(StoreError) in
-            try connection.run(.addClient, args: [keys.prefix, client.name, client.tokenTTL.storedValue,
-                                                  client.throttleRate?.description ?? "", String(client.created)])
-        }
+        let added = try run(.addClient, [client.name, client.tokenTTL.storedValue,
+                                         client.throttleRate?.description ?? "", String(client.created)])
         if added.int != 1 { throw .exists("client \(client.name)") }
     }
 
@@ -57,7 +63,7 @@ public final class AdminStore {
     /// Removes the client and every token issued to it. Returns how many tokens went.
     @discardableResult
     public func removeClient(_ name: String) throws(Failure) -> Int {
-        let n = try wrap { () throws(StoreError) in try connection.run(.removeClient, args: [keys.prefix, name]) }.int ?? -1
+        let n = try run(.removeClient, [name]).int ?? -1
         if n < 0 { throw .notFound("client \(name)") }
         return Int(n)
     }
@@ -76,10 +82,10 @@ public final class AdminStore {
     }
 
     public func addUser(_ user: UserRecord) throws(Failure) {
-        var args = [keys.prefix, user.username, "username", user.username, "password", user.passwordHash,
+        var args = [user.username, "username", user.username, "password", user.passwordHash,
                     "is_active", user.isActive ? "1" : "0", "created", String(Clock.nowMillis())]
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { args += [k, v] }
-        let added = try wrap { () throws(StoreError) in try connection.run(.addUser, args: args) }
+        let added = try run(.addUser, args)
         if added.int != 1 { throw .exists("user \(user.username)") }
     }
 
@@ -95,7 +101,7 @@ public final class AdminStore {
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
-        let n = try wrap { () throws(StoreError) in try connection.run(.removeUser, args: [keys.prefix, name]) }.int ?? -1
+        let n = try run(.removeUser, [name]).int ?? -1
         if n < 0 { throw .notFound("user \(name)") }
         return Int(n)
     }
@@ -125,11 +131,6 @@ public final class AdminStore {
 
     private func setFields(key: String, _ pairs: [String], what: String) throws(Failure) {
         guard !pairs.isEmpty else { return }
-        let set = try wrap { () throws(StoreError) in try connection.run(.setExisting, keys: [key], args: [keys.prefix] + pairs) }
-        if set.int != 1 { throw .notFound(what) }
-    }
-
-    private func wrap(_ body: () throws(StoreError) -> RedisReply) throws(Failure) -> RedisReply {
-        do { return try body() } catch { throw .store(error) }
+        if try run(.setExisting, keys: [key], pairs).int != 1 { throw .notFound(what) }
     }
 }

@@ -2,6 +2,9 @@ import Crypto
 import RedisClient
 
 /// A Lua script run with EVALSHA; Redis keeps it cached by its SHA-1.
+///
+/// Every script receives ARGV[1] = key prefix, ARGV[2] = events stream MAXLEN
+/// (0: no events), ARGV[3] = now (epoch ms); its own arguments start at ARGV[4].
 struct Script: Sendable {
     let source: String
     let sha: String
@@ -14,13 +17,25 @@ struct Script: Sendable {
         }.joined()
     }
 
-    /// Shared by the token scripts. `P` is the key prefix, always ARGV[1].
+    /// Shared by the scripts.
     ///
+    /// emit: appends an event (durin's signals) to the stream, never a token.
     /// arm: sets a token's native expiry and its "expired" tombstone (expiry + grace).
     /// reindex: drops index entries whose token is gone (lazy cleanup) and sets the
     /// index's own expiry to its latest token's, or none if one never expires.
+    /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
+    /// seconds when `limit` requests already fell in the last `period` seconds, else
+    /// records this one (when `record`) and returns 0.
     static let helpers = #"""
-    local P = ARGV[1]
+    local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+    local function emit(kind, user, client, id, reason)
+      if MAXLEN > 0 then
+        local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
+                        'time', string.format('%d', NOW)}
+        if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
+        redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+      end
+    end
     local function arm(tk, digest, exp, grace, tomb)
       local tombKey = P .. 'expired:' .. digest
       if exp == 'never' then
@@ -55,41 +70,108 @@ struct Script: Sendable {
         redis.call('PEXPIREAT', idx, string.format('%d', latest))
       end
     end
-    local function expiryAfter(ttl, now)
+    local function expiryAfter(ttl)
       if ttl == 'never' then return 'never' end
-      return string.format('%d', now + tonumber(ttl) * 1000)
+      return string.format('%d', NOW + tonumber(ttl) * 1000)
+    end
+    local function window(key, limit, period, record)
+      local periodMs = period * 1000
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - periodMs)
+      local n = redis.call('ZCARD', key)
+      if n >= limit then
+        local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+        local wait = math.ceil((periodMs - (NOW - tonumber(oldest[2]))) / 1000)
+        if wait < 1 then wait = 1 end
+        return wait
+      end
+      if record then
+        local seq = redis.call('INCR', P .. 'seq:throttle')
+        redis.call('ZADD', key, NOW, string.format('%d', NOW) .. '-' .. seq)
+        redis.call('PEXPIRE', key, periodMs)
+      end
+      return 0
+    end
+    local function parseRate(rate)
+      local n, unit = string.match(rate or '', '^(%d+)/(%a)')
+      local periods = {s = 1, m = 60, h = 3600, d = 86400}
+      if not n or not periods[unit] then return nil end
+      return tonumber(n), periods[unit]
     end
 
     """#
 
-    /// ARGV: P, digest. The token check of every authenticated request.
-    /// -> {'ok', user, client, expiry, id, created} | {'expired', tombstone} | {'inactive'} | {'invalid'}
+    /// ARGV: digest, allow (space-separated), deny, throttle ('1'), default rate.
+    /// The token check of every authenticated request: authentication, the
+    /// location's client rules, then its throttle, as DRF orders them.
+    /// -> {'ok', user, client, expiry, id, created} | {'expired'} | {'inactive'} | {'invalid'}
+    ///    | {'denied', user, client} | {'throttled', wait, user, client}
     static let verify = Script(#"""
-    local digest = ARGV[2]
+    local digest = ARGV[4]
     local t = redis.call('HMGET', P .. 'token:' .. digest, 'user', 'client', 'expiry', 'id', 'created')
     if not t[1] then
       local tombKey = P .. 'expired:' .. digest
       local tomb = redis.call('GET', tombKey)
       if tomb then
         redis.call('DEL', tombKey)
-        return {'expired', tomb}
+        local user, client, id = string.match(tomb, '^([^\t]*)\t([^\t]*)\t(.*)$')
+        emit('token_expired', user, client, id)
+        return {'expired'}
       end
       return {'invalid'}
     end
     if redis.call('HGET', P .. 'user:' .. t[1], 'is_active') ~= '1' then return {'inactive'} end
+    local function listed(list, name)
+      for word in string.gmatch(list, '%S+') do if word == name then return true end end
+      return false
+    end
+    if (ARGV[5] ~= '' and not listed(ARGV[5], t[2])) or listed(ARGV[6], t[2]) then
+      return {'denied', t[1], t[2]}
+    end
+    if ARGV[7] == '1' then
+      local rate = redis.call('HGET', P .. 'client:' .. t[2], 'throttle_rate')
+      if not rate or rate == '' then rate = ARGV[8] end
+      local limit, period = parseRate(rate)
+      if limit then
+        local wait = window(P .. 'throttle:' .. t[1] .. ':' .. t[2], limit, period, true)
+        if wait > 0 then return {'throttled', wait, t[1], t[2]} end
+      end
+    end
     return {'ok', t[1], t[2], t[3], t[4], t[5]}
     """#)
 
-    /// ARGV: P, user, client, digest, sealed, now, grace, mode (keep|refresh|rotate).
+    /// ARGV: username, failure rate ('' = unlimited). Before a password is hashed:
+    /// the user's record, unless too many logins failed recently.
+    /// -> {'limited', wait} | {'ok', field, value, ...}
+    static let loginPrecheck = Script(#"""
+    local limit, period = parseRate(ARGV[5])
+    if limit then
+      local wait = window(P .. 'loginfail:' .. ARGV[4], limit, period, false)
+      if wait > 0 then return {'limited', wait} end
+    end
+    local fields = redis.call('HGETALL', P .. 'user:' .. ARGV[4])
+    table.insert(fields, 1, 'ok')
+    return fields
+    """#)
+
+    /// ARGV: username, failure rate, known ('1' when the user exists). Counts a failed login.
+    static let loginFailed = Script(#"""
+    local limit, period = parseRate(ARGV[5])
+    if limit then window(P .. 'loginfail:' .. ARGV[4], 1000000000, period, true) end
+    emit('login_failed', ARGV[4], '', '')
+    return 1
+    """#)
+
+    /// ARGV: user, client, digest, sealed, grace, mode (keep|refresh|rotate|new), event.
     /// One token per (user, client): returns the live one (keep), renews it (refresh),
-    /// or replaces it (rotate); creates one when there is none.
-    /// -> {'noclient'} | {'inactive'} | {outcome, digest, sealed, expiry, id, created, replacedId}
+    /// replaces it (rotate) or refuses (new); creates one when there is none.
+    /// -> {'noclient'} | {'inactive'} | {'exists'} | {outcome, digest, sealed, expiry, id, created, replacedId}
     static let login = Script(#"""
-    local user, client, digest, sealed = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-    local now, grace, mode = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+    local user, client, digest, sealed = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+    local grace, mode, event = tonumber(ARGV[8]), ARGV[9], ARGV[10]
     local ttl = redis.call('HGET', P .. 'client:' .. client, 'token_ttl')
     if not ttl then return {'noclient'} end
     if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then return {'inactive'} end
+    if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
     local idx = P .. 'user:' .. user .. ':tokens'
     local old = redis.call('HGET', idx, client)
     local replaced = ''
@@ -97,46 +179,56 @@ struct Script: Sendable {
       local tk = P .. 'token:' .. old
       local t = redis.call('HMGET', tk, 'expiry', 'id', 'sealed', 'created')
       if t[1] then
-        if mode == 'keep' then return {'existing', old, t[3], t[1], t[2], t[4], ''} end
+        if mode == 'new' then return {'exists'} end
+        if mode == 'keep' then
+          if event ~= '' then emit(event, user, client, t[2]) end
+          return {'existing', old, t[3], t[1], t[2], t[4], ''}
+        end
         if mode == 'refresh' then
-          local exp = expiryAfter(ttl, now)
+          local exp = expiryAfter(ttl)
           redis.call('HSET', tk, 'expiry', exp)
           arm(tk, old, exp, grace, user .. '\t' .. client .. '\t' .. t[2])
           reindex(idx)
+          emit('token_renewed', user, client, t[2])
+          if event ~= '' then emit(event, user, client, t[2]) end
           return {'renewed', old, t[3], exp, t[2], t[4], ''}
         end
         redis.call('DEL', tk, P .. 'expired:' .. old)
+        emit('token_revoked', user, client, t[2], 'rotated')
         replaced = t[2]
       end
     end
     local id = redis.call('INCR', P .. 'seq:token')
     local tk = P .. 'token:' .. digest
-    local exp = expiryAfter(ttl, now)
-    redis.call('HSET', tk, 'user', user, 'client', client, 'created', ARGV[6], 'expiry', exp, 'id', id, 'sealed', sealed)
+    local exp = expiryAfter(ttl)
+    redis.call('HSET', tk, 'user', user, 'client', client, 'created', ARGV[3], 'expiry', exp, 'id', id, 'sealed', sealed)
     arm(tk, digest, exp, grace, user .. '\t' .. client .. '\t' .. id)
     redis.call('HSET', idx, client, digest)
     reindex(idx)
-    return {'created', digest, sealed, exp, tostring(id), ARGV[6], replaced}
+    emit('token_created', user, client, id)
+    if event ~= '' then emit(event, user, client, id) end
+    return {'created', digest, sealed, exp, tostring(id), ARGV[3], replaced}
     """#)
 
-    /// ARGV: P, digest, now, grace, default ttl. Same token, fresh expiry.
+    /// ARGV: digest, grace, default ttl. Same token, fresh expiry.
     /// -> {'ok', expiry, user, client, id} | {'invalid'}
     static let refresh = Script(#"""
-    local digest, now, grace = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+    local digest, grace = ARGV[4], tonumber(ARGV[5])
     local tk = P .. 'token:' .. digest
     local t = redis.call('HMGET', tk, 'user', 'client', 'id')
     if not t[1] then return {'invalid'} end
-    local ttl = redis.call('HGET', P .. 'client:' .. t[2], 'token_ttl') or ARGV[5]
-    local exp = expiryAfter(ttl, now)
+    local ttl = redis.call('HGET', P .. 'client:' .. t[2], 'token_ttl') or ARGV[6]
+    local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'expiry', exp)
     arm(tk, digest, exp, grace, t[1] .. '\t' .. t[2] .. '\t' .. t[3])
     reindex(P .. 'user:' .. t[1] .. ':tokens')
+    emit('token_renewed', t[1], t[2], t[3])
     return {'ok', exp, t[1], t[2], t[3]}
     """#)
 
-    /// ARGV: P, digest. Revokes one token. -> {user, client, id} or {} when already gone.
+    /// ARGV: digest, reason. Revokes one token. -> {user, client, id} or {} when already gone.
     static let revokeToken = Script(#"""
-    local digest = ARGV[2]
+    local digest = ARGV[4]
     local tk = P .. 'token:' .. digest
     local t = redis.call('HMGET', tk, 'user', 'client', 'id')
     if not t[1] then return {} end
@@ -144,14 +236,15 @@ struct Script: Sendable {
     local idx = P .. 'user:' .. t[1] .. ':tokens'
     if redis.call('HGET', idx, t[2]) == digest then redis.call('HDEL', idx, t[2]) end
     reindex(idx)
+    emit('token_revoked', t[1], t[2], t[3], ARGV[5])
     return {t[1], t[2], t[3]}
     """#)
 
-    /// ARGV: P, user, client ('' = every client). Revokes a user's tokens.
+    /// ARGV: user, client ('' = every client), reason. Revokes a user's tokens.
     /// -> flat {client, id, ...} of the revoked tokens.
     static let revokeUserTokens = Script(#"""
-    local idx = P .. 'user:' .. ARGV[2] .. ':tokens'
-    local only = ARGV[3]
+    local user, only = ARGV[4], ARGV[5]
+    local idx = P .. 'user:' .. user .. ':tokens'
     local entries = redis.call('HGETALL', idx)
     local revoked = {}
     for i = 1, #entries, 2 do
@@ -163,6 +256,7 @@ struct Script: Sendable {
         if id then
           table.insert(revoked, entries[i])
           table.insert(revoked, id)
+          emit('token_revoked', user, entries[i], id, ARGV[6])
         end
       end
     end
@@ -170,19 +264,39 @@ struct Script: Sendable {
     return revoked
     """#)
 
-    /// ARGV: P, name, ttl, throttle, created. -> 1 added, 0 exists.
+    /// ARGV: user, session id, digest of the requesting token. durin's session delete.
+    /// -> {'current'} | {'notfound'} | {'ok', client}
+    static let revokeSession = Script(#"""
+    local user, id, current = ARGV[4], ARGV[5], ARGV[6]
+    local idx = P .. 'user:' .. user .. ':tokens'
+    local entries = redis.call('HGETALL', idx)
+    for i = 1, #entries, 2 do
+      local tk = P .. 'token:' .. entries[i + 1]
+      if redis.call('HGET', tk, 'id') == id then
+        if entries[i + 1] == current then return {'current'} end
+        redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
+        redis.call('HDEL', idx, entries[i])
+        reindex(idx)
+        emit('token_revoked', user, entries[i], id, 'session_delete')
+        return {'ok', entries[i]}
+      end
+    end
+    return {'notfound'}
+    """#)
+
+    /// ARGV: name, ttl, throttle, created. -> 1 added, 0 exists.
     static let addClient = Script(#"""
-    local key = P .. 'client:' .. ARGV[2]
+    local key = P .. 'client:' .. ARGV[4]
     if redis.call('EXISTS', key) == 1 then return 0 end
-    redis.call('HSET', key, 'name', ARGV[2], 'token_ttl', ARGV[3], 'throttle_rate', ARGV[4], 'created', ARGV[5])
-    redis.call('SADD', P .. 'clients', ARGV[2])
+    redis.call('HSET', key, 'name', ARGV[4], 'token_ttl', ARGV[5], 'throttle_rate', ARGV[6], 'created', ARGV[7])
+    redis.call('SADD', P .. 'clients', ARGV[4])
     return 1
     """#)
 
-    /// ARGV: P, name. Removes a client and, as durin's CASCADE does, its tokens.
+    /// ARGV: name. Removes a client and, as durin's CASCADE does, its tokens.
     /// -> number of tokens removed, or -1 when there is no such client.
     static let removeClient = Script(#"""
-    local name = ARGV[2]
+    local name = ARGV[4]
     if redis.call('DEL', P .. 'client:' .. name) == 0 then return -1 end
     redis.call('SREM', P .. 'clients', name)
     local n = 0
@@ -190,7 +304,11 @@ struct Script: Sendable {
       local idx = P .. 'user:' .. user .. ':tokens'
       local d = redis.call('HGET', idx, name)
       if d then
-        if redis.call('DEL', P .. 'token:' .. d) == 1 then n = n + 1 end
+        local id = redis.call('HGET', P .. 'token:' .. d, 'id')
+        if redis.call('DEL', P .. 'token:' .. d) == 1 then
+          n = n + 1
+          emit('token_revoked', user, name, id, 'client_removed')
+        end
         redis.call('DEL', P .. 'expired:' .. d)
         redis.call('HDEL', idx, name)
         reindex(idx)
@@ -199,38 +317,50 @@ struct Script: Sendable {
     return n
     """#)
 
-    /// ARGV: P, name, then field/value pairs. -> 1 added, 0 exists.
+    /// ARGV: name, then field/value pairs. -> 1 added, 0 exists.
     static let addUser = Script(#"""
-    local key = P .. 'user:' .. ARGV[2]
+    local key = P .. 'user:' .. ARGV[4]
     if redis.call('EXISTS', key) == 1 then return 0 end
     local fields = {}
-    for i = 3, #ARGV do table.insert(fields, ARGV[i]) end
+    for i = 5, #ARGV do table.insert(fields, ARGV[i]) end
     redis.call('HSET', key, unpack(fields))
-    redis.call('SADD', P .. 'users', ARGV[2])
+    redis.call('SADD', P .. 'users', ARGV[4])
     return 1
     """#)
 
-    /// ARGV: P, name. Removes a user and their tokens. -> tokens removed, or -1.
+    /// ARGV: name. Removes a user and their tokens. -> tokens removed, or -1.
     static let removeUser = Script(#"""
-    local name = ARGV[2]
+    local name = ARGV[4]
     if redis.call('DEL', P .. 'user:' .. name) == 0 then return -1 end
     redis.call('SREM', P .. 'users', name)
     local idx = P .. 'user:' .. name .. ':tokens'
     local entries = redis.call('HGETALL', idx)
     local n = 0
     for i = 1, #entries, 2 do
-      n = n + redis.call('DEL', P .. 'token:' .. entries[i + 1])
+      local id = redis.call('HGET', P .. 'token:' .. entries[i + 1], 'id')
+      if redis.call('DEL', P .. 'token:' .. entries[i + 1]) == 1 then
+        n = n + 1
+        emit('token_revoked', name, entries[i], id, 'user_removed')
+      end
       redis.call('DEL', P .. 'expired:' .. entries[i + 1])
     end
-    redis.call('DEL', idx)
+    redis.call('DEL', idx, P .. 'loginfail:' .. name)
     return n
     """#)
 
-    /// ARGV: P, name, field, value. Sets a field of an existing hash (client or user).
-    /// KEYS[1]: the hash. -> 1 set, 0 no such hash.
+    /// KEYS[1]: a client or user hash; ARGV: field/value pairs. Sets fields of an
+    /// existing hash only. -> 1 set, 0 no such hash.
     static let setExisting = Script(#"""
     if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-    for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+    for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
     return 1
     """#)
+}
+
+/// The arguments every script starts with.
+struct ScriptContext: Sendable {
+    let prefix: String
+    let eventsMaxLength: Int
+
+    func header(now: Int64) -> [String] { [prefix, String(eventsMaxLength), String(now)] }
 }

@@ -5,9 +5,31 @@ import RedisClient
 public enum Authentication: Equatable, Sendable {
     case valid(TokenRecord)
     /// Expired within the grace period; reported once, then the token is unknown.
-    case expired(user: String, client: String, id: Int64)
+    case expired
     case userInactive
     case invalid
+    /// Refused by the location's allow/deny client lists.
+    case denied(user: String, client: String)
+    /// Over the (user, client) throttle rate; retry after `wait` seconds.
+    case throttled(wait: Int, user: String, client: String)
+}
+
+/// A protected location's rules, checked in the same round trip as the token.
+public struct AccessRules: Sendable, Equatable {
+    public var allowClients: [String] = []
+    public var denyClients: [String] = []
+    /// Apply the (user, client) throttle: the client's rate, else `defaultRate`.
+    public var throttle = false
+    public var defaultRate: ThrottleRate?
+
+    public init(allowClients: [String] = [], denyClients: [String] = [], throttle: Bool = false, defaultRate: ThrottleRate? = nil) {
+        self.allowClients = allowClients
+        self.denyClients = denyClients
+        self.throttle = throttle
+        self.defaultRate = defaultRate
+    }
+
+    public static let none = AccessRules()
 }
 
 /// How login treats a live token of the same (user, client).
@@ -18,6 +40,8 @@ public enum LoginMode: String, Sendable {
     case refresh
     /// DURIN_ROTATE_TOKEN_ON_LOGIN: a new token; the old one is revoked.
     case rotate
+    /// Only create: fail when the pair already has a token (the API-access token).
+    case new
 }
 
 public struct IssuedToken: Sendable, Equatable {
@@ -32,6 +56,19 @@ public struct IssuedToken: Sendable, Equatable {
 public enum LoginFailure: Error, Equatable {
     case noClient
     case userInactive
+    case alreadyExists
+}
+
+/// Before a password is checked: the user, or how long failed logins lock the name.
+public enum LoginPrecheck: Equatable, Sendable {
+    case limited(wait: Int)
+    case proceed(UserRecord?)
+}
+
+public enum SessionDeletion: Equatable, Sendable {
+    case deleted(client: String)
+    case current
+    case notFound
 }
 
 /// Token operations on one Redis connection: each is a single atomic script.
@@ -39,25 +76,32 @@ public enum LoginFailure: Error, Equatable {
 public final class TokenStore {
     public let connection: RedisConnection
     public let keys: KeySpace
+    let context: ScriptContext
     private let graceMillis: Int64
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
-    private let configuredSecret: [UInt8]?
     private var seal: TokenSeal?
 
     public init(connection: RedisConnection, configuration: Configuration, secret: [UInt8]?) {
         self.connection = connection
         keys = KeySpace(prefix: configuration.keyPrefix)
+        context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
         defaultTTL = configuration.defaultTokenTTL
         tokenLength = configuration.tokenCharacterLength
-        configuredSecret = secret
         if let secret { seal = TokenSeal(secret: secret) }
     }
 
-    /// Looks a token up by its digest: one round trip.
-    public func authenticate(digest: String) throws(StoreError) -> Authentication {
-        let reply = try connection.run(.verify, args: [keys.prefix, digest])
+    func run(_ script: Script, keys: [String] = [], _ args: [String], now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> RedisReply {
+        try connection.run(script, keys: keys, args: context.header(now: now) + args)
+    }
+
+    /// Looks a token up by its digest and applies a location's rules: one round trip.
+    public func authenticate(digest: String, rules: AccessRules = .none) throws(StoreError) -> Authentication {
+        let reply = try run(.verify, [
+            digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
+            rules.throttle ? "1" : "", rules.defaultRate?.description ?? "",
+        ])
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("verify: \(reply)") }
         switch outcome {
         case "ok":
@@ -65,30 +109,44 @@ public final class TokenStore {
                   let expiry = items[3].string, let id = items[4].int else { throw .unexpected("verify: \(reply)") }
             return .valid(TokenRecord(digest: digest, user: user, client: client, created: items[5].int ?? 0,
                                       expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id))
-        case "expired":
-            let parts = (items.count > 1 ? items[1].string ?? "" : "").split(separator: "\t").map(String.init)
-            return .expired(user: parts.first ?? "", client: parts.count > 1 ? parts[1] : "",
-                            id: parts.count > 2 ? Int64(parts[2]) ?? 0 : 0)
+        case "expired": return .expired
         case "inactive": return .userInactive
+        case "denied": return .denied(user: items[1].string ?? "", client: items[2].string ?? "")
+        case "throttled":
+            return .throttled(wait: Int(items[1].int ?? 1), user: items[2].string ?? "", client: items[3].string ?? "")
         default: return .invalid
         }
     }
 
+    /// The user record for a login, unless failed logins of that name are over `failureRate`.
+    public func loginPrecheck(username: String, failureRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
+        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? ""])
+        guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("precheck: \(reply)") }
+        if outcome == "limited" { return .limited(wait: Int(items.count > 1 ? items[1].int ?? 1 : 1)) }
+        return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
+    }
+
+    /// Counts a failed login against the name and emits `login_failed`.
+    public func loginFailed(username: String, failureRate: ThrottleRate?) throws(StoreError) {
+        _ = try run(.loginFailed, [username, failureRate?.description ?? ""])
+    }
+
     /// Returns, renews or creates the one token of (user, client), atomically: any
     /// number of concurrent logins of one pair end with exactly one token.
-    public func login(user: String, client: String, mode: LoginMode, now: EpochMillis = Clock.nowMillis())
+    /// - Parameter event: the event to record besides the token's own (`login`, `token_issued`), or none.
+    public func login(user: String, client: String, mode: LoginMode, event: String? = nil, now: EpochMillis = Clock.nowMillis())
         throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
         let candidate = Token.generate(length: tokenLength)
-        let reply = try connection.run(.login, args: [
-            keys.prefix, user, client, candidate.digest, seal.seal(candidate, digest: candidate.digest),
-            String(now), String(graceMillis), mode.rawValue,
-        ])
+        let reply = try run(.login, [
+            user, client, candidate.digest, seal.seal(candidate, digest: candidate.digest), String(graceMillis), mode.rawValue, event ?? "",
+        ], now: now)
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("login: \(reply)") }
         switch outcome {
         case "noclient": return .failure(.noClient)
         case "inactive": return .failure(.userInactive)
+        case "exists": return .failure(.alreadyExists)
         default: break
         }
         guard items.count == 7, let kind = IssuedToken.Outcome(rawValue: outcome), let digest = items[1].string,
@@ -105,26 +163,25 @@ public final class TokenStore {
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
-            return try login(user: user, client: client, mode: .rotate, now: now)
+            return try login(user: user, client: client, mode: .rotate, event: event, now: now)
         }
-        let replaced = items[6].int
-        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replaced))
+        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: items[6].int))
     }
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
-    public func refresh(digest: String, now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> TokenRecord? {
-        let reply = try connection.run(.refresh, args: [keys.prefix, digest, String(now), String(graceMillis), defaultTTL.storedValue])
+    public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
+        let reply = try run(.refresh, [digest, String(graceMillis), defaultTTL.storedValue])
         guard let items = reply.array, items.first?.string == "ok" else { return nil }
         guard items.count == 5, let expiry = items[1].string, let user = items[2].string, let client = items[3].string,
               let id = items[4].int else { throw .unexpected("refresh: \(reply)") }
         return TokenRecord(digest: digest, user: user, client: client, created: 0,
-                                 expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
+                           expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
     }
 
     /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
     @discardableResult
-    public func revoke(digest: String) throws(StoreError) -> (user: String, client: String, id: Int64)? {
-        let reply = try connection.run(.revokeToken, args: [keys.prefix, digest])
+    public func revoke(digest: String, reason: String) throws(StoreError) -> (user: String, client: String, id: Int64)? {
+        let reply = try run(.revokeToken, [digest, reason])
         guard let items = reply.array, items.count == 3, let user = items[0].string, let client = items[1].string,
               let id = items[2].int else { return nil }
         return (user, client, id)
@@ -133,9 +190,8 @@ public final class TokenStore {
     /// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
     /// Returns (client, session id) of each revoked token.
     @discardableResult
-    public func revokeAll(user: String, client: String? = nil) throws(StoreError) -> [(client: String, id: Int64)] {
-        let reply = try connection.run(.revokeUserTokens, args: [keys.prefix, user, client ?? ""])
-        let items = reply.array ?? []
+    public func revokeAll(user: String, client: String? = nil, reason: String) throws(StoreError) -> [(client: String, id: Int64)] {
+        let items = try run(.revokeUserTokens, [user, client ?? "", reason]).array ?? []
         var revoked: [(String, Int64)] = []
         var i = 0
         while i + 1 < items.count {
@@ -145,10 +201,56 @@ public final class TokenStore {
         return revoked
     }
 
+    /// durin's session delete: another of the user's tokens, by session id.
+    public func deleteSession(user: String, id: Int64, currentDigest: String) throws(StoreError) -> SessionDeletion {
+        let items = try run(.revokeSession, [user, String(id), currentDigest]).array ?? []
+        switch items.first?.string {
+        case "ok": return .deleted(client: items.count > 1 ? items[1].string ?? "" : "")
+        case "current": return .current
+        default: return .notFound
+        }
+    }
+
+    /// A user's live tokens, ordered by session id: two pipelined round trips.
+    public func sessions(user: String) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
+        let index = try connection.call(["HGETALL", keys.userTokens(user)]).fieldMap
+        guard !index.isEmpty else { return [] }
+        let digests = Array(index.values)
+        let replies: [RedisReply]
+        do {
+            replies = try connection.pipeline(digests.map { ["HMGET", keys.token($0), "user", "client", "created", "expiry", "id", "sealed"] })
+        } catch { throw StoreError(error) }
+        var found: [(TokenRecord, String?)] = []
+        for (digest, reply) in zip(digests, replies) {
+            guard let f = reply.array, f.count == 6, let u = f[0].string, let c = f[1].string, let id = f[4].int else { continue }
+            let expiry = f[3].string
+            found.append((TokenRecord(digest: digest, user: u, client: c, created: f[2].int ?? 0,
+                                      expiry: expiry == "never" ? nil : expiry.flatMap { EpochMillis($0) }, id: id), f[5].string))
+        }
+        return found.sorted { $0.0.id < $1.0.id }
+    }
+
+    /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
+    public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
+        try sealingKey().unseal(sealed, digest: digest)
+    }
+
+    /// Whether Redis answers and every script is loaded (loading any that are not).
+    public func ready() throws(StoreError) -> Bool {
+        let all: [Script] = [.verify, .loginPrecheck, .loginFailed, .login, .refresh, .revokeToken, .revokeUserTokens,
+                             .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting]
+        let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
+        for (script, present) in zip(all, loaded) where present.int != 1 {
+            _ = try connection.call(["SCRIPT", "LOAD", script.source])
+        }
+        return true
+    }
+
     /// The sealing secret: DURIN_SECRET_KEY, else one generated once and kept in Redis.
     private func sealingKey() throws(StoreError) -> TokenSeal {
         if let seal { return seal }
-        let fresh = hexEncoding((0..<32).map { _ in UInt8.random(in: .min ... .max) })
+        var rng = SystemRandomNumberGenerator()
+        let fresh = hexEncoding((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
         _ = try connection.call(["SET", keys.secret, fresh, "NX"])
         guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = hexDecoding(stored), !bytes.isEmpty else {
             throw .unexpected("\(keys.secret) is not a hex secret")

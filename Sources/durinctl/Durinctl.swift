@@ -12,14 +12,14 @@ struct Durinctl: ParsableCommand {
         commandName: "durinctl",
         abstract: "Manage durin's API clients, users and tokens.",
         discussion: "Reads the same DURIN_* environment as durin-fcgi (DURIN_REDIS_URL, DURIN_KEY_PREFIX, ...).",
-        subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self])
+        subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self])
 }
 
 /// Connection and settings shared by every subcommand.
 struct Context {
     let config: Configuration
     let connection: RedisConnection
-    var admin: AdminStore { AdminStore(connection: connection, keys: KeySpace(prefix: config.keyPrefix)) }
+    var admin: AdminStore { AdminStore(connection: connection, configuration: config) }
     var tokens: TokenStore { TokenStore(connection: connection, configuration: config, secret: config.secretKey) }
 
     static func load() throws -> Context {

@@ -15,10 +15,11 @@ struct TokenCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             guard try attempt({ try ctx.admin.user(named: user) }) != nil else { throw CLIError("no user \(user)") }
-            let result = try attempt { try ctx.tokens.login(user: user, client: client, mode: .keep) }
+            let result = try attempt { try ctx.tokens.login(user: user, client: client, mode: .keep, event: "token_issued") }
             switch result {
             case .failure(.noClient): throw CLIError("no client \(client)")
             case .failure(.userInactive): throw CLIError("user \(user) is inactive")
+            case .failure(.alreadyExists): throw CLIError("a token exists already")
             case .success(let issued): print(issued.token.value)
             }
         }
@@ -50,7 +51,7 @@ struct TokenCommand: ParsableCommand {
         @Option var client: String?
         func run() throws {
             let ctx = try Context.load()
-            let revoked = try attempt { try ctx.tokens.revokeAll(user: user, client: client) }
+            let revoked = try attempt { try ctx.tokens.revokeAll(user: user, client: client, reason: "cli") }
             print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s")")
         }
     }

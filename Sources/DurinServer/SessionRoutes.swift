@@ -1,0 +1,80 @@
+import DurinCore
+import DurinStore
+
+/// sessions/ (durin's TokenSessionsViewSet) and apiaccess/ (APIAccessTokenView).
+extension API {
+    func sessions(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
+        let now = Clock.nowMillis()
+        let hidden = config.apiAccessExcludeFromSessions ? config.apiAccessClientName : nil
+        let live = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }
+        return .json(200, .array(live.filter { $0.record.client != hidden }.map { entry -> JSONValue in
+            var fields = tokenFields(entry.record, now: now)
+            fields.insert(("id", .number(String(entry.record.id))), at: 0)
+            fields.insert(("is_current", .bool(entry.record.digest == auth.digest)), at: fields.count - 1)
+            return .object(fields)
+        }))
+    }
+
+    func deleteSession(_ id: String, auth: TokenRecord, mountPrefix: String) throws(APIError) -> HTTPResponse {
+        // DRF's lookup: a non-integer id finds nothing ("Not found.").
+        guard let number = Int64(id) else { throw .notFound }
+        let outcome = try store { () throws(StoreError) in
+            try tokens.deleteSession(user: auth.user, id: number, currentDigest: auth.digest)
+        }
+        switch outcome {
+        case .deleted(let client):
+            logger.info("session deleted", metadata: ["user": .string(auth.user), "client": .string(client), "session": "\(number)"])
+            return .noContent
+        case .current:
+            // durin's text, missing space included.
+            throw .validation("Can't delete token if the request is authed with it.Use \(mountPrefix)/logout/ instead.")
+        case .notFound:
+            throw .noSuchSession
+        }
+    }
+
+    func apiAccess(_ method: String, auth: TokenRecord) throws(APIError) -> HTTPResponse {
+        guard let client = config.apiAccessClientName else { throw .notFound }
+        switch method {
+        case "POST":
+            let outcome = try store { () throws(StoreError) in
+                try tokens.login(user: auth.user, client: client, mode: .new, event: "token_issued")
+            }
+            switch outcome {
+            case .failure(.alreadyExists): throw .validation("An API token was already issued to you.")
+            case .failure(.noClient):
+                logger.error("DURIN_API_ACCESS_CLIENT_NAME names no client: add it with durinctl client add \(client)")
+                throw .notFound
+            case .failure(.userInactive): throw .userInactive
+            case .success(let issued):
+                return .json(201, .object(tokenFields(issued.record, now: Clock.nowMillis()) + [("token", .string(issued.token.value))]))
+            }
+        case "DELETE":
+            let revoked = try store { () throws(StoreError) in try tokens.revokeAll(user: auth.user, client: client, reason: "apiaccess_delete") }
+            if revoked.isEmpty { throw .notFound }
+            return .noContent
+        default:
+            let found = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }.first { $0.record.client == client }
+            guard let found else { throw .notFound }
+            var fields = tokenFields(found.record, now: Clock.nowMillis())
+            if config.apiAccessResponseIncludeToken, let sealed = found.sealed,
+               let token = try store({ () throws(StoreError) in try tokens.unseal(sealed, digest: found.record.digest) }) {
+                fields.append(("token", .string(token.value)))
+            }
+            return .json(200, .object(fields))
+        }
+    }
+
+    /// durin's token serializer fields: client, created, expiry, has_expired, expires_in_str.
+    /// Session timestamps use DRF's default format, as durin's serializers do.
+    private func tokenFields(_ record: TokenRecord, now: EpochMillis) -> [(String, JSONValue)] {
+        let iso = ExpiryFormat()
+        return [
+            ("client", .string(record.client)),
+            ("created", .string(iso.format(record.created))),
+            ("expiry", record.expiry.map { .string(iso.format($0)) } ?? .null),
+            ("has_expired", .bool(record.expiry.map { $0 <= now } ?? false)),
+            ("expires_in_str", record.expiry.map { .string(Humanize.naturalDelta(milliseconds: max(0, $0 - now))) } ?? .null),
+        ]
+    }
+}

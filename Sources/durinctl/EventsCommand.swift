@@ -1,0 +1,44 @@
+import ArgumentParser
+import DurinCore
+import DurinStore
+
+/// Prints the event stream (durin's signals): token created, renewed, expired,
+/// revoked; login and failed login. Events never contain a token.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Print token and login events.")
+
+    @Flag(help: "Keep printing new events as they arrive (Ctrl-C stops).") var follow = false
+    @Option(help: "How many of the latest events to print first.") var last: Int = 100
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let ctx = try Context.load()
+        let admin = ctx.admin
+        var lastID = "$"
+        for event in try attempt({ try admin.recentEvents(count: last) }) {
+            show(event, ctx)
+            lastID = event.id
+        }
+        guard follow else { return }
+        while true {
+            // Short blocking reads, well within the connection's read timeout.
+            for event in try attempt({ try admin.events(after: lastID, blockMillis: 1000) }) {
+                show(event, ctx)
+                lastID = event.id
+            }
+        }
+    }
+
+    private func show(_ event: Event, _ ctx: Context) {
+        if output.json {
+            printJSON(.object([("id", .string(event.id))] + event.fields.map { ($0.0, .string($0.1)) }))
+            return
+        }
+        let time = event["time"].flatMap { EpochMillis($0) }.map { ctx.format($0) } ?? "-"
+        var line = "\(time)  \(event["type"] ?? "?")  user=\(event["user"] ?? "")"
+        if let c = event["client"], !c.isEmpty { line += " client=\(c)" }
+        if let s = event["session"], !s.isEmpty { line += " session=\(s)" }
+        if let r = event["reason"] { line += " reason=\(r)" }
+        print(line)
+    }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmarks durin-fcgi through nginx with wrk, against two ceilings measured in the
+# same run: nginx answering 204 by itself, and nginx -> a minimal C libfcgi responder.
+#
+#   bench/run.sh            (release build; needs wrk, gcc, libfcgi-dev)
+#
+# BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ITERATIONS
+# (PBKDF2 iterations of the login run, 1000000) adjust it. Prints one table row per
+# target: median req/s, median p99, and the ratio to each ceiling.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNECTIONS:-32}
+iterations=${BENCH_ITERATIONS:-1000000}
+out=$root/bench/out
+state=$out/stack
+mkdir -p "$out"
+
+command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
+swift build -c release --package-path "$root" >/dev/null
+bin=$(swift build -c release --package-path "$root" --show-bin-path)
+gcc -O2 -o "$out/ceiling" "$root/bench/ceiling.c" -lfcgi -lpthread
+
+port=${BENCH_PORT:-18480}
+export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=$iterations
+export DURIN_LOG_LEVEL=warning
+"$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
+rm -rf "$state"
+"$root/scripts/devstack.sh" start >/dev/null
+"$out/ceiling" "$state/ceiling.sock" & ceiling_pid=$!
+trap 'kill $ceiling_pid 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+
+# The ceilings, in the same nginx: one more server block, then a reload.
+cat >> "$state/nginx/site.conf" <<CONF
+server {
+    listen 127.0.0.1:$((port + 1));
+    location = /ceiling/nginx { return 204; }
+    location = /ceiling/fcgi {
+        fastcgi_param REQUEST_METHOD \$request_method;
+        fastcgi_pass unix:$state/ceiling.sock;
+    }
+}
+CONF
+for _ in $(seq 50); do [ -S "$state/ceiling.sock" ] && break; sleep 0.1; done
+chmod 666 "$state/ceiling.sock"
+nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
+sleep 0.5
+
+ctl() { DURIN_REDIS_URL=unix://$state/redis.sock DURIN_SECRET_KEY=$(cat "$state/secret") "$bin/durinctl" "$@"; }
+ctl client add web >/dev/null
+ctl client add bench --ttl 7d >/dev/null
+echo "bench-password" | ctl user add bench --password-stdin >/dev/null
+token=$(ctl token issue bench web)
+base=http://127.0.0.1:$port
+
+cat > "$out/post.lua" <<'LUA'
+wrk.method = "POST"
+LUA
+cat > "$out/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"username":"bench","password":"bench-password","client":"web"}'
+LUA
+
+# One wrk round: prints "req/s p99_ms non2xx".
+round() {
+    local url=$1; shift
+    wrk -t2 -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$out/wrk.txt" 2>&1
+    python3 - "$out/wrk.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", t)
+p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)] if m else float("nan")
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(f"{rps:.0f} {p99:.2f} {bad.group(1) if bad else 0}")
+PY
+}
+
+# Median of several rounds.
+measure() {
+    local i rows=()
+    for i in $(seq "$rounds"); do rows+=("$(round "$@")"); done
+    printf '%s\n' "${rows[@]}" | sort -n -k1 | sed -n "$(( (rounds + 1) / 2 ))p"
+}
+
+declare -A result
+run() { local name=$1; shift; result[$name]=$(measure "$@"); echo "  measured $name: ${result[$name]}" >&2; }
+
+echo "wrk: $conns connections, ${seconds}s x $rounds rounds (medians); login at $iterations PBKDF2 iterations" >&2
+run "ceiling: nginx return 204" "http://127.0.0.1:$((port + 1))/ceiling/nginx"
+run "ceiling: nginx -> C libfcgi 204" "http://127.0.0.1:$((port + 1))/ceiling/fcgi"
+run "GET verify/" "$base/api/auth/verify/" -H "Authorization: Token $token"
+run "GET /api/ping/ (auth_request)" "$base/api/ping/" -H "Authorization: Token $token"
+run "POST refresh/" "$base/api/auth/refresh/" -H "Authorization: Token $token" -s "$out/post.lua"
+run "GET verify/ no token (401)" "$base/api/auth/verify/"
+run "POST login/" "$base/api/auth/login/" -s "$out/login.lua"
+
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$state/durin.pid")/status")
+nginx_ceiling=$(echo "${result["ceiling: nginx return 204"]}" | cut -d' ' -f1)
+fcgi_ceiling=$(echo "${result["ceiling: nginx -> C libfcgi 204"]}" | cut -d' ' -f1)
+
+printf '\n| target | req/s | p99 ms | non-2xx | vs nginx 204 | vs C libfcgi |\n|---|---:|---:|---:|---:|---:|\n'
+for name in "ceiling: nginx return 204" "ceiling: nginx -> C libfcgi 204" "GET verify/" "GET /api/ping/ (auth_request)" \
+            "POST refresh/" "GET verify/ no token (401)" "POST login/"; do
+    read -r rps p99 bad <<<"${result[$name]}"
+    printf '| %s | %s | %s | %s | %.0f%% | %.0f%% |\n' "$name" "$rps" "$p99" "$bad" \
+        "$(echo "100 * $rps / $nginx_ceiling" | bc -l)" "$(echo "100 * $rps / $fcgi_ceiling" | bc -l)"
+done
+printf '\ndurin-fcgi peak RSS: %s MiB (%s threads)\n' "$(echo "scale=1; $rss_kb / 1024" | bc)" "${DURIN_THREADS:-8}"

@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "DurinServer",
             dependencies: [
-                "DurinCore", "DurinStore", "FastCGI",
+                "DurinCore", "DurinStore", "FastCGI", "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer"]),

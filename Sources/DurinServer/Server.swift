@@ -41,13 +41,27 @@ public enum Server {
         }
         let settings = ServiceSettings(configuration: config, secret: config.secretKey, gate: gate)
 
+        if config.apiAccessClientName == nil {
+            logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
+        }
+        let cache = config.tokenCacheTimeout > 0
+            ? VerificationCache(timeoutSeconds: config.tokenCacheTimeout, keys: KeySpace(prefix: config.keyPrefix)) : nil
+        if cache == nil { logger.info("verification cache disabled: DURIN_TOKEN_CACHE_TIMEOUT is 0") }
+
         FastCGI.initialize()
         ProcessSignals.prepare()
+        if let cache {
+            let listener = InvalidationListener(endpoint: endpoint, cache: cache, logger: logger)
+            let thread = Thread { FastCGI.nameCurrentThread("durin-inval"); listener.run() }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
         let board = WorkerBoard(count: config.threads)
         let logLevel = logger.logLevel
         for index in 0..<config.threads {
             let thread = Thread {
-                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, board: board, logLevel: logLevel).run()
+                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, board: board,
+                       logLevel: logLevel).run()
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -101,6 +115,7 @@ struct Worker {
     let listenFD: Int32
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
+    let cache: VerificationCache?
     let board: WorkerBoard
     let logLevel: Logger.Level
 
@@ -111,7 +126,7 @@ struct Worker {
         let config = settings.configuration
         let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
         let tokens = TokenStore(connection: connection, configuration: config, secret: settings.secret)
-        let api = API(settings: settings, tokens: tokens, logger: logger)
+        let api = API(settings: settings, tokens: tokens, cache: cache, logger: logger)
         let request = FastCGIRequest(listenFD: listenFD)
         let me = ProcessSignals.currentThread
         defer { board.set(index, .stopped) }

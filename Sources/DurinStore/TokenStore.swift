@@ -260,3 +260,27 @@ public final class TokenStore {
         return made
     }
 }
+
+// MARK: - Client-side caching (Redis client tracking)
+
+extension TokenStore {
+    /// Turns on RESP2 client tracking for this connection, with invalidations sent to
+    /// the subscriber connection `redirect`. Keys this connection reads from now on
+    /// are reported there when anything changes them.
+    public func enableTracking(redirect clientID: Int64) throws(StoreError) {
+        _ = try connection.call(["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID)])
+    }
+
+    /// The token and its user's active flag with plain reads (which client tracking
+    /// follows, unlike keys touched inside scripts). nil when the token is not valid
+    /// as it stands: the caller then takes the full path for durin's exact answer.
+    public func trackedLookup(digest: String) throws(StoreError) -> TokenRecord? {
+        let t = try connection.call(["HMGET", keys.token(digest), "user", "client", "expiry", "id", "created"]).array ?? []
+        guard t.count == 5, let user = t[0].string, let client = t[1].string, let expiry = t[2].string, let id = t[3].int else {
+            return nil
+        }
+        guard try connection.call(["HGET", keys.user(user), "is_active"]).string == "1" else { return nil }
+        return TokenRecord(digest: digest, user: user, client: client, created: t[4].int ?? 0,
+                           expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
+    }
+}

@@ -12,6 +12,9 @@ public final class RedisConnection {
     private let timeout: timeval
     private let readTimeout: Bool
     private var context: UnsafeMutablePointer<redisContext>?
+    /// Counts successful connects: per-connection state (CLIENT TRACKING) must be
+    /// set again whenever this changes.
+    public private(set) var generation = 0
 
     /// - Parameters:
     ///   - timeout: connect and per-command timeout, so a stalled Redis cannot hold a thread.
@@ -111,6 +114,7 @@ public final class RedisConnection {
         }
         if readTimeout { _ = redisSetTimeout(c, timeout) }
         context = c
+        generation += 1
         // Log in and select the database before anything else uses the connection.
         var setup: [[String]] = []
         if let password = endpoint.password {

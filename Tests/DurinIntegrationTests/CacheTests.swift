@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+
+/// The cached verification path with two responders behind one nginx upstream:
+/// hits cost no Redis round trip, and every revocation is seen by both at once.
+final class CacheTests: XCTestCase {
+    var stack: Stack!
+    var second: pid_t = 0
+    var http: RawHTTP { stack.http }
+
+    override func setUpWithError() throws {
+        stack = try Stack(settings: ["DURIN_TOKEN_CACHE_TIMEOUT": "60"])
+        try stack.addClient("web")
+        try stack.addClient("short", ttl: "2s")
+        try stack.addUser("cal", password: "cal-pw")
+        // A second responder, and an upstream with both.
+        var env = stack.environment.merging(stack.stackEnv) { $1 }
+        env["DURIN_LISTEN"] = "\(stack.state)/durin2.sock"
+        second = try Stack.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: "\(stack.state)/durin2.log")
+        XCTAssertTrue(Stack.eventually { FileManager.default.fileExists(atPath: "\(self.stack.state)/durin2.sock") })
+        let site = "\(stack.state)/nginx/site.conf"
+        let conf = try String(contentsOfFile: site, encoding: .utf8).replacingOccurrences(
+            of: "server unix:\(stack.state)/durin.sock;",
+            with: "server unix:\(stack.state)/durin.sock;\n    server unix:\(stack.state)/durin2.sock;")
+        try conf.write(toFile: site, atomically: true, encoding: .utf8)
+        try Stack.run(["nginx", "-p", "\(stack.state)/nginx", "-c", "\(stack.state)/nginx/nginx.conf", "-s", "reload"],
+                      environment: stack.environment).checked()
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+
+    override func tearDown() {
+        if second > 0 { kill(second, SIGTERM); _ = Stack.waitExit(second, timeout: 3) }
+        stack?.stop()
+        super.tearDown()
+    }
+
+    func scriptCalls() throws -> Int {
+        let info = try stack.redisCLI("INFO", "commandstats")
+        guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first else { return 0 }
+        return Int(calls) ?? 0
+    }
+
+    func cached(_ token: String, times: Int = 20) throws -> [Int] {
+        try (0..<times).map { _ in try http.call("GET", "/api/ping/cached/", token: token).status }
+    }
+
+    func testHitsSkipRedisAndRevocationsReachBothResponders() throws {
+        let token = try stack.login("cal", "cal-pw", client: "web")
+        XCTAssertEqual(Set(try cached(token, times: 40)), [200])
+        let before = try scriptCalls()
+        XCTAssertEqual(try http.call("GET", "/api/ping/cached/", token: token).text, #"{"user":"cal","client":"web"}"#)
+        XCTAssertEqual(Set(try cached(token, times: 60)), [200])
+        XCTAssertEqual(try scriptCalls(), before, "cache hits run no token script")
+        XCTAssertTrue(try String(contentsOfFile: "\(stack.state)/durin2.log", encoding: .utf8).contains("listening"))
+
+        // Logout through one responder: neither serves the token again.
+        XCTAssertEqual(try http.call("POST", "/api/auth/logout/", token: token).status, 204)
+        XCTAssertEqual(Set(try cached(token)), [401])
+        XCTAssertEqual(try http.call("GET", "/api/ping/cached/", token: token).detail, "Invalid token.")
+    }
+
+    func testDeactivationRemovalAndLogoutAllAreSeenAtOnce() throws {
+        var token = try stack.login("cal", "cal-pw", client: "web")
+        XCTAssertEqual(Set(try cached(token)), [200])
+        try stack.durinctl(["user", "deactivate", "cal"]).checked()
+        XCTAssertEqual(Set(try cached(token)), [401])
+        XCTAssertEqual(try http.call("GET", "/api/ping/cached/", token: token).detail, "User inactive or deleted.")
+        try stack.durinctl(["user", "activate", "cal"]).checked()
+        XCTAssertEqual(Set(try cached(token)), [200])
+        XCTAssertEqual(try http.call("POST", "/api/auth/logoutall/", token: token).status, 204)
+        XCTAssertEqual(Set(try cached(token)), [401])
+
+        token = try stack.login("cal", "cal-pw", client: "web")
+        XCTAssertEqual(Set(try cached(token)), [200])
+        try stack.durinctl(["client", "remove", "web"]).checked()
+        XCTAssertEqual(Set(try cached(token)), [401])
+    }
+
+    func testLostTrackingFlushesTheCache() throws {
+        let token = try stack.login("cal", "cal-pw", client: "web")
+        XCTAssertEqual(Set(try cached(token)), [200])
+        // Cut the invalidation connections, then revoke behind the responders' backs.
+        _ = try stack.redisCLI("CLIENT", "KILL", "TYPE", "pubsub")
+        let digest = sha256Hex(token)
+        XCTAssertEqual(try stack.redisCLI("DEL", "durin:token:\(digest)", "durin:expired:\(digest)"), "2")
+        XCTAssertEqual(Set(try cached(token)), [401], "a cache without invalidations is never trusted")
+        // Tracking comes back by itself and the cache serves again.
+        let fresh = try stack.login("cal", "cal-pw", client: "web")
+        XCTAssertTrue(Stack.eventually { (try? self.http.call("GET", "/api/ping/cached/", token: fresh))?.status == 200 })
+        XCTAssertTrue(Stack.eventually {
+            let n = (try? self.scriptCalls()) ?? 0
+            _ = try? self.cached(fresh, times: 10)
+            return (try? self.scriptCalls()) == n
+        }, "hits again without Redis")
+    }
+
+    func testNeverServedPastExpiry() throws {
+        let token = try stack.login("cal", "cal-pw", client: "short")
+        XCTAssertEqual(Set(try cached(token, times: 10)), [200])
+        Thread.sleep(forTimeInterval: 2.2)
+        let r = try http.call("GET", "/api/ping/cached/", token: token)
+        XCTAssertEqual(r.status, 401)
+        XCTAssertEqual(r.detail, "The given token has expired.")
+    }
+}

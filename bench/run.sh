@@ -25,7 +25,7 @@ gcc -O2 -o "$out/ceiling" "$root/bench/ceiling.c" -lfcgi -lpthread
 
 port=${BENCH_PORT:-18480}
 export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=$iterations
-export DURIN_LOG_LEVEL=warning
+export DURIN_LOG_LEVEL=warning DURIN_THROTTLE_RATE=100000000/s
 "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
 rm -rf "$state"
 "$root/scripts/devstack.sh" start >/dev/null
@@ -94,19 +94,41 @@ run "ceiling: nginx return 204" "http://127.0.0.1:$((port + 1))/ceiling/nginx"
 run "ceiling: nginx -> C libfcgi 204" "http://127.0.0.1:$((port + 1))/ceiling/fcgi"
 run "GET verify/" "$base/api/auth/verify/" -H "Authorization: Token $token"
 run "GET /api/ping/ (auth_request)" "$base/api/ping/" -H "Authorization: Token $token"
+run "GET /api/ping/cached/ (cache on)" "$base/api/ping/cached/" -H "Authorization: Token $token"
+run "GET /api/throttled/ (throttle on)" "$base/api/throttled/" -H "Authorization: Token $token"
 run "POST refresh/" "$base/api/auth/refresh/" -H "Authorization: Token $token" -s "$out/post.lua"
 run "GET verify/ no token (401)" "$base/api/auth/verify/"
 run "POST login/" "$base/api/auth/login/" -s "$out/login.lua"
+rss_before_flood=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$state/durin.pid")/status")
 
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$state/durin.pid")/status")
+# verify/ while 64 concurrent logins hammer the service (wrong passwords, so
+# every one costs a full hash; the failed-login limit is off for this run).
+"$root/scripts/devstack.sh" durin-stop >/dev/null
+DURIN_LOGIN_FAILURE_RATE=off "$root/scripts/devstack.sh" durin-start >/dev/null
+cat > "$out/badlogin.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"username":"bench","password":"wrong","client":"web"}'
+LUA
+wrk -t1 -c64 -d"$((seconds * rounds + 5))s" -s "$out/badlogin.lua" "$base/api/auth/login/" > "$out/flood.txt" 2>&1 & flood_pid=$!
+sleep 2
+run "GET verify/ during 64 logins" "$base/api/auth/verify/" -H "Authorization: Token $token"
+wait $flood_pid || true
+
+rss_kb=$rss_before_flood
 nginx_ceiling=$(echo "${result["ceiling: nginx return 204"]}" | cut -d' ' -f1)
 fcgi_ceiling=$(echo "${result["ceiling: nginx -> C libfcgi 204"]}" | cut -d' ' -f1)
 
 printf '\n| target | req/s | p99 ms | non-2xx | vs nginx 204 | vs C libfcgi |\n|---|---:|---:|---:|---:|---:|\n'
 for name in "ceiling: nginx return 204" "ceiling: nginx -> C libfcgi 204" "GET verify/" "GET /api/ping/ (auth_request)" \
-            "POST refresh/" "GET verify/ no token (401)" "POST login/"; do
+            "GET /api/ping/cached/ (cache on)" "GET /api/throttled/ (throttle on)" "POST refresh/" \
+            "GET verify/ no token (401)" "POST login/" "GET verify/ during 64 logins"; do
     read -r rps p99 bad <<<"${result[$name]}"
     printf '| %s | %s | %s | %s | %.0f%% | %.0f%% |\n' "$name" "$rps" "$p99" "$bad" \
         "$(echo "100 * $rps / $nginx_ceiling" | bc -l)" "$(echo "100 * $rps / $fcgi_ceiling" | bc -l)"
 done
-printf '\ndurin-fcgi peak RSS: %s MiB (%s threads)\n' "$(echo "scale=1; $rss_kb / 1024" | bc)" "${DURIN_THREADS:-8}"
+printf '\ndurin-fcgi peak RSS: %s MiB (%s threads, after every run but the login flood)\n' \
+    "$(echo "scale=1; $rss_kb / 1024" | bc)" "${DURIN_THREADS:-8}"
+unloaded=$(echo "${result["GET verify/"]}" | cut -d' ' -f2)
+loaded=$(echo "${result["GET verify/ during 64 logins"]}" | cut -d' ' -f2)
+printf 'verify/ p99 during the login flood: %s ms, %.2fx the unloaded %s ms\n' "$loaded" "$(echo "$loaded / $unloaded" | bc -l)" "$unloaded"

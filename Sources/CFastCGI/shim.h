@@ -9,8 +9,17 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 // Not declared by glibc unless _GNU_SOURCE is set before <pthread.h>.
 extern int pthread_setname_np(pthread_t thread, const char *name);
+
+/// Sets the calling thread's nice value (Linux keeps one per thread).
+static inline int durin_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
 
 /// Fills a sockaddr_un; returns -1 when the path does not fit in sun_path.
 static inline int durin_sockaddr_un(struct sockaddr_un *addr, const char *path) {

@@ -121,7 +121,7 @@ extension APIError {
         case .noSuchSession: return "No AuthToken matches the given query."
         case .permissionDenied: return "You do not have permission to perform this action."
         case .throttled(let wait): return "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s")."
-        case .busy: return "Too many logins in progress. Try again shortly."
+        case .busy: return "Too many logins waiting. Try again shortly."
         case .storeUnavailable: return "Token store unavailable."
         case .internalError: return "A server error occurred."
         }

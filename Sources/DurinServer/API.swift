@@ -6,15 +6,13 @@ import Logging
 public struct ServiceSettings: Sendable {
     public let configuration: Configuration
     public let secret: [UInt8]?
-    public let gate: PasswordGate
     /// A hash at the configured cost that no password matches: checked for unknown
     /// users so that their login takes as long as a real one (no user enumeration).
     public let decoyHash: String
 
-    public init(configuration: Configuration, secret: [UInt8]?, gate: PasswordGate) {
+    public init(configuration: Configuration, secret: [UInt8]?) {
         self.configuration = configuration
         self.secret = secret
-        self.gate = gate
         decoyHash = PasswordHasher.encode(password: "\u{0}decoy", salt: "durindecoysalt", iterations: configuration.passwordIterations)
     }
 }
@@ -40,18 +38,28 @@ public final class API {
         self.logger = logger
     }
 
-    /// Answers one request. Never throws: every failure becomes durin's error response.
-    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+    /// What to do with a request: answer it now, or check a password first (on a
+    /// hasher thread, see LoginPool) and answer with `completeLogin`.
+    public enum Handling {
+        case respond(HTTPResponse)
+        case checkPassword(LoginJob)
+    }
+
+    /// Handles one request. Never throws: every failure becomes durin's error response.
+    public func handle(_ request: HTTPRequest) -> Handling {
         let response: HTTPResponse
         do {
-            response = try route(request)
+            switch try route(request) {
+            case .checkPassword(let job): return .checkPassword(job)
+            case .respond(let r): response = r
+            }
         } catch {
             response = error.response(authPrefix: config.authHeaderPrefix)
         }
-        return request.directives.authRequest ? Self.forAuthRequest(response) : response
+        return .respond(request.directives.authRequest ? Self.forAuthRequest(response) : response)
     }
 
-    private func route(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+    private func route(_ request: HTTPRequest) throws(APIError) -> Handling {
         guard let route = Route.match(request.path) else { throw .notFound }
         // Routes that exist only where configured look like any unknown path elsewhere.
         if route == .issue && !request.directives.trusted { throw .notFound }
@@ -71,18 +79,18 @@ public final class API {
         guard route.allowedMethods.contains(method) else {
             throw .methodNotAllowed(method: method, allowed: route.allowedMethods)
         }
-        if method == "OPTIONS" { return options(route) }
+        if method == "OPTIONS" { return .respond(options(route)) }
         switch route {
-        case .login: return try login(request)
-        case .issue: return try issue(request)
-        case .ready: return ready()
-        case .refresh: return try refresh(auth!)
-        case .logout: return try logout(auth!)
-        case .logoutAll: return try logoutAll(auth!)
-        case .verify: return verify(auth!)
-        case .sessions: return try sessions(auth!)
-        case .session(let id): return try deleteSession(id, auth: auth!, mountPrefix: request.mountPrefix)
-        case .apiAccess: return try apiAccess(method, auth: auth!)
+        case .login: return .checkPassword(try prepareLogin(request))
+        case .issue: return .respond(try issue(request))
+        case .ready: return .respond(ready())
+        case .refresh: return .respond(try refresh(auth!))
+        case .logout: return .respond(try logout(auth!))
+        case .logoutAll: return .respond(try logoutAll(auth!))
+        case .verify: return .respond(verify(auth!))
+        case .sessions: return .respond(try sessions(auth!))
+        case .session(let id): return .respond(try deleteSession(id, auth: auth!, mountPrefix: request.mountPrefix))
+        case .apiAccess: return .respond(try apiAccess(method, auth: auth!))
         }
     }
 

@@ -1,11 +1,23 @@
 import DurinCore
 import DurinStore
 
+/// A login between its two halves: validated and prechecked on a worker, its
+/// password checked on a hasher thread.
+public struct LoginJob: Sendable {
+    let username: String
+    let password: String
+    /// nil for an unknown user: the decoy hash is checked instead.
+    let user: UserRecord?
+    let client: JSONValue?
+}
+
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
 extension API {
     var loginMode: LoginMode { config.rotateTokenOnLogin ? .rotate : (config.refreshTokenOnLogin ? .refresh : .keep) }
 
-    func login(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+    /// The cheap half of login, on a worker: DRF's field validation, then the
+    /// failed-login limit and the user record (one Redis round trip).
+    func prepareLogin(_ request: HTTPRequest) throws(APIError) -> LoginJob {
         let data = try Self.fields(request)
         // DRF's AuthTokenSerializer: field errors first, then the credentials.
         var errors: [APIError.FieldError] = []
@@ -19,10 +31,34 @@ extension API {
         case .failure(let m): errors.append(.init(field: "password", messages: [m.text]))
         }
         if !errors.isEmpty { throw .fieldErrors(errors) }
+        // A name that cannot exist reveals nothing by failing fast, and costs nothing.
+        guard Names.isValidUsername(username) else { throw .invalidCredentials }
+        let rate = config.loginFailureRate
+        switch try store({ () throws(StoreError) in try tokens.loginPrecheck(username: username, failureRate: rate) }) {
+        case .limited(let wait):
+            logger.notice("login refused: too many failures", metadata: ["user": .string(username)])
+            throw .throttled(waitSeconds: wait)
+        case .proceed(let user):
+            return LoginJob(username: username, password: password, user: user, client: data["client"])
+        }
+    }
 
-        let user = try checkPassword(username: username, password: password)
-        let client = try Self.clientName(data["client"])
-        return try issueToken(for: user, client: client, event: "login")
+    /// The expensive half, on a hasher thread: Django's ModelBackend checks the
+    /// password first, then `is_active`; every failure gives the same answer, and
+    /// unknown users cost the same hash. Then durin checks the client.
+    public func completeLogin(_ job: LoginJob) -> HTTPResponse {
+        do throws(APIError) {
+            let hash = job.user?.passwordHash ?? settings.decoyHash
+            guard PasswordHasher.verify(job.password, against: hash), let user = job.user, user.isActive else {
+                logger.info("login failed", metadata: ["user": .string(job.username)])
+                let rate = config.loginFailureRate
+                try store { () throws(StoreError) in try tokens.loginFailed(username: job.username, failureRate: rate) }
+                throw .invalidCredentials
+            }
+            return try issueToken(for: user, client: try Self.clientName(job.client), event: "login")
+        } catch {
+            return error.response(authPrefix: config.authHeaderPrefix)
+        }
     }
 
     /// For applications that authenticate users themselves: the token of
@@ -54,31 +90,6 @@ extension API {
             if !config.userFields.isEmpty { body.append(("user", userJSON(user))) }
             return .json(200, .object(body))
         }
-    }
-
-    /// Django's ModelBackend: the password is checked first, then `is_active`; every
-    /// failure gives the same answer, and unknown users cost the same hash. Names
-    /// with too many recent failures are refused before any hashing.
-    private func checkPassword(username: String, password: String) throws(APIError) -> UserRecord {
-        // A name that cannot exist reveals nothing and costs nothing.
-        guard Names.isValidUsername(username) else { throw .invalidCredentials }
-        let rate = config.loginFailureRate
-        let precheck = try store { () throws(StoreError) in try tokens.loginPrecheck(username: username, failureRate: rate) }
-        let user: UserRecord?
-        switch precheck {
-        case .limited(let wait):
-            logger.notice("login refused: too many failures", metadata: ["user": .string(username)])
-            throw .throttled(waitSeconds: wait)
-        case .proceed(let found): user = found
-        }
-        let hash = user?.passwordHash ?? settings.decoyHash
-        guard let matches = settings.gate.run({ PasswordHasher.verify(password, against: hash) }) else { throw .busy }
-        guard matches, let user, user.isActive else {
-            logger.info("login failed", metadata: ["user": .string(username)])
-            try store { () throws(StoreError) in try tokens.loginFailed(username: username, failureRate: rate) }
-            throw .invalidCredentials
-        }
-        return user
     }
 
     /// The body as named fields; a JSON value that is not an object is DRF's error.

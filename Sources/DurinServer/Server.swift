@@ -34,16 +34,16 @@ public enum Server {
         }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        // Hashing may use every core but must leave threads for everything else.
-        let gate = PasswordGate(hashers: cores, admitted: max(1, config.threads / 2))
+        let logins = LoginPool(capacity: config.loginQueueLimit)
         if config.secretKey == nil {
             logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
         }
-        let settings = ServiceSettings(configuration: config, secret: config.secretKey, gate: gate)
+        let settings = ServiceSettings(configuration: config, secret: config.secretKey)
 
         if config.apiAccessClientName == nil {
             logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
         }
+        let logLevelForThreads = logger.logLevel
         let cache = config.tokenCacheTimeout > 0
             ? VerificationCache(timeoutSeconds: config.tokenCacheTimeout, keys: KeySpace(prefix: config.keyPrefix)) : nil
         if cache == nil { logger.info("verification cache disabled: DURIN_TOKEN_CACHE_TIMEOUT is 0") }
@@ -52,7 +52,19 @@ public enum Server {
         ProcessSignals.prepare()
         if let cache {
             let listener = InvalidationListener(endpoint: endpoint, cache: cache, logger: logger)
-            let thread = Thread { FastCGI.nameCurrentThread("durin-inval"); listener.run() }
+            let thread = Thread { Threads.name("durin-inval"); listener.run() }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        for index in 0..<cores {
+            let thread = Thread {
+                var hashLogger = Logger(label: "durin-fcgi")
+                hashLogger.logLevel = logLevelForThreads
+                let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
+                let api = API(settings: settings, tokens: TokenStore(connection: connection, configuration: config, secret: settings.secret),
+                              logger: hashLogger)
+                logins.runHasher(index: index, complete: api.completeLogin)
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -60,8 +72,8 @@ public enum Server {
         let logLevel = logger.logLevel
         for index in 0..<config.threads {
             let thread = Thread {
-                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, board: board,
-                       logLevel: logLevel).run()
+                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, logins: logins,
+                       board: board, logLevel: logLevel).run()
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -77,11 +89,11 @@ public enum Server {
         socket.shutdownOwned()
         // Workers in accept() are woken; busy ones finish their request first.
         let deadline = ContinuousClock.now + .milliseconds(1800)
-        while !board.allStopped && ContinuousClock.now < deadline {
+        while !(board.allStopped && logins.isIdle) && ContinuousClock.now < deadline {
             for thread in board.idleThreads { ProcessSignals.wake(thread) }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        logger.info("stopped", metadata: ["clean": "\(board.allStopped)"])
+        logger.info("stopped", metadata: ["clean": "\(board.allStopped && logins.isIdle)"])
         return 0
     }
 }
@@ -116,18 +128,19 @@ struct Worker {
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
     let cache: VerificationCache?
+    let logins: LoginPool
     let board: WorkerBoard
     let logLevel: Logger.Level
 
     func run() {
-        FastCGI.nameCurrentThread("durin-w\(index)")
+        Threads.name("durin-w\(index)")
         var logger = Logger(label: "durin-fcgi")
         logger.logLevel = logLevel
         let config = settings.configuration
         let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
         let tokens = TokenStore(connection: connection, configuration: config, secret: settings.secret)
         let api = API(settings: settings, tokens: tokens, cache: cache, logger: logger)
-        let request = FastCGIRequest(listenFD: listenFD)
+        var request = FastCGIRequest(listenFD: listenFD)
         let me = ProcessSignals.currentThread
         defer { board.set(index, .stopped) }
         while !board.isStopping {
@@ -138,19 +151,30 @@ struct Worker {
                 continue  // interrupted or a failed accept: try again
             }
             board.set(index, .busy)
-            let response = serve(request, api: api, config: config)
+            var response: HTTPResponse
+            switch serve(request, api: api, config: config) {
+            case .respond(let r):
+                response = r
+            case .checkPassword(let login):
+                if logins.submit(LoginPool.Job(request: request, login: login)) {
+                    // The hasher answers it; this thread takes a fresh request slot.
+                    request = FastCGIRequest(listenFD: listenFD)
+                    continue
+                }
+                response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
+            }
             request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             request.finish()
         }
     }
 
-    private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> HTTPResponse {
+    private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> API.Handling {
         let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
         let body: [UInt8]
         switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
         case .body(let b): body = b
-        case .tooLarge: return APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authPrefix: config.authHeaderPrefix)
-        case .truncated: return APIError.jsonParse("request body ended early").response(authPrefix: config.authHeaderPrefix)
+        case .tooLarge: return .respond(APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authPrefix: config.authHeaderPrefix))
+        case .truncated: return .respond(APIError.jsonParse("request body ended early").response(authPrefix: config.authHeaderPrefix))
         }
         var directives = HTTPRequest.Directives()
         directives.allowClients = HTTPRequest.clientList(request.param("DURIN_ALLOW_CLIENTS"))

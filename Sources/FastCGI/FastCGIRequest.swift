@@ -8,9 +8,19 @@ public enum FastCGI {
     /// Makes every pending and future `accept` in libfcgi give up (on EINTR).
     public static func shutdownPending() { FCGX_ShutdownPending() }
 
+}
+
+/// Thread settings the responder's threads need.
+public enum Threads {
     /// Names the calling thread (shown by `top -H`, `ps -L`).
-    public static func nameCurrentThread(_ name: String) {
+    public static func name(_ name: String) {
         _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
+    }
+
+    /// Gives the calling thread the lowest CPU priority (nice 19): under load,
+    /// every normal thread runs first.
+    public static func lowerPriority() {
+        _ = durin_set_thread_nice(19)
     }
 }
 

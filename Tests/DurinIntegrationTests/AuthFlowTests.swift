@@ -3,29 +3,14 @@ import XCTest
 
 /// durin's login / refresh / logout / logoutall and the verify route, end to end
 /// through nginx, durin-fcgi and redis-server, with durin 1.1's exact answers.
-final class AuthFlowTests: XCTestCase {
-    nonisolated(unsafe) static var stack: Stack!
-    var stack: Stack { Self.stack }
-    var http: RawHTTP { stack.http }
-
-    override class func setUp() {
-        super.setUp()
-        do {
-            stack = try Stack()
-            for c in ["web", "cli", "mobile"] { try stack.addClient(c) }
-            try stack.addClient("short", ttl: "2s")
-            try stack.addUser("alice", password: "alice-pw", extra: ["--field", "email=alice@example.com"])
-            try stack.addUser("bob", password: " spaced pw ")
-            try stack.addUser("carol", password: "carol-pw")
-            try stack.addUser("Alice", password: "other-pw")
-        } catch {
-            fatalError("stack: \(error)")
-        }
-    }
-
-    override class func tearDown() {
-        stack?.stop()
-        super.tearDown()
+final class AuthFlowTests: SharedStackTestCase {
+    override class func prepare(_ stack: Stack) throws {
+        for c in ["web", "cli", "mobile"] { try stack.addClient(c) }
+        try stack.addClient("short", ttl: "2s")
+        try stack.addUser("alice", password: "alice-pw", extra: ["--field", "email=alice@example.com"])
+        try stack.addUser("bob", password: " spaced pw ")
+        try stack.addUser("carol", password: "carol-pw")
+        try stack.addUser("Alice", password: "other-pw")
     }
 
     func login(_ body: String, form: Bool = false, path: String = "/api/auth/login/") throws -> HTTPResult {

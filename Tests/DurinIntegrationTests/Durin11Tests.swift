@@ -3,26 +3,15 @@ import XCTest
 
 /// Sessions, the API-access token, throttling, failed-login limits, events, trusted
 /// issuance and readiness, end to end through nginx.
-final class Durin11Tests: XCTestCase {
-    nonisolated(unsafe) static var stack: Stack!
-    var stack: Stack { Self.stack }
-    var http: RawHTTP { stack.http }
+final class Durin11Tests: SharedStackTestCase {
+    override class var settings: [String: String] { [
+        "DURIN_API_ACCESS_CLIENT_NAME": "api", "DURIN_THROTTLE_RATE": "3/m", "DURIN_LOGIN_FAILURE_RATE": "3/m",
+    ] }
 
-    override class func setUp() {
-        super.setUp()
-        do {
-            stack = try Stack(settings: [
-                "DURIN_API_ACCESS_CLIENT_NAME": "api", "DURIN_THROTTLE_RATE": "3/m", "DURIN_LOGIN_FAILURE_RATE": "3/m",
-            ])
-            for c in ["web", "cli", "mobile", "api"] { try stack.addClient(c) }
-            try stack.durinctl(["client", "add", "tight", "--throttle", "2/m"]).checked()
-            try stack.addClient("week", ttl: "7d")
-        } catch { fatalError("stack: \(error)") }
-    }
-
-    override class func tearDown() {
-        stack?.stop()
-        super.tearDown()
+    override class func prepare(_ stack: Stack) throws {
+        for c in ["web", "cli", "mobile", "api"] { try stack.addClient(c) }
+        try stack.durinctl(["client", "add", "tight", "--throttle", "2/m"]).checked()
+        try stack.addClient("week", ttl: "7d")
     }
 
     func newUser(_ name: String) throws -> String {

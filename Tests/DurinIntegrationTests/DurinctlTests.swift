@@ -2,20 +2,7 @@ import Foundation
 import XCTest
 
 /// The admin CLI against a real Redis, checked through the HTTP API it manages.
-final class DurinctlTests: XCTestCase {
-    nonisolated(unsafe) static var stack: Stack!
-    var stack: Stack { Self.stack }
-
-    override class func setUp() {
-        super.setUp()
-        do { stack = try Stack() } catch { fatalError("stack: \(error)") }
-    }
-
-    override class func tearDown() {
-        stack?.stop()
-        super.tearDown()
-    }
-
+final class DurinctlTests: SharedStackTestCase {
     func ctl(_ args: String..., stdin: String? = nil) throws -> Stack.Output { try stack.durinctl(args, stdin: stdin) }
 
     func json(_ out: Stack.Output) -> Any? { try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) }

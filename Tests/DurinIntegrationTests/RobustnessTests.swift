@@ -2,23 +2,10 @@ import Foundation
 import XCTest
 
 /// Bad input of every kind gets a clear answer, never a crash, and loses nothing.
-final class RobustnessTests: XCTestCase {
-    nonisolated(unsafe) static var stack: Stack!
-    var stack: Stack { Self.stack }
-    var http: RawHTTP { stack.http }
-
-    override class func setUp() {
-        super.setUp()
-        do {
-            stack = try Stack()
-            try stack.addClient("web")
-            try stack.addUser("alice", password: "alice-pw")
-        } catch { fatalError("stack: \(error)") }
-    }
-
-    override class func tearDown() {
-        stack?.stop()
-        super.tearDown()
+final class RobustnessTests: SharedStackTestCase {
+    override class func prepare(_ stack: Stack) throws {
+        try stack.addClient("web")
+        try stack.addUser("alice", password: "alice-pw")
     }
 
     override func tearDown() {

@@ -115,18 +115,11 @@ final class Stack: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let inPath = "\(dir)/in", outPath = "\(dir)/out", errPath = "\(dir)/err"
         try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inPath))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgs, cEnv)
-        guard rc == 0 else { throw RawHTTP.Failure(description: "posix_spawn \(argv[0]): \(rc)") }
+        let pid = try launch(argv, environment: environment) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
@@ -136,12 +129,20 @@ final class Stack: @unchecked Sendable {
 
     /// Starts a long-running child (its output appended to `log`); returns its pid.
     static func spawn(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
+        try launch(argv, environment: environment) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+    }
+
+    /// posix_spawn through /usr/bin/env (PATH lookup), with the caller's stdio set-up.
+    private static func launch(_ argv: [String], environment: [String: String],
+                               stdio: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        stdio(&actions)
         let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
@@ -184,6 +185,36 @@ final class Stack: @unchecked Sendable {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return UInt16(bigEndian: addr.sin_port)
+    }
+}
+
+/// A test class sharing one stack between its tests: started before the first,
+/// stopped after the last. Subclasses name their settings and fixtures.
+class SharedStackTestCase: XCTestCase {
+    nonisolated(unsafe) private static var stacks: [ObjectIdentifier: Stack] = [:]
+
+    /// DURIN_* settings for this class's stack.
+    class var settings: [String: String] { [:] }
+    /// Clients and users every test of the class starts with.
+    class func prepare(_ stack: Stack) throws {}
+
+    var stack: Stack { Self.stacks[ObjectIdentifier(Self.self)]! }
+    var http: RawHTTP { stack.http }
+
+    override class func setUp() {
+        super.setUp()
+        do {
+            let stack = try Stack(settings: settings)
+            stacks[ObjectIdentifier(self)] = stack
+            try prepare(stack)
+        } catch {
+            fatalError("stack: \(error)")
+        }
+    }
+
+    override class func tearDown() {
+        stacks.removeValue(forKey: ObjectIdentifier(self))?.stop()
+        super.tearDown()
     }
 }
 

@@ -16,9 +16,16 @@
 // Not declared by glibc unless _GNU_SOURCE is set before <pthread.h>.
 extern int pthread_setname_np(pthread_t thread, const char *name);
 
-/// Sets the calling thread's nice value (Linux keeps one per thread).
-static inline int durin_set_thread_nice(int nice) {
-    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+#include <sched.h>
+
+/// Moves the calling thread to SCHED_IDLE: it runs only on CPU time no normal
+/// thread wants, and any waking normal thread preempts it at once. Falls back to
+/// nice 19 where SCHED_IDLE is refused.
+static inline int durin_make_thread_idle_priority(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    if (sched_setscheduler(tid, 5 /* SCHED_IDLE */, &param) == 0) return 0;
+    return setpriority(PRIO_PROCESS, (id_t)tid, 19);
 }
 
 /// Fills a sockaddr_un; returns -1 when the path does not fit in sun_path.

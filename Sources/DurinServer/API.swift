@@ -145,10 +145,9 @@ public final class API {
         return try authenticate(request, rules: rules)
     }
 
-    /// A location's client lists, for a token that did not come through the verify script.
+    /// A location's client lists, for a token served from the cache.
     static func check(_ record: TokenRecord, _ rules: AccessRules) throws(APIError) -> TokenRecord {
-        if !rules.allowClients.isEmpty && !rules.allowClients.contains(record.client) { throw .permissionDenied }
-        if rules.denyClients.contains(record.client) { throw .permissionDenied }
+        guard rules.permits(client: record.client) else { throw .permissionDenied }
         return record
     }
 

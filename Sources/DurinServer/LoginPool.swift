@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// A worker parses and prechecks a login, then hands the whole FastCGI request
 /// here and goes back to accepting. One hasher thread per core runs at the lowest
-/// CPU priority (nice 19): under load, verification preempts hashing. Waiting
+/// CPU priority (SCHED_IDLE): verification always preempts hashing, and under a
+/// CPU-saturating load logins wait for spare cycles. Waiting
 /// logins cost only an open connection; past `capacity` of them a login is
 /// refused at once with 503.
 final class LoginPool: Sendable {

@@ -99,26 +99,33 @@ public enum Server {
 }
 
 /// What each worker is doing, so shutdown wakes only the idle ones (a signal
-/// during a busy request could interrupt its I/O).
+/// during a busy request could interrupt its I/O). One slot of atomics per worker:
+/// the request path takes no shared lock.
 final class WorkerBoard: Sendable {
-    enum State { case starting, idle(ProcessSignals.ThreadID), busy, stopped }
-    private let states: Mutex<[State]>
+    enum State: Int { case starting, idle, busy, stopped }
+
+    final class Slot: Sendable {
+        let state = Atomic(State.starting.rawValue)
+        let thread = Atomic<UInt>(0)
+    }
+
+    private let slots: [Slot]
     private let stopping = Atomic(false)
 
-    init(count: Int) { states = Mutex(Array(repeating: .starting, count: count)) }
+    init(count: Int) { slots = (0..<count).map { _ in Slot() } }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
     func beginShutdown() { stopping.store(true, ordering: .releasing) }
 
-    func set(_ index: Int, _ state: State) { states.withLock { $0[index] = state } }
+    func register(_ index: Int, thread: ProcessSignals.ThreadID) { slots[index].thread.store(UInt(thread), ordering: .releasing) }
+    func set(_ index: Int, _ state: State) { slots[index].state.store(state.rawValue, ordering: .releasing) }
 
     var idleThreads: [ProcessSignals.ThreadID] {
-        states.withLock { $0.compactMap { if case .idle(let t) = $0 { return t } else { return nil } } }
+        slots.filter { $0.state.load(ordering: .acquiring) == State.idle.rawValue }
+            .map { ProcessSignals.ThreadID($0.thread.load(ordering: .acquiring)) }
     }
 
-    var allStopped: Bool {
-        states.withLock { $0.allSatisfy { if case .stopped = $0 { return true } else { return false } } }
-    }
+    var allStopped: Bool { slots.allSatisfy { $0.state.load(ordering: .acquiring) == State.stopped.rawValue } }
 }
 
 /// One worker thread: its own Redis connection and FastCGI request slot.
@@ -141,10 +148,10 @@ struct Worker {
         let tokens = TokenStore(connection: connection, configuration: config, secret: settings.secret)
         let api = API(settings: settings, tokens: tokens, cache: cache, logger: logger)
         var request = FastCGIRequest(listenFD: listenFD)
-        let me = ProcessSignals.currentThread
+        board.register(index, thread: ProcessSignals.currentThread)
         defer { board.set(index, .stopped) }
         while !board.isStopping {
-            board.set(index, .idle(me))
+            board.set(index, .idle)
             guard !board.isStopping else { break }
             guard request.accept() else {
                 if board.isStopping { break }

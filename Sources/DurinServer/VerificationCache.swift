@@ -20,7 +20,6 @@ public final class VerificationCache: Sendable {
 
     struct State {
         var entries: [String: Entry] = [:]
-        var digestsByUser: [String: Set<String>] = [:]
         /// The subscriber's client id while tracking works, nil otherwise.
         var redirectID: Int64?
         /// Bumped by every subscriber (re)connect: workers re-enable tracking.
@@ -55,7 +54,7 @@ public final class VerificationCache: Sendable {
         state.withLock { s -> TokenRecord? in
             guard s.redirectID != nil, let e = s.entries[digest] else { return nil }
             guard now < e.validUntil else {
-                s.remove(digest)
+                s.entries[digest] = nil
                 return nil
             }
             return e.record
@@ -68,9 +67,8 @@ public final class VerificationCache: Sendable {
         guard until > now else { return }
         state.withLock { s in
             guard s.redirectID == ticket.redirectID, s.epoch == ticket.epoch, s.sequence == ticket.sequence else { return }
-            if s.entries.count >= capacity { s.entries.removeAll(keepingCapacity: true); s.digestsByUser.removeAll() }
+            if s.entries.count >= capacity { s.entries.removeAll(keepingCapacity: true) }
             s.entries[record.digest] = Entry(record: record, validUntil: until)
-            s.digestsByUser[record.user, default: []].insert(record.digest)
         }
     }
 
@@ -92,34 +90,24 @@ public final class VerificationCache: Sendable {
     }
 
     /// Keys Redis reports as changed; nil means everything (FLUSHDB/FLUSHALL).
+    /// Only token keys are ever read on the cached path: logout, refresh, expiry,
+    /// removals and user (de)activation all write them.
     func invalidate(keys changed: [String]?) {
-        let tokenPrefix = keys.token(""), userPrefix = keys.user("")
+        let tokenPrefix = keys.token("")
         state.withLock { s in
             s.sequence += 1
             guard let changed else { return s.removeAll() }
-            for key in changed {
-                if key.hasPrefix(tokenPrefix) {
-                    s.remove(String(key.dropFirst(tokenPrefix.count)))
-                } else if key.hasPrefix(userPrefix), !key.hasSuffix(":tokens") {
-                    let user = String(key.dropFirst(userPrefix.count))
-                    for digest in s.digestsByUser.removeValue(forKey: user) ?? [] { s.entries[digest] = nil }
-                }
+            for key in changed where key.hasPrefix(tokenPrefix) {
+                s.entries[String(key.dropFirst(tokenPrefix.count))] = nil
             }
         }
     }
 }
 
 extension VerificationCache.State {
-    mutating func remove(_ digest: String) {
-        guard let e = entries.removeValue(forKey: digest) else { return }
-        digestsByUser[e.record.user]?.remove(digest)
-        if digestsByUser[e.record.user]?.isEmpty == true { digestsByUser[e.record.user] = nil }
-    }
-
     mutating func removeAll() {
         sequence += 1
         entries.removeAll(keepingCapacity: true)
-        digestsByUser.removeAll(keepingCapacity: true)
     }
 }
 

@@ -95,7 +95,7 @@ public final class AdminStore {
 
     /// Deactivated users keep their tokens, which answer "User inactive or deleted."
     public func setActive(_ name: String, _ active: Bool) throws(Failure) {
-        try setFields(key: keys.user(name), ["is_active", active ? "1" : "0"], what: "user \(name)")
+        if try run(.setActive, [name, active ? "1" : "0"]).int != 1 { throw .notFound("user \(name)") }
     }
 
     /// Removes the user and their tokens. Returns how many tokens went.

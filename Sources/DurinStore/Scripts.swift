@@ -328,6 +328,23 @@ struct Script: Sendable {
     return 1
     """#)
 
+    /// ARGV: name, '1' or '0'. Sets a user's `is_active` and marks their tokens, so
+    /// that the token check reads one key. -> 1, or 0 when there is no such user.
+    static let setActive = Script(#"""
+    local name, active = ARGV[4], ARGV[5]
+    local key = P .. 'user:' .. name
+    if redis.call('EXISTS', key) == 0 then return 0 end
+    redis.call('HSET', key, 'is_active', active)
+    local entries = redis.call('HGETALL', P .. 'user:' .. name .. ':tokens')
+    for i = 2, #entries, 2 do
+      local tk = P .. 'token:' .. entries[i]
+      if redis.call('EXISTS', tk) == 1 then
+        if active == '1' then redis.call('HDEL', tk, 'inactive') else redis.call('HSET', tk, 'inactive', '1') end
+      end
+    end
+    return 1
+    """#)
+
     /// ARGV: name. Removes a user and their tokens. -> tokens removed, or -1.
     static let removeUser = Script(#"""
     local name = ARGV[4]

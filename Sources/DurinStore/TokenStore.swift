@@ -30,6 +30,11 @@ public struct AccessRules: Sendable, Equatable {
     }
 
     public static let none = AccessRules()
+
+    /// durin's AllowSpecificClients and DisallowSpecificClients.
+    public func permits(client: String) -> Bool {
+        (allowClients.isEmpty || allowClients.contains(client)) && !denyClients.contains(client)
+    }
 }
 
 /// How login treats a live token of the same (user, client).
@@ -97,7 +102,19 @@ public final class TokenStore {
     }
 
     /// Looks a token up by its digest and applies a location's rules: one round trip.
+    ///
+    /// The common case is one plain read of the token hash (deactivation marks a
+    /// user's tokens, so the user hash need not be read). A throttled location needs
+    /// the script (its count is a write), and so does a missing token (the script
+    /// reports an expiry once and records it).
     public func authenticate(digest: String, rules: AccessRules = .none) throws(StoreError) -> Authentication {
+        if !rules.throttle, let found = try read(digest: digest) {
+            switch found {
+            case .inactive: return .userInactive
+            case .active(let record):
+                return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
+            }
+        }
         let reply = try run(.verify, [
             digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
             rules.throttle ? "1" : "", rules.defaultRate?.description ?? "",
@@ -238,7 +255,7 @@ public final class TokenStore {
     /// Whether Redis answers and every script is loaded (loading any that are not).
     public func ready() throws(StoreError) -> Bool {
         let all: [Script] = [.verify, .loginPrecheck, .loginFailed, .login, .refresh, .revokeToken, .revokeUserTokens,
-                             .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting]
+                             .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting, .setActive]
         let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
         for (script, present) in zip(all, loaded) where present.int != 1 {
             _ = try connection.call(["SCRIPT", "LOAD", script.source])
@@ -271,16 +288,27 @@ extension TokenStore {
         _ = try connection.call(["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID)])
     }
 
-    /// The token and its user's active flag with plain reads (which client tracking
-    /// follows, unlike keys touched inside scripts). nil when the token is not valid
-    /// as it stands: the caller then takes the full path for durin's exact answer.
+    /// A live, active token by a plain read (which client tracking follows, unlike
+    /// keys touched inside scripts). nil when it is not valid as it stands: the
+    /// caller then takes the full path for durin's exact answer.
     public func trackedLookup(digest: String) throws(StoreError) -> TokenRecord? {
-        let t = try connection.call(["HMGET", keys.token(digest), "user", "client", "expiry", "id", "created"]).array ?? []
-        guard t.count == 5, let user = t[0].string, let client = t[1].string, let expiry = t[2].string, let id = t[3].int else {
+        if case .active(let record)? = try read(digest: digest) { return record }
+        return nil
+    }
+
+    enum Found {
+        case active(TokenRecord)
+        case inactive
+    }
+
+    /// One HMGET of the token hash; nil when there is no such token.
+    func read(digest: String) throws(StoreError) -> Found? {
+        let t = try connection.call(["HMGET", keys.token(digest), "user", "client", "expiry", "id", "created", "inactive"]).array ?? []
+        guard t.count == 6, let user = t[0].string, let client = t[1].string, let expiry = t[2].string, let id = t[3].int else {
             return nil
         }
-        guard try connection.call(["HGET", keys.user(user), "is_active"]).string == "1" else { return nil }
-        return TokenRecord(digest: digest, user: user, client: client, created: t[4].int ?? 0,
-                           expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
+        if t[5].string == "1" { return .inactive }
+        return .active(TokenRecord(digest: digest, user: user, client: client, created: t[4].int ?? 0,
+                                   expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id))
     }
 }

@@ -17,10 +17,10 @@ public enum Threads {
         _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
     }
 
-    /// Gives the calling thread the lowest CPU priority (nice 19): under load,
+    /// Gives the calling thread the lowest CPU priority (SCHED_IDLE, else nice 19):
     /// every normal thread runs first.
     public static func lowerPriority() {
-        _ = durin_set_thread_nice(19)
+        _ = durin_make_thread_idle_priority()
     }
 }
 

@@ -98,7 +98,7 @@ run "GET /api/ping/cached/ (cache on)" "$base/api/ping/cached/" -H "Authorizatio
 run "GET /api/throttled/ (throttle on)" "$base/api/throttled/" -H "Authorization: Token $token"
 run "POST refresh/" "$base/api/auth/refresh/" -H "Authorization: Token $token" -s "$out/post.lua"
 run "GET verify/ no token (401)" "$base/api/auth/verify/"
-run "POST login/" "$base/api/auth/login/" -s "$out/login.lua"
+run "POST login/" "$base/api/auth/login/" -s "$out/login.lua" --timeout 30s
 rss_before_flood=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$state/durin.pid")/status")
 
 # verify/ while 64 concurrent logins hammer the service (wrong passwords, so

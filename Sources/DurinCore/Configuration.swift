@@ -31,6 +31,8 @@ public struct Configuration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Logins waiting for a hasher thread before further ones get 503.
     public var loginQueueLimit = 512
+    /// Password-hashing threads; nil: half the cores, at least one.
+    public var hashThreads: Int?
     public var logLevel = "info"
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
@@ -118,6 +120,7 @@ public struct Configuration: Sendable {
         try reader.int("DURIN_EVENTS_MAXLEN", in: 0...100_000_000) { c.eventsMaxLength = $0 }
         try reader.int("DURIN_MAX_BODY_BYTES", in: 1024...(64 << 20)) { c.maxBodyBytes = $0 }
         try reader.int("DURIN_LOGIN_QUEUE", in: 1...100_000) { c.loginQueueLimit = $0 }
+        try reader.int("DURIN_HASH_THREADS", in: 1...256) { c.hashThreads = $0 }
         try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(s.lowercased()) else { return false }

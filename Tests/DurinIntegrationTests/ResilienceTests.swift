@@ -53,6 +53,9 @@ final class ResilienceTests: XCTestCase {
         r = try http.call("GET", "/api/ping/", token: token)
         XCTAssertEqual(r.status, 503, "a protected location reports the outage too")
         XCTAssertEqual(r.detail, "Token store unavailable.")
+        r = try http.call("GET", "/api/auth/ready/")
+        XCTAssertEqual(r.status, 503)
+        XCTAssertEqual(r.object["redis"] as? String, "unavailable")
 
         try stack.devstack("redis-start")  // a fresh, empty Redis: the scripts must be reloaded
         try stack.addClient("web")
@@ -137,6 +140,30 @@ final class ResilienceTests: XCTestCase {
         // Requests either completed (200) or found no responder (nginx: 503 from the
         // protect snippet); none was cut off half-way (-1: no HTTP answer at all).
         XCTAssertEqual(Set(seen).subtracting([200, 503]), [], "unexpected answers: \(Set(seen))")
+    }
+
+    func testListensOnAnInheritedSocketOnFdZero() throws {
+        // spawn-fcgi's convention: a listening socket on fd 0, no settings naming it.
+        try stack.devstack("durin-stop")
+        let sock = "\(stack.state)/durin.sock"
+        try? FileManager.default.removeItem(atPath: sock)
+        let spawner = """
+        import os, socket, sys
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(64)
+        os.dup2(s.fileno(), 0)
+        os.execv(sys.argv[2], [sys.argv[2]])
+        """
+        var env = stack.environment.merging(stack.stackEnv) { $1 }
+        env["DURIN_LISTEN"] = nil
+        let pid = try Stack.spawn(["python3", "-c", spawner, sock, "\(Stack.binDir)/durin-fcgi"], environment: env,
+                                  log: "\(stack.state)/fd0.log")
+        defer { kill(pid, SIGKILL); _ = Stack.waitExit(pid, timeout: 1) }
+        XCTAssertTrue(Stack.eventually { (try? self.http.call("GET", "/api/auth/ready/"))?.status == 200 })
+        let log = try String(contentsOfFile: "\(stack.state)/fd0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("inherited socket (fd 0)"), log)
+        kill(pid, SIGTERM)
+        XCTAssertEqual(Stack.waitExit(pid, timeout: 3), 0)
     }
 
     func testSystemdSocketActivation() throws {

@@ -1,18 +1,17 @@
 import DurinCore
 import DurinStore
 import Logging
+import RedisClient
 
 /// Everything a worker needs to answer requests, shared read-only by all threads.
 public struct ServiceSettings: Sendable {
     public let configuration: Configuration
-    public let secret: [UInt8]?
     /// A hash at the configured cost that no password matches: checked for unknown
     /// users so that their login takes as long as a real one (no user enumeration).
     public let decoyHash: String
 
-    public init(configuration: Configuration, secret: [UInt8]?) {
+    public init(configuration: Configuration) {
         self.configuration = configuration
-        self.secret = secret
         decoyHash = PasswordHasher.encode(password: "\u{0}decoy", salt: "durindecoysalt", iterations: configuration.passwordIterations)
     }
 }
@@ -29,6 +28,15 @@ public final class API {
     /// The cache epoch and connection generation this worker enabled tracking for.
     var tracking: (epoch: Int, generation: Int)?
     var config: Configuration { settings.configuration }
+
+    /// An API on a connection of its own, for the calling thread.
+    public convenience init(settings: ServiceSettings, endpoint: RedisEndpoint, cache: VerificationCache? = nil, logLevel: Logger.Level) {
+        var logger = Logger(label: "durin-fcgi")
+        logger.logLevel = logLevel
+        let config = settings.configuration
+        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
+        self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config), cache: cache, logger: logger)
+    }
 
     public init(settings: ServiceSettings, tokens: TokenStore, cache: VerificationCache? = nil, logger: Logger) {
         self.settings = settings

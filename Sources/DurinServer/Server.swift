@@ -38,7 +38,7 @@ public enum Server {
         if config.secretKey == nil {
             logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
         }
-        let settings = ServiceSettings(configuration: config, secret: config.secretKey)
+        let settings = ServiceSettings(configuration: config)
 
         if config.apiAccessClientName == nil {
             logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
@@ -60,11 +60,7 @@ public enum Server {
         // verify/'s p99 even at SCHED_IDLE (caches and the hypervisor are shared).
         for index in 0..<(config.hashThreads ?? max(1, cores / 2)) {
             let thread = Thread {
-                var hashLogger = Logger(label: "durin-fcgi")
-                hashLogger.logLevel = logLevelForThreads
-                let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
-                let api = API(settings: settings, tokens: TokenStore(connection: connection, configuration: config, secret: settings.secret),
-                              logger: hashLogger)
+                let api = API(settings: settings, endpoint: endpoint, logLevel: logLevelForThreads)
                 logins.runHasher(index: index, complete: api.completeLogin)
             }
             thread.stackSize = 1 << 20
@@ -143,12 +139,8 @@ struct Worker {
 
     func run() {
         Threads.name("durin-w\(index)")
-        var logger = Logger(label: "durin-fcgi")
-        logger.logLevel = logLevel
         let config = settings.configuration
-        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
-        let tokens = TokenStore(connection: connection, configuration: config, secret: settings.secret)
-        let api = API(settings: settings, tokens: tokens, cache: cache, logger: logger)
+        let api = API(settings: settings, endpoint: endpoint, cache: cache, logLevel: logLevel)
         var request = FastCGIRequest(listenFD: listenFD)
         board.register(index, thread: ProcessSignals.currentThread)
         defer { board.set(index, .stopped) }

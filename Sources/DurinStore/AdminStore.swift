@@ -116,13 +116,7 @@ public final class AdminStore {
         }
         var found: [TokenRecord] = []
         for name in usernames {
-            let index = try connection.call(["HGETALL", keys.userTokens(name)]).fieldMap
-            for (tokenClient, digest) in index where client == nil || client == tokenClient {
-                let f = try connection.call(["HGETALL", keys.token(digest)]).fieldMap
-                guard let id = f["id"].flatMap({ Int64($0) }), let u = f["user"], let c = f["client"] else { continue }
-                found.append(TokenRecord(digest: digest, user: u, client: c, created: f["created"].flatMap { EpochMillis($0) } ?? 0,
-                                         expiry: f["expiry"].flatMap { EpochMillis($0) }, id: id))
-            }
+            found += try connection.liveTokens(of: name, keys: keys).map(\.record).filter { client == nil || $0.client == client }
         }
         return found.sorted { $0.id < $1.id }
     }

@@ -87,14 +87,15 @@ public final class TokenStore {
     private let tokenLength: Int
     private var seal: TokenSeal?
 
-    public init(connection: RedisConnection, configuration: Configuration, secret: [UInt8]?) {
+    /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
+    public init(connection: RedisConnection, configuration: Configuration) {
         self.connection = connection
         keys = KeySpace(prefix: configuration.keyPrefix)
         context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
         defaultTTL = configuration.defaultTokenTTL
         tokenLength = configuration.tokenCharacterLength
-        if let secret { seal = TokenSeal(secret: secret) }
+        if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
     func run(_ script: Script, keys: [String] = [], _ args: [String], now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> RedisReply {
@@ -228,23 +229,9 @@ public final class TokenStore {
         }
     }
 
-    /// A user's live tokens, ordered by session id: two pipelined round trips.
+    /// A user's live tokens, ordered by session id.
     public func sessions(user: String) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
-        let index = try connection.call(["HGETALL", keys.userTokens(user)]).fieldMap
-        guard !index.isEmpty else { return [] }
-        let digests = Array(index.values)
-        let replies: [RedisReply]
-        do {
-            replies = try connection.pipeline(digests.map { ["HMGET", keys.token($0), "user", "client", "created", "expiry", "id", "sealed"] })
-        } catch { throw StoreError(error) }
-        var found: [(TokenRecord, String?)] = []
-        for (digest, reply) in zip(digests, replies) {
-            guard let f = reply.array, f.count == 6, let u = f[0].string, let c = f[1].string, let id = f[4].int else { continue }
-            let expiry = f[3].string
-            found.append((TokenRecord(digest: digest, user: u, client: c, created: f[2].int ?? 0,
-                                      expiry: expiry == "never" ? nil : expiry.flatMap { EpochMillis($0) }, id: id), f[5].string))
-        }
-        return found.sorted { $0.0.id < $1.0.id }
+        try connection.liveTokens(of: user, keys: keys)
     }
 
     /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
@@ -310,5 +297,28 @@ extension TokenStore {
         if t[5].string == "1" { return .inactive }
         return .active(TokenRecord(digest: digest, user: user, client: client, created: t[4].int ?? 0,
                                    expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id))
+    }
+}
+
+extension RedisConnection {
+    /// A user's live tokens (with their sealed value), ordered by session id: the
+    /// index, then every token hash in one pipelined round trip. Index entries whose
+    /// token has expired are skipped.
+    func liveTokens(of user: String, keys: KeySpace) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
+        let index = try call(["HGETALL", keys.userTokens(user)]).fieldMap
+        guard !index.isEmpty else { return [] }
+        let digests = Array(index.values)
+        let replies: [RedisReply]
+        do {
+            replies = try pipeline(digests.map { ["HMGET", keys.token($0), "user", "client", "created", "expiry", "id", "sealed"] })
+        } catch { throw StoreError(error) }
+        var found: [(record: TokenRecord, sealed: String?)] = []
+        for (digest, reply) in zip(digests, replies) {
+            guard let f = reply.array, f.count == 6, let u = f[0].string, let c = f[1].string, let id = f[4].int else { continue }
+            let expiry = f[3].string
+            found.append((TokenRecord(digest: digest, user: u, client: c, created: f[2].int ?? 0,
+                                      expiry: expiry == "never" ? nil : expiry.flatMap { EpochMillis($0) }, id: id), f[5].string))
+        }
+        return found.sorted { $0.record.id < $1.record.id }
     }
 }

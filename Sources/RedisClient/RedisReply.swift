@@ -31,8 +31,6 @@ public enum RedisReply: Sendable, Equatable {
         return nil
     }
 
-    public var isNull: Bool { self == .null }
-
     /// A flat array of alternating field/value bulk strings (HGETALL) as a dictionary.
     public var fieldMap: [String: String] {
         guard let items = array else { return [:] }

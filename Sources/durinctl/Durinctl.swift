@@ -20,7 +20,7 @@ struct Context {
     let config: Configuration
     let connection: RedisConnection
     var admin: AdminStore { AdminStore(connection: connection, configuration: config) }
-    var tokens: TokenStore { TokenStore(connection: connection, configuration: config, secret: config.secretKey) }
+    var tokens: TokenStore { TokenStore(connection: connection, configuration: config) }
 
     static func load() throws -> Context {
         let config: Configuration

@@ -15,6 +15,7 @@ public enum APIError: Error, Equatable, Sendable {
     case noClientWithName
     // Request shape.
     case jsonParse(String)
+    case multipartParse(String)
     case unsupportedMediaType(String)
     case bodyTooLarge(limit: Int)
     case methodNotAllowed(method: String, allowed: [String])
@@ -89,7 +90,8 @@ extension APIError {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
             return 401
-        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .validation: return 400
+        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation:
+            return 400
         case .unsupportedMediaType: return 415
         case .bodyTooLarge: return 413
         case .methodNotAllowed: return 405
@@ -114,6 +116,7 @@ extension APIError {
         case .noClientSpecified: return "No client specified."
         case .noClientWithName: return "No client with that name."
         case .jsonParse(let why): return "JSON parse error - \(why)"
+        case .multipartParse(let why): return "Multipart form parse error - \(why)"
         case .unsupportedMediaType(let type): return "Unsupported media type \"\(type)\" in request."
         case .bodyTooLarge(let limit): return "Request body too large: the limit is \(limit) bytes."
         case .methodNotAllowed(let method, _): return "Method \"\(method)\" not allowed."

@@ -163,7 +163,7 @@ public final class API {
         .json(200, [
             "name": .string(route.viewName), "description": "",
             "renders": ["application/json"],
-            "parses": ["application/json", "application/x-www-form-urlencoded"],
+            "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
         ], headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DurinCore
 import DurinStore
+import Foundation
 
 /// Prints the event stream (durin's signals): token created, renewed, expired,
 /// revoked; login and failed login. Events never contain a token.
@@ -31,7 +32,7 @@ struct EventsCommand: ParsableCommand {
 
     private func show(_ event: Event, _ ctx: Context) {
         if output.json {
-            printJSON(.object([("id", .string(event.id))] + event.fields.map { ($0.0, .string($0.1)) }))
+            write(JSONValue.object([("id", .string(event.id))] + event.fields.map { ($0.0, .string($0.1)) }).rendered)
             return
         }
         let time = event["time"].flatMap { EpochMillis($0) }.map { ctx.format($0) } ?? "-"
@@ -39,6 +40,12 @@ struct EventsCommand: ParsableCommand {
         if let c = event["client"], !c.isEmpty { line += " client=\(c)" }
         if let s = event["session"], !s.isEmpty { line += " session=\(s)" }
         if let r = event["reason"] { line += " reason=\(r)" }
-        print(line)
+        write(line)
+    }
+
+    /// One line, written at once: a follower piped into another program must not
+    /// sit on events in a stdio buffer.
+    private func write(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }

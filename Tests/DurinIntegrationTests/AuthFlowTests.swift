@@ -41,6 +41,13 @@ final class AuthFlowTests: SharedStackTestCase {
         XCTAssertNotEqual(mobile.object["token"] as? String, token)
     }
 
+    func testMultipartLoginAsCurlSendsIt() throws {
+        let out = try Stack.run(["curl", "-s", "-F", "username=alice", "-F", "password=alice-pw", "-F", "client=web",
+                                 "http://127.0.0.1:\(stack.port)/api/auth/login/"], environment: stack.environment).checked()
+        let body = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
+        XCTAssertEqual((body?["token"] as? String)?.count, 64, out)
+    }
+
     func testLoginStoresOnlyTheDigestWithNativeExpiry() throws {
         let token = try stack.login("carol", "carol-pw", client: "cli")
         let keys = try stack.redisCLI("--scan", "--pattern", "durin:token:*")

@@ -94,6 +94,20 @@ final class DurinctlTests: SharedStackTestCase {
         XCTAssertNotEqual(try ctl("user", "remove", "uma").status, 0)
     }
 
+    func testEventsFollowPrintsNewEventsAsTheyHappen() throws {
+        try ctl("client", "add", "ev").checked()
+        try stack.addUser("fay", password: "fay-pw")
+        let log = "\(stack.state)/follow.log"
+        let pid = try Stack.spawn(["\(Stack.binDir)/durinctl", "events", "--follow", "--last", "1"],
+                                  environment: stack.environment.merging(stack.stackEnv) { $1 }, log: log)
+        defer { kill(pid, SIGTERM); _ = Stack.waitExit(pid, timeout: 2) }
+        Thread.sleep(forTimeInterval: 0.5)
+        _ = try stack.login("fay", "fay-pw", client: "ev")
+        XCTAssertTrue(Stack.eventually(timeout: 5) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("login  user=fay client=ev")
+        }, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
     func testBadConfigurationIsReportedByName() throws {
         let out = try stack.durinctl(["client", "list"], env: ["DURIN_REDIS_URL": "http://nope"])
         XCTAssertNotEqual(out.status, 0)

@@ -15,7 +15,9 @@ struct EventsCommand: ParsableCommand {
     func run() throws {
         let ctx = try Context.load()
         let admin = ctx.admin
-        var lastID = "$"
+        // Continue after the last event shown; from the start when the stream is
+        // empty (re-reading `$` each time would miss events between two reads).
+        var lastID = "0-0"
         for event in try attempt({ try admin.recentEvents(count: last) }) {
             show(event, ctx)
             lastID = event.id

@@ -75,13 +75,17 @@ public final class API {
         // DRF order: authenticate, check permissions, then the method.
         var auth: TokenRecord?
         if route.requiresToken {
+            // durin's TokenAuthentication: no credentials is "not provided", not an error of the header.
+            guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix) else {
+                throw .notAuthenticated
+            }
+            let digest = Token.digest(of: token)
             let d = request.directives
             if route == .verify && d.cache && !d.throttle {
-                auth = try authenticateCached(request, rules: rules(d))
+                auth = try authenticateCached(digest: digest, rules: rules(d))
             } else {
-                auth = try authenticate(request, rules: route == .verify ? rules(d) : .none)
+                auth = try authenticate(digest: digest, rules: route == .verify ? rules(d) : .none)
             }
-            guard auth != nil else { throw .notAuthenticated }
         }
         let method = request.method.uppercased()
         guard route.allowedMethods.contains(method) else {
@@ -108,13 +112,10 @@ public final class API {
 
     // MARK: Authentication
 
-    /// durin's TokenAuthentication (plus a location's client rules and throttle, in
-    /// the same round trip): nil when the request carries no credentials.
-    func authenticate(_ request: HTTPRequest, rules: AccessRules) throws(APIError) -> TokenRecord? {
-        guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix) else {
-            return nil
-        }
-        let result = try store { () throws(StoreError) in try tokens.authenticate(digest: Token.digest(of: token), rules: rules) }
+    /// The token check (plus a location's client rules and throttle, in the same
+    /// round trip), with durin's errors.
+    func authenticate(digest: String, rules: AccessRules) throws(APIError) -> TokenRecord {
+        let result = try store { () throws(StoreError) in try tokens.authenticate(digest: digest, rules: rules) }
         switch result {
         case .valid(let record): return record
         case .expired: throw .tokenExpired
@@ -128,12 +129,8 @@ public final class API {
     /// The cached path: a hit costs no Redis round trip. A miss reads the token with
     /// tracked plain reads and caches it; anything but a valid token (and any Redis
     /// trouble) takes the full path, which gives durin's exact answer.
-    func authenticateCached(_ request: HTTPRequest, rules: AccessRules) throws(APIError) -> TokenRecord? {
-        guard let cache, case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix),
-              let ticket = cache.ticket() else {
-            return try authenticate(request, rules: rules)
-        }
-        let digest = Token.digest(of: token)
+    func authenticateCached(digest: String, rules: AccessRules) throws(APIError) -> TokenRecord {
+        guard let cache, let ticket = cache.ticket() else { return try authenticate(digest: digest, rules: rules) }
         let now = Clock.nowMillis()
         if let hit = cache.lookup(digest, now: now) { return try Self.check(hit, rules) }
         do {
@@ -150,7 +147,7 @@ public final class API {
         } catch {
             tracking = nil
         }
-        return try authenticate(request, rules: rules)
+        return try authenticate(digest: digest, rules: rules)
     }
 
     /// A location's client lists, for a token served from the cache.
@@ -174,6 +171,7 @@ public final class API {
     }
 
     /// Runs a store operation; Redis trouble becomes 503, anything else 500.
+    @discardableResult
     func store<T>(_ body: () throws(StoreError) -> T) throws(APIError) -> T {
         do {
             return try body()

@@ -62,11 +62,13 @@ public final class VerificationCache: Sendable {
     }
 
     /// Stores a record read under `ticket`, unless anything was invalidated since.
+    /// Every invalidation, flush and tracking (re)start bumps `sequence`, so it alone
+    /// tells whether the read may be stale.
     public func store(_ record: TokenRecord, ticket: Ticket, now: EpochMillis) {
         let until = min(now + timeoutMillis, record.expiry ?? .max)
         guard until > now else { return }
         state.withLock { s in
-            guard s.redirectID == ticket.redirectID, s.epoch == ticket.epoch, s.sequence == ticket.sequence else { return }
+            guard s.sequence == ticket.sequence else { return }
             if s.entries.count >= capacity { s.entries.removeAll(keepingCapacity: true) }
             s.entries[record.digest] = Entry(record: record, validUntil: until)
         }

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,12 +21,14 @@ extern int pthread_setname_np(pthread_t thread, const char *name);
 
 /// Moves the calling thread to SCHED_IDLE: it runs only on CPU time no normal
 /// thread wants, and any waking normal thread preempts it at once. Falls back to
-/// nice 19 where SCHED_IDLE is refused.
+/// nice 19 where SCHED_IDLE is refused. Returns 0 (SCHED_IDLE), 1 (nice 19) or
+/// -errno when both were refused (a seccomp filter answering EPERM, say).
 static inline int durin_make_thread_idle_priority(void) {
     struct sched_param param = { .sched_priority = 0 };
     pid_t tid = (pid_t)syscall(SYS_gettid);
     if (sched_setscheduler(tid, 5 /* SCHED_IDLE */, &param) == 0) return 0;
-    return setpriority(PRIO_PROCESS, (id_t)tid, 19);
+    if (setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0) return 1;
+    return -errno;
 }
 
 /// Fills a sockaddr_un; returns -1 when the path does not fit in sun_path.

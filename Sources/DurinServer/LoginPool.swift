@@ -2,6 +2,7 @@ import Dispatch
 import DurinCore
 import FastCGI
 import Foundation
+import Logging
 import Synchronization
 
 /// Where password hashes run, so that they never hold a worker thread nor starve
@@ -25,9 +26,15 @@ final class LoginPool: Sendable {
     private let ready = DispatchSemaphore(value: 0)
     /// Queued plus being hashed: shutdown waits for this to reach zero.
     private let inFlight = Atomic(0)
+    /// Set by the first hasher whose priority could not be lowered, so that is logged once.
+    private let priorityWarned = Atomic(false)
     let capacity: Int
+    let logger: Logger
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, logger: Logger) {
+        self.capacity = capacity
+        self.logger = logger
+    }
 
     /// Queues a login; false when `capacity` logins are already waiting.
     func submit(_ job: Job) -> Bool {
@@ -44,11 +51,19 @@ final class LoginPool: Sendable {
     }
 
     var isIdle: Bool { inFlight.load(ordering: .relaxed) == 0 }
+    /// Logins queued or being hashed.
+    var depth: Int { inFlight.load(ordering: .relaxed) }
 
     /// Runs one hasher: takes jobs in arrival order, answers each with `complete`.
     func runHasher(index: Int, complete: (LoginJob) -> HTTPResponse) {
         Threads.name("durin-hash\(index)")
-        Threads.lowerPriority()
+        if case .refused(let code) = Threads.lowerPriority(),
+           !priorityWarned.exchange(true, ordering: .relaxed) {
+            // A sandbox (seccomp, no CAP_SYS_NICE for nice) may refuse both; hashing
+            // still works, it just competes with verification at normal priority.
+            logger.warning("password hashers run at normal CPU priority: lowering it was refused",
+                           metadata: ["errno": "\(code)"])
+        }
         while true {
             ready.wait()
             guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }

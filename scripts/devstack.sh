@@ -59,6 +59,9 @@ redis_stop() {
 durin_start() {
     alive "$state/durin.pid" && return 0
     [ -x "$bin/durin-fcgi" ] || die "no $bin/durin-fcgi: run swift build first"
+    # A socket file left by an earlier run would pass the wait below before the new
+    # responder listens (it checks its Redis rights first).
+    case "$DURIN_LISTEN" in /*) rm -f "$DURIN_LISTEN" ;; esac
     "$bin/durin-fcgi" </dev/null >>"$state/durin.log" 2>&1 &
     echo $! > "$state/durin.pid"
     wait_for test -S "$DURIN_LISTEN" || die "durin-fcgi did not start (see $state/durin.log)"

@@ -34,6 +34,8 @@ public struct Configuration: Sendable {
     /// Password-hashing threads; nil: half the cores, at least one.
     public var hashThreads: Int?
     public var logLevel = "info"
+    /// Count requests, latencies and tokens for `metrics/` (off: the bench's baseline).
+    public var metricsEnabled = true
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     public var secretKey: [UInt8]?
@@ -85,7 +87,8 @@ public struct Configuration: Sendable {
             c.throttleRate = r
             return true
         }
-        try reader.read("DURIN_REDIS_URL", expected: "redis://[user:password@]host:port/db or unix:///path/to/redis.sock") { s in
+        try reader.read("DURIN_REDIS_URL", expected: "redis://[user:password@]host:port/db or unix:///path/to/redis.sock",
+                        secret: true) { s in
             guard s.hasPrefix("redis://") || s.hasPrefix("unix://") else { return false }
             c.redisURL = s
             return true
@@ -121,16 +124,19 @@ public struct Configuration: Sendable {
         try reader.int("DURIN_MAX_BODY_BYTES", in: 1024...(64 << 20)) { c.maxBodyBytes = $0 }
         try reader.int("DURIN_LOGIN_QUEUE", in: 1...100_000) { c.loginQueueLimit = $0 }
         try reader.int("DURIN_HASH_THREADS", in: 1...256) { c.hashThreads = $0 }
+        try reader.bool("DURIN_METRICS") { c.metricsEnabled = $0 }
         try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(s.lowercased()) else { return false }
             c.logLevel = s.lowercased()
             return true
         }
-        try reader.read("DURIN_SECRET_KEY", expected: "at least 32 characters (e.g. the output of openssl rand -hex 32)") { s in
-            guard s.utf8.count >= 32 else { return false }
-            c.secretKey = Array(s.utf8)
-            return true
+        // Blank is unset, as for every setting: the secret is then kept in Redis.
+        if let secret = env["DURIN_SECRET_KEY"]?.trimmingASCIIWhitespace(), !secret.isEmpty {
+            if let weakness = SecretStrength.weakness(of: secret) {
+                throw Invalid(variable: "DURIN_SECRET_KEY", problem: "the secret \(weakness)")
+            }
+            c.secretKey = Array(secret.utf8)
         }
         return c
     }
@@ -139,11 +145,14 @@ public struct Configuration: Sendable {
         let env: [String: String]
 
         /// Hands a set, non-blank variable to `apply`, which answers whether it is valid.
-        func read(_ name: String, expected: String, _ apply: (String) -> Bool) throws(Invalid) {
+        /// - Parameter secret: the value may carry a password: the error never shows it.
+        func read(_ name: String, expected: String, secret: Bool = false, _ apply: (String) -> Bool) throws(Invalid) {
             guard let raw = env[name] else { return }
             let value = raw.trimmingASCIIWhitespace()
             guard !value.isEmpty else { return }
-            if !apply(value) { throw Invalid(variable: name, problem: "expected \(expected), got \"\(raw)\"") }
+            if !apply(value) {
+                throw Invalid(variable: name, problem: secret ? "expected \(expected)" : "expected \(expected), got \"\(raw)\"")
+            }
         }
 
         func int(_ name: String, in range: ClosedRange<Int>, _ apply: (Int) -> Void) throws(Invalid) {

@@ -10,7 +10,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 
     init(_ error: RedisError) {
         switch error {
-        case .unavailable(let why): self = .unavailable(why)
+        // A refused login still means "no store to answer with": 503, and durin-fcgi
+        // checks the login at start so that this is seen there first.
+        case .unavailable(let why), .rejected(let why): self = .unavailable(why)
         case .server(let message): self = .unexpected(message)
         case .invalidURL(let why): self = .unexpected(why)
         }

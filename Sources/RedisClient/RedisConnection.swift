@@ -126,7 +126,7 @@ public final class RedisConnection {
             guard let raw else { throw fail(c).error }
             if case .error(let message) = Self.decodeAndFree(raw) {
                 disconnect()
-                throw .unavailable("\(command[0]) failed: \(message)")
+                throw .rejected("\(command[0]) failed: \(message)")
             }
         }
         return c

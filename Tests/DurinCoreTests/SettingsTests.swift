@@ -29,6 +29,28 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(ExpiryFormat(pattern: "%Y-%m-%d %H:%M:%S.%f").format(1_796_007_355_275), "2026-11-30 02:55:55.275000")
     }
 
+    /// Weak secrets are refused, naming the setting and never the value.
+    func testWeakSecretsAreRefusedWithoutEchoingThem() throws {
+        let weak = [
+            "change-me-to-the-output-of-openssl-rand-hex-32",  // the old sample
+            "generate-a-secret",  // the sample's placeholder
+            "0123456789abcdef0123456789abcdef",  // 32 characters: 16 bytes of hex
+            String(repeating: "ab", count: 40),  // long, but two distinct characters
+            String(repeating: "abc1234", count: 10),  // seven distinct
+        ]
+        for secret in weak {
+            XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": secret]), secret) { error in
+                XCTAssertEqual((error as? Configuration.Invalid)?.variable, "DURIN_SECRET_KEY")
+                XCTAssertFalse("\(error)".contains(secret), "\(error)")
+            }
+        }
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": hex]).secretKey, Array(hex.utf8))
+        let base64 = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+        XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": base64]).secretKey, Array(base64.utf8))
+        XCTAssertNil(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": "  "]).secretKey, "blank is unset")
+    }
+
     func testConfigurationValidatesAndNamesTheVariable() {
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THREADS": "zero"])) {
             XCTAssertEqual(($0 as? Configuration.Invalid)?.variable, "DURIN_THREADS")
@@ -36,6 +58,9 @@ final class SettingsTests: XCTestCase {
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_DEFAULT_TOKEN_TTL": "never"]))
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THROTTLE_RATE": "fast"]))
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": "short"]))
+        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_REDIS_URL": "http://u:hunter2@host/"])) {
+            XCTAssertFalse("\($0)".contains("hunter2"), "a password in the URL is never echoed: \($0)")
+        }
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_USER_FIELDS": "username,password"]))
         let c = try? Configuration.fromEnvironment([
             "DURIN_DEFAULT_TOKEN_TTL": "12h", "DURIN_AUTH_HEADER_PREFIX": "Bearer", "DURIN_USER_FIELDS": "username, email",

@@ -101,6 +101,14 @@ run "GET verify/ no token (401)" "$base/api/auth/verify/"
 run "POST login/" "$base/api/auth/login/" -s "$out/login.lua" --timeout 30s
 rss_before_flood=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$state/durin.pid")/status")
 
+# The cost of the metrics: verify/ with counting off, then on again, back to back.
+"$root/scripts/devstack.sh" durin-stop >/dev/null
+DURIN_METRICS=off "$root/scripts/devstack.sh" durin-start >/dev/null
+run "GET verify/ (metrics off)" "$base/api/auth/verify/" -H "Authorization: Token $token"
+"$root/scripts/devstack.sh" durin-stop >/dev/null
+"$root/scripts/devstack.sh" durin-start >/dev/null
+run "GET verify/ (metrics on)" "$base/api/auth/verify/" -H "Authorization: Token $token"
+
 # verify/ while 64 concurrent logins hammer the service (wrong passwords, so
 # every one costs a full hash; the failed-login limit is off for this run).
 "$root/scripts/devstack.sh" durin-stop >/dev/null
@@ -122,13 +130,17 @@ fcgi_ceiling=$(echo "${result["ceiling: nginx -> C libfcgi 204"]}" | cut -d' ' -
 printf '\n| target | req/s | p99 ms | non-2xx | vs nginx 204 | vs C libfcgi |\n|---|---:|---:|---:|---:|---:|\n'
 for name in "ceiling: nginx return 204" "ceiling: nginx -> C libfcgi 204" "GET verify/" "GET /api/ping/ (auth_request)" \
             "GET /api/ping/cached/ (cache on)" "GET /api/throttled/ (throttle on)" "POST refresh/" \
-            "GET verify/ no token (401)" "POST login/" "GET verify/ during 64 logins"; do
+            "GET verify/ no token (401)" "POST login/" "GET verify/ (metrics off)" "GET verify/ (metrics on)" \
+            "GET verify/ during 64 logins"; do
     read -r rps p99 bad <<<"${result[$name]}"
     printf '| %s | %s | %s | %s | %.0f%% | %.0f%% |\n' "$name" "$rps" "$p99" "$bad" \
         "$(echo "100 * $rps / $nginx_ceiling" | bc -l)" "$(echo "100 * $rps / $fcgi_ceiling" | bc -l)"
 done
 printf '\ndurin-fcgi peak RSS: %s MiB (%s threads, after every run but the login flood)\n' \
     "$(echo "scale=1; $rss_kb / 1024" | bc)" "${DURIN_THREADS:-8}"
+off=$(echo "${result["GET verify/ (metrics off)"]}" | cut -d' ' -f1)
+on=$(echo "${result["GET verify/ (metrics on)"]}" | cut -d' ' -f1)
+printf 'verify/ with metrics on: %.1f%% of the req/s with metrics off\n' "$(echo "100 * $on / $off" | bc -l)"
 unloaded=$(echo "${result["GET verify/"]}" | cut -d' ' -f2)
 loaded=$(echo "${result["GET verify/ during 64 logins"]}" | cut -d' ' -f2)
 printf 'verify/ p99 during the login flood: %s ms, %.2fx the unloaded %s ms\n' "$loaded" "$(echo "$loaded / $unloaded" | bc -l)" "$unloaded"

@@ -25,24 +25,36 @@ public final class API {
     let admin: AdminStore
     let logger: Logger
     let cache: VerificationCache?
+    let metrics: Metrics?
+    /// This thread's counters (nil with DURIN_METRICS=off).
+    let slot: Metrics.Slot?
+    /// The route of the request being handled, for the request counters.
+    private(set) var currentRoute: Route?
+    /// The connection generation last seen, to count reconnects.
+    private var seenGeneration = 0
     /// The cache epoch and connection generation this worker enabled tracking for.
     var tracking: (epoch: Int, generation: Int)?
     var config: Configuration { settings.configuration }
 
     /// An API on a connection of its own, for the calling thread.
-    public convenience init(settings: ServiceSettings, endpoint: RedisEndpoint, cache: VerificationCache? = nil, logLevel: Logger.Level) {
+    public convenience init(settings: ServiceSettings, endpoint: RedisEndpoint, cache: VerificationCache? = nil,
+                            metrics: Metrics? = nil, logLevel: Logger.Level) {
         var logger = Logger(label: "durin-fcgi")
         logger.logLevel = logLevel
         let config = settings.configuration
         let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
-        self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config), cache: cache, logger: logger)
+        self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config), cache: cache,
+                  metrics: metrics, logger: logger)
     }
 
-    public init(settings: ServiceSettings, tokens: TokenStore, cache: VerificationCache? = nil, logger: Logger) {
+    public init(settings: ServiceSettings, tokens: TokenStore, cache: VerificationCache? = nil, metrics: Metrics? = nil,
+                logger: Logger) {
         self.settings = settings
         self.tokens = tokens
         admin = AdminStore(connection: tokens.connection, configuration: settings.configuration)
         self.cache = cache
+        self.metrics = metrics
+        slot = metrics?.takeSlot()
         self.logger = logger
     }
 
@@ -68,10 +80,12 @@ public final class API {
     }
 
     private func route(_ request: HTTPRequest) throws(APIError) -> Handling {
-        guard let route = Route.match(request.path) else { throw .notFound }
+        currentRoute = Route.match(request.path)
+        guard let route = currentRoute else { throw .notFound }
         // Routes that exist only where configured look like any unknown path elsewhere.
         if route == .issue && !request.directives.trusted { throw .notFound }
         if route == .apiAccess && config.apiAccessClientName == nil { throw .notFound }
+        if route == .metrics && !(request.directives.metrics && metrics != nil) { throw .notFound }
         // DRF order: authenticate, check permissions, then the method.
         var auth: TokenRecord?
         if route.requiresToken {
@@ -96,6 +110,8 @@ public final class API {
         case .login: return .checkPassword(try prepareLogin(request))
         case .issue: return .respond(try issue(request))
         case .ready: return .respond(ready())
+        case .metrics: return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                                                    body: Array(metrics!.render().utf8)))
         case .refresh: return .respond(try refresh(auth!))
         case .logout: return .respond(try logout(auth!))
         case .logoutAll: return .respond(try logoutAll(auth!))
@@ -132,7 +148,11 @@ public final class API {
     func authenticateCached(digest: String, rules: AccessRules) throws(APIError) -> TokenRecord {
         guard let cache, let ticket = cache.ticket() else { return try authenticate(digest: digest, rules: rules) }
         let now = Clock.nowMillis()
-        if let hit = cache.lookup(digest, now: now) { return try Self.check(hit, rules) }
+        if let hit = cache.lookup(digest, now: now) {
+            slot?.cacheHits.add()
+            return try Self.check(hit, rules)
+        }
+        slot?.cacheMisses.add()
         do {
             let connection = tokens.connection
             if tracking?.epoch != ticket.epoch || tracking?.generation != connection.generation || !connection.isConnected {
@@ -176,12 +196,21 @@ public final class API {
         do {
             return try body()
         } catch .unavailable(let why) {
+            slot?.redisErrors.add()
             logger.warning("token store unavailable", metadata: ["error": .string(why)])
             throw .storeUnavailable
         } catch {
             logger.error("token store error", metadata: ["error": .string(error.description)])
             throw .internalError
         }
+    }
+
+    /// Counts the connection's reconnects since the last call (its first connect is none).
+    func countReconnects() {
+        let generation = tokens.connection.generation
+        guard generation != seenGeneration else { return }
+        if seenGeneration > 0 { slot?.redisReconnects.add(generation - seenGeneration) }
+        seenGeneration = generation
     }
 
     /// auth_request passes only 2xx, 401 and 403 (anything else becomes 500), so a

@@ -25,6 +25,8 @@ public struct HTTPRequest: Sendable {
         public var cache = false
         /// Set by the trusted-issuance location only: enables `issue/`.
         public var trusted = false
+        /// Set by the metrics location only: enables `metrics/`.
+        public var metrics = false
         /// Set by the auth_request snippet: denials travel as 401/403 plus headers,
         /// since auth_request turns any other status into 500.
         public var authRequest = false

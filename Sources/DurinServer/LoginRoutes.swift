@@ -49,7 +49,10 @@ extension API {
     public func completeLogin(_ job: LoginJob) -> HTTPResponse {
         do throws(APIError) {
             let hash = job.user?.passwordHash ?? settings.decoyHash
-            guard PasswordHasher.verify(job.password, against: hash), let user = job.user, user.isActive else {
+            let started = slot != nil ? ContinuousClock.now : nil
+            let matches = PasswordHasher.verify(job.password, against: hash)
+            if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
+            guard matches, let user = job.user, user.isActive else {
                 logger.info("login failed", metadata: ["user": .string(job.username)])
                 let rate = config.loginFailureRate
                 try store { () throws(StoreError) in try tokens.loginFailed(username: job.username, failureRate: rate) }
@@ -84,6 +87,7 @@ extension API {
         case .failure(.noClient): throw .noClientWithName
         case .failure(.userInactive), .failure(.alreadyExists): throw .invalidCredentials
         case .success(let issued):
+            if issued.outcome != .existing { slot?.tokenIssued(client: client) }
             logger.info("\(event)", metadata: ["user": .string(user.username), "client": .string(client),
                                                "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue)])
             var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry)), ("token", .string(issued.token.value))]

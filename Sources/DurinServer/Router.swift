@@ -5,6 +5,8 @@ public enum Route: Equatable, Sendable {
     /// `sessions/<id>/`: the id as written (durin answers 404 for a non-integer).
     case session(String)
     case apiAccess, issue, ready
+    /// Prometheus metrics, only where nginx sets `DURIN_METRICS 1`.
+    case metrics
 
     /// The methods each route answers (DRF adds OPTIONS to every view, HEAD to GET).
     public var allowedMethods: [String] {
@@ -13,14 +15,14 @@ public enum Route: Equatable, Sendable {
         case .verify, .sessions: return ["GET", "HEAD", "OPTIONS"]
         case .session: return ["DELETE", "OPTIONS"]
         case .apiAccess: return ["GET", "POST", "DELETE", "HEAD", "OPTIONS"]
-        case .ready: return ["GET", "HEAD"]
+        case .ready, .metrics: return ["GET", "HEAD"]
         }
     }
 
     /// Whether the route needs a token.
     public var requiresToken: Bool {
         switch self {
-        case .login, .issue, .ready: return false
+        case .login, .issue, .ready, .metrics: return false
         default: return true
         }
     }
@@ -37,6 +39,24 @@ public enum Route: Equatable, Sendable {
         case .apiAccess: return "API Access Token"
         case .issue: return "Issue"
         case .ready: return "Ready"
+        case .metrics: return "Metrics"
+        }
+    }
+
+    /// The `route` label of `durin_requests_total`: an index into `Metrics.routes`.
+    var metricsIndex: Int {
+        switch self {
+        case .login: return 0
+        case .refresh: return 1
+        case .logout: return 2
+        case .logoutAll: return 3
+        case .verify: return 4
+        case .sessions: return 5
+        case .session: return 6
+        case .apiAccess: return 7
+        case .issue: return 8
+        case .ready: return 9
+        case .metrics: return 10
         }
     }
 
@@ -54,6 +74,7 @@ public enum Route: Equatable, Sendable {
         case "apiaccess": return .apiAccess
         case "issue": return .issue
         case "ready": return .ready
+        case "metrics": return .metrics
         default: break
         }
         // durin's router writes `sessions//<id>`; nginx merges the slashes, but a

@@ -25,6 +25,19 @@ public enum Server {
         }
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
 
+        // A wrong password or a too narrow ACL is a configuration error: say so now
+        // (and exit, which systemd does not retry) rather than at the first request.
+        // Redis merely down is not: the service answers 503 until it returns.
+        do {
+            let probe = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
+            try RedisRights.check(probe, keys: KeySpace(prefix: config.keyPrefix), tracking: config.tokenCacheTimeout > 0)
+        } catch .unavailable(let why) {
+            logger.warning("Redis is not reachable yet; answering 503 until it is", metadata: ["error": .string(why)])
+        } catch {
+            logger.critical("\(error)", metadata: ["redis": .string(endpoint.description)])
+            return 78  // EX_CONFIG
+        }
+
         let socket: ListenSocket
         do {
             socket = try ListenSocket.open(address: config.listen, socketMode: mode_t(config.socketMode), environment: environment)
@@ -34,7 +47,7 @@ public enum Server {
         }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let logins = LoginPool(capacity: config.loginQueueLimit)
+        let logins = LoginPool(capacity: config.loginQueueLimit, logger: logger)
         if config.secretKey == nil {
             logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
         }
@@ -58,10 +71,20 @@ public enum Server {
         }
         // Half the cores by default: measured here, a second core of PBKDF2 doubled
         // verify/'s p99 even at SCHED_IDLE (caches and the hypervisor are shared).
-        for index in 0..<(config.hashThreads ?? max(1, cores / 2)) {
+        let hashers = config.hashThreads ?? max(1, cores / 2)
+        let metrics = !config.metricsEnabled ? nil : Metrics(threads: config.threads + hashers) { [logins, cache, config] in
+            Metrics.Readings(loginQueueDepth: logins.depth, loginQueueCapacity: config.loginQueueLimit,
+                             cacheEntries: cache?.count ?? 0, cacheInvalidations: cache?.invalidations ?? 0)
+        }
+        for index in 0..<hashers {
             let thread = Thread {
-                let api = API(settings: settings, endpoint: endpoint, logLevel: logLevelForThreads)
-                logins.runHasher(index: index, complete: api.completeLogin)
+                let api = API(settings: settings, endpoint: endpoint, metrics: metrics, logLevel: logLevelForThreads)
+                logins.runHasher(index: index) { job in
+                    let response = api.completeLogin(job)
+                    api.slot?.request(route: Route.login.metricsIndex, status: response.status)
+                    api.countReconnects()
+                    return response
+                }
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -70,7 +93,8 @@ public enum Server {
         let logLevel = logger.logLevel
         for index in 0..<config.threads {
             let thread = Thread {
-                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, logins: logins,
+                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, metrics: metrics,
+                       logins: logins,
                        board: board, logLevel: logLevel).run()
             }
             thread.stackSize = 1 << 20

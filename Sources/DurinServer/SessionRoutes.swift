@@ -23,6 +23,7 @@ extension API {
         }
         switch outcome {
         case .deleted(let client):
+            slot?.tokensRevoked(clients: [client])
             logger.info("session deleted", metadata: ["user": .string(auth.user), "client": .string(client), "session": "\(number)"])
             return .noContent
         case .current:
@@ -47,11 +48,13 @@ extension API {
                 throw .notFound
             case .failure(.userInactive): throw .userInactive
             case .success(let issued):
+                slot?.tokenIssued(client: client)
                 return .json(201, .object(tokenFields(issued.record, now: Clock.nowMillis()) + [("token", .string(issued.token.value))]))
             }
         case "DELETE":
             let revoked = try store { () throws(StoreError) in try tokens.revokeAll(user: auth.user, client: client, reason: "apiaccess_delete") }
             if revoked.isEmpty { throw .notFound }
+            slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
             return .noContent
         default:
             let found = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }.first { $0.record.client == client }

@@ -11,13 +11,16 @@ extension API {
     }
 
     func logout(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
-        try store { () throws(StoreError) in try tokens.revoke(digest: auth.digest, reason: "logout") }
+        if try store({ () throws(StoreError) in try tokens.revoke(digest: auth.digest, reason: "logout") }) != nil {
+            slot?.tokensRevoked(clients: [auth.client])
+        }
         logger.info("logout", metadata: ["user": .string(auth.user), "client": .string(auth.client), "session": "\(auth.id)"])
         return .noContent
     }
 
     func logoutAll(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
         let revoked = try store { () throws(StoreError) in try tokens.revokeAll(user: auth.user, reason: "logoutall") }
+        slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
         logger.info("logoutall", metadata: ["user": .string(auth.user), "revoked": "\(revoked.count)"])
         return .noContent
     }

@@ -29,6 +29,7 @@ public final class VerificationCache: Sendable {
     }
 
     private let state = Mutex(State())
+    private let invalidationCount = Atomic(0)
     private let timeoutMillis: Int64
     private let keys: KeySpace
     private let capacity: Int
@@ -45,6 +46,10 @@ public final class VerificationCache: Sendable {
         public let epoch: Int
         let sequence: Int
     }
+
+    /// Invalidation messages received (each a set of keys, or a flush).
+    public var invalidations: Int { invalidationCount.load(ordering: .relaxed) }
+    public var count: Int { state.withLock { $0.entries.count } }
 
     public func ticket() -> Ticket? {
         state.withLock { s in s.redirectID.map { Ticket(redirectID: $0, epoch: s.epoch, sequence: s.sequence) } }
@@ -95,6 +100,7 @@ public final class VerificationCache: Sendable {
     /// Only token keys are ever read on the cached path: logout, refresh, expiry,
     /// removals and user (de)activation all write them.
     func invalidate(keys changed: [String]?) {
+        invalidationCount.add(1, ordering: .relaxed)
         let tokenPrefix = keys.token("")
         state.withLock { s in
             s.sequence += 1

@@ -41,6 +41,7 @@ struct Worker {
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
     let cache: VerificationCache?
+    let metrics: Metrics?
     let logins: LoginPool
     let board: WorkerBoard
     let logLevel: Logger.Level
@@ -48,7 +49,7 @@ struct Worker {
     func run() {
         Threads.name("durin-w\(index)")
         let config = settings.configuration
-        let api = API(settings: settings, endpoint: endpoint, cache: cache, logLevel: logLevel)
+        let api = API(settings: settings, endpoint: endpoint, cache: cache, metrics: metrics, logLevel: logLevel)
         var request = FastCGIRequest(listenFD: listenFD)
         board.register(index, thread: ProcessSignals.currentThread)
         defer { board.set(index, .stopped) }
@@ -60,6 +61,7 @@ struct Worker {
                 continue  // interrupted or a failed accept: try again
             }
             board.set(index, .busy)
+            let started = api.slot != nil ? ContinuousClock.now : nil
             var response: HTTPResponse
             switch serve(request, api: api, config: config) {
             case .respond(let r):
@@ -74,6 +76,11 @@ struct Worker {
             }
             request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             request.finish()
+            if let started, let slot = api.slot {
+                slot.request(route: api.currentRoute?.metricsIndex ?? Metrics.unknownRoute, status: response.status)
+                if api.currentRoute == .verify { slot.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
+                api.countReconnects()
+            }
         }
     }
 
@@ -91,6 +98,7 @@ struct Worker {
         directives.throttle = HTTPRequest.isOn(request.param("DURIN_THROTTLE"))
         directives.cache = HTTPRequest.isOn(request.param("DURIN_CACHE"))
         directives.trusted = request.param("DURIN_TRUSTED") == "1"
+        directives.metrics = request.param("DURIN_METRICS") == "1"
         directives.authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
         return api.handle(HTTPRequest(
             method: request.param("REQUEST_METHOD") ?? "GET",

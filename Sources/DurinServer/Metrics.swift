@@ -1,0 +1,210 @@
+import DurinCore
+import Synchronization
+
+/// The responder's Prometheus metrics (`GET metrics/`, where nginx sets
+/// `fastcgi_param DURIN_METRICS 1`).
+///
+/// Every thread that counts (workers, hashers) owns one `Slot` and is its only
+/// writer, so the request path takes no lock and shares no cache line with another
+/// thread's counters: a scrape sums the slots. The per-client token counters are
+/// the exception, behind a per-slot lock that only login and revocation take and
+/// that nothing contends but a scrape.
+public final class Metrics: Sendable {
+    private let readings: @Sendable () -> Readings
+
+    /// Label values of `durin_requests_total`'s `route`.
+    static let routes = ["login", "refresh", "logout", "logoutall", "verify", "sessions", "session", "apiaccess",
+                         "issue", "ready", "metrics", "unknown"]
+    static let unknownRoute = routes.count - 1
+    /// The statuses durin answers with; anything else counts as "other".
+    static let statuses = [200, 201, 204, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503]
+    /// Upper bounds in seconds. Verification is ~0.1–5 ms; a password hash 10 ms–1 s.
+    static let verifyBounds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+    static let hashBounds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    /// A counter with one writer: a relaxed load and store (no locked instruction).
+    final class Counter: Sendable {
+        private let value = Atomic(0)
+        func add(_ n: Int = 1) { value.store(value.load(ordering: .relaxed) &+ n, ordering: .relaxed) }
+        var current: Int { value.load(ordering: .relaxed) }
+    }
+
+    /// Counts by API client: names are open-ended, so a dictionary behind a lock.
+    final class ClientCounts: Sendable {
+        private let counts = Mutex<[String: Int]>([:])
+        func add<C: Sequence>(_ clients: C) where C.Element == String {
+            counts.withLock { for c in clients { $0[c, default: 0] += 1 } }
+        }
+        var snapshot: [String: Int] { counts.withLock { $0 } }
+    }
+
+    final class Histogram: Sendable {
+        let bounds: [Double]
+        /// Per bucket (not cumulative), plus one for +Inf.
+        let buckets: [Counter]
+        let sumNanos = Counter()
+        let count = Counter()
+        private let boundNanos: [Int]
+
+        init(bounds: [Double]) {
+            self.bounds = bounds
+            boundNanos = bounds.map { Int($0 * 1e9) }
+            buckets = (0...bounds.count).map { _ in Counter() }
+        }
+
+        func observe(nanos: Int) {
+            var i = 0
+            while i < boundNanos.count && nanos > boundNanos[i] { i += 1 }
+            buckets[i].add()
+            sumNanos.add(nanos)
+            count.add()
+        }
+    }
+
+    /// One thread's counters.
+    public final class Slot: Sendable {
+        let requests: [Counter] = (0..<(Metrics.routes.count * (Metrics.statuses.count + 1))).map { _ in Counter() }
+        let verifyLatency = Histogram(bounds: Metrics.verifyBounds)
+        let hashTime = Histogram(bounds: Metrics.hashBounds)
+        let cacheHits = Counter()
+        let cacheMisses = Counter()
+        let redisErrors = Counter()
+        let redisReconnects = Counter()
+        let issued = ClientCounts()
+        let revoked = ClientCounts()
+
+        func request(route: Int, status: Int) {
+            let s = Metrics.statuses.firstIndex(of: status) ?? Metrics.statuses.count
+            requests[route * (Metrics.statuses.count + 1) + s].add()
+        }
+
+        func tokenIssued(client: String) { issued.add(CollectionOfOne(client)) }
+        func tokensRevoked<C: Sequence>(clients: C) where C.Element == String { revoked.add(clients) }
+    }
+
+    private let slots: [Slot]
+    private let next = Atomic(0)
+
+    /// - Parameter threads: how many threads will take a slot.
+    /// - Parameter readings: the gauges kept elsewhere (login queue, cache), read per scrape.
+    public init(threads: Int, readings: @escaping @Sendable () -> Readings) {
+        slots = (0..<threads).map { _ in Slot() }
+        self.readings = readings
+    }
+
+    /// The calling thread's slot; each thread takes one, once.
+    public func takeSlot() -> Slot {
+        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        precondition(i < slots.count, "more counting threads than metric slots")
+        return slots[i]
+    }
+
+    /// Gauges and counters kept outside the slots, read at scrape time.
+    public struct Readings: Sendable {
+        public var loginQueueDepth = 0
+        public var loginQueueCapacity = 0
+        public var cacheEntries = 0
+        public var cacheInvalidations = 0
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    public func render() -> String {
+        let readings = readings()
+        var out = Exposition()
+        let width = Metrics.statuses.count + 1
+        out.header("durin_requests_total", "counter", "Requests answered, by route and HTTP status.")
+        for (r, route) in Metrics.routes.enumerated() {
+            for s in 0..<width {
+                let n = slots.reduce(0) { $0 + $1.requests[r * width + s].current }
+                guard n > 0 else { continue }
+                let status = s < Metrics.statuses.count ? String(Metrics.statuses[s]) : "other"
+                out.sample("durin_requests_total", [("route", route), ("status", status)], n)
+            }
+        }
+        out.histogram("durin_verify_duration_seconds",
+                      "Time from accepting a verify/ request to its answer (auth_request included).",
+                      slots.map(\.verifyLatency))
+        out.header("durin_cache_hits_total", "counter", "Verifications answered from the in-process cache.")
+        out.sample("durin_cache_hits_total", [], slots.reduce(0) { $0 + $1.cacheHits.current })
+        out.header("durin_cache_misses_total", "counter", "Cached-location verifications that read Redis.")
+        out.sample("durin_cache_misses_total", [], slots.reduce(0) { $0 + $1.cacheMisses.current })
+        out.header("durin_cache_invalidations_total", "counter", "Invalidation messages from Redis client tracking.")
+        out.sample("durin_cache_invalidations_total", [], readings.cacheInvalidations)
+        out.header("durin_cache_entries", "gauge", "Tokens in the in-process cache.")
+        out.sample("durin_cache_entries", [], readings.cacheEntries)
+        out.header("durin_login_queue_depth", "gauge", "Logins waiting for or being checked by a hasher thread.")
+        out.sample("durin_login_queue_depth", [], readings.loginQueueDepth)
+        out.header("durin_login_queue_capacity", "gauge", "Waiting logins beyond which login/ answers 503 (DURIN_LOGIN_QUEUE).")
+        out.sample("durin_login_queue_capacity", [], readings.loginQueueCapacity)
+        out.histogram("durin_password_hash_duration_seconds", "Time to check one password (PBKDF2), decoys included.",
+                      slots.map(\.hashTime))
+        out.header("durin_redis_errors_total", "counter", "Requests that failed on Redis (unreachable, timed out or refused).")
+        out.sample("durin_redis_errors_total", [], slots.reduce(0) { $0 + $1.redisErrors.current })
+        out.header("durin_redis_reconnects_total", "counter", "Redis connections made again after one was lost.")
+        out.sample("durin_redis_reconnects_total", [], slots.reduce(0) { $0 + $1.redisReconnects.current })
+        for (name, help, pick) in [("durin_tokens_issued_total", "New tokens, by API client (login, issue/, apiaccess/).", \Slot.issued),
+                                   ("durin_tokens_revoked_total", "Tokens revoked through the API, by API client.", \Slot.revoked)] {
+            out.header(name, "counter", help)
+            var total: [String: Int] = [:]
+            for slot in slots { total.merge(slot[keyPath: pick].snapshot, uniquingKeysWith: +) }
+            for client in total.keys.sorted() { out.sample(name, [("client", client)], total[client]!) }
+        }
+        return out.text
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+    }
+}
+
+/// Writes the text format: HELP/TYPE lines, samples with escaped label values.
+private struct Exposition {
+    var text = ""
+
+    mutating func header(_ name: String, _ type: String, _ help: String) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    mutating func sample(_ name: String, _ labels: [(String, String)], _ value: some CustomStringConvertible) {
+        text += name
+        if !labels.isEmpty {
+            text += "{" + labels.map { "\($0.0)=\"\(Self.escaped($0.1))\"" }.joined(separator: ",") + "}"
+        }
+        text += " \(value)\n"
+    }
+
+    mutating func histogram(_ name: String, _ help: String, _ parts: [Metrics.Histogram]) {
+        header(name, "histogram", help)
+        guard let bounds = parts.first?.bounds else { return }
+        var cumulative = 0
+        for (i, bound) in bounds.enumerated() {
+            cumulative += parts.reduce(0) { $0 + $1.buckets[i].current }
+            sample(name + "_bucket", [("le", Self.number(bound))], cumulative)
+        }
+        cumulative += parts.reduce(0) { $0 + $1.buckets[bounds.count].current }
+        sample(name + "_bucket", [("le", "+Inf")], cumulative)
+        let sum = Double(parts.reduce(0) { $0 + $1.sumNanos.current }) / 1e9
+        sample(name + "_sum", [], Self.number(sum))
+        sample(name + "_count", [], parts.reduce(0) { $0 + $1.count.current })
+    }
+
+    static func number(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) + ".0" : String(x)
+    }
+
+    static func escaped(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

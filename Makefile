@@ -1,25 +1,62 @@
 # The two commands of the README: `make run` (a local demo stack) and `make test`.
 # `make run` serves an optimised build (PBKDF2 is ~4x slower in a debug build);
 # `make run CONFIG=debug` builds faster. Tests always use the debug build.
+#
+# `make install` and `make deb` build with the Swift runtime linked in statically,
+# so the installed binaries need only libc, libhiredis and libfcgi.
 CONFIG ?= release
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+DESTDIR ?=
+DIST ?= dist
+VERSION ?= 1.1.$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+# SwiftPM's --static-swift-stdlib alone leaves Foundation's static archives
+# unresolved (link order); naming them again after the objects completes the link.
+STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationalization CoreFoundation \
+    FoundationEssentials _FoundationICU _FoundationCShims _FoundationCollections swiftSynchronization \
+    dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 
-.PHONY: build run test bench clean
+.PHONY: build build-static run test test-systemd bench install deb clean
 
 build:
 	swift build -c $(CONFIG)
+
+build-static:
+	swift build -c $(CONFIG) $(STATIC)
 
 # Redis, durin-fcgi and nginx on 127.0.0.1:$${DURIN_HTTP_PORT:-8080}, with demo data.
 run: build
 	DURIN_BIN_DIR=$(BIN_DIR) scripts/devstack.sh run
 
-# The whole suite: unit tests and end-to-end tests through real nginx and Redis.
+# The whole suite: unit tests and end-to-end tests through real nginx and Redis,
+# then the Debian package under a real systemd (needs root).
 test:
 	swift build --build-tests
 	swift test
+	$(MAKE) test-systemd
+
+# Builds the package from the debug build (the same files, faster to build) and
+# runs it under systemd in a private namespace: Tests/systemd/run.sh.
+test-systemd:
+	$(MAKE) deb CONFIG=debug DIST=.build/test-dist
+	Tests/systemd/run.sh .build/test-dist/durin_$(VERSION)_$$(dpkg --print-architecture).deb
 
 bench:
 	bench/run.sh
 
+# Binaries to $(PREFIX)/bin, units to $(UNITDIR), nginx snippets to
+# $(SYSCONFDIR)/nginx/durin/, the example site to $(SYSCONFDIR)/nginx/sites-available/durin
+# and, where none exists, $(SYSCONFDIR)/durin/durin.env with a fresh secret.
+install: build-static
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" UNITDIR="$(UNITDIR)" \
+	    scripts/install.sh $(BIN_DIR)
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# $(DIST)/durin_$(VERSION)_<arch>.deb
+deb: build-static
+	scripts/build-deb.sh $(BIN_DIR) $(DIST) $(VERSION)
+
 clean:
-	rm -rf .build .devstack
+	rm -rf .build .devstack dist

@@ -26,6 +26,12 @@ public struct Configuration: Sendable {
     public var passwordIterations = 1_000_000
     public var expiredGraceSeconds: Int64 = 86400
     public var loginFailureRate: ThrottleRate? = ThrottleRate(requests: 10, periodSeconds: 60)
+    /// Login attempts per client address (REMOTE_ADDR), hashed or not.
+    public var loginRatePerAddress: ThrottleRate? = ThrottleRate(requests: 30, periodSeconds: 60)
+    /// A login still waiting for a hasher this long after it arrived is answered 503
+    /// unhashed: below nginx's fastcgi_read_timeout (60 s), so no hash is spent on a
+    /// request nginx has given up on.
+    public var loginDeadlineSeconds: Int64 = 20
     public var rotateTokenOnLogin = false
     public var eventsMaxLength = 100_000
     public var maxBodyBytes = 1 << 20
@@ -117,6 +123,17 @@ public struct Configuration: Sendable {
             if s.lowercased() == "off" { c.loginFailureRate = nil; return true }
             guard let r = ThrottleRate.parse(s) else { return false }
             c.loginFailureRate = r
+            return true
+        }
+        try reader.read("DURIN_LOGIN_RATE_PER_ADDRESS", expected: "N/s, N/m, N/h or N/d, or off") { s in
+            if s.lowercased() == "off" { c.loginRatePerAddress = nil; return true }
+            guard let r = ThrottleRate.parse(s) else { return false }
+            c.loginRatePerAddress = r
+            return true
+        }
+        try reader.read("DURIN_LOGIN_DEADLINE", expected: "a duration such as 20, 20s or 1m") { s in
+            guard let d = DurationSpec.parse(s), d.seconds >= 1 else { return false }
+            c.loginDeadlineSeconds = d.seconds
             return true
         }
         try reader.bool("DURIN_ROTATE_TOKEN_ON_LOGIN") { c.rotateTokenOnLogin = $0 }

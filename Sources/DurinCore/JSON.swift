@@ -189,6 +189,10 @@ public struct JSONParser {
         try enter()
         i += 1
         var members: [(String, JSONValue)] = []
+        // Where each key sits in `members`: a repeated key (Python keeps the last
+        // value) is found in O(1), so a body of many distinct keys parses in linear
+        // time. Swift's String hashing is seeded per process: no hash flooding.
+        var positions: [String: Int] = [:]
         skipWhitespace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object([]) }
         while true {
@@ -202,9 +206,10 @@ public struct JSONParser {
             i += 1
             skipWhitespace()
             let value = try parseValue()
-            if let existing = members.firstIndex(where: { $0.0 == key }) {
+            if let existing = positions[key] {
                 members[existing].1 = value
             } else {
+                positions[key] = members.count
                 members.append((key, value))
             }
             skipWhitespace()
@@ -315,7 +320,9 @@ public struct JSONParser {
     }
 
     private func hex4(at p: Int) throws(JSONParseError) -> UInt32 {
-        guard p + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[p..<p + 4], as: UTF8.self), radix: 16) else {
+        // Exactly four hex digits: UInt32(_:radix:) alone would also take a sign.
+        guard p + 4 <= bytes.count, bytes[p..<p + 4].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }),
+              let v = UInt32(String(decoding: bytes[p..<p + 4], as: UTF8.self), radix: 16) else {
             throw error("Invalid \\uXXXX escape", at: p - 1)
         }
         return v

@@ -29,6 +29,12 @@ public struct PasswordHasher: Sendable {
         return constantTimeEquals(derived, parsed.hash)
     }
 
+    /// Spends the time of `iterations` PBKDF2-SHA256 rounds on nothing: evens out the
+    /// cost of checking a hash made with fewer rounds than the configured count.
+    public static func spend(iterations: Int) {
+        _ = derive(password: "", salt: "durin-harden-runtime", iterations: iterations, algorithm: .sha256)
+    }
+
     /// True when `encoded` is a hash this service can verify (for `--password-hash`).
     public static func isSupported(_ encoded: String) -> Bool { ParsedHash(encoded) != nil }
 

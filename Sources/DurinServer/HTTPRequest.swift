@@ -13,6 +13,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// FastCGI params set by the nginx snippets, never by the client.
     public var directives: Directives
+    /// REMOTE_ADDR as nginx passes it: the per-address login limit's key.
+    public var remoteAddress: String?
 
     public struct Directives: Sendable, Equatable {
         /// `$durin_allow_clients`: only these clients pass verify/.
@@ -34,7 +36,8 @@ public struct HTTPRequest: Sendable {
     }
 
     public init(method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
-                contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives()) {
+                contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives(),
+                remoteAddress: String? = nil) {
         self.method = method
         self.path = path
         self.mountPrefix = mountPrefix
@@ -42,6 +45,7 @@ public struct HTTPRequest: Sendable {
         self.contentType = contentType
         self.body = body
         self.directives = directives
+        self.remoteAddress = remoteAddress
     }
 
     /// A FastCGI switch param: `on`, `1`, `true` or `yes`.

@@ -9,6 +9,8 @@ public struct LoginJob: Sendable {
     /// nil for an unknown user: the decoy hash is checked instead.
     let user: UserRecord?
     let client: JSONValue?
+    /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not hashed.
+    let queuedAt = ContinuousClock.now
 }
 
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
@@ -33,10 +35,14 @@ extension API {
         if !errors.isEmpty { throw .fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw .invalidCredentials }
-        let rate = config.loginFailureRate
-        switch try store({ () throws(StoreError) in try tokens.loginPrecheck(username: username, failureRate: rate) }) {
+        let address = request.remoteAddress.flatMap { $0.isEmpty || $0.utf8.count > 64 ? nil : $0 }
+        let precheck = try store { () throws(StoreError) in
+            try tokens.loginPrecheck(username: username, failureRate: config.loginFailureRate,
+                                     address: address, addressRate: config.loginRatePerAddress)
+        }
+        switch precheck {
         case .limited(let wait):
-            logger.notice("login refused: too many failures", metadata: ["user": .string(username)])
+            logger.notice("login refused: too many attempts", metadata: ["user": .string(username), "address": .string(address ?? "")])
             throw .throttled(waitSeconds: wait)
         case .proceed(let user):
             return LoginJob(username: username, password: password, user: user, client: data["client"])
@@ -48,19 +54,54 @@ extension API {
     /// unknown users cost the same hash. Then durin checks the client.
     public func completeLogin(_ job: LoginJob) -> HTTPResponse {
         do throws(APIError) {
-            let hash = job.user?.passwordHash ?? settings.decoyHash
+            // nginx stops waiting at fastcgi_read_timeout; a hash after that is wasted.
+            if ContinuousClock.now - job.queuedAt > .seconds(config.loginDeadlineSeconds) {
+                logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE", metadata: ["user": .string(job.username)])
+                throw .busy
+            }
             let started = slot != nil ? ContinuousClock.now : nil
-            let matches = PasswordHasher.verify(job.password, against: hash)
+            let matches = checkPassword(job)
             if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
             guard matches, let user = job.user, user.isActive else {
                 logger.info("login failed", metadata: ["user": .string(job.username)])
-                let rate = config.loginFailureRate
-                try store { () throws(StoreError) in try tokens.loginFailed(username: job.username, failureRate: rate) }
+                try store { () throws(StoreError) in try tokens.loginFailed(username: job.username) }
                 throw .invalidCredentials
             }
+            upgradeHashIfNeeded(user, password: job.password)
             return try issueToken(for: user, client: try Self.clientName(job.client), event: "login")
         } catch {
             return error.response(authPrefix: config.authHeaderPrefix)
+        }
+    }
+
+    /// The password check, costing the same whatever the user: an unknown user, an
+    /// unusable or unsupported hash all check the decoy (and fail), and a stored hash
+    /// cheaper than the configured count also spends the difference (Django's
+    /// `harden_runtime`), so response time tells nothing about the account.
+    func checkPassword(_ job: LoginJob) -> Bool {
+        let stored = job.user?.passwordHash ?? ""
+        guard let iterations = PasswordHasher.iterations(of: stored) else {
+            _ = PasswordHasher.verify(job.password, against: settings.decoyHash)
+            return false
+        }
+        let matches = PasswordHasher.verify(job.password, against: stored)
+        if iterations < config.passwordIterations {
+            PasswordHasher.spend(iterations: config.passwordIterations - iterations)
+        }
+        return matches
+    }
+
+    /// Django's `must_update`: after a successful login, a hash at another iteration
+    /// count (an imported one, or one made before DURIN_PASSWORD_ITERATIONS changed) is
+    /// replaced by one at the configured count. A failure here only logs.
+    func upgradeHashIfNeeded(_ user: UserRecord, password: String) {
+        let old = user.passwordHash
+        guard let n = PasswordHasher.iterations(of: old), n != config.passwordIterations else { return }
+        let new = PasswordHasher(iterations: config.passwordIterations).hash(password)
+        do {
+            try tokens.upgradePasswordHash(user: user.username, from: old, to: new)
+        } catch {
+            logger.warning("could not upgrade a password hash", metadata: ["user": .string(user.username), "error": .string(error.description)])
         }
     }
 

@@ -3,9 +3,12 @@ import DurinStore
 
 /// sessions/ (durin's TokenSessionsViewSet) and apiaccess/ (APIAccessTokenView).
 extension API {
+    /// The client whose token `sessions/` neither lists nor deletes.
+    var hiddenSessionClient: String? { config.apiAccessExcludeFromSessions ? config.apiAccessClientName : nil }
+
     func sessions(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
         let now = Clock.nowMillis()
-        let hidden = config.apiAccessExcludeFromSessions ? config.apiAccessClientName : nil
+        let hidden = hiddenSessionClient
         let live = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }
         return .json(200, .array(live.filter { $0.record.client != hidden }.map { entry -> JSONValue in
             var fields = tokenFields(entry.record, now: now)
@@ -19,7 +22,7 @@ extension API {
         // DRF's lookup: a non-integer id finds nothing ("Not found.").
         guard let number = Int64(id) else { throw .notFound }
         let outcome = try store { () throws(StoreError) in
-            try tokens.deleteSession(user: auth.user, id: number, currentDigest: auth.digest)
+            try tokens.deleteSession(user: auth.user, id: number, currentDigest: auth.digest, hiddenClient: hiddenSessionClient)
         }
         switch outcome {
         case .deleted(let client):

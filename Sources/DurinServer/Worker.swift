@@ -107,6 +107,7 @@ struct Worker {
             authorization: request.paramBytes("HTTP_AUTHORIZATION"),
             contentType: request.param("CONTENT_TYPE"),
             body: body,
-            directives: directives))
+            directives: directives,
+            remoteAddress: request.param("REMOTE_ADDR")))
     }
 }

@@ -86,8 +86,13 @@ public enum RedisRights {
                 throw .unavailable(error.description)
             }
         }
+        /// A refusal for now (memory full, loading) is not a missing right.
+        func refusal(_ message: String) throws(Problem) -> String {
+            if case .unavailable = StoreError(reply: message) { throw .unavailable(message) }
+            return message
+        }
         func expect(_ args: [String]) throws(Problem) {
-            if case .error(let message) = try send(args) { refused.append(message) }
+            if case .error(let message) = try send(args) { refused.append(try refusal(message)) }
         }
         try expect(["PING"])
         var nonce = SystemRandomNumberGenerator()
@@ -99,12 +104,12 @@ public enum RedisRights {
         case .error(let message) where message.hasPrefix("NOSCRIPT"):
             // SCRIPT LOAD was refused (recorded above); EVAL still tries the commands.
             break
-        case .error(let message): refused.append(message)
+        case .error(let message): refused.append(try refusal(message))
         case .array(let reasons): refused += reasons.compactMap(\.string)
         default: break
         }
         switch try send(["EVAL", probe.source] + tail) {
-        case .error(let message): refused.append(message)
+        case .error(let message): refused.append(try refusal(message))
         default: break
         }
         try expect(["XREVRANGE", base + ":x", "+", "-", "COUNT", "1"])

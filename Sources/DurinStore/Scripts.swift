@@ -10,7 +10,12 @@ struct Script: Sendable {
     let sha: String
 
     init(_ body: String) {
-        source = Script.helpers + body
+        // The shebang makes Redis 7 treat the script as one that may write and refuse
+        // it before it starts when memory is full (noeviction): without it, a script
+        // whose first write is allowed may go on writing past maxmemory, and one whose
+        // first write is refused fails half-way. Keys are still named in the script
+        // (no cluster mode), which a shebang script may do.
+        source = "#!lua\n" + Script.helpers + body
         sha = Insecure.SHA1.hash(data: Array(source.utf8)).map { b in
             let s = String(b, radix: 16)
             return s.count == 1 ? "0" + s : s
@@ -143,21 +148,38 @@ struct Script: Sendable {
     /// the user's record, unless too many logins failed recently.
     /// -> {'limited', wait} | {'ok', field, value, ...}
     static let loginPrecheck = Script(#"""
+    local user, address = ARGV[4], ARGV[6]
+    local alimit, aperiod = parseRate(ARGV[7])
+    if alimit and address ~= '' then
+      local wait = window(P .. 'loginaddr:' .. address, alimit, aperiod, true)
+      if wait > 0 then return {'limited', wait, 'address'} end
+    end
+    -- The attempt is counted now, before the password is hashed, so concurrent
+    -- guesses cannot all pass a check that is counted only after the hash. A
+    -- successful login clears the name's window (login script).
     local limit, period = parseRate(ARGV[5])
     if limit then
-      local wait = window(P .. 'loginfail:' .. ARGV[4], limit, period, false)
-      if wait > 0 then return {'limited', wait} end
+      local wait = window(P .. 'loginfail:' .. user, limit, period, true)
+      if wait > 0 then return {'limited', wait, 'user'} end
     end
     local fields = redis.call('HGETALL', P .. 'user:' .. ARGV[4])
     table.insert(fields, 1, 'ok')
     return fields
     """#)
 
-    /// ARGV: username, failure rate, known ('1' when the user exists). Counts a failed login.
+    /// ARGV: username. Records a failed login (the attempt was already counted by
+    /// loginPrecheck).
     static let loginFailed = Script(#"""
-    local limit, period = parseRate(ARGV[5])
-    if limit then window(P .. 'loginfail:' .. ARGV[4], 1000000000, period, true) end
     emit('login_failed', ARGV[4], '', '')
+    return 1
+    """#)
+
+    /// KEYS[1]: a user hash; ARGV: the hash the login checked, its replacement. Replaces
+    /// the password hash only if it is still the one checked (a concurrent password
+    /// change wins). -> 1 replaced, 0 not.
+    static let upgradePasswordHash = Script(#"""
+    if redis.call('HGET', KEYS[1], 'password') ~= ARGV[4] then return 0 end
+    redis.call('HSET', KEYS[1], 'password', ARGV[5])
     return 1
     """#)
 
@@ -267,12 +289,14 @@ struct Script: Sendable {
     /// ARGV: user, session id, digest of the requesting token. durin's session delete.
     /// -> {'current'} | {'notfound'} | {'ok', client}
     static let revokeSession = Script(#"""
-    local user, id, current = ARGV[4], ARGV[5], ARGV[6]
+    local user, id, current, hidden = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
     local idx = P .. 'user:' .. user .. ':tokens'
     local entries = redis.call('HGETALL', idx)
     for i = 1, #entries, 2 do
       local tk = P .. 'token:' .. entries[i + 1]
       if redis.call('HGET', tk, 'id') == id then
+        -- A client the listing hides is not there to delete either (durin's queryset).
+        if entries[i] == hidden then return {'notfound'} end
         if entries[i + 1] == current then return {'current'} end
         redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
         redis.call('HDEL', idx, entries[i])

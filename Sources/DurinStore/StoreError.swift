@@ -8,12 +8,21 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// value of the wrong type): a bug or foreign data under our prefix.
     case unexpected(String)
 
+    /// An error reply: one that says "not now" (Redis loading its data after a
+    /// restart, a replica or a full memory refusing writes, a busy script, a failover)
+    /// is unavailability, answered 503 and retried later; any other is unexpected.
+    init(reply message: String) {
+        let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY", "CLUSTERDOWN", "OOM", "NOREPLICAS"]
+        let code = message.prefix { $0 != " " }
+        self = transient.contains(String(code)) ? .unavailable(message) : .unexpected(message)
+    }
+
     init(_ error: RedisError) {
         switch error {
         // A refused login still means "no store to answer with": 503, and durin-fcgi
         // checks the login at start so that this is seen there first.
         case .unavailable(let why), .rejected(let why): self = .unavailable(why)
-        case .server(let message): self = .unexpected(message)
+        case .server(let message): self = StoreError(reply: message)
         case .invalidURL(let why): self = .unexpected(why)
         }
     }
@@ -31,7 +40,7 @@ extension RedisConnection {
     func call(_ args: [String]) throws(StoreError) -> RedisReply {
         let reply: RedisReply
         do { reply = try send(args) } catch { throw StoreError(error) }
-        if case .error(let message) = reply { throw .unexpected(message) }
+        if case .error(let message) = reply { throw StoreError(reply: message) }
         return reply
     }
 
@@ -48,7 +57,7 @@ extension RedisConnection {
         } catch {
             throw StoreError(error)
         }
-        if case .error(let message) = reply { throw .unexpected(message) }
+        if case .error(let message) = reply { throw StoreError(reply: message) }
         return reply
     }
 }

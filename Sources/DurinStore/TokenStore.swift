@@ -136,17 +136,26 @@ public final class TokenStore {
         }
     }
 
-    /// The user record for a login, unless failed logins of that name are over `failureRate`.
-    public func loginPrecheck(username: String, failureRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
-        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? ""])
+    /// Counts a login attempt against its address and its username, and returns the user
+    /// record, unless either is over its rate: `addressRate` counts every attempt from
+    /// `address`; `failureRate` counts attempts of the name (a success clears them).
+    public func loginPrecheck(username: String, failureRate: ThrottleRate?, address: String? = nil,
+                              addressRate: ThrottleRate? = nil) throws(StoreError) -> LoginPrecheck {
+        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? "", address ?? "", addressRate?.description ?? ""])
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("precheck: \(reply)") }
         if outcome == "limited" { return .limited(wait: Int(items.count > 1 ? items[1].int ?? 1 : 1)) }
         return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
     }
 
-    /// Counts a failed login against the name and emits `login_failed`.
-    public func loginFailed(username: String, failureRate: ThrottleRate?) throws(StoreError) {
-        _ = try run(.loginFailed, [username, failureRate?.description ?? ""])
+    /// Emits `login_failed` (loginPrecheck counted the attempt).
+    public func loginFailed(username: String) throws(StoreError) {
+        _ = try run(.loginFailed, [username])
+    }
+
+    /// Replaces a user's password hash with one at the configured cost after a
+    /// successful login (Django's `must_update`), unless it changed meanwhile.
+    public func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
+        _ = try run(.upgradePasswordHash, keys: [keys.user(user)], [old, new])
     }
 
     /// Returns, renews or creates the one token of (user, client), atomically: any
@@ -220,8 +229,11 @@ public final class TokenStore {
     }
 
     /// durin's session delete: another of the user's tokens, by session id.
-    public func deleteSession(user: String, id: Int64, currentDigest: String) throws(StoreError) -> SessionDeletion {
-        let items = try run(.revokeSession, [user, String(id), currentDigest]).array ?? []
+    /// - Parameter hiddenClient: a client whose token `sessions/` does not list
+    ///   (DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS): its session is not found here either.
+    public func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
+        throws(StoreError) -> SessionDeletion {
+        let items = try run(.revokeSession, [user, String(id), currentDigest, hiddenClient ?? ""]).array ?? []
         switch items.first?.string {
         case "ok": return .deleted(client: items.count > 1 ? items[1].string ?? "" : "")
         case "current": return .current
@@ -241,7 +253,7 @@ public final class TokenStore {
 
     /// Whether Redis answers and every script is loaded (loading any that are not).
     public func ready() throws(StoreError) -> Bool {
-        let all: [Script] = [.verify, .loginPrecheck, .loginFailed, .login, .refresh, .revokeToken, .revokeUserTokens,
+        let all: [Script] = [.verify, .loginPrecheck, .loginFailed, .upgradePasswordHash, .login, .refresh, .revokeToken, .revokeUserTokens,
                              .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting, .setActive]
         let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
         for (script, present) in zip(all, loaded) where present.int != 1 {

@@ -243,5 +243,13 @@ final class LoginSettingsTests: XCTestCase {
         XCTAssertEqual(shown.object["token"] as? String, apiToken, "DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN")
         let sessions = try XCTUnwrap(try stack.http.call("GET", "/api/auth/sessions/", token: second).json as? [[String: Any]])
         XCTAssertEqual(sessions.map { $0["client"] as? String }, ["web"], "DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS")
+
+        // Hidden from the listing, so not deletable through sessions/<id> either: durin's 404.
+        let listed = try stack.durinctl(["token", "list", "--user", "rob", "--client", "api", "--json"]).checked()
+        let apiSession = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]])?.first?["id"] as? Int)
+        let delete = try stack.http.call("DELETE", "/api/auth/sessions/\(apiSession)/", token: second)
+        XCTAssertEqual(delete.status, 404)
+        XCTAssertEqual(delete.detail, "No AuthToken matches the given query.")
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: apiToken).status, 200, "the API-access token lives on")
     }
 }

@@ -187,3 +187,32 @@ final class ResilienceTests: XCTestCase {
         XCTAssertEqual(Stack.waitExit(pid, timeout: 3), 0, "an inherited socket is left open and the process still exits")
     }
 }
+
+/// Redis up but refusing for now (a full memory under noeviction, loading its data
+/// after a restart): 503 with durin's JSON, never a 500, and reads still work.
+final class RedisRefusalTests: SharedStackTestCase {
+    override class func prepare(_ stack: Stack) throws {
+        try stack.addClient("web")
+        try stack.addUser("alice", password: "alice-pw")
+    }
+
+    func testFullMemoryRefusesLoginsWith503AndKeepsVerifying() throws {
+        let token = try stack.login("alice", "alice-pw", client: "web")
+        _ = try stack.redisCLI("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        _ = try stack.redisCLI("CONFIG", "SET", "maxmemory", "1")
+        defer { _ = try? stack.redisCLI("CONFIG", "SET", "maxmemory", "0") }
+        let login = try http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
+        XCTAssertEqual(login.status, 503, login.text)
+        XCTAssertEqual(login.detail, "Token store unavailable.")
+        XCTAssertEqual(try http.call("POST", "/api/auth/refresh/", token: token).status, 503)
+        XCTAssertEqual(try http.call("POST", "/api/auth/logout/", token: token).status, 503)
+        XCTAssertEqual(try http.call("GET", "/api/auth/verify/", token: token).status, 200, "reads need no memory")
+        XCTAssertEqual(try http.call("GET", "/api/auth/ready/").status, 200)
+        // durinctl too: a clear "unavailable", not a Redis error text for a bug.
+        let add = try stack.durinctl(["client", "add", "full"])
+        XCTAssertEqual(add.status, 1)
+        XCTAssertTrue(add.stderr.contains("Redis unavailable: OOM"), add.stderr)
+        _ = try stack.redisCLI("CONFIG", "SET", "maxmemory", "0")
+        XCTAssertEqual(try http.call("POST", "/api/auth/refresh/", token: token).status, 200)
+    }
+}

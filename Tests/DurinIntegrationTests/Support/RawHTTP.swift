@@ -30,14 +30,14 @@ struct RawHTTP {
 
     /// Convenience: text headers, optional Authorization token, JSON or form body.
     func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil, form: String? = nil,
-              contentType: String? = nil, body: [UInt8]? = nil, extra: [(String, String)] = []) throws -> HTTPResult {
+              contentType: String? = nil, body: [UInt8]? = nil, extra: [(String, String)] = [], timeout: Int = 10) throws -> HTTPResult {
         var h: [(String, [UInt8])] = extra.map { ($0.0, Array($0.1.utf8)) }
         if let token { h.append(("Authorization", Array("Token \(token)".utf8))) }
         var payload = body ?? []
         if let json { payload = Array(json.utf8); h.append(("Content-Type", Array((contentType ?? "application/json").utf8))) }
         else if let form { payload = Array(form.utf8); h.append(("Content-Type", Array((contentType ?? "application/x-www-form-urlencoded").utf8))) }
         else if let contentType { h.append(("Content-Type", Array(contentType.utf8))) }
-        return try request(method, path, headers: h, body: payload)
+        return try request(method, path, headers: h, body: payload, timeout: timeout)
     }
 
     struct Failure: Error, CustomStringConvertible { let description: String }

@@ -106,8 +106,18 @@ extension API {
     }
 
     /// For applications that authenticate users themselves: the token of
-    /// {username, client} without a password, only where nginx sets DURIN_TRUSTED.
+    /// {username, client} without a password, only where nginx sets DURIN_TRUSTED and
+    /// only for a caller with an issuer key (`Authorization: Issuer <key>`, made by
+    /// `durinctl issuer add`) that may issue for that client. Position alone (the
+    /// location, the FastCGI socket) is not trusted.
     func issue(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+        guard case .token(let key) = try AuthorizationHeader.parse(request.authorization, prefix: "Issuer") else {
+            throw .notAuthenticated
+        }
+        guard let issuer = try store({ () throws(StoreError) in try tokens.issuer(key: key) }) else {
+            logger.notice("issue/ refused: unknown issuer key")
+            throw .invalidToken
+        }
         let data = try Self.fields(request)
         let username: String
         switch CharField.validate(data["username"], trimWhitespace: true) {
@@ -118,19 +128,27 @@ extension API {
               let user = try store({ () throws(StoreError) in try admin.user(named: username) }), user.isActive else {
             throw .invalidCredentials
         }
-        return try issueToken(for: user, client: try Self.clientName(data["client"]), event: "token_issued")
+        let client = try Self.clientName(data["client"])
+        guard issuer.mayIssue(for: client) else {
+            logger.notice("issue/ refused: client not allowed for this issuer", metadata: ["issuer": .string(issuer.name), "client": .string(client)])
+            throw .permissionDenied
+        }
+        return try issueToken(for: user, client: client, event: "token_issued", issuer: issuer.name)
     }
 
-    private func issueToken(for user: UserRecord, client: String, event: String) throws(APIError) -> HTTPResponse {
+    private func issueToken(for user: UserRecord, client: String, event: String, issuer: String? = nil) throws(APIError) -> HTTPResponse {
         let mode = loginMode
-        let outcome = try store { () throws(StoreError) in try tokens.login(user: user.username, client: client, mode: mode, event: event) }
+        let outcome = try store { () throws(StoreError) in
+            try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer)
+        }
         switch outcome {
         case .failure(.noClient): throw .noClientWithName
         case .failure(.userInactive), .failure(.alreadyExists): throw .invalidCredentials
         case .success(let issued):
             if issued.outcome != .existing { slot?.tokenIssued(client: client) }
             logger.info("\(event)", metadata: ["user": .string(user.username), "client": .string(client),
-                                               "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue)])
+                                               "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue),
+                                               "issuer": .string(issuer ?? "")])
             var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry)), ("token", .string(issued.token.value))]
             if !config.userFields.isEmpty { body.append(("user", userJSON(user))) }
             return .json(200, .object(body))

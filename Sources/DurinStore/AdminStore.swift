@@ -14,7 +14,7 @@ public final class AdminStore {
         context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
     }
 
-    private func run(_ script: Script, keys: [String] = [], _ args: [String]) throws(Failure) -> RedisReply {
+    func run(_ script: Script, keys: [String] = [], _ args: [String]) throws(Failure) -> RedisReply {
         do { return try connection.run(script, keys: keys, args: context.header(now: Clock.nowMillis()) + args) } catch {
             throw .store(error)
         }

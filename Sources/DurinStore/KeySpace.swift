@@ -16,6 +16,10 @@ public struct KeySpace: Sendable {
     public func expired(_ digest: String) -> String { prefix + "expired:" + digest }
     public var tokenSequence: String { prefix + "seq:token" }
     public var events: String { prefix + "events" }
+    /// A trusted-issuance key's record, by the key's SHA-256 digest.
+    public func issuer(_ digest: String) -> String { prefix + "issuer:" + digest }
+    /// Issuer name -> key digest.
+    public var issuers: String { prefix + "issuers" }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
     public var secret: String { prefix + "secret" }
 }

@@ -33,11 +33,12 @@ struct Script: Sendable {
     /// records this one (when `record`) and returns 0.
     static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-    local function emit(kind, user, client, id, reason)
+    local function emit(kind, user, client, id, reason, issuer)
       if MAXLEN > 0 then
         local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
                         'time', string.format('%d', NOW)}
         if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
+        if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
         redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
       end
     end
@@ -183,13 +184,14 @@ struct Script: Sendable {
     return 1
     """#)
 
-    /// ARGV: user, client, digest, sealed, grace, mode (keep|refresh|rotate|new), event.
+    /// ARGV: user, client, digest, sealed, grace, mode (keep|refresh|rotate|new), event,
+    /// issuer (trusted issuance: named in the events).
     /// One token per (user, client): returns the live one (keep), renews it (refresh),
     /// replaces it (rotate) or refuses (new); creates one when there is none.
     /// -> {'noclient'} | {'inactive'} | {'exists'} | {outcome, digest, sealed, expiry, id, created, replacedId}
     static let login = Script(#"""
     local user, client, digest, sealed = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-    local grace, mode, event = tonumber(ARGV[8]), ARGV[9], ARGV[10]
+    local grace, mode, event, issuer = tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
     local ttl = redis.call('HGET', P .. 'client:' .. client, 'token_ttl')
     if not ttl then return {'noclient'} end
     if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then return {'inactive'} end
@@ -203,7 +205,7 @@ struct Script: Sendable {
       if t[1] then
         if mode == 'new' then return {'exists'} end
         if mode == 'keep' then
-          if event ~= '' then emit(event, user, client, t[2]) end
+          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
           return {'existing', old, t[3], t[1], t[2], t[4], ''}
         end
         if mode == 'refresh' then
@@ -211,8 +213,8 @@ struct Script: Sendable {
           redis.call('HSET', tk, 'expiry', exp)
           arm(tk, old, exp, grace, user .. '\t' .. client .. '\t' .. t[2])
           reindex(idx)
-          emit('token_renewed', user, client, t[2])
-          if event ~= '' then emit(event, user, client, t[2]) end
+          emit('token_renewed', user, client, t[2], nil, issuer)
+          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
           return {'renewed', old, t[3], exp, t[2], t[4], ''}
         end
         redis.call('DEL', tk, P .. 'expired:' .. old)
@@ -227,8 +229,8 @@ struct Script: Sendable {
     arm(tk, digest, exp, grace, user .. '\t' .. client .. '\t' .. id)
     redis.call('HSET', idx, client, digest)
     reindex(idx)
-    emit('token_created', user, client, id)
-    if event ~= '' then emit(event, user, client, id) end
+    emit('token_created', user, client, id, nil, issuer)
+    if event ~= '' then emit(event, user, client, id, nil, issuer) end
     return {'created', digest, sealed, exp, tostring(id), ARGV[3], replaced}
     """#)
 

@@ -161,13 +161,15 @@ public final class TokenStore {
     /// Returns, renews or creates the one token of (user, client), atomically: any
     /// number of concurrent logins of one pair end with exactly one token.
     /// - Parameter event: the event to record besides the token's own (`login`, `token_issued`), or none.
-    public func login(user: String, client: String, mode: LoginMode, event: String? = nil, now: EpochMillis = Clock.nowMillis())
-        throws(StoreError) -> Result<IssuedToken, LoginFailure>
+    /// - Parameter issuer: the issuer of a trusted issuance, named in the events.
+    public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
+                      now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
         let candidate = Token.generate(length: tokenLength)
         let reply = try run(.login, [
             user, client, candidate.digest, seal.seal(candidate, digest: candidate.digest), String(graceMillis), mode.rawValue, event ?? "",
+            issuer ?? "",
         ], now: now)
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("login: \(reply)") }
         switch outcome {
@@ -190,7 +192,7 @@ public final class TokenStore {
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
-            return try login(user: user, client: client, mode: .rotate, event: event, now: now)
+            return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer, now: now)
         }
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: items[6].int))
     }

@@ -179,17 +179,19 @@ final class Durin11Tests: SharedStackTestCase {
 
     func testTrustedIssuanceOnlyWhereNginxAllowsIt() throws {
         _ = try newUser("ivy")
-        var r = try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"web"}"#)
+        let key = try stack.durinctl(["issuer", "add", "portal"]).checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        let issuer = [("Authorization", "Issuer \(key)")]
+        var r = try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"web"}"#, extra: issuer)
         XCTAssertEqual(r.status, 200)
         let token = try XCTUnwrap(r.object["token"] as? String)
         XCTAssertNotNil(r.object["expiry"])
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: token).text, #"{"user":"ivy","client":"web"}"#)
-        r = try http.call("POST", "/internal/durin/issue", json: #"{"username":"ivy","client":"web"}"#)
+        r = try http.call("POST", "/internal/durin/issue", json: #"{"username":"ivy","client":"web"}"#, extra: issuer)
         XCTAssertEqual(r.object["token"] as? String, token, "like login: the pair's live token")
-        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ghost","client":"web"}"#).status, 400)
-        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy"}"#).detail, "No client specified.")
+        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ghost","client":"web"}"#, extra: issuer).status, 400)
+        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy"}"#, extra: issuer).detail, "No client specified.")
         // The public mount has no issue/ route, even with a forged header.
-        r = try http.call("POST", "/api/auth/issue/", json: #"{"username":"ivy","client":"web"}"#, extra: [("Durin-Trusted", "1")])
+        r = try http.call("POST", "/api/auth/issue/", json: #"{"username":"ivy","client":"web"}"#, extra: [("Durin-Trusted", "1")] + issuer)
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.detail, "Not found.")
         XCTAssertEqual(try http.call("POST", "/internal/durin/login/", json: "{}").status, 404, "only issue/ is routed there")

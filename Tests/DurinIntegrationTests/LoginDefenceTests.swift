@@ -136,9 +136,7 @@ final class LoginDefenceTests: XCTestCase {
         try text.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("limit_req ") }
             .joined(separator: "\n").write(toFile: site, atomically: true, encoding: .utf8)
-        try Stack.run(["nginx", "-p", "\(stack.state)/nginx", "-c", "\(stack.state)/nginx/nginx.conf", "-s", "reload"],
-                      environment: stack.environment).checked()
-        usleep(300_000)
+        try stack.reloadNginx()
     }
 }
 

@@ -60,6 +60,25 @@ final class Stack: @unchecked Sendable {
                       stdin: stdin)
     }
 
+    /// Reloads nginx after a test edited its configuration, and waits until the old
+    /// workers are gone (until then, a connection may still reach the old config).
+    func reloadNginx() throws {
+        let before = Self.nginxWorkers(master: pid("nginx/nginx.pid"))
+        try Stack.run(["nginx", "-p", "\(state)/nginx", "-c", "\(state)/nginx/nginx.conf", "-s", "reload"], environment: environment).checked()
+        let reloaded = Stack.eventually(timeout: 20) {
+            let now = Self.nginxWorkers(master: self.pid("nginx/nginx.pid"))
+            return !now.isEmpty && now.allSatisfy { !before.contains($0) }
+        }
+        if !reloaded { throw RawHTTP.Failure(description: "nginx did not reload: \((try? String(contentsOfFile: "\(state)/nginx/logs/error.log", encoding: .utf8)) ?? "")") }
+    }
+
+    /// The pids of an nginx master's children.
+    private static func nginxWorkers(master: Int32?) -> Set<String> {
+        guard let master, let out = try? Stack.run(["ps", "-o", "pid=", "--ppid", String(master)], environment: ProcessInfo.processInfo.environment)
+        else { return [] }
+        return Set(out.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
     func redisCLI(_ args: String...) throws -> String {
         try Stack.run(["redis-cli", "-s", "\(state)/redis.sock"] + args, environment: environment).checked()
             .trimmingCharacters(in: .whitespacesAndNewlines)

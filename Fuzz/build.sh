@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets: Fuzz/<Name>/main.swift -> .build-fuzz/swiftpm/fuzzers/<Name>.
+#
+# SwiftPM builds the library targets (DurinServer and everything it depends on,
+# swift-crypto included) into their own scratch path with coverage and
+# AddressSanitizer instrumentation (-sanitize=fuzzer,address, Swift code only);
+# each fuzz entry point is then compiled and linked against those objects with
+# swiftc, which adds libFuzzer's main. Nothing here touches Package.swift or the
+# normal .build directory.
+#
+# Usage: Fuzz/build.sh [Name...]          (default: every Fuzz/*/main.swift)
+# Environment: DURIN_FUZZ_SCRATCH (default .build-fuzz/swiftpm),
+#              DURIN_FUZZ_PACKAGE (default: this repository; the package to build).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+package=${DURIN_FUZZ_PACKAGE:-$root}
+scratch=${DURIN_FUZZ_SCRATCH:-$root/.build-fuzz/swiftpm}
+out=$scratch/fuzzers
+sanitize=-sanitize=fuzzer,address
+
+if [ $# -eq 0 ]; then
+    set -- $(cd "$root/Fuzz" && for f in */main.swift; do echo "${f%/main.swift}"; done)
+fi
+
+swift build --package-path "$package" --scratch-path "$scratch" -c release \
+    --target DurinServer -Xswiftc "$sanitize"
+bin=$(swift build --package-path "$package" --scratch-path "$scratch" -c release --show-bin-path)
+
+# Every object of the libraries built above; executables and tests are left out
+# (they are not built here, but a scratch path may hold them from elsewhere).
+mapfile -t objects < <(find "$bin" -path "$bin/*.build/*" -name '*.o' \
+    -not -path '*/durin_fcgi.build/*' -not -path '*/durinctl.build/*' \
+    -not -path '*Tests.build/*' -not -path '*/durinPackage*' \
+    -not -path '*/ArgumentParser*' -not -path '*-tool.build/*' | sort)
+[ ${#objects[@]} -gt 0 ] || { echo "no objects under $bin" >&2; exit 1; }
+newest=$(ls -t "${objects[@]}" | head -1)
+
+mkdir -p "$out"
+for name in "$@"; do
+    main=$root/Fuzz/$name/main.swift
+    [ -f "$main" ] || { echo "no such fuzz target: $name" >&2; exit 2; }
+    if [ -x "$out/$name" ] && [ "$out/$name" -nt "$main" ] && [ "$out/$name" -nt "$newest" ]; then
+        continue
+    fi
+    echo "linking $out/$name"
+    swiftc -O -g "$sanitize" -parse-as-library -module-name "Fuzz$name" \
+        -I "$bin/Modules" -I "$package/Sources/CHiredis" -I "$package/Sources/CFastCGI" \
+        -use-ld=lld -module-cache-path "$scratch/fuzz-module-cache" \
+        "$main" "${objects[@]}" $(pkg-config --libs hiredis fcgi) -o "$out/$name"
+done

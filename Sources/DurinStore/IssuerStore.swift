@@ -1,0 +1,77 @@
+import DurinCore
+import RedisClient
+
+/// An application allowed to use trusted issuance (`POST issue/`): it proves itself
+/// with a key, of which Redis holds only the SHA-256 digest.
+public struct IssuerRecord: Equatable, Sendable {
+    public let name: String
+    /// The clients it may issue tokens for; empty: any client.
+    public let clients: [String]
+    public let created: EpochMillis
+
+    public func mayIssue(for client: String) -> Bool { clients.isEmpty || clients.contains(client) }
+
+    /// The one decoder of an issuer hash (`durin:issuer:<digest>`).
+    init?(fields: [String: String]) {
+        guard let name = fields["name"], !name.isEmpty else { return nil }
+        self.name = name
+        clients = (fields["clients"] ?? "").split(separator: ",").map(String.init)
+        created = fields["created"].flatMap { EpochMillis($0) } ?? 0
+    }
+}
+
+/// Issuer keys: `durinctl issuer add|list|remove`, and the lookup `issue/` makes.
+///
+/// Layout: `<prefix>issuer:<key digest>` hash (name, clients, created) and
+/// `<prefix>issuers` hash (name -> key digest), changed together by one script.
+extension AdminStore {
+    /// Creates an issuer and returns its key (shown once, never stored).
+    public func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
+        let key = Token.generate(length: 64)
+        let added = try run(.addIssuer, [name, key.digest, clients.joined(separator: ",")]).int
+        if added != 1 { throw .exists("issuer \(name)") }
+        return key
+    }
+
+    public func issuers() throws(StoreError) -> [IssuerRecord] {
+        let digests = try connection.call(["HGETALL", keys.issuers]).fieldMap
+        guard !digests.isEmpty else { return [] }
+        let replies: [RedisReply]
+        do { replies = try connection.pipeline(digests.values.map { ["HGETALL", keys.issuer($0)] }) } catch { throw StoreError(error) }
+        return replies.compactMap { IssuerRecord(fields: $0.fieldMap) }.sorted { $0.name < $1.name }
+    }
+
+    public func removeIssuer(_ name: String) throws(Failure) {
+        if try run(.removeIssuer, [name]).int != 1 { throw .notFound("issuer \(name)") }
+    }
+}
+
+extension TokenStore {
+    /// The issuer a key belongs to, or nil: one read of the key's digest.
+    public func issuer(key: String) throws(StoreError) -> IssuerRecord? {
+        IssuerRecord(fields: try connection.call(["HGETALL", keys.issuer(Token.digest(of: key))]).fieldMap)
+    }
+}
+
+extension Script {
+    /// ARGV: name, key digest, clients (comma-separated). -> 1 added, 0 the name exists.
+    static let addIssuer = Script(#"""
+    local name, digest = ARGV[4], ARGV[5]
+    if redis.call('HGET', P .. 'issuers', name) then return 0 end
+    redis.call('HSET', P .. 'issuer:' .. digest, 'name', name, 'clients', ARGV[6], 'created', ARGV[3])
+    redis.call('HSET', P .. 'issuers', name, digest)
+    emit('issuer_added', '', '', '', nil, name)
+    return 1
+    """#)
+
+    /// ARGV: name. -> 1 removed, 0 no such issuer.
+    static let removeIssuer = Script(#"""
+    local name = ARGV[4]
+    local digest = redis.call('HGET', P .. 'issuers', name)
+    if not digest then return 0 end
+    redis.call('DEL', P .. 'issuer:' .. digest)
+    redis.call('HDEL', P .. 'issuers', name)
+    emit('issuer_removed', '', '', '', nil, name)
+    return 1
+    """#)
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import DurinCore
+import DurinStore
+
+/// Keys for trusted issuance (`POST issue/`): an application that authenticates its
+/// users itself sends `Authorization: Issuer <key>` to the trusted location.
+struct IssuerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issuer", abstract: "Manage the keys of trusted issuance (issue/).",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an issuer and print its key (once: only its digest is stored).")
+        @Argument(help: "Issuer name (letters, digits, . _ - @ +; at most 64).") var name: String
+        @Option(help: "The clients it may issue tokens for, comma-separated (default: any).") var clients: String?
+
+        func run() throws {
+            guard Names.isValidClientName(name) else { throw CLIError("invalid issuer name \"\(name)\"") }
+            let list = (clients ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for c in list where !Names.isValidClientName(c) { throw CLIError("--clients: invalid client name \"\(c)\"") }
+            let ctx = try Context.load()
+            let key = try attempt { try ctx.admin.addIssuer(name, clients: list) }
+            print(key.value)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List issuers (never their keys).")
+        @OptionGroup var output: JSONFlag
+        func run() throws {
+            let ctx = try Context.load()
+            let issuers = try attempt { try ctx.admin.issuers() }
+            if output.json {
+                printJSON(.array(issuers.map {
+                    ["name": .string($0.name), "clients": .array($0.clients.map { .string($0) }), "created": .string(ctx.format($0.created))]
+                }))
+            } else {
+                issuers.forEach { print("\($0.name)\tclients=\($0.clients.isEmpty ? "any" : $0.clients.joined(separator: ","))") }
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an issuer: its key stops working at once.")
+        @Argument var name: String
+        func run() throws {
+            let ctx = try Context.load()
+            try attempt { try ctx.admin.removeIssuer(name) }
+            print("removed issuer \(name)")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import XCTest
+
+/// A client's own X-Durin-* headers reach no upstream, whatever the location does
+/// (nested locations with their own proxy_set_header, FastCGI upstreams), and the
+/// client's token reaches an upstream only where the location opts in.
+final class NginxHeaderTests: SharedStackTestCase {
+    override class func prepare(_ stack: Stack) throws {
+        try stack.addClient("web")
+        try stack.addUser("alice", password: "alice-pw")
+        // Locations a site might add, beside the example's: a nested location that
+        // sets its own proxy headers (dropping the inherited ones), a FastCGI
+        // upstream without durin's params, a location that forwards the token, and
+        // an upstream that shows every header it gets.
+        let extra = """
+            location /api/nested/ {
+                include \(stack.state)/nginx/durin/durin-protect.conf;
+                proxy_pass http://unix:\(stack.state)/echo.sock;
+                location /api/nested/deeper/ {
+                    proxy_set_header X-Extra yes;
+                    proxy_pass http://unix:\(stack.state)/echo.sock;
+                }
+            }
+            location /api/fcgi/ {
+                include \(stack.state)/nginx/durin/durin-protect.conf;
+                fastcgi_param REQUEST_METHOD GET;
+                fastcgi_param PATH_INFO /ready/;
+                fastcgi_pass durin;
+            }
+            location /api/echo/ {
+                include \(stack.state)/nginx/durin/durin-protect.conf;
+                proxy_pass http://unix:\(stack.state)/echo.sock;
+            }
+            location /api/echo-forward/ {
+                set $durin_forward_token on;
+                include \(stack.state)/nginx/durin/durin-protect.conf;
+                proxy_pass http://unix:\(stack.state)/echo.sock;
+            }
+        """
+        let echo = """
+        server {
+            listen unix:\(stack.state)/echo.sock;
+            default_type application/json;
+            location / {
+                return 200 '{"user":"$http_x_durin_user","client":"$http_x_durin_client","authorization":"$http_authorization"}';
+            }
+        }
+        """
+        let site = "\(stack.state)/nginx/site.conf"
+        var text = try String(contentsOfFile: site, encoding: .utf8)
+        text = text.replacingOccurrences(of: "    server_name _;\n", with: "    server_name _;\n\(extra)\n") + "\n" + echo + "\n"
+        try text.write(toFile: site, atomically: true, encoding: .utf8)
+        try stack.reloadNginx()
+        XCTAssertEqual(try stack.http.call("GET", "/api/echo/").status, 401, "the extra locations are loaded")
+    }
+
+    func testForgedIdentityHeadersAreRefusedEverywhere() throws {
+        let token = try stack.login("alice", "alice-pw", client: "web")
+        for path in ["/api/ping/", "/api/echo/", "/api/nested/", "/api/nested/deeper/", "/api/fcgi/", "/api/auth/verify/"] {
+            for header in ["X-Durin-User", "x-durin-client", "X-DURIN-EXPIRY"] {
+                let r = try http.call("GET", path, token: token, extra: [(header, "admin")])
+                XCTAssertEqual(r.status, 400, "\(path) with \(header): \(r.text)")
+                XCTAssertEqual(r.detail, "X-Durin-User, X-Durin-Client and X-Durin-Expiry are set by durin, never by a client.")
+                XCTAssertFalse(r.text.contains("admin"), "\(path): \(r.text)")
+            }
+            // "0" is a value too (nginx's `if ($var)` would take it for false).
+            XCTAssertEqual(try http.call("GET", path, token: token, extra: [("X-Durin-User", "0")]).status, 400, path)
+        }
+        // Without forged headers the same locations work, with durin's identity.
+        let r = try http.call("GET", "/api/echo/", token: token)
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.object["user"] as? String, "alice")
+        // The nested location dropped durin's headers, but the client could not fill them.
+        let nested = try http.call("GET", "/api/nested/deeper/", token: token)
+        XCTAssertEqual(nested.status, 200)
+        XCTAssertEqual(nested.object["user"] as? String, "")
+    }
+
+    func testTheTokenReachesTheUpstreamOnlyWhereTheLocationOptsIn() throws {
+        let token = try stack.login("alice", "alice-pw", client: "web")
+        let plain = try http.call("GET", "/api/echo/", token: token)
+        XCTAssertEqual(plain.status, 200)
+        XCTAssertEqual(plain.object["authorization"] as? String, "", "not forwarded by default")
+        let forwarded = try http.call("GET", "/api/echo-forward/", token: token)
+        XCTAssertEqual(forwarded.status, 200)
+        XCTAssertEqual(forwarded.object["authorization"] as? String, "Token \(token)")
+        XCTAssertEqual(forwarded.object["user"] as? String, "alice")
+        XCTAssertEqual(try http.call("GET", "/api/echo-forward/").status, 401, "opting in forwards, it does not open")
+    }
+}

@@ -18,7 +18,7 @@ STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationaliza
     dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 
-.PHONY: build build-static run test test-systemd bench install deb clean
+.PHONY: build build-static run test test-install test-systemd fuzz bench install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -35,13 +35,29 @@ run: build
 test:
 	swift build --build-tests
 	swift test
+	$(MAKE) test-install
 	$(MAKE) test-systemd
+
+# `make install` into a temporary DESTDIR (debug build, static runtime).
+test-install:
+	$(MAKE) build-static CONFIG=debug
+	Tests/install/run.sh
 
 # Builds the package from the debug build (the same files, faster to build) and
 # runs it under systemd in a private namespace: Tests/systemd/run.sh.
 test-systemd:
 	$(MAKE) deb CONFIG=debug DIST=.build/test-dist
 	Tests/systemd/run.sh .build/test-dist/durin_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# libFuzzer targets (Fuzz/<Name>/main.swift) built with -sanitize=fuzzer,address into
+# .build-fuzz/: regression inputs replayed, then FUZZ_RUNS inputs per target from the
+# committed seeds, or FUZZ_TIME seconds per target (`make fuzz FUZZ_TIME=600`);
+# FUZZ_TARGETS picks targets (`make fuzz FUZZ_TARGETS="JSON RESP"`). See Fuzz/run.sh.
+FUZZ_RUNS ?= 20000
+FUZZ_TIME ?=
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TIME=$(FUZZ_TIME) Fuzz/run.sh $(FUZZ_TARGETS)
 
 bench:
 	bench/run.sh

@@ -33,7 +33,7 @@ mapfile -t objects < <(find "$bin" -path "$bin/*.build/*" -name '*.o' \
     -not -path '*Tests.build/*' -not -path '*/durinPackage*' \
     -not -path '*/ArgumentParser*' -not -path '*-tool.build/*' | sort)
 [ ${#objects[@]} -gt 0 ] || { echo "no objects under $bin" >&2; exit 1; }
-newest=$(ls -t "${objects[@]}" | head -1)
+newest=$(stat -c '%Y %n' "${objects[@]}" | sort -n | tail -n 1 | cut -d' ' -f2-)
 
 mkdir -p "$out"
 for name in "$@"; do

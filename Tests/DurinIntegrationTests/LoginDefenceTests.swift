@@ -5,15 +5,28 @@ import XCTest
 /// under concurrency, a per-address limit, a deadline for queued logins, and a check
 /// that costs the same for every kind of account.
 final class LoginDefenceTests: XCTestCase {
-    /// Sends `count` requests, `parallel` at a time; returns the statuses.
+    /// Sends `count` requests from `parallel` threads of their own (a dispatch or
+    /// operation queue would run about one per core: these block on sockets); returns
+    /// the statuses.
     static func flood(_ count: Int, parallel: Int, _ send: @escaping @Sendable (Int) -> Int) -> [Int] {
         let statuses = Locked<[Int]>([])
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = parallel
-        for i in 0..<count {
-            queue.addOperation { let s = send(i); statuses.update { $0 = ($0 ?? []) + [s] } }
+        let next = Locked<Int>(0)
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<parallel {
+            let thread = Thread {
+                while true {
+                    var i = 0
+                    next.update { n in i = n ?? 0; n = i + 1 }
+                    guard i < count else { break }
+                    let s = send(i)
+                    statuses.update { $0 = ($0 ?? []) + [s] }
+                }
+                done.signal()
+            }
+            thread.stackSize = 256 << 10
+            thread.start()
         }
-        queue.waitUntilAllOperationsAreFinished()
+        for _ in 0..<parallel { done.wait() }
         return statuses.get() ?? []
     }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make install` into a DESTDIR: every file where the README says, the units naming
+# the installed binary, and the env file written once, private, with a fresh secret.
+#
+#   Tests/install/run.sh          (run by `make test-install`; needs the static debug build)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+nok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
+
+make -s -C "$root" install CONFIG=debug DESTDIR="$dest" >"$dest.log" 2>&1 || { cat "$dest.log"; nok "make install"; }
+rm -f "$dest.log"
+for f in /usr/local/bin/durin-fcgi /usr/local/bin/durinctl; do check "$f is executable" test -x "$dest$f"; done
+for f in /etc/systemd/system/durin.service /etc/systemd/system/durin.socket \
+         /etc/nginx/durin/durin-server.conf /etc/nginx/durin/durin-api.conf /etc/nginx/durin/durin-protect.conf \
+         /etc/nginx/sites-available/durin /usr/local/share/doc/durin/examples/durin.acl \
+         /usr/local/share/doc/durin/examples/durin-redis.conf; do
+    check "$f installed" test -s "$dest$f"
+done
+check "the service runs /usr/local/bin/durin-fcgi" grep -qx 'ExecStart=/usr/local/bin/durin-fcgi' "$dest/etc/systemd/system/durin.service"
+env="$dest/etc/durin/durin.env"
+check "durin.env is mode 0640" test "$(stat -c %a "$env")" = 640
+secret=$(sed -n 's/^DURIN_SECRET_KEY=//p' "$env")
+check "durin.env has a fresh 64-hex secret" bash -c "[[ '$secret' =~ ^[0-9a-f]{64}\$ ]]"
+check "the example site includes the installed snippets" grep -q 'include /etc/nginx/durin/durin-protect.conf;' "$dest/etc/nginx/sites-available/durin"
+make -s -C "$root" install CONFIG=debug DESTDIR="$dest" >/dev/null 2>&1
+check "a second make install keeps durin.env and its secret" test "$(sed -n 's/^DURIN_SECRET_KEY=//p' "$env")" = "$secret"
+other=$(mktemp -d)
+make -s -C "$root" install CONFIG=debug DESTDIR="$other" >/dev/null 2>&1
+check "another installation gets another secret" test "$(sed -n 's/^DURIN_SECRET_KEY=//p' "$other/etc/durin/durin.env")" != "$secret"
+rm -rf "$other"
+check "the installed durin-fcgi accepts the installed env (fails only at the socket)" bash -c "
+    set -a; . '$env'; set +a
+    DURIN_LISTEN=/nonexistent/durin.sock '$dest/usr/local/bin/durin-fcgi' >/dev/null 2>&1; [ \$? = 71 ]"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

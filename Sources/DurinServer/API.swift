@@ -28,8 +28,9 @@ public final class API {
     let metrics: Metrics?
     /// This thread's counters (nil with DURIN_METRICS=off).
     let slot: Metrics.Slot?
-    /// The route of the request being handled, for the request counters.
-    private(set) var currentRoute: Route?
+    /// The route of the request being handled, for the request counters (nil: none
+    /// matched, or the request was refused before routing).
+    var currentRoute: Route?
     /// The connection generation last seen, to count reconnects.
     private var seenGeneration = 0
     /// The cache epoch and connection generation this worker enabled tracking for.

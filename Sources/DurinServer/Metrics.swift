@@ -122,7 +122,7 @@ public final class Metrics: Sendable {
             }
         }
         out.histogram("durin_verify_duration_seconds",
-                      "Time from accepting a verify/ request to its answer (auth_request included).",
+                      "Time from accepting a verify/ request until its answer is ready (auth_request included).",
                       slots.map(\.verifyLatency))
         out.header("durin_cache_hits_total", "counter", "Verifications answered from the in-process cache.")
         out.sample("durin_cache_hits_total", [], slots.reduce(0) { $0 + $1.cacheHits.current })

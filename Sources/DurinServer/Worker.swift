@@ -62,6 +62,7 @@ struct Worker {
             }
             board.set(index, .busy)
             let started = api.slot != nil ? ContinuousClock.now : nil
+            api.currentRoute = nil  // a body refused before routing counts as "unknown"
             var response: HTTPResponse
             switch serve(request, api: api, config: config) {
             case .respond(let r):
@@ -74,13 +75,14 @@ struct Worker {
                 }
                 response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
             }
-            request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
-            request.finish()
+            // Counted before the answer leaves, so a scrape that follows it sees it.
             if let started, let slot = api.slot {
                 slot.request(route: api.currentRoute?.metricsIndex ?? Metrics.unknownRoute, status: response.status)
                 if api.currentRoute == .verify { slot.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
                 api.countReconnects()
             }
+            request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
+            request.finish()
         }
     }
 

@@ -31,7 +31,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
-        // The Redis data model (DESIGN §4) and its atomic Lua scripts.
+        // The Redis data model (docs/redis-layout.md) and its atomic Lua scripts.
         .target(
             name: "DurinStore",
             dependencies: ["DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),

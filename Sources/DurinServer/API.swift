@@ -108,7 +108,7 @@ public final class API {
         }
         if method == "OPTIONS" { return .respond(options(route)) }
         switch route {
-        case .login: return .checkPassword(try prepareLogin(request))
+        case .login: return .checkPassword(try admitLogin(request))
         case .issue: return .respond(try issue(request))
         case .ready: return .respond(ready())
         case .metrics: return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

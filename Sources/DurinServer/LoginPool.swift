@@ -8,12 +8,13 @@ import Synchronization
 /// Where password hashes run, so that they never hold a worker thread nor starve
 /// token verification of CPU.
 ///
-/// A worker parses and prechecks a login, then hands the whole FastCGI request
-/// here and goes back to accepting. One hasher thread per core runs at the lowest
+/// A worker admits a login (the per-address limit), then hands the whole FastCGI
+/// request, body unparsed, here and goes back to accepting: parsing a hostile body
+/// and hashing a password both happen on the hashers. They run at the lowest
 /// CPU priority (SCHED_IDLE): verification always preempts hashing, and under a
-/// CPU-saturating load logins wait for spare cycles. Waiting
-/// logins cost only an open connection; past `capacity` of them a login is
-/// refused at once with 503.
+/// CPU-saturating load logins wait for spare cycles. Waiting logins cost an open
+/// connection and their body; past `capacity` of them, or `byteBudget` of bodies,
+/// a login is refused at once with 503.
 final class LoginPool: Sendable {
     /// A login in flight. Ownership of the FastCGI request moves from the worker
     /// that accepted it to the hasher that answers it; nothing else touches it.
@@ -22,7 +23,11 @@ final class LoginPool: Sendable {
         let login: LoginJob
     }
 
-    private let queue = Mutex<[Job]>([])
+    /// Waiting jobs and the body bytes they hold.
+    private let queue = Mutex<(jobs: [Job], bytes: Int)>(([], 0))
+    /// Waiting logins carry their unparsed bodies (up to DURIN_MAX_BODY_BYTES each):
+    /// past this many bytes in the queue, a login is refused like one past `capacity`.
+    static let byteBudget = 64 << 20
     private let ready = DispatchSemaphore(value: 0)
     /// Queued plus being hashed: shutdown waits for this to reach zero.
     private let inFlight = Atomic(0)
@@ -38,21 +43,28 @@ final class LoginPool: Sendable {
 
     /// Queues a login; false when `capacity` logins are already waiting.
     func submit(_ job: Job) -> Bool {
+        let size = job.login.request.body.count
         let accepted = queue.withLock { q -> Bool in
-            guard q.count < capacity else { return false }
-            q.append(job)
+            guard q.jobs.count < capacity, q.bytes + size <= Self.byteBudget else { return false }
+            q.jobs.append(job)
+            q.bytes += size
             return true
         }
         if accepted {
             inFlight.add(1, ordering: .relaxed)
+            unanswered.add(1, ordering: .relaxed)
             ready.signal()
         }
         return accepted
     }
 
+    /// Queued plus being checked, until the answer is ready (the metrics gauge; it
+    /// drops before the answer leaves, so a scrape right after a login sees it gone).
+    private let unanswered = Atomic(0)
+
     var isIdle: Bool { inFlight.load(ordering: .relaxed) == 0 }
-    /// Logins queued or being hashed.
-    var depth: Int { inFlight.load(ordering: .relaxed) }
+    /// Logins queued or being checked.
+    var depth: Int { unanswered.load(ordering: .relaxed) }
 
     /// Runs one hasher: takes jobs in arrival order, answers each with `complete`.
     func runHasher(index: Int, complete: (LoginJob) -> HTTPResponse) {
@@ -66,8 +78,14 @@ final class LoginPool: Sendable {
         }
         while true {
             ready.wait()
-            guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
+            guard let job = queue.withLock({ q -> Job? in
+                guard !q.jobs.isEmpty else { return nil }
+                let job = q.jobs.removeFirst()
+                q.bytes -= job.login.request.body.count
+                return job
+            }) else { continue }
             let response = complete(job.login)
+            unanswered.subtract(1, ordering: .relaxed)
             job.request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             job.request.finish()
             inFlight.subtract(1, ordering: .relaxed)

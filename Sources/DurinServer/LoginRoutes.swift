@@ -1,25 +1,45 @@
 import DurinCore
 import DurinStore
 
-/// A login between its two halves: validated and prechecked on a worker, its
-/// password checked on a hasher thread.
+/// A login between its two halves: admitted on a worker (the per-address limit,
+/// which needs no parsing), then parsed, validated and checked on a hasher thread
+/// at the lowest CPU priority, so that neither a hostile body nor a password hash
+/// ever holds a worker that verification needs.
 public struct LoginJob: Sendable {
+    let request: HTTPRequest
+    /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not processed.
+    let queuedAt = ContinuousClock.now
+}
+
+/// A login's validated fields and the user they name.
+struct LoginAttempt {
     let username: String
     let password: String
     /// nil for an unknown user: the decoy hash is checked instead.
     let user: UserRecord?
     let client: JSONValue?
-    /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not hashed.
-    let queuedAt = ContinuousClock.now
 }
 
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
 extension API {
     var loginMode: LoginMode { config.rotateTokenOnLogin ? .rotate : (config.refreshTokenOnLogin ? .refresh : .keep) }
 
-    /// The cheap half of login, on a worker: DRF's field validation, then the
-    /// failed-login limit and the user record (one Redis round trip).
-    func prepareLogin(_ request: HTTPRequest) throws(APIError) -> LoginJob {
+    /// The worker's half of login: the per-address limit (one Redis round trip), so a
+    /// flood from one address is refused before it queues for a hasher.
+    func admitLogin(_ request: HTTPRequest) throws(APIError) -> LoginJob {
+        if let rate = config.loginRatePerAddress,
+           let address = request.remoteAddress, !address.isEmpty, address.utf8.count <= 64 {
+            if let wait = try store({ () throws(StoreError) in try tokens.loginAddressCheck(address: address, rate: rate) }) {
+                logger.notice("login refused: too many attempts from one address", metadata: ["address": .string(address)])
+                throw .throttled(waitSeconds: wait)
+            }
+        }
+        return LoginJob(request: request)
+    }
+
+    /// On the hasher: DRF's field validation, then the per-username limit and the
+    /// user record (one Redis round trip).
+    func prepareLogin(_ request: HTTPRequest) throws(APIError) -> LoginAttempt {
         let data = try Self.fields(request)
         // DRF's AuthTokenSerializer: field errors first, then the credentials.
         var errors: [APIError.FieldError] = []
@@ -35,40 +55,39 @@ extension API {
         if !errors.isEmpty { throw .fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw .invalidCredentials }
-        let address = request.remoteAddress.flatMap { $0.isEmpty || $0.utf8.count > 64 ? nil : $0 }
         let precheck = try store { () throws(StoreError) in
-            try tokens.loginPrecheck(username: username, failureRate: config.loginFailureRate,
-                                     address: address, addressRate: config.loginRatePerAddress)
+            try tokens.loginPrecheck(username: username, failureRate: config.loginFailureRate)
         }
         switch precheck {
         case .limited(let wait):
-            logger.notice("login refused: too many attempts", metadata: ["user": .string(username), "address": .string(address ?? "")])
+            logger.notice("login refused: too many attempts", metadata: ["user": .string(username)])
             throw .throttled(waitSeconds: wait)
         case .proceed(let user):
-            return LoginJob(username: username, password: password, user: user, client: data["client"])
+            return LoginAttempt(username: username, password: password, user: user, client: data["client"])
         }
     }
 
-    /// The expensive half, on a hasher thread: Django's ModelBackend checks the
-    /// password first, then `is_active`; every failure gives the same answer, and
-    /// unknown users cost the same hash. Then durin checks the client.
+    /// The hasher's half: parse and prechecks (`prepareLogin`), then Django's
+    /// ModelBackend checks the password first, then `is_active`; every failure gives
+    /// the same answer, and unknown users cost the same hash. Then durin checks the client.
     public func completeLogin(_ job: LoginJob) -> HTTPResponse {
         do throws(APIError) {
-            // nginx stops waiting at fastcgi_read_timeout; a hash after that is wasted.
+            // nginx stops waiting at fastcgi_read_timeout; work after that is wasted.
             if ContinuousClock.now - job.queuedAt > .seconds(config.loginDeadlineSeconds) {
-                logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE", metadata: ["user": .string(job.username)])
+                logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE")
                 throw .busy
             }
+            let attempt = try prepareLogin(job.request)
             let started = slot != nil ? ContinuousClock.now : nil
-            let matches = checkPassword(job)
+            let matches = checkPassword(attempt)
             if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
-            guard matches, let user = job.user, user.isActive else {
-                logger.info("login failed", metadata: ["user": .string(job.username)])
-                try store { () throws(StoreError) in try tokens.loginFailed(username: job.username) }
+            guard matches, let user = attempt.user, user.isActive else {
+                logger.info("login failed", metadata: ["user": .string(attempt.username)])
+                try store { () throws(StoreError) in try tokens.loginFailed(username: attempt.username) }
                 throw .invalidCredentials
             }
-            upgradeHashIfNeeded(user, password: job.password)
-            return try issueToken(for: user, client: try Self.clientName(job.client), event: "login")
+            upgradeHashIfNeeded(user, password: attempt.password)
+            return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login")
         } catch {
             return error.response(authPrefix: config.authHeaderPrefix)
         }
@@ -78,13 +97,13 @@ extension API {
     /// unusable or unsupported hash all check the decoy (and fail), and a stored hash
     /// cheaper than the configured count also spends the difference (Django's
     /// `harden_runtime`), so response time tells nothing about the account.
-    func checkPassword(_ job: LoginJob) -> Bool {
-        let stored = job.user?.passwordHash ?? ""
+    func checkPassword(_ attempt: LoginAttempt) -> Bool {
+        let stored = attempt.user?.passwordHash ?? ""
         guard let iterations = PasswordHasher.iterations(of: stored) else {
-            _ = PasswordHasher.verify(job.password, against: settings.decoyHash)
+            _ = PasswordHasher.verify(attempt.password, against: settings.decoyHash)
             return false
         }
-        let matches = PasswordHasher.verify(job.password, against: stored)
+        let matches = PasswordHasher.verify(attempt.password, against: stored)
         if iterations < config.passwordIterations {
             PasswordHasher.spend(iterations: config.passwordIterations - iterations)
         }

@@ -1,4 +1,5 @@
-/// The routes of DESIGN §3, matched on PATH_INFO with or without the trailing slash.
+/// The routes of the HTTP API (README, HTTP API; docs/architecture.md), matched on
+/// PATH_INFO with or without the trailing slash.
 public enum Route: Equatable, Sendable {
     case login, refresh, logout, logoutAll, verify
     case sessions

@@ -1,4 +1,5 @@
-/// The Redis key names of DESIGN §4, under one prefix (`DURIN_KEY_PREFIX`).
+/// The Redis key names (docs/redis-layout.md lists each with its fields, expiry and
+/// the scripts that touch it), under one prefix (`DURIN_KEY_PREFIX`).
 public struct KeySpace: Sendable {
     public let prefix: String
 

@@ -145,16 +145,19 @@ struct Script: Sendable {
     return {'ok', t[1], t[2], t[3], t[4], t[5]}
     """#)
 
+    /// ARGV: address, rate. Counts a login attempt from one client address.
+    /// -> wait in seconds when over the rate, else 0.
+    static let loginAddressCheck = Script(#"""
+    local limit, period = parseRate(ARGV[5])
+    if not limit then return 0 end
+    return window(P .. 'loginaddr:' .. ARGV[4], limit, period, true)
+    """#)
+
     /// ARGV: username, failure rate ('' = unlimited). Before a password is hashed:
-    /// the user's record, unless too many logins failed recently.
-    /// -> {'limited', wait} | {'ok', field, value, ...}
+    /// counts the attempt against the username and returns the user's record,
+    /// unless the name is over its rate. -> {'limited', wait} | {'ok', field, value, ...}
     static let loginPrecheck = Script(#"""
-    local user, address = ARGV[4], ARGV[6]
-    local alimit, aperiod = parseRate(ARGV[7])
-    if alimit and address ~= '' then
-      local wait = window(P .. 'loginaddr:' .. address, alimit, aperiod, true)
-      if wait > 0 then return {'limited', wait, 'address'} end
-    end
+    local user = ARGV[4]
     -- The attempt is counted now, before the password is hashed, so concurrent
     -- guesses cannot all pass a check that is counted only after the hash. A
     -- successful login clears the name's window (login script).

@@ -136,12 +136,16 @@ public final class TokenStore {
         }
     }
 
-    /// Counts a login attempt against its address and its username, and returns the user
-    /// record, unless either is over its rate: `addressRate` counts every attempt from
-    /// `address`; `failureRate` counts attempts of the name (a success clears them).
-    public func loginPrecheck(username: String, failureRate: ThrottleRate?, address: String? = nil,
-                              addressRate: ThrottleRate? = nil) throws(StoreError) -> LoginPrecheck {
-        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? "", address ?? "", addressRate?.description ?? ""])
+    /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
+    public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
+        let wait = try run(.loginAddressCheck, [address, rate.description]).int ?? 0
+        return wait > 0 ? Int(wait) : nil
+    }
+
+    /// Counts a login attempt against the username (a success clears the count) and
+    /// returns the user record, unless the name is over `failureRate`.
+    public func loginPrecheck(username: String, failureRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
+        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? ""])
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("precheck: \(reply)") }
         if outcome == "limited" { return .limited(wait: Int(items.count > 1 ? items[1].int ?? 1 : 1)) }
         return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
@@ -255,7 +259,7 @@ public final class TokenStore {
 
     /// Whether Redis answers and every script is loaded (loading any that are not).
     public func ready() throws(StoreError) -> Bool {
-        let all: [Script] = [.verify, .loginPrecheck, .loginFailed, .upgradePasswordHash, .login, .refresh, .revokeToken, .revokeUserTokens,
+        let all: [Script] = [.verify, .loginAddressCheck, .loginPrecheck, .loginFailed, .upgradePasswordHash, .login, .refresh, .revokeToken, .revokeUserTokens,
                              .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting, .setActive]
         let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
         for (script, present) in zip(all, loaded) where present.int != 1 {

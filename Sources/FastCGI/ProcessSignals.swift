@@ -1,7 +1,7 @@
 import CFastCGI
 import Glibc
 
-/// The signal plumbing of a clean shutdown (see FIELD-NOTES: libfcgi's own SIGTERM
+/// The signal plumbing of a clean shutdown (libfcgi's own SIGTERM
 /// handler does not wake threads blocked in accept()).
 ///
 /// The main thread blocks SIGTERM/SIGINT before starting workers (so only it

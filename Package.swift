@@ -53,6 +53,10 @@ let package = Package(
         .testTarget(
             name: "DurinCoreTests", dependencies: ["DurinCore", "RedisClient", "DurinServer"],
             exclude: ["naturaldelta-vectors.txt"]),
+        // The store against a real redis-server, without nginx or the responder.
+        .testTarget(
+            name: "DurinStoreTests",
+            dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
         .testTarget(
             name: "DurinIntegrationTests",
             dependencies: ["DurinCore", "DurinStore", "RedisClient"]),

@@ -4,11 +4,11 @@ import RedisClient
 /// Clients, users and token listings: what `durinctl` manages, and the reads the
 /// login path needs. Writes that touch several keys go through scripts.
 public final class AdminStore {
-    public let connection: RedisConnection
+    public let connection: any RedisCommandConnection
     public let keys: KeySpace
     let context: ScriptContext
 
-    public init(connection: RedisConnection, configuration: Configuration) {
+    public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
         keys = KeySpace(prefix: configuration.keyPrefix)
         context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)

@@ -75,7 +75,7 @@ public enum RedisRights {
 
     /// Checks the rights of `connection`'s user under `keys.prefix`.
     /// - Parameter tracking: also check what the verification cache needs.
-    public static func check(_ connection: RedisConnection, keys: KeySpace, tracking: Bool) throws(Problem) {
+    public static func check(_ connection: any RedisCommandConnection, keys: KeySpace, tracking: Bool) throws(Problem) {
         var refused: [String] = []
         func send(_ args: [String]) throws(Problem) -> RedisReply {
             do {

@@ -35,7 +35,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-extension RedisConnection {
+extension RedisCommandConnection {
     /// One command, with Redis errors turned into store errors.
     func call(_ args: [String]) throws(StoreError) -> RedisReply {
         let reply: RedisReply

@@ -79,7 +79,7 @@ public enum SessionDeletion: Equatable, Sendable {
 /// Token operations on one Redis connection: each is a single atomic script.
 /// Not thread-safe, like the connection it owns: one per worker thread.
 public final class TokenStore {
-    public let connection: RedisConnection
+    public let connection: any RedisCommandConnection
     public let keys: KeySpace
     let context: ScriptContext
     private let graceMillis: Int64
@@ -88,7 +88,7 @@ public final class TokenStore {
     private var seal: TokenSeal?
 
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
-    public init(connection: RedisConnection, configuration: Configuration) {
+    public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
         keys = KeySpace(prefix: configuration.keyPrefix)
         context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
@@ -318,7 +318,7 @@ extension TokenStore {
     }
 }
 
-extension RedisConnection {
+extension RedisCommandConnection {
     /// A user's live tokens (with their sealed value), ordered by session id: the
     /// index, then every token hash in one pipelined round trip. Index entries whose
     /// token has expired are skipped.

@@ -50,13 +50,6 @@ public final class RedisConnection {
         }
     }
 
-    public func send(_ args: String...) throws(RedisError) -> RedisReply {
-        try send(args.map { Array($0.utf8) })
-    }
-
-    public func send(_ args: [String]) throws(RedisError) -> RedisReply {
-        try send(args.map { Array($0.utf8) })
-    }
 
     /// Sends several commands in one round trip and returns their replies in order.
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {

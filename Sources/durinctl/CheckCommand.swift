@@ -97,7 +97,7 @@ struct CheckCommand: ParsableCommand {
 
     /// Persistence and eviction: what decides whether a crash or full memory logs users out.
     /// CONFIG is usually not granted to durin's ACL user; then this is skipped, not failed.
-    private func checkRedisSettings(_ connection: RedisConnection, _ report: Report) {
+    private func checkRedisSettings(_ connection: any RedisCommandConnection, _ report: Report) {
         func config(_ name: String) -> String? {
             guard let reply = try? connection.send("CONFIG", "GET", name), let items = reply.array, items.count == 2 else { return nil }
             return items[1].string

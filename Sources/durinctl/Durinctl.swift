@@ -18,7 +18,7 @@ struct Durinctl: ParsableCommand {
 /// Connection and settings shared by every subcommand.
 struct Context {
     let config: Configuration
-    let connection: RedisConnection
+    let connection: any RedisCommandConnection
     var admin: AdminStore { AdminStore(connection: connection, configuration: config) }
     var tokens: TokenStore { TokenStore(connection: connection, configuration: config) }
 

@@ -1,0 +1,33 @@
+/// What the stores need of a connection to Redis: a command in, a typed reply out,
+/// and pipelining. `RedisConnection` (one node over hiredis) is the implementation
+/// today; a Sentinel- or Cluster-aware connection can take its place without the
+/// stores changing.
+///
+/// A connection is used by one thread at a time.
+public protocol RedisCommandConnection: AnyObject {
+    /// Sends one command and waits for its reply. Error replies come back as
+    /// `.error`; only an unreachable server throws (`RedisError.unavailable`), or one
+    /// that refused the connection's login (`.rejected`).
+    func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply
+
+    /// Sends several commands in one round trip; their replies, in order.
+    func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply]
+
+    /// Counts successful (re)connects: per-connection state such as CLIENT TRACKING
+    /// must be set again whenever it changes.
+    var generation: Int { get }
+
+    var isConnected: Bool { get }
+}
+
+extension RedisCommandConnection {
+    public func send(_ args: [String]) throws(RedisError) -> RedisReply {
+        try send(args.map { Array($0.utf8) })
+    }
+
+    public func send(_ args: String...) throws(RedisError) -> RedisReply {
+        try send(args.map { Array($0.utf8) })
+    }
+}
+
+extension RedisConnection: RedisCommandConnection {}

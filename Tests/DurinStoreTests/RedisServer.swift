@@ -1,0 +1,53 @@
+import Foundation
+import Glibc
+import RedisClient
+import XCTest
+
+/// A redis-server of the test's own on a unix socket in a temporary directory: no
+/// TCP port, so nothing to race for. Readiness is polled, never slept for.
+final class RedisServer: @unchecked Sendable {
+    let dir: String
+    let socket: String
+    private let pid: pid_t
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        socket = "\(dir)/redis.sock"
+        var pid: pid_t = 0
+        let argv = ["redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir,
+                    "--save", "", "--appendonly", "no", "--logfile", "\(dir)/redis.log"]
+        let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgs, environ) == 0 else {
+            throw XCTSkip("cannot start redis-server")
+        }
+        self.pid = pid
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? connection().send("PING"))?.string == "PONG" { return }
+            usleep(10_000)
+        }
+        stop()
+        throw NSError(domain: "RedisServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not answer on \(socket)"])
+    }
+
+    var endpoint: RedisEndpoint { RedisEndpoint(address: .unix(path: socket)) }
+
+    func connection(readTimeout: Bool = true) -> RedisConnection {
+        RedisConnection(endpoint: endpoint, timeoutMilliseconds: 2000, readTimeout: readTimeout)
+    }
+
+    func stop() {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

@@ -33,6 +33,8 @@ struct Script: Sendable {
     /// records this one (when `record`) and returns 0.
     static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+    local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
+    local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
     local function emit(kind, user, client, id, reason, issuer)
       if MAXLEN > 0 then
         local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
@@ -109,11 +111,11 @@ struct Script: Sendable {
     /// ARGV: digest, allow (space-separated), deny, throttle ('1'), default rate.
     /// The token check of every authenticated request: authentication, the
     /// location's client rules, then its throttle, as DRF orders them.
-    /// -> {'ok', user, client, expiry, id, created} | {'expired'} | {'inactive'} | {'invalid'}
+    /// -> {'ok', <StoredToken.fields>} | {'expired'} | {'inactive'} | {'invalid'}
     ///    | {'denied', user, client} | {'throttled', wait, user, client}
     static let verify = Script(#"""
     local digest = ARGV[4]
-    local t = redis.call('HMGET', P .. 'token:' .. digest, 'user', 'client', 'expiry', 'id', 'created')
+    local t = tokenFields(P .. 'token:' .. digest)
     if not t[1] then
       local tombKey = P .. 'expired:' .. digest
       local tomb = redis.call('GET', tombKey)
@@ -142,7 +144,7 @@ struct Script: Sendable {
         if wait > 0 then return {'throttled', wait, t[1], t[2]} end
       end
     end
-    return {'ok', t[1], t[2], t[3], t[4], t[5]}
+    return {'ok', unpack(t)}
     """#)
 
     /// ARGV: address, rate. Counts a login attempt from one client address.
@@ -191,7 +193,7 @@ struct Script: Sendable {
     /// issuer (trusted issuance: named in the events).
     /// One token per (user, client): returns the live one (keep), renews it (refresh),
     /// replaces it (rotate) or refuses (new); creates one when there is none.
-    /// -> {'noclient'} | {'inactive'} | {'exists'} | {outcome, digest, sealed, expiry, id, created, replacedId}
+    /// -> {'noclient'} | {'inactive'} | {'exists'} | {outcome, digest, replacedId, <StoredToken.fields>}
     static let login = Script(#"""
     local user, client, digest, sealed = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
     local grace, mode, event, issuer = tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
@@ -209,7 +211,7 @@ struct Script: Sendable {
         if mode == 'new' then return {'exists'} end
         if mode == 'keep' then
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
-          return {'existing', old, t[3], t[1], t[2], t[4], ''}
+          return {'existing', old, '', unpack(tokenFields(tk))}
         end
         if mode == 'refresh' then
           local exp = expiryAfter(ttl)
@@ -218,7 +220,7 @@ struct Script: Sendable {
           reindex(idx)
           emit('token_renewed', user, client, t[2], nil, issuer)
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
-          return {'renewed', old, t[3], exp, t[2], t[4], ''}
+          return {'renewed', old, '', unpack(tokenFields(tk))}
         end
         redis.call('DEL', tk, P .. 'expired:' .. old)
         emit('token_revoked', user, client, t[2], 'rotated')
@@ -234,11 +236,11 @@ struct Script: Sendable {
     reindex(idx)
     emit('token_created', user, client, id, nil, issuer)
     if event ~= '' then emit(event, user, client, id, nil, issuer) end
-    return {'created', digest, sealed, exp, tostring(id), ARGV[3], replaced}
+    return {'created', digest, replaced, unpack(tokenFields(tk))}
     """#)
 
     /// ARGV: digest, grace, default ttl. Same token, fresh expiry.
-    /// -> {'ok', expiry, user, client, id} | {'invalid'}
+    /// -> {'ok', <StoredToken.fields>} | {'invalid'}
     static let refresh = Script(#"""
     local digest, grace = ARGV[4], tonumber(ARGV[5])
     local tk = P .. 'token:' .. digest
@@ -250,7 +252,7 @@ struct Script: Sendable {
     arm(tk, digest, exp, grace, t[1] .. '\t' .. t[2] .. '\t' .. t[3])
     reindex(P .. 'user:' .. t[1] .. ':tokens')
     emit('token_renewed', t[1], t[2], t[3])
-    return {'ok', exp, t[1], t[2], t[3]}
+    return {'ok', unpack(tokenFields(tk))}
     """#)
 
     /// ARGV: digest, reason. Revokes one token. -> {user, client, id} or {} when already gone.

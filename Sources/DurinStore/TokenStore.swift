@@ -123,10 +123,8 @@ public final class TokenStore {
         guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("verify: \(reply)") }
         switch outcome {
         case "ok":
-            guard items.count == 6, let user = items[1].string, let client = items[2].string,
-                  let expiry = items[3].string, let id = items[4].int else { throw .unexpected("verify: \(reply)") }
-            return .valid(TokenRecord(digest: digest, user: user, client: client, created: items[5].int ?? 0,
-                                      expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id))
+            guard let stored = StoredToken(digest: digest, values: items.dropFirst()) else { throw .unexpected("verify: \(reply)") }
+            return .valid(stored.record)
         case "expired": return .expired
         case "inactive": return .userInactive
         case "denied": return .denied(user: items[1].string ?? "", client: items[2].string ?? "")
@@ -182,12 +180,11 @@ public final class TokenStore {
         case "exists": return .failure(.alreadyExists)
         default: break
         }
-        guard items.count == 7, let kind = IssuedToken.Outcome(rawValue: outcome), let digest = items[1].string,
-              let sealed = items[2].string, let expiry = items[3].string, let id = items[4].int else {
+        guard let kind = IssuedToken.Outcome(rawValue: outcome), items.count > 3, let digest = items[1].string,
+              let stored = StoredToken(digest: digest, values: items.dropFirst(3)), let sealed = stored.sealed else {
             throw .unexpected("login: \(reply)")
         }
-        let record = TokenRecord(digest: digest, user: user, client: client, created: items[5].int ?? now,
-                                 expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
+        let record = stored.record
         let token: Token
         if kind == .created {
             token = candidate
@@ -198,17 +195,15 @@ public final class TokenStore {
             // be handed back, so replace it.
             return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer, now: now)
         }
-        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: items[6].int))
+        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: items[2].int))
     }
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
         let reply = try run(.refresh, [digest, String(graceMillis), defaultTTL.storedValue])
         guard let items = reply.array, items.first?.string == "ok" else { return nil }
-        guard items.count == 5, let expiry = items[1].string, let user = items[2].string, let client = items[3].string,
-              let id = items[4].int else { throw .unexpected("refresh: \(reply)") }
-        return TokenRecord(digest: digest, user: user, client: client, created: 0,
-                           expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id)
+        guard let stored = StoredToken(digest: digest, values: items.dropFirst()) else { throw .unexpected("refresh: \(reply)") }
+        return stored.record
     }
 
     /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
@@ -308,13 +303,9 @@ extension TokenStore {
 
     /// One HMGET of the token hash; nil when there is no such token.
     func read(digest: String) throws(StoreError) -> Found? {
-        let t = try connection.call(["HMGET", keys.token(digest), "user", "client", "expiry", "id", "created", "inactive"]).array ?? []
-        guard t.count == 6, let user = t[0].string, let client = t[1].string, let expiry = t[2].string, let id = t[3].int else {
-            return nil
-        }
-        if t[5].string == "1" { return .inactive }
-        return .active(TokenRecord(digest: digest, user: user, client: client, created: t[4].int ?? 0,
-                                   expiry: expiry == "never" ? nil : EpochMillis(expiry), id: id))
+        let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.fields).array ?? []
+        guard let stored = StoredToken(digest: digest, values: values[...]) else { return nil }
+        return stored.inactive ? .inactive : .active(stored.record)
     }
 }
 
@@ -328,14 +319,12 @@ extension RedisCommandConnection {
         let digests = Array(index.values)
         let replies: [RedisReply]
         do {
-            replies = try pipeline(digests.map { ["HMGET", keys.token($0), "user", "client", "created", "expiry", "id", "sealed"] })
+            replies = try pipeline(digests.map { ["HMGET", keys.token($0)] + StoredToken.fields })
         } catch { throw StoreError(error) }
         var found: [(record: TokenRecord, sealed: String?)] = []
         for (digest, reply) in zip(digests, replies) {
-            guard let f = reply.array, f.count == 6, let u = f[0].string, let c = f[1].string, let id = f[4].int else { continue }
-            let expiry = f[3].string
-            found.append((TokenRecord(digest: digest, user: u, client: c, created: f[2].int ?? 0,
-                                      expiry: expiry == "never" ? nil : expiry.flatMap { EpochMillis($0) }, id: id), f[5].string))
+            guard let stored = StoredToken(digest: digest, values: (reply.array ?? [])[...]) else { continue }
+            found.append((stored.record, stored.sealed))
         }
         return found.sorted { $0.record.id < $1.record.id }
     }

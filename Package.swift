@@ -59,7 +59,7 @@ let package = Package(
             dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
         .testTarget(
             name: "DurinIntegrationTests",
-            dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
+            dependencies: ["DurinCore", "DurinStore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 
@@ -289,14 +290,8 @@ final class AuthFlowTests: SharedStackTestCase {
     }
 }
 
+/// A token's Redis key suffix, computed independently of durin's own code path
+/// (swift-crypto's SHA-256, as durin uses, but not durin's Token type).
 func sha256Hex(_ s: String) -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())", s]
-    let out = Pipe()
-    p.standardOutput = out
-    try? p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    SHA256.hash(data: Array(s.utf8)).map { String(format: "%02x", $0) }.joined()
 }

@@ -34,11 +34,15 @@ final class CacheTests: XCTestCase {
         super.tearDown()
     }
 
+    /// EVALSHA calls so far. No line yet means none; a line that does not parse fails
+    /// the test rather than reading as zero.
     func scriptCalls() throws -> Int {
         let info = try stack.redisCLI("INFO", "commandstats")
-        guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
-              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first else { return 0 }
-        return Int(calls) ?? 0
+        guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cmdstat_evalsha:") }) else { return 0 }
+        guard let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first, let n = Int(calls) else {
+            throw RawHTTP.Failure(description: "cannot read the EVALSHA count from \(line)")
+        }
+        return n
     }
 
     func cached(_ token: String, times: Int = 20) throws -> [Int] {

@@ -214,6 +214,9 @@ final class Stack: @unchecked Sendable {
 /// stopped after the last. Subclasses name their settings and fixtures.
 class SharedStackTestCase: XCTestCase {
     nonisolated(unsafe) private static var stacks: [ObjectIdentifier: Stack] = [:]
+    /// Why a class's stack could not start: each of its tests fails with it, and the
+    /// rest of the run goes on.
+    nonisolated(unsafe) private static var setupErrors: [ObjectIdentifier: any Error] = [:]
 
     /// DURIN_* settings for this class's stack.
     class var settings: [String: String] { [:] }
@@ -230,12 +233,18 @@ class SharedStackTestCase: XCTestCase {
             stacks[ObjectIdentifier(self)] = stack
             try prepare(stack)
         } catch {
-            fatalError("stack: \(error)")
+            setupErrors[ObjectIdentifier(self)] = error
         }
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        if let error = Self.setupErrors[ObjectIdentifier(Self.self)] { throw error }
     }
 
     override class func tearDown() {
         stacks.removeValue(forKey: ObjectIdentifier(self))?.stop()
+        setupErrors[ObjectIdentifier(self)] = nil
         super.tearDown()
     }
 }

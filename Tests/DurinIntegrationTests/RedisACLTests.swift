@@ -1,3 +1,4 @@
+import DurinStore
 import Foundation
 import XCTest
 
@@ -79,6 +80,13 @@ final class RedisACLTests: SharedStackTestCase {
         XCTAssertEqual(try stack.durinctl(["client", "list"], env: ctl).status, 0)
         XCTAssertEqual(try stack.durinctl(["token", "list"], env: ctl).status, 0)
         XCTAssertEqual(try stack.durinctl(["events", "--last", "5"], env: ctl).status, 0)
+    }
+
+    /// The example ACL grants exactly the commands the start-up check tries: a command
+    /// added to durin without a grant (or a grant left behind) shows here.
+    func testShippedACLGrantsExactlyTheCommandsDurinUses() throws {
+        let granted = Set(try Self.shippedRules().filter { $0.hasPrefix("+") }.map { String($0.dropFirst()) })
+        XCTAssertEqual(granted, Set(RedisRights.commands))
     }
 
     func testMissingRightStopsTheResponderAtStartNamingIt() throws {

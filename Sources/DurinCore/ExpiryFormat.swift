@@ -4,7 +4,9 @@ import Glibc
 /// and the `expiry`/`created` fields of a token hash.
 public typealias EpochMillis = Int64
 
-public enum Clock {
+/// The wall clock in epoch milliseconds (not the standard library's `Clock`, which
+/// measures durations: expiry is wall-clock time, as Redis's is).
+public enum WallClock {
     /// Wall-clock time, which is also what Redis key expiry follows.
     public static func nowMillis() -> EpochMillis {
         var ts = timespec()

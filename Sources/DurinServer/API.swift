@@ -148,7 +148,7 @@ public final class API {
     /// trouble) takes the full path, which gives durin's exact answer.
     func authenticateCached(digest: String, rules: AccessRules) throws(APIError) -> TokenRecord {
         guard let cache, let ticket = cache.ticket() else { return try authenticate(digest: digest, rules: rules) }
-        let now = Clock.nowMillis()
+        let now = WallClock.nowMillis()
         if let hit = cache.lookup(digest, now: now) {
             slot?.cacheHits.add()
             return try Self.check(hit, rules)

@@ -7,7 +7,7 @@ extension API {
     var hiddenSessionClient: String? { config.apiAccessExcludeFromSessions ? config.apiAccessClientName : nil }
 
     func sessions(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
-        let now = Clock.nowMillis()
+        let now = WallClock.nowMillis()
         let hidden = hiddenSessionClient
         let live = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }
         return .json(200, .array(live.filter { $0.record.client != hidden }.map { entry -> JSONValue in
@@ -52,7 +52,7 @@ extension API {
             case .failure(.userInactive): throw .userInactive
             case .success(let issued):
                 slot?.tokenIssued(client: client)
-                return .json(201, .object(tokenFields(issued.record, now: Clock.nowMillis()) + [("token", .string(issued.token.value))]))
+                return .json(201, .object(tokenFields(issued.record, now: WallClock.nowMillis()) + [("token", .string(issued.token.value))]))
             }
         case "DELETE":
             let revoked = try store { () throws(StoreError) in try tokens.revokeAll(user: auth.user, client: client, reason: "apiaccess_delete") }
@@ -62,7 +62,7 @@ extension API {
         default:
             let found = try store { () throws(StoreError) in try tokens.sessions(user: auth.user) }.first { $0.record.client == client }
             guard let found else { throw .notFound }
-            var fields = tokenFields(found.record, now: Clock.nowMillis())
+            var fields = tokenFields(found.record, now: WallClock.nowMillis())
             if config.apiAccessResponseIncludeToken, let sealed = found.sealed,
                let token = try store({ () throws(StoreError) in try tokens.unseal(sealed, digest: found.record.digest) }) {
                 fields.append(("token", .string(token.value)))

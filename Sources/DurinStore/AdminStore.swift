@@ -15,7 +15,7 @@ public final class AdminStore {
     }
 
     func run(_ script: Script, keys: [String] = [], _ args: [String]) throws(Failure) -> RedisReply {
-        do { return try connection.run(script, keys: keys, args: context.header(now: Clock.nowMillis()) + args) } catch {
+        do { return try connection.run(script, keys: keys, args: context.header(now: WallClock.nowMillis()) + args) } catch {
             throw .store(error)
         }
     }
@@ -83,7 +83,7 @@ public final class AdminStore {
 
     public func addUser(_ user: UserRecord) throws(Failure) {
         var args = [user.username, "username", user.username, "password", user.passwordHash,
-                    "is_active", user.isActive ? "1" : "0", "created", String(Clock.nowMillis())]
+                    "is_active", user.isActive ? "1" : "0", "created", String(WallClock.nowMillis())]
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { args += [k, v] }
         let added = try run(.addUser, args)
         if added.int != 1 { throw .exists("user \(user.username)") }

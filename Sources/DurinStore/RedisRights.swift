@@ -97,7 +97,7 @@ public enum RedisRights {
         try expect(["PING"])
         var nonce = SystemRandomNumberGenerator()
         let base = keys.prefix + "rights-check:" + String(UInt64.random(in: .min ... .max, using: &nonce), radix: 16)
-        let tail = ["1", base, keys.prefix, "0", String(Clock.nowMillis())]
+        let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis())]
         try expect(["SCRIPT", "EXISTS", probe.sha])
         try expect(["SCRIPT", "LOAD", probe.source])
         switch try send(["EVALSHA", probe.sha] + tail) {

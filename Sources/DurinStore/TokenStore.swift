@@ -98,7 +98,7 @@ public final class TokenStore {
         if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
-    func run(_ script: Script, keys: [String] = [], _ args: [String], now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> RedisReply {
+    func run(_ script: Script, keys: [String] = [], _ args: [String], now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> RedisReply {
         try connection.run(script, keys: keys, args: context.header(now: now) + args)
     }
 
@@ -165,7 +165,7 @@ public final class TokenStore {
     /// - Parameter event: the event to record besides the token's own (`login`, `token_issued`), or none.
     /// - Parameter issuer: the issuer of a trusted issuance, named in the events.
     public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
-                      now: EpochMillis = Clock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
+                      now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
         let candidate = Token.generate(length: tokenLength)

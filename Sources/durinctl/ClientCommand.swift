@@ -40,7 +40,7 @@ struct ClientCommand: ParsableCommand {
             guard Names.isValidClientName(name) else { throw CLIError("invalid client name \"\(name)\"") }
             let ctx = try Context.load()
             let record = ClientRecord(name: name, tokenTTL: try ClientCommand.ttl(ttl) ?? ctx.config.defaultTokenTTL,
-                                      throttleRate: try ClientCommand.throttle(throttle) ?? nil, created: Clock.nowMillis())
+                                      throttleRate: try ClientCommand.throttle(throttle) ?? nil, created: WallClock.nowMillis())
             try attempt { try ctx.admin.addClient(record) }
             print("added client \(ClientCommand.text(record))")
         }

@@ -92,9 +92,14 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Each byte's 6-bit value, 0xFF for bytes outside the alphabet; built once.
+    private static let lookup: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        return table
+    }()
+
     public static func decode(_ text: String) -> [UInt8]? {
-        var lookup = [UInt8: UInt8]()
-        for (i, c) in alphabet.enumerated() { lookup[c] = UInt8(i) }
         let chars = Array(text.utf8)
         guard chars.count % 4 == 0 else { return nil }
         var out: [UInt8] = []
@@ -106,8 +111,8 @@ public enum Base64 {
                 let c = chars[i + k]
                 if c == UInt8(ascii: "=") && k >= 2 && i + 4 == chars.count {
                     pad += 1
-                } else if pad == 0, let x = lookup[c] {
-                    v[k] = x
+                } else if pad == 0, Self.lookup[Int(c)] != 0xFF {
+                    v[k] = Self.lookup[Int(c)]
                 } else {
                     return nil
                 }

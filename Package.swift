@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "durinctl",
             dependencies: [
-                "DurinCore", "DurinStore",
+                "DurinCore", "DurinStore", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

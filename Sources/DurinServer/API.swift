@@ -33,8 +33,8 @@ public final class API {
     var currentRoute: Route?
     /// The connection generation last seen, to count reconnects.
     private var seenGeneration = 0
-    /// The cache epoch and connection generation this worker enabled tracking for.
-    var tracking: (epoch: Int, generation: Int)?
+    /// This worker's reads through the cache (nil: no cache).
+    let cachedReader: CachedTokenReader?
     var config: Configuration { settings.configuration }
 
     /// An API on a connection of its own, for the calling thread.
@@ -54,6 +54,7 @@ public final class API {
         self.tokens = tokens
         admin = AdminStore(connection: tokens.connection, configuration: settings.configuration)
         self.cache = cache
+        cachedReader = cache.map { CachedTokenReader(store: tokens, cache: $0) }
         self.metrics = metrics
         slot = metrics?.takeSlot()
         self.logger = logger
@@ -147,28 +148,19 @@ public final class API {
     /// tracked plain reads and caches it; anything but a valid token (and any Redis
     /// trouble) takes the full path, which gives durin's exact answer.
     func authenticateCached(digest: String, rules: AccessRules) throws(APIError) -> TokenRecord {
-        guard let cache, let ticket = cache.ticket() else { return try authenticate(digest: digest, rules: rules) }
-        let now = WallClock.nowMillis()
-        if let hit = cache.lookup(digest, now: now) {
+        switch cachedReader?.record(digest: digest) ?? .bypassed {
+        case .hit(let record):
             slot?.cacheHits.add()
-            return try Self.check(hit, rules)
+            return try Self.check(record, rules)
+        case .fetched(let record):
+            slot?.cacheMisses.add()
+            return try Self.check(record, rules)
+        case .miss:
+            slot?.cacheMisses.add()
+            return try authenticate(digest: digest, rules: rules)
+        case .bypassed:
+            return try authenticate(digest: digest, rules: rules)
         }
-        slot?.cacheMisses.add()
-        do {
-            let connection = tokens.connection
-            if tracking?.epoch != ticket.epoch || tracking?.generation != connection.generation || !connection.isConnected {
-                try tokens.enableTracking(redirect: ticket.redirectID)
-                tracking = (ticket.epoch, connection.generation)
-            }
-            // Cached only if the read happened on the connection that tracks it.
-            if let record = try tokens.trackedLookup(digest: digest), connection.generation == tracking?.generation {
-                cache.store(record, ticket: ticket, now: now)
-                return try Self.check(record, rules)
-            }
-        } catch {
-            tracking = nil
-        }
-        return try authenticate(digest: digest, rules: rules)
     }
 
     /// A location's client lists, for a token served from the cache.

@@ -64,7 +64,10 @@ public enum Server {
         FastCGI.initialize()
         ProcessSignals.prepare()
         if let cache {
-            let listener = InvalidationListener(endpoint: endpoint, cache: cache, logger: logger)
+            let listener = InvalidationListener(
+                endpoint: endpoint, cache: cache,
+                restored: { [logger] in logger.notice("cache invalidation restored") },
+                lost: { [logger] error in logger.warning("cache bypassed: invalidation connection lost", metadata: ["error": .string(error)]) })
             let thread = Thread { Threads.name("durin-inval"); listener.run() }
             thread.stackSize = 1 << 20
             thread.start()

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinStore
 import FastCGI
 import Logging
 import RedisClient

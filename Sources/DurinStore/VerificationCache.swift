@@ -1,7 +1,5 @@
 import DurinCore
-import DurinStore
 import Foundation
-import Logging
 import RedisClient
 import Synchronization
 
@@ -11,7 +9,8 @@ import Synchronization
 /// revoked token is never served from here.
 ///
 /// Shared by all worker threads. An `InvalidationListener` thread feeds it; while
-/// that connection is down the cache is empty and bypassed.
+/// that connection is down the cache is empty and bypassed. Workers read through a
+/// `CachedTokenReader` each, which keeps the client-tracking state of its connection.
 public final class VerificationCache: Sendable {
     struct Entry {
         let record: TokenRecord
@@ -121,12 +120,24 @@ extension VerificationCache.State {
 
 /// The thread that receives Redis's invalidation messages for every worker's
 /// tracked reads, and reconnects (flushing the cache) whenever its connection drops.
-struct InvalidationListener {
+public struct InvalidationListener: Sendable {
     let endpoint: RedisEndpoint
     let cache: VerificationCache
-    let logger: Logger
+    /// Told when invalidations work again after a loss, and when they are lost
+    /// (with the error, the first time of a run of failures).
+    let restored: @Sendable () -> Void
+    let lost: @Sendable (String) -> Void
 
-    func run() {
+    public init(endpoint: RedisEndpoint, cache: VerificationCache,
+                restored: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void) {
+        self.endpoint = endpoint
+        self.cache = cache
+        self.restored = restored
+        self.lost = lost
+    }
+
+    /// Runs forever on the calling thread.
+    public func run() {
         let connection = RedisConnection(endpoint: endpoint, readTimeout: false)
         var failures = 0
         while true {
@@ -135,7 +146,7 @@ struct InvalidationListener {
                 let subscribed = try connection.send("SUBSCRIBE", "__redis__:invalidate")
                 guard subscribed.array?.first?.string == "subscribe" else { throw .server("SUBSCRIBE: \(subscribed)") }
                 cache.trackingStarted(redirectID: id)
-                if failures > 0 { logger.notice("cache invalidation restored") }
+                if failures > 0 { restored() }
                 failures = 0
                 while true {
                     let message = try connection.readPush()
@@ -149,10 +160,59 @@ struct InvalidationListener {
             } catch {
                 cache.trackingLost()
                 connection.disconnect()
-                if failures == 0 { logger.warning("cache bypassed: invalidation connection lost", metadata: ["error": "\(error)"]) }
+                if failures == 0 { lost("\(error)") }
                 failures += 1
                 Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(failures)))
             }
         }
+    }
+}
+
+/// A worker's view of the cache: "the cached record, or take the full path". A hit
+/// costs no Redis round trip; a miss reads the token with a tracked plain read
+/// (turning tracking on for this connection first whenever the connection or the
+/// listener changed) and caches it. Anything else (not valid as it stands, Redis
+/// trouble, tracking down) sends the caller to the full path, which gives durin's
+/// exact answer.
+public final class CachedTokenReader {
+    public enum Found: Equatable {
+        /// Served from memory.
+        case hit(TokenRecord)
+        /// Read from Redis under tracking, and cached.
+        case fetched(TokenRecord)
+        /// Looked for and not cached: take the full path.
+        case miss
+        /// Tracking is down, the cache is empty: take the full path.
+        case bypassed
+    }
+
+    private let store: TokenStore
+    private let cache: VerificationCache
+    /// The listener epoch and connection generation tracking was turned on for.
+    private var tracking: (epoch: Int, generation: Int)?
+
+    public init(store: TokenStore, cache: VerificationCache) {
+        self.store = store
+        self.cache = cache
+    }
+
+    public func record(digest: String, now: EpochMillis = WallClock.nowMillis()) -> Found {
+        guard let ticket = cache.ticket() else { return .bypassed }
+        if let hit = cache.lookup(digest, now: now) { return .hit(hit) }
+        let connection = store.connection
+        do {
+            if tracking?.epoch != ticket.epoch || tracking?.generation != connection.generation || !connection.isConnected {
+                try store.enableTracking(redirect: ticket.redirectID)
+                tracking = (ticket.epoch, connection.generation)
+            }
+            // Cached only if the read happened on the connection that tracks it.
+            if let record = try store.trackedLookup(digest: digest), connection.generation == tracking?.generation {
+                cache.store(record, ticket: ticket, now: now)
+                return .fetched(record)
+            }
+        } catch {
+            tracking = nil
+        }
+        return .miss
     }
 }

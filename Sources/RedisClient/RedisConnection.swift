@@ -174,7 +174,7 @@ public final class RedisConnection {
         return decode(reply)
     }
 
-    private static func decode(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+    static func decode(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
         let reply = r.pointee
         switch reply.type {
         case REDIS_REPLY_STRING:

@@ -55,9 +55,12 @@ for name in "$@"; do
     if "$fuzzer" "${common[@]}" -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" \
         "${limit[@]}" "${dict[@]}" ${FUZZ_ARGS:-} "$work" "$root/Fuzz/corpus/$name" >>"$log" 2>&1; then
         final() { sed -n "s/^stat::$1: *//p" "$log" | tail -n 1; }
-        echo "$name: ok, $(final number_of_executed_units) inputs in $(($(date +%s) - start)) s" \
-            "($(final average_exec_per_sec)/s), ${#regressions[@]} regression inputs," \
-            "corpus $(find "$work" -type f | wc -l) files, peak RSS $(final peak_rss_mb) MB"
+        seconds=$(($(date +%s) - start))
+        rate=""
+        [ "$seconds" -gt 0 ] && rate=" ($(final average_exec_per_sec)/s)"
+        echo "$name: ok, $(final number_of_executed_units) inputs in $seconds s$rate," \
+            "${#regressions[@]} regression inputs, corpus $(find "$work" -type f | wc -l) files," \
+            "peak RSS $(final peak_rss_mb) MB"
     else
         echo "$name: FAILED (log: $log; input in $artifacts/)" >&2
         tail -n 40 "$log" >&2

@@ -57,7 +57,8 @@ for name in "$@"; do
         final() { sed -n "s/^stat::$1: *//p" "$log" | tail -n 1; }
         seconds=$(($(date +%s) - start))
         rate=""
-        [ "$seconds" -gt 0 ] && rate=" ($(final average_exec_per_sec)/s)"
+        per_second=$(final average_exec_per_sec)
+        [ "$seconds" -gt 0 ] && [ "${per_second:-0}" -gt 0 ] && rate=" ($per_second/s)"
         echo "$name: ok, $(final number_of_executed_units) inputs in $seconds s$rate," \
             "${#regressions[@]} regression inputs, corpus $(find "$work" -type f | wc -l) files," \
             "peak RSS $(final peak_rss_mb) MB"
@@ -67,6 +68,7 @@ for name in "$@"; do
         failed+=("$name")
     fi
 done
+echo "fuzz: $(($# - ${#failed[@]})) passed, ${#failed[@]} failed"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzzing failed: ${failed[*]}" >&2
     exit 1

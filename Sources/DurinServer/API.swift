@@ -24,7 +24,6 @@ public final class API {
     let tokens: TokenStore
     let admin: AdminStore
     let logger: Logger
-    let cache: VerificationCache?
     let metrics: Metrics?
     /// This thread's counters (nil with DURIN_METRICS=off).
     let slot: Metrics.Slot?
@@ -53,7 +52,6 @@ public final class API {
         self.settings = settings
         self.tokens = tokens
         admin = AdminStore(connection: tokens.connection, configuration: settings.configuration)
-        self.cache = cache
         cachedReader = cache.map { CachedTokenReader(store: tokens, cache: $0) }
         self.metrics = metrics
         slot = metrics?.takeSlot()

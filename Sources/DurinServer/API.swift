@@ -196,8 +196,16 @@ public final class API {
         }
     }
 
+    /// Counts an answer (before it leaves, so a scrape that follows sees it) and any
+    /// reconnects the request caused. `route` nil: unmatched, or refused before routing.
+    func countAnswer(_ response: HTTPResponse, route: Route?) {
+        guard let slot else { return }
+        slot.request(route: route?.metricsIndex ?? Metrics.unknownRoute, status: response.status)
+        countReconnects()
+    }
+
     /// Counts the connection's reconnects since the last call (its first connect is none).
-    func countReconnects() {
+    private func countReconnects() {
         let generation = tokens.connection.generation
         guard generation != seenGeneration else { return }
         if seenGeneration > 0 { slot?.redisReconnects.add(generation - seenGeneration) }

@@ -84,8 +84,7 @@ public enum Server {
                 let api = API(settings: settings, endpoint: endpoint, metrics: metrics, logLevel: logLevelForThreads)
                 logins.runHasher(index: index) { job in
                     let response = api.completeLogin(job)
-                    api.slot?.request(route: Route.login.metricsIndex, status: response.status)
-                    api.countReconnects()
+                    api.countAnswer(response, route: .login)
                     return response
                 }
             }

@@ -76,12 +76,10 @@ struct Worker {
                 }
                 response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
             }
-            // Counted before the answer leaves, so a scrape that follows it sees it.
-            if let started, let slot = api.slot {
-                slot.request(route: api.currentRoute?.metricsIndex ?? Metrics.unknownRoute, status: response.status)
-                if api.currentRoute == .verify { slot.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
-                api.countReconnects()
+            if let started, api.currentRoute == .verify {
+                api.slot?.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds)
             }
+            api.countAnswer(response, route: api.currentRoute)
             request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             request.finish()
         }

@@ -14,10 +14,8 @@ public final class AdminStore {
         context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
     }
 
-    func run(_ script: Script, keys: [String] = [], _ args: [String]) throws(Failure) -> RedisReply {
-        do { return try connection.run(script, keys: keys, args: context.header(now: WallClock.nowMillis()) + args) } catch {
-            throw .store(error)
-        }
+    func run<Call: ScriptCall>(_ call: Call) throws(Failure) -> Call.Outcome {
+        do { return try connection.run(call, context: context) } catch { throw .store(error) }
     }
 
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -48,9 +46,7 @@ public final class AdminStore {
     }
 
     public func addClient(_ client: ClientRecord) throws(Failure) {
-        let added = try run(.addClient, [client.name, client.tokenTTL.storedValue,
-                                         client.throttleRate?.description ?? "", String(client.created)])
-        if added.int != 1 { throw .exists("client \(client.name)") }
+        if try !run(AddClientScript(client: client)) { throw .exists("client \(client.name)") }
     }
 
     public func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??) throws(Failure) {
@@ -63,9 +59,8 @@ public final class AdminStore {
     /// Removes the client and every token issued to it. Returns how many tokens went.
     @discardableResult
     public func removeClient(_ name: String) throws(Failure) -> Int {
-        let n = try run(.removeClient, [name]).int ?? -1
-        if n < 0 { throw .notFound("client \(name)") }
-        return Int(n)
+        guard let n = try run(RemoveClientScript(name: name)) else { throw .notFound("client \(name)") }
+        return n
     }
 
     // MARK: Users
@@ -82,11 +77,7 @@ public final class AdminStore {
     }
 
     public func addUser(_ user: UserRecord) throws(Failure) {
-        var args = [user.username, "username", user.username, "password", user.passwordHash,
-                    "is_active", user.isActive ? "1" : "0", "created", String(WallClock.nowMillis())]
-        for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { args += [k, v] }
-        let added = try run(.addUser, args)
-        if added.int != 1 { throw .exists("user \(user.username)") }
+        if try !run(AddUserScript(user: user, created: WallClock.nowMillis())) { throw .exists("user \(user.username)") }
     }
 
     public func setPasswordHash(_ name: String, hash: String) throws(Failure) {
@@ -95,15 +86,14 @@ public final class AdminStore {
 
     /// Deactivated users keep their tokens, which answer "User inactive or deleted."
     public func setActive(_ name: String, _ active: Bool) throws(Failure) {
-        if try run(.setActive, [name, active ? "1" : "0"]).int != 1 { throw .notFound("user \(name)") }
+        if try !run(SetActiveScript(name: name, active: active)) { throw .notFound("user \(name)") }
     }
 
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
-        let n = try run(.removeUser, [name]).int ?? -1
-        if n < 0 { throw .notFound("user \(name)") }
-        return Int(n)
+        guard let n = try run(RemoveUserScript(name: name)) else { throw .notFound("user \(name)") }
+        return n
     }
 
     // MARK: Tokens
@@ -125,6 +115,6 @@ public final class AdminStore {
 
     private func setFields(key: String, _ pairs: [String], what: String) throws(Failure) {
         guard !pairs.isEmpty else { return }
-        if try run(.setExisting, keys: [key], pairs).int != 1 { throw .notFound(what) }
+        if try !run(SetExistingScript(key: key, pairs: pairs)) { throw .notFound(what) }
     }
 }

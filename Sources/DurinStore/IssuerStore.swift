@@ -28,8 +28,7 @@ extension AdminStore {
     /// Creates an issuer and returns its key (shown once, never stored).
     public func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
         let key = Token.generate(length: 64)
-        let added = try run(.addIssuer, [name, key.digest, clients.joined(separator: ",")]).int
-        if added != 1 { throw .exists("issuer \(name)") }
+        if try !run(AddIssuerScript(name: name, keyDigest: key.digest, clients: clients)) { throw .exists("issuer \(name)") }
         return key
     }
 
@@ -42,7 +41,7 @@ extension AdminStore {
     }
 
     public func removeIssuer(_ name: String) throws(Failure) {
-        if try run(.removeIssuer, [name]).int != 1 { throw .notFound("issuer \(name)") }
+        if try !run(RemoveIssuerScript(name: name)) { throw .notFound("issuer \(name)") }
     }
 }
 
@@ -51,27 +50,4 @@ extension TokenStore {
     public func issuer(key: String) throws(StoreError) -> IssuerRecord? {
         IssuerRecord(fields: try connection.call(["HGETALL", keys.issuer(Token.digest(of: key))]).fieldMap)
     }
-}
-
-extension Script {
-    /// ARGV: name, key digest, clients (comma-separated). -> 1 added, 0 the name exists.
-    static let addIssuer = Script(#"""
-    local name, digest = ARGV[4], ARGV[5]
-    if redis.call('HGET', P .. 'issuers', name) then return 0 end
-    redis.call('HSET', P .. 'issuer:' .. digest, 'name', name, 'clients', ARGV[6], 'created', ARGV[3])
-    redis.call('HSET', P .. 'issuers', name, digest)
-    emit('issuer_added', '', '', '', nil, name)
-    return 1
-    """#)
-
-    /// ARGV: name. -> 1 removed, 0 no such issuer.
-    static let removeIssuer = Script(#"""
-    local name = ARGV[4]
-    local digest = redis.call('HGET', P .. 'issuers', name)
-    if not digest then return 0 end
-    redis.call('DEL', P .. 'issuer:' .. digest)
-    redis.call('HDEL', P .. 'issuers', name)
-    emit('issuer_removed', '', '', '', nil, name)
-    return 1
-    """#)
 }

@@ -43,21 +43,4 @@ extension RedisCommandConnection {
         if case .error(let message) = reply { throw StoreError(reply: message) }
         return reply
     }
-
-    /// Runs a script by SHA, loading it on NOSCRIPT (after a Redis restart or
-    /// SCRIPT FLUSH) with a plain EVAL, which also caches it again.
-    func run(_ script: Script, keys: [String] = [], args: [String]) throws(StoreError) -> RedisReply {
-        let tail = [String(keys.count)] + keys + args
-        var reply: RedisReply
-        do {
-            reply = try send(["EVALSHA", script.sha] + tail)
-            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-                reply = try send(["EVAL", script.source] + tail)
-            }
-        } catch {
-            throw StoreError(error)
-        }
-        if case .error(let message) = reply { throw StoreError(reply: message) }
-        return reply
-    }
 }

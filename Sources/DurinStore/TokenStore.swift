@@ -98,8 +98,8 @@ public final class TokenStore {
         if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
-    func run(_ script: Script, keys: [String] = [], _ args: [String], now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> RedisReply {
-        try connection.run(script, keys: keys, args: context.header(now: now) + args)
+    func run<Call: ScriptCall>(_ call: Call, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Call.Outcome {
+        try connection.run(call, context: context, now: now)
     }
 
     /// Looks a token up by its digest and applies a location's rules: one round trip.
@@ -116,48 +116,36 @@ public final class TokenStore {
                 return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
             }
         }
-        let reply = try run(.verify, [
-            digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
-            rules.throttle ? "1" : "", rules.defaultRate?.description ?? "",
-        ])
-        guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("verify: \(reply)") }
-        switch outcome {
-        case "ok":
-            guard let stored = StoredToken(digest: digest, values: items.dropFirst()) else { throw .unexpected("verify: \(reply)") }
-            return .valid(stored.record)
-        case "expired": return .expired
-        case "inactive": return .userInactive
-        case "denied": return .denied(user: items[1].string ?? "", client: items[2].string ?? "")
-        case "throttled":
-            return .throttled(wait: Int(items[1].int ?? 1), user: items[2].string ?? "", client: items[3].string ?? "")
-        default: return .invalid
+        switch try run(VerifyScript(digest: digest, rules: rules)) {
+        case .valid(let stored): return .valid(stored.record)
+        case .expired: return .expired
+        case .inactive: return .userInactive
+        case .invalid: return .invalid
+        case .denied(let user, let client): return .denied(user: user, client: client)
+        case .throttled(let wait, let user, let client): return .throttled(wait: wait, user: user, client: client)
         }
     }
 
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
     public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
-        let wait = try run(.loginAddressCheck, [address, rate.description]).int ?? 0
-        return wait > 0 ? Int(wait) : nil
+        try run(LoginAddressCheckScript(address: address, rate: rate))
     }
 
     /// Counts a login attempt against the username (a success clears the count) and
     /// returns the user record, unless the name is over `failureRate`.
     public func loginPrecheck(username: String, failureRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
-        let reply = try run(.loginPrecheck, [username, failureRate?.description ?? ""])
-        guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("precheck: \(reply)") }
-        if outcome == "limited" { return .limited(wait: Int(items.count > 1 ? items[1].int ?? 1 : 1)) }
-        return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
+        try run(LoginPrecheckScript(username: username, failureRate: failureRate))
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).
     public func loginFailed(username: String) throws(StoreError) {
-        _ = try run(.loginFailed, [username])
+        try run(LoginFailedScript(username: username))
     }
 
     /// Replaces a user's password hash with one at the configured cost after a
     /// successful login (Django's `must_update`), unless it changed meanwhile.
     public func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
-        _ = try run(.upgradePasswordHash, keys: [keys.user(user)], [old, new])
+        _ = try run(UpgradePasswordHashScript(userKey: keys.user(user), checked: old, replacement: new))
     }
 
     /// Returns, renews or creates the one token of (user, client), atomically: any
@@ -169,64 +157,52 @@ public final class TokenStore {
     {
         let seal = try sealingKey()
         let candidate = Token.generate(length: tokenLength)
-        let reply = try run(.login, [
-            user, client, candidate.digest, seal.seal(candidate, digest: candidate.digest), String(graceMillis), mode.rawValue, event ?? "",
-            issuer ?? "",
-        ], now: now)
-        guard let items = reply.array, let outcome = items.first?.string else { throw .unexpected("login: \(reply)") }
-        switch outcome {
-        case "noclient": return .failure(.noClient)
-        case "inactive": return .failure(.userInactive)
-        case "exists": return .failure(.alreadyExists)
-        default: break
-        }
-        guard let kind = IssuedToken.Outcome(rawValue: outcome), items.count > 3, let digest = items[1].string,
-              let stored = StoredToken(digest: digest, values: items.dropFirst(3)), let sealed = stored.sealed else {
-            throw .unexpected("login: \(reply)")
+        let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
+                               sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
+                               event: event, issuer: issuer)
+        let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
+        switch try run(call, now: now) {
+        case .noClient: return .failure(.noClient)
+        case .inactive: return .failure(.userInactive)
+        case .exists: return .failure(.alreadyExists)
+        case .issued(let k, let s, let r): (kind, stored, replacedID) = (k, s, r)
         }
         let record = stored.record
         let token: Token
         if kind == .created {
             token = candidate
-        } else if let opened = seal.unseal(sealed, digest: digest) {
+        } else if let sealed = stored.sealed, let opened = seal.unseal(sealed, digest: record.digest) {
             token = opened
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
             return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer, now: now)
         }
-        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: items[2].int))
+        return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
     }
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
-        let reply = try run(.refresh, [digest, String(graceMillis), defaultTTL.storedValue])
-        guard let items = reply.array, items.first?.string == "ok" else { return nil }
-        guard let stored = StoredToken(digest: digest, values: items.dropFirst()) else { throw .unexpected("refresh: \(reply)") }
-        return stored.record
+        switch try run(RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL)) {
+        case .renewed(let stored): return stored.record
+        case .notFound: return nil
+        }
     }
 
     /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
     @discardableResult
-    public func revoke(digest: String, reason: String) throws(StoreError) -> (user: String, client: String, id: Int64)? {
-        let reply = try run(.revokeToken, [digest, reason])
-        guard let items = reply.array, items.count == 3, let user = items[0].string, let client = items[1].string,
-              let id = items[2].int else { return nil }
-        return (user, client, id)
+    public func revoke(digest: String, reason: String) throws(StoreError) -> RevokedToken? {
+        switch try run(RevokeTokenScript(digest: digest, reason: reason)) {
+        case .revoked(let token): return token
+        case .alreadyGone: return nil
+        }
     }
 
     /// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
     /// Returns (client, session id) of each revoked token.
     @discardableResult
     public func revokeAll(user: String, client: String? = nil, reason: String) throws(StoreError) -> [(client: String, id: Int64)] {
-        let items = try run(.revokeUserTokens, [user, client ?? "", reason]).array ?? []
-        var revoked: [(String, Int64)] = []
-        var i = 0
-        while i + 1 < items.count {
-            if let c = items[i].string, let id = items[i + 1].int { revoked.append((c, id)) }
-            i += 2
-        }
-        return revoked
+        try run(RevokeUserTokensScript(user: user, client: client, reason: reason))
     }
 
     /// durin's session delete: another of the user's tokens, by session id.
@@ -234,12 +210,7 @@ public final class TokenStore {
     ///   (DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS): its session is not found here either.
     public func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
         throws(StoreError) -> SessionDeletion {
-        let items = try run(.revokeSession, [user, String(id), currentDigest, hiddenClient ?? ""]).array ?? []
-        switch items.first?.string {
-        case "ok": return .deleted(client: items.count > 1 ? items[1].string ?? "" : "")
-        case "current": return .current
-        default: return .notFound
-        }
+        try run(RevokeSessionScript(user: user, id: id, currentDigest: currentDigest, hiddenClient: hiddenClient))
     }
 
     /// A user's live tokens, ordered by session id.
@@ -254,8 +225,7 @@ public final class TokenStore {
 
     /// Whether Redis answers and every script is loaded (loading any that are not).
     public func ready() throws(StoreError) -> Bool {
-        let all: [Script] = [.verify, .loginAddressCheck, .loginPrecheck, .loginFailed, .upgradePasswordHash, .login, .refresh, .revokeToken, .revokeUserTokens,
-                             .revokeSession, .addClient, .removeClient, .addUser, .removeUser, .setExisting, .setActive]
+        let all = Script.all
         let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
         for (script, present) in zip(all, loaded) where present.int != 1 {
             _ = try connection.call(["SCRIPT", "LOAD", script.source])

@@ -1,0 +1,190 @@
+import DurinCore
+import RedisClient
+
+// The scripts behind durinctl's client, user and issuer commands: each changes a
+// record together with the sets and tokens that go with it.
+
+/// Adds a client unless the name exists. Outcome: whether it was added.
+struct AddClientScript: ScriptCall {
+    let client: ClientRecord
+
+    var arguments: [String] {
+        [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created)]
+    }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "ttl", "throttle", "created"], #"""
+    local key = P .. 'client:' .. name
+    if redis.call('EXISTS', key) == 1 then return 0 end
+    redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
+    redis.call('SADD', P .. 'clients', name)
+    return 1
+    """#)
+}
+
+/// Removes a client and, as durin's CASCADE does, its tokens. Outcome: how many
+/// tokens went, nil when there is no such client.
+struct RemoveClientScript: ScriptCall {
+    let name: String
+
+    var arguments: [String] { [name] }
+
+    func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
+
+    static let script = Script(parameters: ["name"], #"""
+    if redis.call('DEL', P .. 'client:' .. name) == 0 then return -1 end
+    redis.call('SREM', P .. 'clients', name)
+    local n = 0
+    for _, user in ipairs(redis.call('SMEMBERS', P .. 'users')) do
+      local idx = P .. 'user:' .. user .. ':tokens'
+      local d = redis.call('HGET', idx, name)
+      if d then
+        local id = redis.call('HGET', P .. 'token:' .. d, 'id')
+        if redis.call('DEL', P .. 'token:' .. d) == 1 then
+          n = n + 1
+          emit('token_revoked', user, name, id, 'client_removed')
+        end
+        redis.call('DEL', P .. 'expired:' .. d)
+        redis.call('HDEL', idx, name)
+        reindex(idx)
+      end
+    end
+    return n
+    """#)
+}
+
+/// Adds a user unless the name exists. Outcome: whether it was added.
+struct AddUserScript: ScriptCall {
+    let user: UserRecord
+    let created: EpochMillis
+
+    /// The name, then the hash's field/value pairs.
+    var arguments: [String] {
+        var pairs = ["username", user.username, "password", user.passwordHash,
+                     "is_active", user.isActive ? "1" : "0", "created", String(created)]
+        for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { pairs += [k, v] }
+        return [user.username] + pairs
+    }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name"], variadic: true, #"""
+    local key = P .. 'user:' .. name
+    if redis.call('EXISTS', key) == 1 then return 0 end
+    local fields = {}
+    for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
+    redis.call('HSET', key, unpack(fields))
+    redis.call('SADD', P .. 'users', name)
+    return 1
+    """#)
+}
+
+/// Sets a user's `is_active` and marks their tokens, so that the token check reads
+/// one key. Outcome: false when there is no such user.
+struct SetActiveScript: ScriptCall {
+    let name: String
+    let active: Bool
+
+    var arguments: [String] { [name, active ? "1" : "0"] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "active"], #"""
+    local key = P .. 'user:' .. name
+    if redis.call('EXISTS', key) == 0 then return 0 end
+    redis.call('HSET', key, 'is_active', active)
+    local entries = redis.call('HGETALL', P .. 'user:' .. name .. ':tokens')
+    for i = 2, #entries, 2 do
+      local tk = P .. 'token:' .. entries[i]
+      if redis.call('EXISTS', tk) == 1 then
+        if active == '1' then redis.call('HDEL', tk, 'inactive') else redis.call('HSET', tk, 'inactive', '1') end
+      end
+    end
+    return 1
+    """#)
+}
+
+/// Removes a user and their tokens. Outcome: how many tokens went, nil when there
+/// is no such user.
+struct RemoveUserScript: ScriptCall {
+    let name: String
+
+    var arguments: [String] { [name] }
+
+    func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
+
+    static let script = Script(parameters: ["name"], #"""
+    if redis.call('DEL', P .. 'user:' .. name) == 0 then return -1 end
+    redis.call('SREM', P .. 'users', name)
+    local idx = P .. 'user:' .. name .. ':tokens'
+    local entries = redis.call('HGETALL', idx)
+    local n = 0
+    for i = 1, #entries, 2 do
+      local id = redis.call('HGET', P .. 'token:' .. entries[i + 1], 'id')
+      if redis.call('DEL', P .. 'token:' .. entries[i + 1]) == 1 then
+        n = n + 1
+        emit('token_revoked', name, entries[i], id, 'user_removed')
+      end
+      redis.call('DEL', P .. 'expired:' .. entries[i + 1])
+    end
+    redis.call('DEL', idx, P .. 'loginfail:' .. name)
+    return n
+    """#)
+}
+
+/// Sets fields of an existing client or user hash only. Outcome: false when there
+/// is no such hash.
+struct SetExistingScript: ScriptCall {
+    let key: String
+    /// Field/value pairs.
+    let pairs: [String]
+
+    var keys: [String] { [key] }
+    var arguments: [String] { pairs }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(variadic: true, #"""
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    for i = FIRST_EXTRA, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+    return 1
+    """#)
+}
+
+/// Adds an issuer unless the name exists. Outcome: whether it was added.
+struct AddIssuerScript: ScriptCall {
+    let name: String
+    let keyDigest: String
+    let clients: [String]
+
+    var arguments: [String] { [name, keyDigest, clients.joined(separator: ",")] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "digest", "clients"], #"""
+    if redis.call('HGET', P .. 'issuers', name) then return 0 end
+    redis.call('HSET', P .. 'issuer:' .. digest, 'name', name, 'clients', clients, 'created', NOW_TEXT)
+    redis.call('HSET', P .. 'issuers', name, digest)
+    emit('issuer_added', '', '', '', nil, name)
+    return 1
+    """#)
+}
+
+/// Removes an issuer. Outcome: false when there is no such issuer.
+struct RemoveIssuerScript: ScriptCall {
+    let name: String
+
+    var arguments: [String] { [name] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name"], #"""
+    local digest = redis.call('HGET', P .. 'issuers', name)
+    if not digest then return 0 end
+    redis.call('DEL', P .. 'issuer:' .. digest)
+    redis.call('HDEL', P .. 'issuers', name)
+    emit('issuer_removed', '', '', '', nil, name)
+    return 1
+    """#)
+}

@@ -1,0 +1,184 @@
+import DurinCore
+import RedisClient
+
+// The scripts of a login, in the order a login runs them: the per-address count
+// on the worker, then on a hasher the per-username count and the user record,
+// the token, and a password hash upgrade or a failure event.
+
+/// Counts a login attempt from one client address. Outcome: the wait in seconds
+/// when the address is over `rate`, else nil.
+struct LoginAddressCheckScript: ScriptCall {
+    let address: String
+    let rate: ThrottleRate
+
+    var arguments: [String] { [address, rate.description] }
+
+    func decode(_ reply: RedisReply) -> Int?? {
+        guard let wait = reply.int else { return nil }
+        return .some(wait > 0 ? Int(wait) : nil)
+    }
+
+    static let script = Script(parameters: ["address", "rate"], #"""
+    local limit, period = parseRate(rate)
+    if not limit then return 0 end
+    return window(P .. 'loginaddr:' .. address, limit, period, true)
+    """#)
+}
+
+/// Before a password is hashed: counts the attempt against the username and
+/// returns the user's record, unless the name is over its rate.
+struct LoginPrecheckScript: ScriptCall {
+    let username: String
+    /// nil: no limit.
+    let failureRate: ThrottleRate?
+
+    var arguments: [String] { [username, failureRate?.description ?? ""] }
+
+    func decode(_ reply: RedisReply) -> LoginPrecheck? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        switch kind {
+        case "limited":
+            guard items.count == 2, let wait = items[1].int else { return nil }
+            return .limited(wait: Int(wait))
+        case "ok": return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
+        default: return nil
+        }
+    }
+
+    static let script = Script(parameters: ["username", "failureRate"], #"""
+    -- The attempt is counted now, before the password is hashed, so concurrent
+    -- guesses cannot all pass a check that is counted only after the hash. A
+    -- successful login clears the name's window (login script).
+    local limit, period = parseRate(failureRate)
+    if limit then
+      local wait = window(P .. 'loginfail:' .. username, limit, period, true)
+      if wait > 0 then return {'limited', wait} end
+    end
+    local fields = redis.call('HGETALL', P .. 'user:' .. username)
+    table.insert(fields, 1, 'ok')
+    return fields
+    """#)
+}
+
+/// Records a failed login (the attempt was already counted by the precheck).
+struct LoginFailedScript: ScriptCall {
+    let username: String
+
+    var arguments: [String] { [username] }
+
+    func decode(_ reply: RedisReply) -> Void? { reply.int == 1 ? () : nil }
+
+    static let script = Script(parameters: ["username"], #"""
+    emit('login_failed', username, '', '')
+    return 1
+    """#)
+}
+
+/// Replaces a user's password hash after a successful login (Django's
+/// `must_update`), only if it is still the one checked: a concurrent password
+/// change wins. Outcome: whether it was replaced.
+struct UpgradePasswordHashScript: ScriptCall {
+    /// The user hash.
+    let userKey: String
+    let checked: String
+    let replacement: String
+
+    var keys: [String] { [userKey] }
+    var arguments: [String] { [checked, replacement] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["checked", "replacement"], #"""
+    if redis.call('HGET', KEYS[1], 'password') ~= checked then return 0 end
+    redis.call('HSET', KEYS[1], 'password', replacement)
+    return 1
+    """#)
+}
+
+/// One token per (user, client): returns the live one (keep), renews it
+/// (refresh), replaces it (rotate) or refuses (new); creates one when there is none.
+struct LoginScript: ScriptCall {
+    enum Outcome {
+        case noClient
+        case inactive
+        /// `new` found a live token.
+        case exists
+        /// The pair's token: `candidate` when created, else the one it already had.
+        /// `replacedID`: the session id of the token a rotation revoked.
+        case issued(IssuedToken.Outcome, StoredToken, replacedID: Int64?)
+    }
+
+    let user: String
+    let client: String
+    /// The new token's digest and sealed copy, used when one is created.
+    let candidateDigest: String
+    let sealed: String
+    let graceMillis: Int64
+    let mode: LoginMode
+    /// The event to record besides the token's own (`login`, `token_issued`), or none.
+    let event: String?
+    /// The issuer of a trusted issuance, named in the events.
+    let issuer: String?
+
+    var arguments: [String] {
+        [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? ""]
+    }
+
+    func decode(_ reply: RedisReply) -> Outcome? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        switch (kind, items.count) {
+        case ("noclient", 1): return .noClient
+        case ("inactive", 1): return .inactive
+        case ("exists", 1): return .exists
+        default: break
+        }
+        guard let issued = IssuedToken.Outcome(rawValue: kind), items.count > 3, let digest = items[1].string,
+              let stored = StoredToken(digest: digest, values: items.dropFirst(3)), stored.sealed != nil else { return nil }
+        return .issued(issued, stored, replacedID: items[2].int)
+    }
+
+    static let script = Script(
+        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer"], #"""
+    grace = tonumber(grace)
+    local ttl = redis.call('HGET', P .. 'client:' .. client, 'token_ttl')
+    if not ttl then return {'noclient'} end
+    if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then return {'inactive'} end
+    if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
+    local idx = P .. 'user:' .. user .. ':tokens'
+    local old = redis.call('HGET', idx, client)
+    local replaced = ''
+    if old then
+      local tk = P .. 'token:' .. old
+      local t = redis.call('HMGET', tk, 'expiry', 'id', 'sealed', 'created')
+      if t[1] then
+        if mode == 'new' then return {'exists'} end
+        if mode == 'keep' then
+          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
+          return {'existing', old, '', unpack(tokenFields(tk))}
+        end
+        if mode == 'refresh' then
+          local exp = expiryAfter(ttl)
+          redis.call('HSET', tk, 'expiry', exp)
+          arm(tk, old, exp, grace, user .. '\t' .. client .. '\t' .. t[2])
+          reindex(idx)
+          emit('token_renewed', user, client, t[2], nil, issuer)
+          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
+          return {'renewed', old, '', unpack(tokenFields(tk))}
+        end
+        redis.call('DEL', tk, P .. 'expired:' .. old)
+        emit('token_revoked', user, client, t[2], 'rotated')
+        replaced = t[2]
+      end
+    end
+    local id = redis.call('INCR', P .. 'seq:token')
+    local tk = P .. 'token:' .. digest
+    local exp = expiryAfter(ttl)
+    redis.call('HSET', tk, 'user', user, 'client', client, 'created', NOW_TEXT, 'expiry', exp, 'id', id, 'sealed', sealed)
+    arm(tk, digest, exp, grace, user .. '\t' .. client .. '\t' .. id)
+    redis.call('HSET', idx, client, digest)
+    reindex(idx)
+    emit('token_created', user, client, id, nil, issuer)
+    if event ~= '' then emit(event, user, client, id, nil, issuer) end
+    return {'created', digest, replaced, unpack(tokenFields(tk))}
+    """#)
+}

@@ -1,0 +1,195 @@
+import DurinCore
+import Crypto
+import RedisClient
+
+/// A Lua script run with EVALSHA; Redis keeps it cached by its SHA-1.
+///
+/// Every script receives ARGV[1] = key prefix, ARGV[2] = events stream MAXLEN
+/// (0: no events), ARGV[3] = now (epoch ms). Its own arguments follow, and reach
+/// the Lua as locals named by `parameters`: the names are declared once, here,
+/// and the Swift side passes them through a `ScriptCall`, in the same order.
+/// docs/redis-layout.md lists which keys each script touches.
+struct Script: Sendable {
+    let source: String
+    let sha: String
+    /// The names of the script's own arguments, bound to Lua locals in this order.
+    let parameters: [String]
+    /// Whether more arguments may follow the named ones (field/value pairs),
+    /// read in the Lua from ARGV[FIRST_EXTRA].
+    let variadic: Bool
+
+    init(parameters: [String] = [], variadic: Bool = false, _ body: String) {
+        self.parameters = parameters
+        self.variadic = variadic
+        var prologue = ""
+        if !parameters.isEmpty {
+            let values = parameters.indices.map { "ARGV[\($0 + ScriptContext.count + 1)]" }
+            prologue = "local \(parameters.joined(separator: ", ")) = \(values.joined(separator: ", "))\n"
+        }
+        if variadic { prologue += "local FIRST_EXTRA = \(parameters.count + ScriptContext.count + 1)\n" }
+        // The shebang makes Redis 7 treat the script as one that may write and refuse
+        // it before it starts when memory is full (noeviction): without it, a script
+        // whose first write is allowed may go on writing past maxmemory, and one whose
+        // first write is refused fails half-way. Keys are still named in the script
+        // (no cluster mode), which a shebang script may do.
+        source = "#!lua\n" + Script.helpers + prologue + body
+        sha = hexEncoding(Array(Insecure.SHA1.hash(data: Array(source.utf8))))
+    }
+
+    /// Every script the responder runs, for loading them all at start.
+    static let all: [Script] = [
+        VerifyScript.script, LoginAddressCheckScript.script, LoginPrecheckScript.script, LoginFailedScript.script,
+        UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
+        RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
+        AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
+        AddIssuerScript.script, RemoveIssuerScript.script,
+    ]
+
+    /// Shared by the scripts.
+    ///
+    /// emit: appends an event (durin's signals) to the stream, never a token.
+    /// arm: sets a token's native expiry and its "expired" tombstone (expiry + grace).
+    /// reindex: drops index entries whose token is gone (lazy cleanup) and sets the
+    /// index's own expiry to its latest token's, or none if one never expires.
+    /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
+    /// seconds when `limit` requests already fell in the last `period` seconds, else
+    /// records this one (when `record`) and returns 0.
+    static let helpers = #"""
+    local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+    local NOW_TEXT = ARGV[3]
+    local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
+    local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
+    local function emit(kind, user, client, id, reason, issuer)
+      if MAXLEN > 0 then
+        local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
+                        'time', string.format('%d', NOW)}
+        if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
+        if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
+        redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+      end
+    end
+    local function arm(tk, digest, exp, grace, tomb)
+      local tombKey = P .. 'expired:' .. digest
+      if exp == 'never' then
+        redis.call('PERSIST', tk)
+        redis.call('DEL', tombKey)
+      else
+        local e = tonumber(exp)
+        redis.call('PEXPIREAT', tk, e)
+        if grace > 0 then
+          redis.call('SET', tombKey, tomb, 'PXAT', string.format('%d', e + grace))
+        else
+          redis.call('DEL', tombKey)
+        end
+      end
+    end
+    local function reindex(idx)
+      local entries = redis.call('HGETALL', idx)
+      local latest, forever = 0, false
+      for i = 1, #entries, 2 do
+        local exp = redis.call('HGET', P .. 'token:' .. entries[i + 1], 'expiry')
+        if not exp then
+          redis.call('HDEL', idx, entries[i])
+        elseif exp == 'never' then
+          forever = true
+        elseif tonumber(exp) > latest then
+          latest = tonumber(exp)
+        end
+      end
+      if forever then
+        redis.call('PERSIST', idx)
+      elseif latest > 0 then
+        redis.call('PEXPIREAT', idx, string.format('%d', latest))
+      end
+    end
+    local function expiryAfter(ttl)
+      if ttl == 'never' then return 'never' end
+      return string.format('%d', NOW + tonumber(ttl) * 1000)
+    end
+    local function window(key, limit, period, record)
+      local periodMs = period * 1000
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - periodMs)
+      local n = redis.call('ZCARD', key)
+      if n >= limit then
+        local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+        local wait = math.ceil((periodMs - (NOW - tonumber(oldest[2]))) / 1000)
+        if wait < 1 then wait = 1 end
+        return wait
+      end
+      if record then
+        local seq = redis.call('INCR', P .. 'seq:throttle')
+        redis.call('ZADD', key, NOW, string.format('%d', NOW) .. '-' .. seq)
+        redis.call('PEXPIRE', key, periodMs)
+      end
+      return 0
+    end
+    local function parseRate(rate)
+      local n, unit = string.match(rate or '', '^(%d+)/(%a)')
+      local periods = {s = 1, m = 60, h = 3600, d = 86400}
+      if not n or not periods[unit] then return nil end
+      return tonumber(n), periods[unit]
+    end
+
+    """#
+}
+
+/// The arguments every script starts with.
+struct ScriptContext: Sendable {
+    /// How many: ARGV[1...count].
+    static let count = 3
+    let prefix: String
+    let eventsMaxLength: Int
+
+    func header(now: EpochMillis) -> [String] { [prefix, String(eventsMaxLength), String(now)] }
+}
+
+/// One script, typed: the arguments it takes and what its reply means. The reply's
+/// shape is decoded here and nowhere else; the argument order is the script's
+/// `parameters`.
+protocol ScriptCall {
+    associatedtype Outcome
+    static var script: Script { get }
+    /// KEYS, for the few scripts that are handed a key rather than a name.
+    var keys: [String] { get }
+    /// Values for the script's `parameters`, in their order (then any extras).
+    var arguments: [String] { get }
+    /// The reply decoded; nil when it is not a reply this script gives.
+    func decode(_ reply: RedisReply) -> Outcome?
+}
+
+extension ScriptCall {
+    var keys: [String] { [] }
+}
+
+extension RedisCommandConnection {
+    /// Runs a script by SHA, loading it on NOSCRIPT (after a Redis restart or
+    /// SCRIPT FLUSH) with a plain EVAL, which also caches it again.
+    func run(_ script: Script, keys: [String] = [], args: [String]) throws(StoreError) -> RedisReply {
+        let tail = [String(keys.count)] + keys + args
+        var reply: RedisReply
+        do {
+            reply = try send(["EVALSHA", script.sha] + tail)
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+                reply = try send(["EVAL", script.source] + tail)
+            }
+        } catch {
+            throw StoreError(error)
+        }
+        if case .error(let message) = reply { throw StoreError(reply: message) }
+        return reply
+    }
+
+    /// Runs a typed script call: an unexpected reply is a store error naming the script.
+    func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis())
+        throws(StoreError) -> Call.Outcome
+    {
+        let arguments = call.arguments
+        let expected = Call.script.parameters.count
+        guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
+            throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
+        }
+        let reply = try run(Call.script, keys: call.keys, args: context.header(now: now) + arguments)
+        guard let outcome = call.decode(reply) else { throw .unexpected("\(Call.self): \(reply)") }
+        return outcome
+    }
+}

@@ -1,0 +1,234 @@
+import DurinCore
+import RedisClient
+
+// The scripts that check, renew and revoke tokens. Each is one atomic step; a
+// token's keys are listed in docs/redis-layout.md.
+
+/// The token check of every authenticated request: authentication, the location's
+/// client rules, then its throttle, as DRF orders them.
+struct VerifyScript: ScriptCall {
+    enum Outcome {
+        case valid(StoredToken)
+        /// Expired within the grace period: reported once (the tombstone is consumed).
+        case expired
+        case inactive
+        case invalid
+        case denied(user: String, client: String)
+        case throttled(wait: Int, user: String, client: String)
+    }
+
+    let digest: String
+    let rules: AccessRules
+
+    var arguments: [String] {
+        [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
+         rules.throttle ? "1" : "", rules.defaultRate?.description ?? ""]
+    }
+
+    func decode(_ reply: RedisReply) -> Outcome? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        switch (kind, items.count) {
+        case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .valid($0) }
+        case ("expired", 1): return .expired
+        case ("inactive", 1): return .inactive
+        case ("invalid", 1): return .invalid
+        case ("denied", 3):
+            guard let user = items[1].string, let client = items[2].string else { return nil }
+            return .denied(user: user, client: client)
+        case ("throttled", 4):
+            guard let wait = items[1].int, let user = items[2].string, let client = items[3].string else { return nil }
+            return .throttled(wait: Int(wait), user: user, client: client)
+        default: return nil
+        }
+    }
+
+    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate"], #"""
+    local t = tokenFields(P .. 'token:' .. digest)
+    if not t[1] then
+      local tombKey = P .. 'expired:' .. digest
+      local tomb = redis.call('GET', tombKey)
+      if tomb then
+        redis.call('DEL', tombKey)
+        local user, client, id = string.match(tomb, '^([^\t]*)\t([^\t]*)\t(.*)$')
+        emit('token_expired', user, client, id)
+        return {'expired'}
+      end
+      return {'invalid'}
+    end
+    if redis.call('HGET', P .. 'user:' .. t[1], 'is_active') ~= '1' then return {'inactive'} end
+    local function listed(list, name)
+      for word in string.gmatch(list, '%S+') do if word == name then return true end end
+      return false
+    end
+    if (allow ~= '' and not listed(allow, t[2])) or listed(deny, t[2]) then
+      return {'denied', t[1], t[2]}
+    end
+    if throttle == '1' then
+      local rate = redis.call('HGET', P .. 'client:' .. t[2], 'throttle_rate')
+      if not rate or rate == '' then rate = defaultRate end
+      local limit, period = parseRate(rate)
+      if limit then
+        local wait = window(P .. 'throttle:' .. t[1] .. ':' .. t[2], limit, period, true)
+        if wait > 0 then return {'throttled', wait, t[1], t[2]} end
+      end
+    end
+    return {'ok', unpack(t)}
+    """#)
+}
+
+/// Same token, fresh expiry from its client's TTL (else `defaultTTL`). nil: no such token.
+struct RefreshScript: ScriptCall {
+    let digest: String
+    let graceMillis: Int64
+    let defaultTTL: TokenTTL
+
+    var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue] }
+
+    enum Outcome {
+        case renewed(StoredToken)
+        case notFound
+    }
+
+    func decode(_ reply: RedisReply) -> Outcome? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        switch (kind, items.count) {
+        case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .renewed($0) }
+        case ("invalid", 1): return .notFound
+        default: return nil
+        }
+    }
+
+    static let script = Script(parameters: ["digest", "grace", "defaultTTL"], #"""
+    local tk = P .. 'token:' .. digest
+    local t = redis.call('HMGET', tk, 'user', 'client', 'id')
+    if not t[1] then return {'invalid'} end
+    local ttl = redis.call('HGET', P .. 'client:' .. t[2], 'token_ttl') or defaultTTL
+    local exp = expiryAfter(ttl)
+    redis.call('HSET', tk, 'expiry', exp)
+    arm(tk, digest, exp, tonumber(grace), t[1] .. '\t' .. t[2] .. '\t' .. t[3])
+    reindex(P .. 'user:' .. t[1] .. ':tokens')
+    emit('token_renewed', t[1], t[2], t[3])
+    return {'ok', unpack(tokenFields(tk))}
+    """#)
+}
+
+/// A token revoked, and whose it was.
+public struct RevokedToken: Sendable, Equatable {
+    public var user: String
+    public var client: String
+    public var id: Int64
+}
+
+/// Revokes one token (logout).
+struct RevokeTokenScript: ScriptCall {
+    let digest: String
+    let reason: String
+
+    var arguments: [String] { [digest, reason] }
+
+    enum Outcome {
+        case revoked(RevokedToken)
+        case alreadyGone
+    }
+
+    func decode(_ reply: RedisReply) -> Outcome? {
+        guard let items = reply.array else { return nil }
+        if items.isEmpty { return .alreadyGone }
+        guard items.count == 3, let user = items[0].string, let client = items[1].string, let id = items[2].int else { return nil }
+        return .revoked(RevokedToken(user: user, client: client, id: id))
+    }
+
+    static let script = Script(parameters: ["digest", "reason"], #"""
+    local tk = P .. 'token:' .. digest
+    local t = redis.call('HMGET', tk, 'user', 'client', 'id')
+    if not t[1] then return {} end
+    redis.call('DEL', tk, P .. 'expired:' .. digest)
+    local idx = P .. 'user:' .. t[1] .. ':tokens'
+    if redis.call('HGET', idx, t[2]) == digest then redis.call('HDEL', idx, t[2]) end
+    reindex(idx)
+    emit('token_revoked', t[1], t[2], t[3], reason)
+    return {t[1], t[2], t[3]}
+    """#)
+}
+
+/// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
+/// Reply: (client, session id) of each token revoked.
+struct RevokeUserTokensScript: ScriptCall {
+    let user: String
+    let client: String?
+    let reason: String
+
+    var arguments: [String] { [user, client ?? "", reason] }
+
+    func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
+        guard let items = reply.array, items.count % 2 == 0 else { return nil }
+        var revoked: [(client: String, id: Int64)] = []
+        for i in stride(from: 0, to: items.count, by: 2) {
+            guard let client = items[i].string, let id = items[i + 1].int else { return nil }
+            revoked.append((client, id))
+        }
+        return revoked
+    }
+
+    static let script = Script(parameters: ["user", "only", "reason"], #"""
+    local idx = P .. 'user:' .. user .. ':tokens'
+    local entries = redis.call('HGETALL', idx)
+    local revoked = {}
+    for i = 1, #entries, 2 do
+      if only == '' or entries[i] == only then
+        local tk = P .. 'token:' .. entries[i + 1]
+        local id = redis.call('HGET', tk, 'id')
+        redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
+        redis.call('HDEL', idx, entries[i])
+        if id then
+          table.insert(revoked, entries[i])
+          table.insert(revoked, id)
+          emit('token_revoked', user, entries[i], id, reason)
+        end
+      end
+    end
+    reindex(idx)
+    return revoked
+    """#)
+}
+
+/// durin's session delete: another of the user's tokens, by session id.
+struct RevokeSessionScript: ScriptCall {
+    let user: String
+    let id: Int64
+    /// The requesting token, which this cannot delete.
+    let currentDigest: String
+    /// A client whose sessions are not listed, so not found here either.
+    let hiddenClient: String?
+
+    var arguments: [String] { [user, String(id), currentDigest, hiddenClient ?? ""] }
+
+    func decode(_ reply: RedisReply) -> SessionDeletion? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        switch (kind, items.count) {
+        case ("ok", 2): return items[1].string.map { .deleted(client: $0) }
+        case ("current", 1): return .current
+        case ("notfound", 1): return .notFound
+        default: return nil
+        }
+    }
+
+    static let script = Script(parameters: ["user", "id", "current", "hidden"], #"""
+    local idx = P .. 'user:' .. user .. ':tokens'
+    local entries = redis.call('HGETALL', idx)
+    for i = 1, #entries, 2 do
+      local tk = P .. 'token:' .. entries[i + 1]
+      if redis.call('HGET', tk, 'id') == id then
+        -- A client the listing hides is not there to delete either (durin's queryset).
+        if entries[i] == hidden then return {'notfound'} end
+        if entries[i + 1] == current then return {'current'} end
+        redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
+        redis.call('HDEL', idx, entries[i])
+        reindex(idx)
+        emit('token_revoked', user, entries[i], id, 'session_delete')
+        return {'ok', entries[i]}
+      end
+    end
+    return {'notfound'}
+    """#)
+}

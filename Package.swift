@@ -21,38 +21,50 @@ let package = Package(
         .systemLibrary(
             name: "CFastCGI", path: "Sources/CFastCGI", pkgConfig: "fcgi",
             providers: [.apt(["libfcgi-dev"])]),
-        .target(name: "RedisClient", dependencies: ["CHiredis"]),
-        .target(name: "FastCGI", dependencies: ["CFastCGI"]),
+        // The POSIX calls Swift cannot make directly (header only).
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
 
-        // Pure logic: no I/O, fully unit-tested.
+        // Hex, base64 and percent-decoding: the one codec every module shares.
+        .target(name: "Codecs"),
+        .target(name: "RedisClient", dependencies: ["CHiredis", "Codecs"]),
+        .target(name: "FastCGI", dependencies: ["CFastCGI"]),
+        // Thread names and priorities, signals for a clean shutdown.
+        .target(name: "SystemSupport", dependencies: ["CSystem"]),
+
+        // The domain: tokens, TTLs, throttle rates, password hashes, settings. No I/O.
         .target(
             name: "DurinCore",
             dependencies: [
+                "Codecs",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
+        // The wire: request bodies (JSON, forms, multipart), the Authorization
+        // header, every error as durin's status and body. No domain types.
+        .target(name: "DurinHTTP", dependencies: ["Codecs"]),
         // The Redis data model (docs/redis-layout.md) and its atomic Lua scripts.
         .target(
             name: "DurinStore",
-            dependencies: ["DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Codecs", "DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
         // HTTP semantics of every route, worker threads, signal handling.
         .target(
             name: "DurinServer",
             dependencies: [
-                "DurinCore", "DurinStore", "FastCGI", "RedisClient",
+                "DurinCore", "DurinHTTP", "DurinStore", "FastCGI", "RedisClient", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer"]),
         .executableTarget(
             name: "durinctl",
             dependencies: [
-                "DurinCore", "DurinStore", "RedisClient",
+                "DurinCore", "DurinHTTP", "DurinStore", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(
-            name: "DurinCoreTests", dependencies: ["DurinCore", "RedisClient", "DurinServer"],
+            name: "DurinCoreTests", dependencies: ["Codecs", "DurinCore", "DurinHTTP", "RedisClient", "DurinServer"],
             exclude: ["naturaldelta-vectors.txt"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
         // The store against a real redis-server, without nginx or the responder.
         .testTarget(
             name: "DurinStoreTests",

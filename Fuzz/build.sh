@@ -44,7 +44,7 @@ for name in "$@"; do
     fi
     echo "linking $out/$name"
     swiftc -O -g "$sanitize" -parse-as-library -module-name "Fuzz$name" \
-        -I "$bin/Modules" -I "$package/Sources/CHiredis" -I "$package/Sources/CFastCGI" \
+        -I "$bin/Modules" -I "$package/Sources/CHiredis" -I "$package/Sources/CFastCGI" -I "$package/Sources/CSystem" \
         -use-ld=lld -module-cache-path "$scratch/fuzz-module-cache" \
         "$main" "${objects[@]}" $(pkg-config --libs hiredis fcgi) -o "$out/$name"
 done

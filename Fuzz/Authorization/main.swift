@@ -1,5 +1,5 @@
 // AuthorizationHeader.parse on arbitrary header bytes, with durin's default prefix.
-import DurinCore
+import DurinHTTP
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

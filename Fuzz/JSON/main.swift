@@ -1,6 +1,6 @@
 // JSONParser.parse on arbitrary bytes; whatever parses must render, and the
 // rendering must parse back to the same value and render to the same bytes.
-import DurinCore
+import DurinHTTP
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

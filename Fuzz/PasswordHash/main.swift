@@ -2,6 +2,7 @@
 // Input: "<password>\n<encoded hash>" (no newline: the password is empty).
 // Hashes naming more than 1000 iterations are parsed but not verified, so that
 // every run stays fast.
+import Codecs
 import DurinCore
 
 let maximumIterations = 1000

@@ -1,7 +1,7 @@
 // Request bodies: FormURLEncoded.parse, MultipartForm.parse and RequestData.decode.
 // Input: "<Content-Type>\n<body>" when a newline comes within the first 256 bytes,
 // otherwise the whole input is the body of a multipart request with boundary "b".
-import DurinCore
+import DurinHTTP
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

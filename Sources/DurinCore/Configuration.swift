@@ -1,3 +1,4 @@
+import Codecs
 /// Every setting, read once from the environment at start and validated there:
 /// a bad value stops the process with a message naming the variable.
 ///

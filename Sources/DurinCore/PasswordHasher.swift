@@ -1,3 +1,4 @@
+import Codecs
 import Crypto
 import _CryptoExtras
 
@@ -70,58 +71,5 @@ public struct PasswordHasher: Sendable {
             outputByteCount: length, unsafeUncheckedRounds: iterations)
         else { return [] }
         return key.withUnsafeBytes { Array($0) }
-    }
-}
-
-/// Standard base64 with padding (Django's `base64.b64encode`).
-public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i < bytes.count {
-            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Each byte's 6-bit value, 0xFF for bytes outside the alphabet; built once.
-    private static let lookup: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
-        return table
-    }()
-
-    public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i < chars.count {
-            var v = [UInt8](repeating: 0, count: 4)
-            var pad = 0
-            for k in 0..<4 {
-                let c = chars[i + k]
-                if c == UInt8(ascii: "=") && k >= 2 && i + 4 == chars.count {
-                    pad += 1
-                } else if pad == 0, Self.lookup[Int(c)] != 0xFF {
-                    v[k] = Self.lookup[Int(c)]
-                } else {
-                    return nil
-                }
-            }
-            out.append(v[0] << 2 | v[1] >> 4)
-            if pad < 2 { out.append(v[1] << 4 | v[2] >> 2) }
-            if pad < 1 { out.append(v[2] << 6 | v[3]) }
-            i += 4
-        }
-        return out
     }
 }

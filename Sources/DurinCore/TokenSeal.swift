@@ -1,3 +1,4 @@
+import Codecs
 import Crypto
 
 /// Seals a token for storage so that re-login can hand back the same token (as
@@ -13,12 +14,12 @@ public struct TokenSeal: Sendable {
 
     public func seal(_ token: Token, digest: String) -> String {
         let bytes = Array(token.value.utf8)
-        return hexEncoding(zip(bytes, pad(count: bytes.count, digest: digest)).map { $0 ^ $1 })
+        return Hex.encode(zip(bytes, pad(count: bytes.count, digest: digest)).map { $0 ^ $1 })
     }
 
     /// The token, or nil when the sealed value does not open to a token with this digest.
     public func unseal(_ sealed: String, digest: String) -> Token? {
-        guard let bytes = hexDecoding(sealed) else { return nil }
+        guard let bytes = Hex.decode(sealed) else { return nil }
         let opened = zip(bytes, pad(count: bytes.count, digest: digest)).map { $0 ^ $1 }
         guard let text = String(validating: opened, as: UTF8.self) else { return nil }
         let token = Token(value: text)
@@ -36,26 +37,4 @@ public struct TokenSeal: Sendable {
         }
         return Array(out.prefix(count))
     }
-}
-
-public func hexDecoding(_ text: String) -> [UInt8]? {
-    let chars = Array(text.utf8)
-    guard chars.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x61 + 10
-        case 0x41...0x46: return c - 0x41 + 10
-        default: return nil
-        }
-    }
-    var out: [UInt8] = []
-    out.reserveCapacity(chars.count / 2)
-    var i = 0
-    while i < chars.count {
-        guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
-        out.append(hi << 4 | lo)
-        i += 2
-    }
-    return out
 }

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinHTTP
 import DurinStore
 import Logging
 import RedisClient

@@ -1,9 +1,11 @@
 import Dispatch
 import DurinCore
+import DurinHTTP
 import FastCGI
 import Foundation
 import Logging
 import Synchronization
+import SystemSupport
 
 /// Where password hashes run, so that they never hold a worker thread nor starve
 /// token verification of CPU.

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinHTTP
 import DurinStore
 
 /// A login between its two halves: admitted on a worker (the per-address limit,

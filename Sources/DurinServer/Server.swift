@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import RedisClient
 import Synchronization
+import SystemSupport
 
 /// The responder process: worker threads accepting FastCGI requests, and a main
 /// thread that waits for SIGTERM/SIGINT and then shuts down cleanly.

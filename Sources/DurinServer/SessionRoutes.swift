@@ -1,4 +1,5 @@
 import DurinCore
+import DurinHTTP
 import DurinStore
 
 /// sessions/ (durin's TokenSessionsViewSet) and apiaccess/ (APIAccessTokenView).

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinHTTP
 import DurinStore
 
 /// refresh/, logout/, logoutall/, verify/ and ready/.

@@ -1,9 +1,11 @@
 import DurinCore
+import DurinHTTP
 import DurinStore
 import FastCGI
 import Logging
 import RedisClient
 import Synchronization
+import SystemSupport
 
 /// What each worker is doing, so shutdown wakes only the idle ones (a signal
 /// during a busy request could interrupt its I/O). One slot of atomics per worker:

@@ -1,80 +1,6 @@
+import Codecs
 import DurinCore
 import RedisClient
-
-/// What the token check found.
-public enum Authentication: Equatable, Sendable {
-    case valid(TokenRecord)
-    /// Expired within the grace period; reported once, then the token is unknown.
-    case expired
-    case userInactive
-    case invalid
-    /// Refused by the location's allow/deny client lists.
-    case denied(user: String, client: String)
-    /// Over the (user, client) throttle rate; retry after `wait` seconds.
-    case throttled(wait: Int, user: String, client: String)
-}
-
-/// A protected location's rules, checked in the same round trip as the token.
-public struct AccessRules: Sendable, Equatable {
-    public var allowClients: [String] = []
-    public var denyClients: [String] = []
-    /// Apply the (user, client) throttle: the client's rate, else `defaultRate`.
-    public var throttle = false
-    public var defaultRate: ThrottleRate?
-
-    public init(allowClients: [String] = [], denyClients: [String] = [], throttle: Bool = false, defaultRate: ThrottleRate? = nil) {
-        self.allowClients = allowClients
-        self.denyClients = denyClients
-        self.throttle = throttle
-        self.defaultRate = defaultRate
-    }
-
-    public static let none = AccessRules()
-
-    /// durin's AllowSpecificClients and DisallowSpecificClients.
-    public func permits(client: String) -> Bool {
-        (allowClients.isEmpty || allowClients.contains(client)) && !denyClients.contains(client)
-    }
-}
-
-/// How login treats a live token of the same (user, client).
-public enum LoginMode: String, Sendable {
-    /// durin's default: hand back the same token and expiry.
-    case keep
-    /// DURIN_REFRESH_TOKEN_ON_LOGIN: same token, fresh expiry.
-    case refresh
-    /// DURIN_ROTATE_TOKEN_ON_LOGIN: a new token; the old one is revoked.
-    case rotate
-    /// Only create: fail when the pair already has a token (the API-access token).
-    case new
-}
-
-public struct IssuedToken: Sendable, Equatable {
-    public enum Outcome: String, Sendable { case created, existing, renewed }
-    public var token: Token
-    public var record: TokenRecord
-    public var outcome: Outcome
-    /// The session id of a token this login revoked (rotation), if any.
-    public var replacedID: Int64?
-}
-
-public enum LoginFailure: Error, Equatable {
-    case noClient
-    case userInactive
-    case alreadyExists
-}
-
-/// Before a password is checked: the user, or how long failed logins lock the name.
-public enum LoginPrecheck: Equatable, Sendable {
-    case limited(wait: Int)
-    case proceed(UserRecord?)
-}
-
-public enum SessionDeletion: Equatable, Sendable {
-    case deleted(client: String)
-    case current
-    case notFound
-}
 
 /// Token operations on one Redis connection: each is a single atomic script.
 /// Not thread-safe, like the connection it owns: one per worker thread.
@@ -116,14 +42,7 @@ public final class TokenStore {
                 return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
             }
         }
-        switch try run(VerifyScript(digest: digest, rules: rules)) {
-        case .valid(let stored): return .valid(stored.record)
-        case .expired: return .expired
-        case .inactive: return .userInactive
-        case .invalid: return .invalid
-        case .denied(let user, let client): return .denied(user: user, client: client)
-        case .throttled(let wait, let user, let client): return .throttled(wait: wait, user: user, client: client)
-        }
+        return try run(VerifyScript(digest: digest, rules: rules))
     }
 
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
@@ -237,9 +156,9 @@ public final class TokenStore {
     private func sealingKey() throws(StoreError) -> TokenSeal {
         if let seal { return seal }
         var rng = SystemRandomNumberGenerator()
-        let fresh = hexEncoding((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
+        let fresh = Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
         _ = try connection.call(["SET", keys.secret, fresh, "NX"])
-        guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = hexDecoding(stored), !bytes.isEmpty else {
+        guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = Hex.decode(stored), !bytes.isEmpty else {
             throw .unexpected("\(keys.secret) is not a hex secret")
         }
         let made = TokenSeal(secret: bytes)

@@ -7,35 +7,6 @@ public enum FastCGI {
 
     /// Makes every pending and future `accept` in libfcgi give up (on EINTR).
     public static func shutdownPending() { FCGX_ShutdownPending() }
-
-}
-
-/// Thread settings the responder's threads need.
-public enum Threads {
-    /// Names the calling thread (shown by `top -H`, `ps -L`).
-    public static func name(_ name: String) {
-        _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
-    }
-
-    /// What `lowerPriority` achieved.
-    public enum Priority: Equatable, Sendable {
-        case idle
-        case nice19
-        /// Both calls were refused (errno), e.g. by a seccomp filter: normal priority.
-        case refused(errno: Int32)
-    }
-
-    /// Gives the calling thread the lowest CPU priority (SCHED_IDLE, else nice 19):
-    /// every normal thread runs first.
-    @discardableResult
-    public static func lowerPriority() -> Priority {
-        let r = durin_make_thread_idle_priority()
-        switch r {
-        case 0: return .idle
-        case 1: return .nice19
-        default: return .refused(errno: -r)
-        }
-    }
 }
 
 /// One worker thread's FastCGI request slot, reused for every request it serves.

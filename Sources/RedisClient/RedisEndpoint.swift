@@ -1,3 +1,4 @@
+import Codecs
 /// Where Redis lives and how to log in, parsed once from `DURIN_REDIS_URL`.
 ///
 /// Accepted forms: `redis://[[user]:password@]host[:port][/db]` and
@@ -88,18 +89,7 @@ public struct RedisEndpoint: Sendable, Equatable {
     }
 
     private static func percentDecoded(_ s: Substring) -> String {
-        var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "%"), bytes.count >= 2,
-               let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
-                out.append(v)
-                bytes = bytes.dropFirst(2)
-            } else {
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: PercentEncoding.decode(s.utf8, plusIsSpace: false), as: UTF8.self)
     }
 }
 

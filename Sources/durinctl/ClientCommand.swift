@@ -1,5 +1,6 @@
 import ArgumentParser
 import DurinCore
+import DurinHTTP
 import DurinStore
 
 struct ClientCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DurinCore
+import DurinHTTP
 import DurinStore
 
 /// Keys for trusted issuance (`POST issue/`): an application that authenticates its

@@ -1,3 +1,5 @@
+import Codecs
+@testable import DurinHTTP
 import XCTest
 @testable import DurinCore
 @testable import DurinServer

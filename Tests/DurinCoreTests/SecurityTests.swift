@@ -28,16 +28,6 @@ final class SecurityTests: XCTestCase {
         }
     }
 
-    func testBase64() {
-        for n in 0..<10 {
-            let bytes = (0..<n).map { UInt8($0 * 37 & 0xFF) }
-            XCTAssertEqual(Base64.decode(Base64.encode(bytes)), bytes)
-        }
-        XCTAssertEqual(Base64.encode(Array("hello".utf8)), "aGVsbG8=")
-        XCTAssertNil(Base64.decode("aGVsbG8"))
-        XCTAssertNil(Base64.decode("a=VsbG8="))
-    }
-
     func testTokensAreRandomHexOfTheConfiguredLength() {
         let a = Token.generate(length: 64), b = Token.generate(length: 64)
         XCTAssertEqual(a.value.count, 64)

@@ -1,3 +1,4 @@
+import Codecs
 import DurinCore
 import Crypto
 import RedisClient
@@ -33,7 +34,7 @@ struct Script: Sendable {
         // first write is refused fails half-way. Keys are still named in the script
         // (no cluster mode), which a shebang script may do.
         source = "#!lua\n" + Script.helpers + prologue + body
-        sha = hexEncoding(Array(Insecure.SHA1.hash(data: Array(source.utf8))))
+        sha = Hex.encode(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
 
     /// Every script the responder runs, for loading them all at start.

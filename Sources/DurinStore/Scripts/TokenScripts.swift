@@ -7,16 +7,6 @@ import RedisClient
 /// The token check of every authenticated request: authentication, the location's
 /// client rules, then its throttle, as DRF orders them.
 struct VerifyScript: ScriptCall {
-    enum Outcome {
-        case valid(StoredToken)
-        /// Expired within the grace period: reported once (the tombstone is consumed).
-        case expired
-        case inactive
-        case invalid
-        case denied(user: String, client: String)
-        case throttled(wait: Int, user: String, client: String)
-    }
-
     let digest: String
     let rules: AccessRules
 
@@ -25,12 +15,12 @@ struct VerifyScript: ScriptCall {
          rules.throttle ? "1" : "", rules.defaultRate?.description ?? ""]
     }
 
-    func decode(_ reply: RedisReply) -> Outcome? {
+    func decode(_ reply: RedisReply) -> Authentication? {
         guard let items = reply.array, let kind = items.first?.string else { return nil }
         switch (kind, items.count) {
-        case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .valid($0) }
+        case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .valid($0.record) }
         case ("expired", 1): return .expired
-        case ("inactive", 1): return .inactive
+        case ("inactive", 1): return .userInactive
         case ("invalid", 1): return .invalid
         case ("denied", 3):
             guard let user = items[1].string, let client = items[2].string else { return nil }

@@ -42,49 +42,6 @@ public enum APIError: Error, Equatable, Sendable {
     }
 }
 
-/// A complete HTTP answer, independent of how it is written to the wire.
-public struct HTTPResponse: Sendable, Equatable {
-    public var status: Int
-    public var headers: [(String, String)]
-    public var body: [UInt8]
-
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
-        self.status = status
-        self.headers = headers
-        self.body = body
-    }
-
-    public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
-        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
-    }
-
-    /// A JSON response (`application/json`, as DRF's renderer sends it).
-    public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.renderedBytes)
-    }
-
-    /// 204: no body and no Content-Type, as DRF answers `Response(None, 204)`.
-    public static let noContent = HTTPResponse(status: 204)
-
-    public var reason: String {
-        switch status {
-        case 200: return "OK"
-        case 201: return "Created"
-        case 204: return "No Content"
-        case 400: return "Bad Request"
-        case 401: return "Unauthorized"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 405: return "Method Not Allowed"
-        case 413: return "Content Too Large"
-        case 415: return "Unsupported Media Type"
-        case 429: return "Too Many Requests"
-        case 503: return "Service Unavailable"
-        default: return "Internal Server Error"
-        }
-    }
-}
-
 extension APIError {
     public var status: Int {
         switch self {

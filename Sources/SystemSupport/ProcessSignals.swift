@@ -1,4 +1,4 @@
-import CFastCGI
+import CSystem
 import Glibc
 
 /// The signal plumbing of a clean shutdown (libfcgi's own SIGTERM

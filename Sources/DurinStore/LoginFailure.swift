@@ -1,0 +1,5 @@
+public enum LoginFailure: Error, Equatable {
+    case noClient
+    case userInactive
+    case alreadyExists
+}

@@ -1,0 +1,5 @@
+public enum SessionDeletion: Equatable, Sendable {
+    case deleted(client: String)
+    case current
+    case notFound
+}

@@ -1,0 +1,32 @@
+import DurinCore
+import RedisClient
+
+/// A token hash (`<prefix>token:<digest>`) as read: its one decoder. Every reader,
+/// in Swift and in the scripts (`tokenFields` in Scripts/Script.swift), asks for `fields`
+/// in this order, so the order lives here only.
+struct StoredToken {
+    static let fields = ["user", "client", "created", "expiry", "id", "sealed", "inactive"]
+    /// The same list as Lua source, for the scripts.
+    static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
+
+    let record: TokenRecord
+    let sealed: String?
+    /// Set while the user is deactivated (the token check reads one key).
+    let inactive: Bool
+
+    /// From the values of an HMGET of `fields`; nil when the token does not exist.
+    init?(digest: String, values: ArraySlice<RedisReply>) {
+        guard values.count == Self.fields.count else { return nil }
+        let v = Array(values)
+        guard let user = v[0].string, let client = v[1].string, let id = v[4].int else { return nil }
+        record = TokenRecord(digest: digest, user: user, client: client, created: v[2].int ?? 0,
+                             expiry: Self.expiry(v[3].string), id: id)
+        sealed = v[5].string
+        inactive = v[6].string == "1"
+    }
+
+    /// The stored `expiry`: epoch milliseconds, or `never`.
+    static func expiry(_ text: String?) -> EpochMillis? {
+        text.flatMap { $0 == "never" ? nil : EpochMillis($0) }
+    }
+}

@@ -1,0 +1,25 @@
+/// A user account: username, Django password hash, active flag and profile fields.
+public struct UserRecord: Sendable, Equatable {
+    public var username: String
+    public var passwordHash: String
+    public var isActive: Bool
+    /// Profile fields (`email`, `first_name`, ...) for DURIN_USER_FIELDS.
+    public var profile: [String: String]
+
+    public init(username: String, passwordHash: String, isActive: Bool, profile: [String: String] = [:]) {
+        self.username = username
+        self.passwordHash = passwordHash
+        self.isActive = isActive
+        self.profile = profile
+    }
+
+    init?(fields: [String: String]) {
+        guard let username = fields["username"] else { return nil }
+        self.username = username
+        passwordHash = fields["password"] ?? "!"
+        isActive = fields["is_active"] == "1"
+        var profile = fields
+        for reserved in ["username", "password", "is_active"] { profile[reserved] = nil }
+        self.profile = profile
+    }
+}

@@ -28,10 +28,22 @@ bin=$(swift build --package-path "$package" --scratch-path "$scratch" -c release
 
 # Every object of the libraries built above; executables and tests are left out
 # (they are not built here, but a scratch path may hold them from elsewhere).
-mapfile -t objects < <(find "$bin" -path "$bin/*.build/*" -name '*.o' \
-    -not -path '*/durin_fcgi.build/*' -not -path '*/durinctl.build/*' \
-    -not -path '*Tests.build/*' -not -path '*/durinPackage*' \
-    -not -path '*/ArgumentParser*' -not -path '*-tool.build/*' | sort)
+# A Swift module's objects are the ones its output-file-map.json names: an object
+# of a source file since deleted or renamed stays in the folder and would be
+# linked twice. C modules have no map; all their objects count.
+mapfile -t objects < <(for dir in "$bin"/*.build; do
+    case $dir in
+        */durin_fcgi.build | */durinctl.build | *Tests.build | */durinPackage* | */ArgumentParser* | *-tool.build) continue ;;
+    esac
+    if [ -f "$dir/output-file-map.json" ]; then
+        python3 -c 'import json, os, sys
+for entry in json.load(open(sys.argv[1])).values():
+    o = entry.get("object")
+    if o and os.path.isfile(o): print(o)' "$dir/output-file-map.json"
+    else
+        find "$dir" -name '*.o'
+    fi
+done | sort)
 [ ${#objects[@]} -gt 0 ] || { echo "no objects under $bin" >&2; exit 1; }
 newest=$(stat -c '%Y %n' "${objects[@]}" | sort -n | tail -n 1 | cut -d' ' -f2-)
 

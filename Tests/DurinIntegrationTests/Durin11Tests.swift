@@ -218,6 +218,8 @@ final class LoginSettingsTests: XCTestCase {
         XCTAssertEqual(user["username"] as? String, "rita")
         XCTAssertEqual(user["email"] as? String, "rita@example.com")
         XCTAssertTrue(user["phone"] is NSNull)
+        // Deliberately lets time pass: expiries have millisecond resolution, and the
+        // second login must happen at a later millisecond for a fresh expiry to differ.
         Thread.sleep(forTimeInterval: 0.05)
         let second = try stack.http.call("POST", "/api/auth/login/", json: body)
         XCTAssertEqual(second.object["token"] as? String, first.object["token"] as? String, "same token")

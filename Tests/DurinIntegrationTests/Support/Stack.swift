@@ -105,6 +105,17 @@ final class Stack: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// One unlabelled sample of the responder's metrics (the example site's loopback
+    /// location); nil when the exposition has no such line.
+    func metric(_ name: String) throws -> Double? {
+        let r = try http.call("GET", "/internal/durin/metrics")
+        guard r.status == 200 else { throw RawHTTP.Failure(description: "metrics: \(r.status) \(r.text)") }
+        return r.text.split(whereSeparator: \.isNewline).lazy.compactMap { line -> Double? in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 && parts[0] == name ? Double(parts[1]) : nil
+        }.first
+    }
+
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
         ["DURIN_REDIS_URL": "unix://\(state)/redis.sock",

@@ -51,7 +51,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertNil(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": "  "]).secretKey, "blank is unset")
     }
 
-    func testConfigurationValidatesAndNamesTheVariable() {
+    func testConfigurationValidatesAndNamesTheVariable() throws {
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THREADS": "zero"])) {
             XCTAssertEqual(($0 as? Configuration.Invalid)?.variable, "DURIN_THREADS")
         }
@@ -62,16 +62,16 @@ final class SettingsTests: XCTestCase {
             XCTAssertFalse("\($0)".contains("hunter2"), "a password in the URL is never echoed: \($0)")
         }
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_USER_FIELDS": "username,password"]))
-        let c = try? Configuration.fromEnvironment([
+        let c = try Configuration.fromEnvironment([
             "DURIN_DEFAULT_TOKEN_TTL": "12h", "DURIN_AUTH_HEADER_PREFIX": "Bearer", "DURIN_USER_FIELDS": "username, email",
             "DURIN_REFRESH_TOKEN_ON_LOGIN": "true", "DURIN_LOGIN_FAILURE_RATE": "off", "DURIN_EXPIRED_GRACE": "0",
         ])
-        XCTAssertEqual(c?.defaultTokenTTL, .seconds(43200))
-        XCTAssertEqual(c?.authHeaderPrefix, "Bearer")
-        XCTAssertEqual(c?.userFields, ["username", "email"])
-        XCTAssertEqual(c?.refreshTokenOnLogin, true)
-        XCTAssertNil(c?.loginFailureRate)
-        XCTAssertEqual(c?.expiredGraceSeconds, 0)
+        XCTAssertEqual(c.defaultTokenTTL, .seconds(43200))
+        XCTAssertEqual(c.authHeaderPrefix, "Bearer")
+        XCTAssertEqual(c.userFields, ["username", "email"])
+        XCTAssertEqual(c.refreshTokenOnLogin, true)
+        XCTAssertNil(c.loginFailureRate)
+        XCTAssertEqual(c.expiredGraceSeconds, 0)
     }
 
     func testRedisURLs() throws {

@@ -169,8 +169,9 @@ final class Durin11Tests: SharedStackTestCase {
         }.filter { $0["user"] == "evan" }
         XCTAssertEqual(mine.map { $0["type"]! }, ["token_created", "login", "token_renewed", "login_failed", "token_revoked"])
         XCTAssertEqual(mine.last?["reason"], "logout")
-        XCTAssertNotNil(Int(mine[0]["session"] ?? ""))
-        XCTAssertNotNil(Int64(mine[0]["time"] ?? ""))
+        let first = try XCTUnwrap(mine.first)
+        XCTAssertNotNil(Int(first["session"] ?? ""))
+        XCTAssertNotNil(Int64(first["time"] ?? ""))
         let text = try stack.durinctl(["events", "--last", "3"]).checked()
         XCTAssertTrue(text.contains("token_revoked  user=evan client=web"), text)
     }

@@ -213,7 +213,11 @@ final class AuthFlowTests: SharedStackTestCase {
         XCTAssertGreaterThan(pttl, 0)
         XCTAssertLessThanOrEqual(pttl, 2000)
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: token).status, 200)
-        Thread.sleep(forTimeInterval: 2.3)
+        // Wait for Redis to expire the token key (PTTL -2: gone). Asking durin instead
+        // would either renew the token (refresh) or use up the once-only answer (verify).
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            (try? self.stack.redisCLI("PTTL", "durin:token:\(sha256Hex(token))")) == "-2"
+        }, "the token key never expired")
         var r = try http.call("POST", "/api/auth/refresh/", token: token)
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.detail, "The given token has expired.")

@@ -137,6 +137,16 @@ public final class TokenStore {
         try connection.liveTokens(of: user, keys: keys)
     }
 
+    /// Seals a token under its digest, as login stores it.
+    func seal(_ token: Token) throws(StoreError) -> String {
+        try sealingKey().seal(token, digest: token.digest)
+    }
+
+    /// Opens a token sealed by layout 1 (LayoutMigration).
+    func unsealLayout1(_ sealed: String, sha256Hex: String) throws(StoreError) -> Token? {
+        try sealingKey().unsealLayout1(sealed, sha256Hex: sha256Hex)
+    }
+
     /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
     public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
         try sealingKey().unseal(sealed, digest: digest)
@@ -190,29 +200,31 @@ extension TokenStore {
         case inactive
     }
 
-    /// One HMGET of the token hash; nil when there is no such token.
-    func read(digest: String) throws(StoreError) -> Found? {
+    /// One HMGET of the token hash; nil when there is no such token, or when it has
+    /// expired (the script then reports it once).
+    func read(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Found? {
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.fields).array ?? []
-        guard let stored = StoredToken(digest: digest, values: values[...]) else { return nil }
+        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now) else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)
     }
 }
 
 extension RedisCommandConnection {
     /// A user's live tokens (with their sealed value), ordered by session id: the
-    /// index, then every token hash in one pipelined round trip. Index entries whose
-    /// token has expired are skipped.
+    /// index (the user hash's `t:<client>` fields), then every token hash in one
+    /// pipelined round trip. Index entries whose token has expired are skipped.
     func liveTokens(of user: String, keys: KeySpace) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
-        let index = try call(["HGETALL", keys.userTokens(user)]).fieldMap
-        guard !index.isEmpty else { return [] }
-        let digests = Array(index.values)
+        let digests = try call(["HGETALL", keys.user(user)]).fieldMap
+            .filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }.map(\.value)
+        guard !digests.isEmpty else { return [] }
+        let now = WallClock.nowMillis()
         let replies: [RedisReply]
         do {
             replies = try pipeline(digests.map { ["HMGET", keys.token($0)] + StoredToken.fields })
         } catch { throw StoreError(error) }
         var found: [(record: TokenRecord, sealed: String?)] = []
         for (digest, reply) in zip(digests, replies) {
-            guard let stored = StoredToken(digest: digest, values: (reply.array ?? [])[...]) else { continue }
+            guard let stored = StoredToken(digest: digest, values: (reply.array ?? [])[...]), stored.isLive(at: now) else { continue }
             found.append((stored.record, stored.sealed))
         }
         return found.sorted { $0.record.id < $1.record.id }

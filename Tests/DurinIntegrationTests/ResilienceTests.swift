@@ -40,7 +40,7 @@ final class ResilienceTests: XCTestCase {
         let tokens = answers.compactMap(\.token)
         XCTAssertEqual(tokens.count, 50, "every one of the fifty answers carried a token")
         XCTAssertEqual(Set(tokens).count, 1, "and all fifty got the same token")
-        XCTAssertEqual(try stack.redisCLI("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "durin:token:*"), "1")
+        XCTAssertEqual(try stack.redisCLI("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "durin:t:*"), "1")
         XCTAssertEqual(try stack.redisCLI("GET", "durin:seq:token"), "1", "one token was ever created")
     }
 

@@ -34,7 +34,7 @@ public enum RedisRights {
         "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|tracking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrevrange",
-        "pexpire", "pexpireat", "pexpiretime", "persist", "scan",
+        "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait",
     ]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
@@ -114,6 +114,7 @@ public enum RedisRights {
         default: break
         }
         try expect(["SCAN", "0", "MATCH", base + ":*", "COUNT", "10"])
+        try expect(["WAIT", "0", "1"])
         try expect(["XREVRANGE", base + ":x", "+", "-", "COUNT", "1"])
         try expect(["XREAD", "COUNT", "1", "STREAMS", base + ":x", "0"])
         if tracking {

@@ -118,7 +118,7 @@ final class Stack: @unchecked Sendable {
 
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
-        ["DURIN_REDIS_URL": "unix://\(state)/redis.sock",
+        ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
          "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
     }
 

@@ -18,6 +18,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             precondition(!node.host.isEmpty, "empty sentinel host")
             precondition((1...65535).contains(node.port), "sentinel port \(node.port)")
         }
+    case .cluster(let nodes):
+        precondition(!nodes.isEmpty && endpoint.database == 0, "cluster nodes \(nodes) db \(endpoint.database)")
+        for node in nodes {
+            precondition(!node.host.isEmpty, "empty cluster node host")
+            precondition((1...65535).contains(node.port), "cluster node port \(node.port)")
+        }
     }
     _ = endpoint.description
     return 0

@@ -19,6 +19,8 @@ public struct Configuration: Sendable {
     public var throttleRate: ThrottleRate?
     // the service's settings
     public var redisURL = "redis://127.0.0.1:6379/0"
+    /// Whether the store is a Redis Cluster (its keys then carry hash tags).
+    public var redisIsCluster: Bool { redisURL.hasPrefix("redis-cluster://") }
     public var redisTimeoutMillis = 2000
     /// Replicas that must acknowledge each write that has to survive a failover
     /// (WAIT), else the request answers 503. 0: do not wait.
@@ -98,16 +100,19 @@ public struct Configuration: Sendable {
             return true
         }
         try reader.read("DURIN_REDIS_URL",
-                        expected: "redis://[user:password@]host:port/db, unix:///path/to/redis.sock or redis-sentinel://host:port[,host:port...]/service",
+                        expected: "redis://[user:password@]host:port/db, unix:///path/to/redis.sock, redis-sentinel://host:port[,host:port...]/service or redis-cluster://host:port[,host:port...]",
                         secret: true) { s in
-            guard s.hasPrefix("redis://") || s.hasPrefix("unix://") || s.hasPrefix("redis-sentinel://") else { return false }
+            guard s.hasPrefix("redis://") || s.hasPrefix("unix://") || s.hasPrefix("redis-sentinel://")
+                    || s.hasPrefix("redis-cluster://") else { return false }
             c.redisURL = s
             return true
         }
         try reader.int("DURIN_REDIS_TIMEOUT_MS", in: 10...60_000) { c.redisTimeoutMillis = $0 }
         try reader.int("DURIN_REDIS_MIN_REPLICAS", in: 0...16) { c.redisMinReplicas = $0 }
-        try reader.read("DURIN_KEY_PREFIX", expected: "a non-empty prefix without spaces or glob characters, such as durin:") { s in
-            guard !s.isEmpty, !s.contains(where: { $0 == " " || $0 == "*" || $0 == "?" || $0 == "[" }) else { return false }
+        // Braces are refused too: a hash tag in the prefix would put every key of a
+        // Redis Cluster in one slot.
+        try reader.read("DURIN_KEY_PREFIX", expected: "a non-empty prefix without spaces, braces or glob characters, such as durin:") { s in
+            guard !s.isEmpty, !s.contains(where: { " *?[{}".contains($0) }) else { return false }
             c.keyPrefix = s
             return true
         }

@@ -43,7 +43,7 @@ public final class API {
         var logger = Logger(label: "durin-fcgi")
         logger.logLevel = logLevel
         let config = settings.configuration
-        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
+        let connection = endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis)
         self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config), cache: cache,
                   metrics: metrics, logger: logger)
     }

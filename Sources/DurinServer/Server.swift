@@ -30,8 +30,8 @@ public enum Server {
         // (and exit, which systemd does not retry) rather than at the first request.
         // Redis merely down is not: the service answers 503 until it returns.
         do {
-            let probe = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
-            try RedisRights.check(probe, keys: KeySpace(prefix: config.keyPrefix), tracking: config.tokenCacheTimeout > 0)
+            let probe = endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis)
+            try RedisRights.check(probe, keys: KeySpace(configuration: config), tracking: config.tokenCacheTimeout > 0 && !endpoint.isCluster)
         } catch .unavailable(let why) {
             logger.warning("Redis is not reachable yet; answering 503 until it is", metadata: ["error": .string(why)])
         } catch {
@@ -68,9 +68,14 @@ public enum Server {
             logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
         }
         let logLevelForThreads = logger.logLevel
-        let cache = config.tokenCacheTimeout > 0
-            ? VerificationCache(timeoutSeconds: config.tokenCacheTimeout, keys: KeySpace(prefix: config.keyPrefix)) : nil
-        if cache == nil { logger.info("verification cache disabled: DURIN_TOKEN_CACHE_TIMEOUT is 0") }
+        // On a cluster, tracking would need an invalidation subscriber on every master,
+        // followed through reshardings: not built, so cached locations take the full path.
+        let cache = config.tokenCacheTimeout > 0 && !endpoint.isCluster
+            ? VerificationCache(timeoutSeconds: config.tokenCacheTimeout, keys: KeySpace(configuration: config)) : nil
+        if config.tokenCacheTimeout == 0 { logger.info("verification cache disabled: DURIN_TOKEN_CACHE_TIMEOUT is 0") }
+        if config.tokenCacheTimeout > 0 && endpoint.isCluster {
+            logger.notice("verification cache disabled on Redis Cluster: cached locations read Redis")
+        }
 
         FastCGI.initialize()
         ProcessSignals.prepare()
@@ -135,7 +140,7 @@ public enum Server {
     /// Runs the layout migration once; false when Redis could not be reached.
     private static func migrate(endpoint: RedisEndpoint, config: Configuration, logger: Logger) -> Bool {
         // Its own connection, with room for a large keyspace's scripts.
-        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: max(config.redisTimeoutMillis, 5000))
+        let connection = endpoint.connection(timeoutMilliseconds: max(config.redisTimeoutMillis, 5000))
         do {
             let report = try LayoutMigration(connection: connection, configuration: config).run()
             if !report.alreadyDone { logger.notice("\(report)") }

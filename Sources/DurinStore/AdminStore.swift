@@ -1,3 +1,4 @@
+import Glibc
 import DurinCore
 import RedisClient
 
@@ -8,10 +9,13 @@ public final class AdminStore {
     public let keys: KeySpace
     let context: ScriptContext
 
+    private let redisTimeoutMillis: Int
+
     public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
-        keys = KeySpace(prefix: configuration.keyPrefix)
-        context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
+        redisTimeoutMillis = configuration.redisTimeoutMillis
+        keys = KeySpace(configuration: configuration)
+        context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
     }
 
     func run<Call: ScriptCall>(_ call: Call) throws(Failure) -> Call.Outcome {
@@ -39,10 +43,7 @@ public final class AdminStore {
     }
 
     public func clients() throws(StoreError) -> [ClientRecord] {
-        let names = (try connection.call(["SMEMBERS", keys.clients]).array ?? []).compactMap(\.string).sorted()
-        var out: [ClientRecord] = []
-        for name in names { if let c = try client(named: name) { out.append(c) } }
-        return out
+        try connection.clientRecords(keys: keys)
     }
 
     public func addClient(_ client: ClientRecord) throws(Failure) {
@@ -57,10 +58,26 @@ public final class AdminStore {
     }
 
     /// Removes the client and every token issued to it. Returns how many tokens went.
+    ///
+    /// On one server that is one script. On a cluster the users' tokens live in other
+    /// slots: the record goes first, then each user's token of the client is revoked,
+    /// one user at a time. A login reads the client record before its script, so one
+    /// that read it just before the removal may still store a token: the sweep
+    /// starts after a pause longer than a login's Redis timeout, and a token stored
+    /// later than that would need a login stalled past its own timeout.
     @discardableResult
     public func removeClient(_ name: String) throws(Failure) -> Int {
         guard let n = try run(RemoveClientScript(name: name)) else { throw .notFound("client \(name)") }
-        return n
+        guard keys.cluster else { return n }
+        usleep(UInt32(max(TokenStore.clientCopyMillis, EpochMillis(redisTimeoutMillis)) * 1000 + 500_000))
+        var revoked = 0
+        do {
+            for user in try usernames() {
+                revoked += try connection.run(RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
+                                              context: context).count
+            }
+        } catch { throw .store(error) }
+        return revoked
     }
 
     // MARK: Users
@@ -70,13 +87,21 @@ public final class AdminStore {
     }
 
     public func users() throws(StoreError) -> [UserRecord] {
-        let names = (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string).sorted()
         var out: [UserRecord] = []
-        for name in names { if let u = try user(named: name) { out.append(u) } }
+        for name in try usernames().sorted() { if let u = try user(named: name) { out.append(u) } }
         return out
     }
 
+    /// The set of usernames. On a cluster it may name a user whose removal was cut
+    /// short before the name left it; readers skip names without a record.
+    func usernames() throws(StoreError) -> [String] {
+        (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string)
+    }
+
     public func addUser(_ user: UserRecord) throws(Failure) {
+        // On a cluster the name set has a slot of its own: the name goes in first, so
+        // that no user exists without it (a name without a user is skipped).
+        if keys.cluster { do { _ = try connection.call(["SADD", keys.users, user.username]) } catch { throw .store(error) } }
         if try !run(AddUserScript(user: user, created: WallClock.nowMillis())) { throw .exists("user \(user.username)") }
     }
 
@@ -93,6 +118,7 @@ public final class AdminStore {
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
         guard let n = try run(RemoveUserScript(name: name)) else { throw .notFound("user \(name)") }
+        if keys.cluster { do { _ = try connection.call(["SREM", keys.users, name]) } catch { throw .store(error) } }
         return n
     }
 
@@ -101,9 +127,7 @@ public final class AdminStore {
     /// Live tokens, optionally of one user and/or client, ordered by session id.
     public func tokens(user: String? = nil, client: String? = nil) throws(StoreError) -> [TokenRecord] {
         let usernames: [String]
-        if let user { usernames = [user] } else {
-            usernames = (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string)
-        }
+        if let user { usernames = [user] } else { usernames = try self.usernames() }
         var found: [TokenRecord] = []
         for name in usernames {
             found += try connection.liveTokens(of: name, keys: keys).map(\.record).filter { client == nil || $0.client == client }

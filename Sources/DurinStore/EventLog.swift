@@ -1,4 +1,5 @@
 import DurinCore
+import Glibc
 import RedisClient
 
 /// One entry of the event stream (`<prefix>events`): durin's signals, never a token.
@@ -16,15 +17,49 @@ public struct Event: Sendable, Equatable {
 }
 
 extension AdminStore {
-    /// The last `count` events, oldest first.
+    /// The last `count` events, oldest first. On a cluster each key group has its own
+    /// stream: the streams of every master are read and merged by id (time).
     public func recentEvents(count: Int) throws(StoreError) -> [Event] {
-        Self.events(try connection.call(["XREVRANGE", keys.events, "+", "-", "COUNT", String(max(1, count))])).reversed()
+        var all: [Event] = []
+        for (connection, stream) in try eventStreams() {
+            all += Self.events(try connection.call(["XREVRANGE", stream, "+", "-", "COUNT", String(max(1, count))]))
+        }
+        return Array(all.sorted { Event.order($0.id, $1.id) }.suffix(max(1, count)))
     }
 
     /// Events after `id` (`$`: only new ones), waiting up to `blockMillis` for some.
     public func events(after id: String, blockMillis: Int) throws(StoreError) -> [Event] {
-        let reply = try connection.call(["XREAD", "BLOCK", String(blockMillis), "STREAMS", keys.events, id])
-        return (reply.array ?? []).flatMap { Self.events($0.array?.last ?? .null) }
+        guard keys.cluster else {
+            let reply = try connection.call(["XREAD", "BLOCK", String(blockMillis), "STREAMS", keys.events(), id])
+            return (reply.array ?? []).flatMap { Self.events($0.array?.last ?? .null) }
+        }
+        // A cluster's streams cannot be read in one blocking XREAD (they are in many
+        // slots): each is read from `id` on, and an empty round waits before the next.
+        let start = id == "$" ? "\(WallClock.nowMillis())-0" : id
+        var found: [Event] = []
+        for (connection, stream) in try eventStreams() {
+            found += Self.events(try connection.call(["XRANGE", stream, "(" + start, "+"]))
+        }
+        if found.isEmpty { usleep(UInt32(min(max(blockMillis, 1), 500) * 1000)) }
+        return found.sorted { Event.order($0.id, $1.id) }
+    }
+
+    /// Every event stream, with a connection to the node holding it.
+    private func eventStreams() throws(StoreError) -> [(any RedisCommandConnection, String)] {
+        guard keys.cluster else { return [(connection, keys.events())] }
+        let masters: [any RedisCommandConnection]
+        do { masters = try connection.masters() } catch { throw StoreError(error) }
+        var streams: [(any RedisCommandConnection, String)] = []
+        for master in masters {
+            var cursor = "0"
+            repeat {
+                let reply = try master.call(["SCAN", cursor, "MATCH", keys.eventStreamPattern, "COUNT", "1000", "TYPE", "stream"])
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { throw .unexpected("SCAN: \(reply)") }
+                streams += (parts[1].array ?? []).compactMap(\.string).map { (master, $0) }
+                cursor = next
+            } while cursor != "0"
+        }
+        return streams
     }
 
     static func events(_ reply: RedisReply) -> [Event] {
@@ -33,5 +68,16 @@ extension AdminStore {
             let flat = (parts[1].array ?? []).compactMap(\.string)
             return Event(id: id, fields: stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], flat[$0 + 1]) })
         }
+    }
+}
+
+extension Event {
+    /// Stream ids (`ms-seq`) in time order, across streams.
+    static func order(_ a: String, _ b: String) -> Bool {
+        func parts(_ id: String) -> (Int64, Int64) {
+            let p = id.split(separator: "-")
+            return (Int64(p.first ?? "") ?? 0, Int64(p.count > 1 ? p[1] : "") ?? 0)
+        }
+        return parts(a) < parts(b)
     }
 }

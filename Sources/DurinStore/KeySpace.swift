@@ -1,32 +1,127 @@
+import Codecs
+import Crypto
+import DurinCore
+
 /// The Redis key names (docs/redis-layout.md lists each with its fields, expiry and
 /// the scripts that touch it), under one prefix (`DURIN_KEY_PREFIX`).
+///
+/// On a Redis Cluster every key a script touches must hash to one slot, so keys
+/// carry a hash tag after the prefix that names their `KeyGroup`: a user's keys and
+/// their tokens share the user's tag, which a token's own digest begins with (login
+/// draws tokens until it does), so the token alone names its slot. On one server
+/// there are no tags, and the names are those of layout 2.
 public struct KeySpace: Sendable {
     public let prefix: String
+    /// Keys carry hash tags (`redis-cluster://`).
+    public let cluster: Bool
 
-    public init(prefix: String) { self.prefix = prefix }
+    public init(prefix: String, cluster: Bool = false) {
+        self.prefix = prefix
+        self.cluster = cluster
+    }
 
-    public func client(_ name: String) -> String { prefix + "client:" + name }
-    public var clients: String { prefix + "clients" }
+    public init(configuration: Configuration) {
+        self.init(prefix: configuration.keyPrefix, cluster: configuration.redisIsCluster)
+    }
+
+    /// The prefix of a group's keys: `P` on one server, `P{tag}` on a cluster.
+    public func prefix(of group: KeyGroup) -> String {
+        guard cluster else { return prefix }
+        switch group {
+        case .user(let name): return prefix + "{" + Self.userTag(name) + "}"
+        case .token(let digest): return prefix + "{" + String(digest.prefix(Self.tagLength)) + "}"
+        case .clients: return prefix + "{clients}"
+        case .issuers: return prefix + "{issuers}"
+        case .users: return prefix + "{users}"
+        case .key, .global: return prefix
+        }
+    }
+
+    /// The key a script on `group` is routed by (its KEYS[1]); nil: no key.
+    func routingKey(of group: KeyGroup) -> String? {
+        switch group {
+        case .user(let name): return user(name)
+        case .token(let digest): return token(digest)
+        case .clients: return clients
+        case .issuers: return issuers
+        case .users: return users
+        case .key(let key): return key
+        case .global: return nil
+        }
+    }
+
+    public func client(_ name: String) -> String { prefix(of: .clients) + "client:" + name }
+    public var clients: String { prefix(of: .clients) + "clients" }
     /// A user's record, and the index of their tokens (`tokenIndexField`).
-    public func user(_ name: String) -> String { prefix + "user:" + name }
-    public var users: String { prefix + "users" }
+    public func user(_ name: String) -> String { prefix(of: .user(name)) + "user:" + name }
+    /// The set of usernames. On a cluster it is kept beside the user scripts, not in
+    /// them (it has a slot of its own).
+    public var users: String { prefix(of: .users) + "users" }
     /// A token's hash, by `Token.digest`. It lives until its expiry plus the grace
     /// period, so that an expired token can answer "The given token has expired." once.
-    public func token(_ digest: String) -> String { prefix + "t:" + digest }
+    public func token(_ digest: String) -> String { prefix(of: .token(digest)) + "t:" + digest }
+    /// The digest named by a token key; nil for any other key.
+    public func digest(ofTokenKey key: String) -> String? {
+        guard key.hasPrefix(prefix) else { return nil }
+        var rest = key.dropFirst(prefix.count)
+        if cluster {
+            guard rest.first == "{", let close = rest.firstIndex(of: "}") else { return nil }
+            rest = rest[rest.index(after: close)...]
+        }
+        guard rest.hasPrefix("t:") else { return nil }
+        return String(rest.dropFirst(2))
+    }
     /// The field of the user hash that holds the digest of the user's token for
     /// `client` (one token per user and client).
     public static func tokenIndexField(_ client: String) -> String { "t:" + client }
     public static let tokenIndexPrefix = "t:"
+    /// The session-id counter: one key on one server. A cluster keeps one per tag
+    /// (`P{tag}seq:token`, in its users' slot), and a session id is that counter
+    /// times 4,096 plus the tag's number: integers, unique across users as durin's
+    /// are, and increasing for each user, without a key every login writes.
     public var tokenSequence: String { prefix + "seq:token" }
-    public var events: String { prefix + "events" }
+    /// Login attempts from one client address (its own slot on a cluster).
+    public func loginAddress(_ address: String) -> String { prefix + "loginaddr:" + address }
+    /// The event stream of a group (one stream on one server; one per tag on a cluster).
+    public func events(of group: KeyGroup = .global) -> String { prefix(of: group) + "events" }
+    /// The pattern of every event stream.
+    public var eventStreamPattern: String { cluster ? prefix + "{*}events" : prefix + "events" }
     /// A trusted-issuance key's record, by the key's SHA-256 digest.
-    public func issuer(_ digest: String) -> String { prefix + "issuer:" + digest }
+    public func issuer(_ digest: String) -> String { prefix(of: .issuers) + "issuer:" + digest }
     /// Issuer name -> key digest.
-    public var issuers: String { prefix + "issuers" }
+    public var issuers: String { prefix(of: .issuers) + "issuers" }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
     public var secret: String { prefix + "secret" }
     /// The layout the data is in (`2`); absent in layout 1 (see LayoutMigration).
     public var layout: String { prefix + "layout" }
+
+    /// How many characters of a digest make its tag: 2 base64url characters, 4,096
+    /// groups, so that drawing a token for a user's tag takes 4,096 tries on average.
+    public static let tagLength = 2
+
+    /// A user's tag: the first characters of the base64url SHA-256 of the name, the
+    /// alphabet and length of a token digest's tag.
+    public static func userTag(_ name: String) -> String {
+        String(Base64.encodeURLSafe(Array(SHA256.hash(data: Array(name.utf8)))).prefix(tagLength))
+    }
+
+    /// A tag's number, 0..<4096: a cluster's session ids end in it (`sessionIDs`).
+    public static func tagNumber(_ tag: String) -> Int {
+        tag.utf8.reduce(0) { number, c in
+            let digit: Int
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): digit = Int(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): digit = Int(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = Int(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "-"): digit = 62
+            default: digit = 63
+            }
+            return number * 64 + digit
+        }
+    }
+
+    /// How many session-id series a cluster has: one per tag.
+    public static let tagCount = 4096
 
     /// Layout 1's token keys (whole SHA-256 hex, long field names), its per-user
     /// index and its expiry tombstones: read only to migrate them.
@@ -39,4 +134,22 @@ public struct KeySpace: Sendable {
     }
 
     public var layout1: Layout1 { Layout1(prefix: prefix) }
+}
+
+/// The keys one script may touch together: on a cluster, one hash slot.
+public enum KeyGroup: Sendable, Equatable {
+    /// A user's record, tokens, throttle counts, failed logins and events.
+    case user(String)
+    /// The group of the token with this digest: its user's.
+    case token(String)
+    /// Client records and the set of client names.
+    case clients
+    /// Issuer records and their index.
+    case issuers
+    /// The set of usernames.
+    case users
+    /// A script that touches this one key only.
+    case key(String)
+    /// Scripts that run on one server only (the layout-1 migration).
+    case global
 }

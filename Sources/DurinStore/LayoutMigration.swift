@@ -36,15 +36,17 @@ public struct LayoutMigration {
 
     public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
-        keys = KeySpace(prefix: configuration.keyPrefix)
-        context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
+        keys = KeySpace(configuration: configuration)
+        context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
         store = TokenStore(connection: connection, configuration: configuration)
     }
 
     /// Whether the data is already in layout 2 (one GET).
+    /// A cluster never held layout 1 (it starts in the cluster form of layout 2).
     public func isCurrent() throws(StoreError) -> Bool {
-        try connection.call(["GET", keys.layout]).string == "2"
+        if keys.cluster { return true }
+        return try connection.call(["GET", keys.layout]).string == "2"
     }
 
     /// Moves everything still in layout 1. Without `dryRun` it ends by recording layout 2.

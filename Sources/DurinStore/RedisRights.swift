@@ -31,9 +31,9 @@ public enum RedisRights {
     /// Every command durin-fcgi and durinctl send outside scripts, and every one
     /// their scripts call: what an ACL user for durin must be granted.
     public static let commands = [
-        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role",
+        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role", "cluster|slots", "asking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
-        "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrevrange",
+        "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrange", "xrevrange",
         "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait",
     ]
 
@@ -99,8 +99,9 @@ public enum RedisRights {
         // Through Sentinel, every connection confirms its master with ROLE.
         try expect(["ROLE"])
         var nonce = SystemRandomNumberGenerator()
-        let base = keys.prefix + "rights-check:" + String(UInt64.random(in: .min ... .max, using: &nonce), radix: 16)
-        let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis())]
+        // One hash tag for every throw-away key, so that on a cluster they share a slot.
+        let base = keys.prefix + "{rights-check:" + String(UInt64.random(in: .min ... .max, using: &nonce), radix: 16) + "}"
+        let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis()), keys.cluster ? "1" : ""]
         try expect(["SCRIPT", "EXISTS", probe.sha])
         try expect(["SCRIPT", "LOAD", probe.source])
         switch try send(["EVALSHA", probe.sha] + tail) {
@@ -118,6 +119,12 @@ public enum RedisRights {
         try expect(["SCAN", "0", "MATCH", base + ":*", "COUNT", "10"])
         try expect(["WAIT", "0", "1"])
         try expect(["XREVRANGE", base + ":x", "+", "-", "COUNT", "1"])
+        try expect(["XRANGE", base + ":x", "-", "+", "COUNT", "1"])
+        if keys.cluster {
+            try expect(["CLUSTER", "SLOTS"])
+            // ASKING is harmless on its own: it only marks the next command.
+            try expect(["ASKING"])
+        }
         try expect(["XREAD", "COUNT", "1", "STREAMS", base + ":x", "0"])
         if tracking {
             try expect(["CLIENT", "ID"])

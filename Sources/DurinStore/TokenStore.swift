@@ -14,12 +14,19 @@ public final class TokenStore {
     private let minReplicas: Int
     private let waitMillis: Int
     private var seal: TokenSeal?
+    /// On a cluster, this store's copy of the client records for the throttled
+    /// check (they live in another slot than the scripts that need them), and when
+    /// it was read. Login and refresh read the one client they need instead.
+    private var clientCopy: (records: [String: ClientRecord], readAt: EpochMillis)?
+    /// How old the copy may be: a changed throttle rate reaches every responder's
+    /// throttled checks within this.
+    public static let clientCopyMillis: EpochMillis = 1000
 
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
     public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
-        keys = KeySpace(prefix: configuration.keyPrefix)
-        context = ScriptContext(prefix: configuration.keyPrefix, eventsMaxLength: configuration.eventsMaxLength)
+        keys = KeySpace(configuration: configuration)
+        context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
         defaultTTL = configuration.defaultTokenTTL
         tokenLength = configuration.tokenCharacterLength
@@ -58,12 +65,12 @@ public final class TokenStore {
                 return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
             }
         }
-        return try run(VerifyScript(digest: digest, rules: rules))
+        return try run(VerifyScript(digest: digest, rules: rules, rates: rules.throttle ? try clientSettings(\.rate) : "-"))
     }
 
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
     public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
-        try run(LoginAddressCheckScript(address: address, rate: rate))
+        try run(LoginAddressCheckScript(key: keys.loginAddress(address), rate: rate))
     }
 
     /// Counts a login attempt against the username (a success clears the count) and
@@ -80,7 +87,7 @@ public final class TokenStore {
     /// Replaces a user's password hash with one at the configured cost after a
     /// successful login (Django's `must_update`), unless it changed meanwhile.
     public func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
-        _ = try run(UpgradePasswordHashScript(userKey: keys.user(user), checked: old, replacement: new))
+        _ = try run(UpgradePasswordHashScript(user: user, checked: old, replacement: new))
     }
 
     /// Returns, renews or creates the one token of (user, client), atomically: any
@@ -91,10 +98,18 @@ public final class TokenStore {
                       now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
-        let candidate = Token.generate(length: tokenLength)
+        var ttls = "-"
+        if keys.cluster {
+            // Read now, not from the copy: a client just added logs in at once, and
+            // one just removed never does.
+            guard let record = try clientRecord(client) else { return .failure(.noClient) }
+            ttls = " \(client)=\(record.tokenTTL.storedValue) "
+        }
+        let candidate = keys.cluster
+            ? Token.generate(length: tokenLength, digestPrefix: KeySpace.userTag(user)) : Token.generate(length: tokenLength)
         let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
                                sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
-                               event: event, issuer: issuer)
+                               event: event, issuer: issuer, ttls: ttls)
         let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
         switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
@@ -118,7 +133,14 @@ public final class TokenStore {
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
-        switch try runDurably(RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL)) {
+        var ttls = "-"
+        if keys.cluster {
+            // The token's client, then its TTL as it is now (two reads, in two slots).
+            guard let client = try connection.call(["HGET", keys.token(digest), "c"]).string else { return nil }
+            ttls = try clientRecord(client).map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
+        }
+        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls)
+        switch try runDurably(call) {
         case .renewed(let stored): return stored.record
         case .notFound: return nil
         }
@@ -166,6 +188,27 @@ public final class TokenStore {
     /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
     public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
         try sealingKey().unseal(sealed, digest: digest)
+    }
+
+    private func clientRecord(_ name: String) throws(StoreError) -> ClientRecord? {
+        ClientRecord(fields: try connection.call(["HGETALL", keys.client(name)]).fieldMap)
+    }
+
+    /// The clients' `setting` list for the scripts: `-` on one server (the scripts
+    /// read the records), else ` name=value ...` from this store's copy (the hot
+    /// path, a throttled check, does not pay a read in another slot for it).
+    func clientSettings(_ field: KeyPath<ClientRecord, String?>) throws(StoreError) -> String {
+        guard keys.cluster else { return "-" }
+        let pairs = try clientCopy().values.compactMap { record in record[keyPath: field].map { "\(record.name)=\($0)" } }
+        return " " + pairs.sorted().joined(separator: " ") + " "
+    }
+
+    private func clientCopy(now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> [String: ClientRecord] {
+        if let copy = clientCopy, now - copy.readAt < Self.clientCopyMillis { return copy.records }
+        let records = try connection.clientRecords(keys: keys)
+        let copy = Dictionary(records.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        clientCopy = (copy, now)
+        return copy
     }
 
     /// Whether Redis answers and every script is loaded (loading any that are not).
@@ -230,7 +273,22 @@ extension TokenStore {
     }
 }
 
+extension ClientRecord {
+    /// The value the throttled check reads through `setting`.
+    var rate: String? { throttleRate?.description }
+}
+
 extension RedisCommandConnection {
+    /// Every client record: the set of names, then the records in one round trip
+    /// (they share a slot on a cluster).
+    func clientRecords(keys: KeySpace) throws(StoreError) -> [ClientRecord] {
+        let names = (try call(["SMEMBERS", keys.clients]).array ?? []).compactMap(\.string).sorted()
+        guard !names.isEmpty else { return [] }
+        let replies: [RedisReply]
+        do { replies = try pipeline(names.map { ["HGETALL", keys.client($0)] }) } catch { throw StoreError(error) }
+        return replies.compactMap { ClientRecord(fields: $0.fieldMap) }
+    }
+
     /// A user's live tokens (with their sealed value), ordered by session id: the
     /// index (the user hash's `t:<client>` fields), then every token hash in one
     /// pipelined round trip. Index entries whose token has expired are skipped.

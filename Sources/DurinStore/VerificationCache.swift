@@ -128,12 +128,11 @@ public final class VerificationCache: Sendable {
     /// removals and user (de)activation all write them.
     func invalidate(keys changed: [String]?) {
         invalidationCount.add(1, ordering: .relaxed)
-        let tokenPrefix = keys.token("")
         state.withLock { s in
             s.sequence += 1
             guard let changed else { return s.removeAll() }
-            for key in changed where key.hasPrefix(tokenPrefix) {
-                s.entries[String(key.dropFirst(tokenPrefix.count))] = nil
+            for key in changed {
+                if let digest = keys.digest(ofTokenKey: key) { s.entries[digest] = nil }
             }
         }
     }

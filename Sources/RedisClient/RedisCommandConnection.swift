@@ -1,7 +1,6 @@
 /// What the stores need of a connection to Redis: a command in, a typed reply out,
-/// and pipelining. `RedisConnection` (one node over hiredis) is the implementation
-/// today; a Sentinel- or Cluster-aware connection can take its place without the
-/// stores changing.
+/// and pipelining. `RedisConnection` is one server (found through Sentinel or not);
+/// `RedisClusterConnection` routes each command to the master of its key's slot.
 ///
 /// A connection is used by one thread at a time.
 public protocol RedisCommandConnection: AnyObject {
@@ -18,6 +17,10 @@ public protocol RedisCommandConnection: AnyObject {
     var generation: Int { get }
 
     var isConnected: Bool { get }
+
+    /// A connection to each master holding data: this one for a single server, one
+    /// per master for a cluster. For what must visit every node, such as SCAN.
+    func masters() throws(RedisError) -> [any RedisCommandConnection]
 }
 
 extension RedisCommandConnection {
@@ -30,4 +33,6 @@ extension RedisCommandConnection {
     }
 }
 
-extension RedisConnection: RedisCommandConnection {}
+extension RedisConnection: RedisCommandConnection {
+    public func masters() throws(RedisError) -> [any RedisCommandConnection] { [self] }
+}

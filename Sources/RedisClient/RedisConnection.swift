@@ -139,6 +139,7 @@ public final class RedisConnection {
         case .tcp(let host, let port): c = try open(.tcp(host: host, port: port))
         case .unix(let path): c = try open(.unix(path: path))
         case .sentinel(let nodes, let service): c = try openMaster(nodes: nodes, service: service)
+        case .cluster: throw .invalidURL("a redis-cluster:// endpoint needs a RedisClusterConnection (RedisEndpoint.connection)")
         }
         // A subscriber blocks on reads for as long as no message comes, so its socket
         // must not keep the timeout that discovery (`ask`) set on it.
@@ -167,7 +168,7 @@ public final class RedisConnection {
         switch address {
         case .tcp(let host, let port): made = redisConnectWithTimeout(host, Int32(port), timeout)
         case .unix(let path): made = redisConnectUnixWithTimeout(path, timeout)
-        case .sentinel: made = nil
+        case .sentinel, .cluster: made = nil
         }
         guard let c = made else { throw .unavailable("cannot allocate a hiredis context") }
         if c.pointee.err != 0 {

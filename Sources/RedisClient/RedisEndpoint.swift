@@ -5,13 +5,17 @@ import Codecs
 /// `unix:///path/to/redis.sock[?db=N]` (credentials as in the redis form are allowed:
 /// `unix://:password@/path`), and
 /// `redis-sentinel://[[user]:password@]host:port[,host:port...]/service[?db=N]`: the
-/// sentinels are asked for the master of `service` (the credentials are the master's).
+/// sentinels are asked for the master of `service` (the credentials are the master's),
+/// and `redis-cluster://[[user]:password@]host:port[,host:port...]`: any nodes of a Redis
+/// Cluster, from which the slot map is read (a cluster has only database 0).
 public struct RedisEndpoint: Sendable, Equatable {
     public enum Address: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
         /// Sentinels to ask for the master of `service`.
         case sentinel(nodes: [Node], service: String)
+        /// Seed nodes of a Redis Cluster (`RedisClusterConnection`).
+        case cluster(nodes: [Node])
     }
 
     public struct Node: Sendable, Equatable, CustomStringConvertible {
@@ -37,15 +41,17 @@ public struct RedisEndpoint: Sendable, Equatable {
     public static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
         func bad(_ why: String) -> RedisError { .invalidURL(why) }
         var rest: Substring
-        let isUnix: Bool, isSentinel: Bool
+        var isUnix = false, isSentinel = false, isCluster = false
         if url.hasPrefix("redis://") {
-            rest = url.dropFirst("redis://".count); isUnix = false; isSentinel = false
+            rest = url.dropFirst("redis://".count)
         } else if url.hasPrefix("unix://") {
-            rest = url.dropFirst("unix://".count); isUnix = true; isSentinel = false
+            rest = url.dropFirst("unix://".count); isUnix = true
         } else if url.hasPrefix("redis-sentinel://") {
-            rest = url.dropFirst("redis-sentinel://".count); isUnix = false; isSentinel = true
+            rest = url.dropFirst("redis-sentinel://".count); isSentinel = true
+        } else if url.hasPrefix("redis-cluster://") {
+            rest = url.dropFirst("redis-cluster://".count); isCluster = true
         } else {
-            throw bad("must start with redis://, unix:// or redis-sentinel://")
+            throw bad("must start with redis://, unix://, redis-sentinel:// or redis-cluster://")
         }
         var query: Substring = ""
         if let q = rest.firstIndex(of: "?") {
@@ -89,6 +95,16 @@ public struct RedisEndpoint: Sendable, Equatable {
             return RedisEndpoint(address: .sentinel(nodes: nodes, service: service), username: username, password: password,
                                  database: database)
         }
+        if isCluster {
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard !rest.contains("/") else { throw bad("redis-cluster:// takes no path: a cluster has only database 0") }
+            guard database == 0 else { throw bad("redis-cluster:// takes no db: a cluster has only database 0") }
+            var nodes: [Node] = []
+            for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
+                nodes.append(try hostAndPort(part, defaultPort: 6379))
+            }
+            return RedisEndpoint(address: .cluster(nodes: nodes), username: username, password: password)
+        }
         var hostPort = rest
         if let slash = rest.firstIndex(of: "/") {
             hostPort = rest[..<slash]
@@ -131,6 +147,25 @@ extension RedisEndpoint: CustomStringConvertible {
         case .unix(let path): return "unix://\(path)?db=\(database)"
         case .sentinel(let nodes, let service):
             return "redis-sentinel://\(nodes.map(\.description).joined(separator: ","))/\(service)?db=\(database)"
+        case .cluster(let nodes): return "redis-cluster://\(nodes.map(\.description).joined(separator: ","))"
         }
+    }
+}
+
+extension RedisEndpoint {
+    /// Whether this is a Redis Cluster, whose keys must be laid out by hash slot.
+    public var isCluster: Bool {
+        if case .cluster = address { return true }
+        return false
+    }
+
+    /// A connection for this endpoint: slot-routing for a cluster, else one node
+    /// (found through the sentinels for `redis-sentinel://`).
+    public func connection(timeoutMilliseconds: Int = 2000) -> any RedisCommandConnection {
+        if case .cluster(let nodes) = address {
+            return RedisClusterConnection(seeds: nodes, username: username, password: password,
+                                          timeoutMilliseconds: timeoutMilliseconds)
+        }
+        return RedisConnection(endpoint: self, timeoutMilliseconds: timeoutMilliseconds)
     }
 }

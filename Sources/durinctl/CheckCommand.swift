@@ -57,10 +57,10 @@ struct CheckCommand: ParsableCommand {
             report.say(.failure, "DURIN_REDIS_URL: \(error)")
             return
         }
-        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis)
-        let keys = KeySpace(prefix: config.keyPrefix)
+        let connection = endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis)
+        let keys = KeySpace(configuration: config)
         do {
-            try RedisRights.check(connection, keys: keys, tracking: config.tokenCacheTimeout > 0)
+            try RedisRights.check(connection, keys: keys, tracking: config.tokenCacheTimeout > 0 && !endpoint.isCluster)
             report.say(.ok, "Redis at \(endpoint): reachable, and its user may run every command durin needs on \(keys.prefix)*")
         } catch .unavailable(let why) {
             report.say(.failure, "Redis at \(endpoint) is unreachable (\(why)): start it, or fix DURIN_REDIS_URL")

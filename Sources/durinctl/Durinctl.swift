@@ -31,7 +31,7 @@ struct Context {
         }
         let endpoint: RedisEndpoint
         do { endpoint = try RedisEndpoint.parse(config.redisURL) } catch { throw CLIError("DURIN_REDIS_URL: \(error)") }
-        return Context(config: config, connection: RedisConnection(endpoint: endpoint, timeoutMilliseconds: config.redisTimeoutMillis))
+        return Context(config: config, connection: endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis))
     }
 
     func format(_ millis: EpochMillis?) -> String { millis.map { config.expiryFormat.format($0) } ?? "never" }

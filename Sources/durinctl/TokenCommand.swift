@@ -35,7 +35,7 @@ struct TokenCommand: ParsableCommand {
                 throw CLIError("no token on standard input")
             }
             let ctx = try Context.load()
-            print(KeySpace(prefix: ctx.config.keyPrefix).token(Token.digest(of: token)))
+            print(KeySpace(configuration: ctx.config).token(Token.digest(of: token)))
         }
     }
 

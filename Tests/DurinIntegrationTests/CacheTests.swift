@@ -9,6 +9,7 @@ final class CacheTests: XCTestCase {
     var http: RawHTTP { stack.http }
 
     override func setUpWithError() throws {
+        try XCTSkipIf(Stack.sharedCluster != nil, "the verification cache is off on a cluster")
         stack = try Stack(settings: ["DURIN_TOKEN_CACHE_TIMEOUT": "60"])
         try stack.addClient("web")
         try stack.addClient("short", ttl: "2s")

@@ -8,6 +8,7 @@ import RedisClient
 struct AddClientScript: ScriptCall {
     let client: ClientRecord
 
+    var group: KeyGroup { .clients }
     var arguments: [String] {
         [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created)]
     }
@@ -17,6 +18,7 @@ struct AddClientScript: ScriptCall {
     static let script = Script(parameters: ["name", "ttl", "throttle", "created"], #"""
     local key = P .. 'client:' .. name
     if redis.call('EXISTS', key) == 1 then return 0 end
+    guard(P .. 'clients')
     redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
     redis.call('SADD', P .. 'clients', name)
     return 1
@@ -28,14 +30,19 @@ struct AddClientScript: ScriptCall {
 struct RemoveClientScript: ScriptCall {
     let name: String
 
+    var group: KeyGroup { .clients }
     var arguments: [String] { [name] }
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
     static let script = Script(parameters: ["name"], #"""
+    guard(P .. 'client:' .. name, P .. 'clients')
     if redis.call('DEL', P .. 'client:' .. name) == 0 then return -1 end
     redis.call('SREM', P .. 'clients', name)
     local n = 0
+    -- A cluster's users live in other slots: AdminStore revokes their tokens of
+    -- this client one user at a time, once responders have seen the client go.
+    if CLUSTER then return 0 end
     for _, user in ipairs(redis.call('SMEMBERS', P .. 'users')) do
       local userKey = P .. 'user:' .. user
       local d = redis.call('HGET', userKey, 't:' .. name)
@@ -58,6 +65,7 @@ struct AddUserScript: ScriptCall {
     let user: UserRecord
     let created: EpochMillis
 
+    var group: KeyGroup { .user(user.username) }
     /// The name, then the hash's field/value pairs.
     var arguments: [String] {
         var pairs = ["username", user.username, "password", user.passwordHash,
@@ -74,7 +82,8 @@ struct AddUserScript: ScriptCall {
     local fields = {}
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     redis.call('HSET', key, unpack(fields))
-    redis.call('SADD', P .. 'users', name)
+    -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
+    if not CLUSTER then redis.call('SADD', P .. 'users', name) end
     return 1
     """#)
 }
@@ -85,6 +94,7 @@ struct SetActiveScript: ScriptCall {
     let name: String
     let active: Bool
 
+    var group: KeyGroup { .user(name) }
     var arguments: [String] { [name, active ? "1" : "0"] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
@@ -92,6 +102,7 @@ struct SetActiveScript: ScriptCall {
     static let script = Script(parameters: ["name", "active"], #"""
     local key = P .. 'user:' .. name
     if redis.call('EXISTS', key) == 0 then return 0 end
+    guardIndex(key)
     redis.call('HSET', key, 'is_active', active)
     local entries = tokenIndex(key)
     for i = 2, #entries, 2 do
@@ -109,6 +120,7 @@ struct SetActiveScript: ScriptCall {
 struct RemoveUserScript: ScriptCall {
     let name: String
 
+    var group: KeyGroup { .user(name) }
     var arguments: [String] { [name] }
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
@@ -116,8 +128,10 @@ struct RemoveUserScript: ScriptCall {
     static let script = Script(parameters: ["name"], #"""
     local key = P .. 'user:' .. name
     local entries = tokenIndex(key)
+    guardIndex(key)
+    guard(P .. 'events', P .. 'loginfail:' .. name)
     if redis.call('DEL', key) == 0 then return -1 end
-    redis.call('SREM', P .. 'users', name)
+    if not CLUSTER then redis.call('SREM', P .. 'users', name) end
     local n = 0
     for i = 1, #entries, 2 do
       local t = redis.call('HMGET', P .. 't:' .. entries[i + 1], 'i', 'e')
@@ -139,7 +153,7 @@ struct SetExistingScript: ScriptCall {
     /// Field/value pairs.
     let pairs: [String]
 
-    var keys: [String] { [key] }
+    var group: KeyGroup { .key(key) }
     var arguments: [String] { pairs }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
@@ -157,12 +171,14 @@ struct AddIssuerScript: ScriptCall {
     let keyDigest: String
     let clients: [String]
 
+    var group: KeyGroup { .issuers }
     var arguments: [String] { [name, keyDigest, clients.joined(separator: ",")] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name", "digest", "clients"], #"""
     if redis.call('HGET', P .. 'issuers', name) then return 0 end
+    guard(P .. 'issuer:' .. digest, P .. 'events')
     redis.call('HSET', P .. 'issuer:' .. digest, 'name', name, 'clients', clients, 'created', NOW_TEXT)
     redis.call('HSET', P .. 'issuers', name, digest)
     emit('issuer_added', '', '', '', nil, name)
@@ -174,6 +190,7 @@ struct AddIssuerScript: ScriptCall {
 struct RemoveIssuerScript: ScriptCall {
     let name: String
 
+    var group: KeyGroup { .issuers }
     var arguments: [String] { [name] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
@@ -181,6 +198,7 @@ struct RemoveIssuerScript: ScriptCall {
     static let script = Script(parameters: ["name"], #"""
     local digest = redis.call('HGET', P .. 'issuers', name)
     if not digest then return 0 end
+    guard(P .. 'issuer:' .. digest, P .. 'events')
     redis.call('DEL', P .. 'issuer:' .. digest)
     redis.call('HDEL', P .. 'issuers', name)
     emit('issuer_removed', '', '', '', nil, name)

@@ -8,20 +8,22 @@ import RedisClient
 /// Counts a login attempt from one client address. Outcome: the wait in seconds
 /// when the address is over `rate`, else nil.
 struct LoginAddressCheckScript: ScriptCall {
-    let address: String
+    /// The address's key (`KeySpace.loginAddress`), its own slot on a cluster.
+    let key: String
     let rate: ThrottleRate
 
-    var arguments: [String] { [address, rate.description] }
+    var group: KeyGroup { .key(key) }
+    var arguments: [String] { [rate.description] }
 
     func decode(_ reply: RedisReply) -> Int?? {
         guard let wait = reply.int else { return nil }
         return .some(wait > 0 ? Int(wait) : nil)
     }
 
-    static let script = Script(parameters: ["address", "rate"], #"""
+    static let script = Script(parameters: ["rate"], #"""
     local limit, period = parseRate(rate)
     if not limit then return 0 end
-    return window(P .. 'loginaddr:' .. address, limit, period, true)
+    return window(KEYS[1], limit, period, true)
     """#)
 }
 
@@ -32,6 +34,7 @@ struct LoginPrecheckScript: ScriptCall {
     /// nil: no limit.
     let failureRate: ThrottleRate?
 
+    var group: KeyGroup { .user(username) }
     var arguments: [String] { [username, failureRate?.description ?? ""] }
 
     func decode(_ reply: RedisReply) -> LoginPrecheck? {
@@ -49,6 +52,7 @@ struct LoginPrecheckScript: ScriptCall {
     -- The attempt is counted now, before the password is hashed, so concurrent
     -- guesses cannot all pass a check that is counted only after the hash. A
     -- successful login clears the name's window (login script).
+    guard(P .. 'user:' .. username)
     local limit, period = parseRate(failureRate)
     if limit then
       local wait = window(P .. 'loginfail:' .. username, limit, period, true)
@@ -64,6 +68,7 @@ struct LoginPrecheckScript: ScriptCall {
 struct LoginFailedScript: ScriptCall {
     let username: String
 
+    var group: KeyGroup { .user(username) }
     var arguments: [String] { [username] }
 
     func decode(_ reply: RedisReply) -> Void? { reply.int == 1 ? () : nil }
@@ -78,12 +83,12 @@ struct LoginFailedScript: ScriptCall {
 /// `must_update`), only if it is still the one checked: a concurrent password
 /// change wins. Outcome: whether it was replaced.
 struct UpgradePasswordHashScript: ScriptCall {
-    /// The user hash.
-    let userKey: String
+    let user: String
     let checked: String
     let replacement: String
 
-    var keys: [String] { [userKey] }
+    /// KEYS[1] is the user hash.
+    var group: KeyGroup { .user(user) }
     var arguments: [String] { [checked, replacement] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
@@ -119,9 +124,13 @@ struct LoginScript: ScriptCall {
     let event: String?
     /// The issuer of a trusted issuance, named in the events.
     let issuer: String?
+    /// The clients' TTLs as `setting` reads them (`-`: from their records).
+    let ttls: String
 
+    var group: KeyGroup { .user(user) }
     var arguments: [String] {
-        [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? ""]
+        [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
+         String(KeySpace.tagNumber(KeySpace.userTag(user)))]
     }
 
     func decode(_ reply: RedisReply) -> Outcome? {
@@ -138,14 +147,16 @@ struct LoginScript: ScriptCall {
     }
 
     static let script = Script(
-        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer"], #"""
+        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber"], #"""
     grace = tonumber(grace)
-    local ttl = redis.call('HGET', P .. 'client:' .. client, 'token_ttl')
+    local ttl = setting(ttls, client, 'token_ttl')
     if not ttl then return {'noclient'} end
     local userKey = P .. 'user:' .. user
     if redis.call('HGET', userKey, 'is_active') ~= '1' then return {'inactive'} end
-    if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
     local old = redis.call('HGET', userKey, 't:' .. client)
+    guardIndex(userKey)
+    guard(P .. 'loginfail:' .. user, P .. 'events', P .. 't:' .. digest, P .. 'seq:token')
+    if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
     local replaced = ''
     if old then
       local tk = P .. 't:' .. old
@@ -171,7 +182,10 @@ struct LoginScript: ScriptCall {
         replaced = t[2]
       end
     end
+    -- Session ids: one counter on one server; on a cluster, the counter of the
+    -- user's tag, in its slot, times 4096 plus the tag's number (KeySpace).
     local id = redis.call('INCR', P .. 'seq:token')
+    if CLUSTER then id = id * 4096 + tonumber(tagNumber) end
     local tk = P .. 't:' .. digest
     local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)

@@ -16,6 +16,8 @@ struct MigrateTokenScript: ScriptCall {
     let sealed: String
     let graceMillis: Int64
 
+    /// Layout 1 existed on one server only.
+    var group: KeyGroup { .global }
     var arguments: [String] { [sha256Hex, digest, sealed, String(graceMillis)] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
@@ -46,6 +48,7 @@ struct MigrateTombstoneScript: ScriptCall {
     let digest: String
     let graceMillis: Int64
 
+    var group: KeyGroup { .global }
     var arguments: [String] { [sha256Hex, digest, String(graceMillis)] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }

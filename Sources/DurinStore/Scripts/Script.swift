@@ -5,11 +5,13 @@ import RedisClient
 
 /// A Lua script run with EVALSHA; Redis keeps it cached by its SHA-1.
 ///
-/// Every script receives ARGV[1] = key prefix, ARGV[2] = events stream MAXLEN
-/// (0: no events), ARGV[3] = now (epoch ms). Its own arguments follow, and reach
-/// the Lua as locals named by `parameters`: the names are declared once, here,
-/// and the Swift side passes them through a `ScriptCall`, in the same order.
-/// docs/redis-layout.md lists which keys each script touches.
+/// Every script receives ARGV[1] = the prefix of its key group (`P`, or `P{tag}` on a
+/// cluster: see KeySpace), ARGV[2] = events stream MAXLEN (0: no events), ARGV[3] =
+/// now (epoch ms), ARGV[4] = `1` on a cluster. Its own arguments follow, and reach
+/// the Lua as locals named by `parameters`: the names are declared once, here, and
+/// the Swift side passes them through a `ScriptCall`, in the same order. KEYS[1] is
+/// the group's routing key, by which a cluster sends the script to its slot's
+/// master. docs/redis-layout.md lists which keys each script touches.
 struct Script: Sendable {
     let source: String
     let sha: String
@@ -31,8 +33,9 @@ struct Script: Sendable {
         // The shebang makes Redis 7 treat the script as one that may write and refuse
         // it before it starts when memory is full (noeviction): without it, a script
         // whose first write is allowed may go on writing past maxmemory, and one whose
-        // first write is refused fails half-way. Keys are still named in the script
-        // (no cluster mode), which a shebang script may do.
+        // first write is refused fails half-way. Keys are named in the script, which a
+        // shebang script may do as long as they are all in KEYS[1]'s slot (a
+        // cluster refuses any other).
         source = "#!lua\n" + Script.helpers + prologue + body
         sha = Hex.encode(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
@@ -48,6 +51,11 @@ struct Script: Sendable {
 
     /// Shared by the scripts.
     ///
+    /// guard, guardIndex: on a cluster, touch the keys a script is about to write (or
+    /// the tokens of a user's index) before its first write. While Redis migrates a
+    /// slot some of its keys may already be on the other node, and touching one
+    /// fails the script; failing before any write leaves nothing half-done, and the
+    /// connection retries once the slot has moved (RedisClusterConnection).
     /// emit: appends an event (durin's signals) to the stream, never a token.
     /// live: whether a stored expiry (ms or `never`) is still ahead.
     /// arm: sets a token's native expiry: its expiry plus the grace period, in which
@@ -58,9 +66,13 @@ struct Script: Sendable {
     /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
     /// seconds when `limit` requests already fell in the last `period` seconds, else
     /// records this one (when `record`) and returns 0.
+    /// setting: a client's setting, from `list` (` name=value ...`, as a cluster's
+    /// responders pass their copy of the client records: those live in another
+    /// slot), or from its record when `list` is `-` (one server).
     static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
+    local CLUSTER = ARGV[4] == '1'
     local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
     local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
     local function emit(kind, user, client, id, reason, issuer)
@@ -70,6 +82,20 @@ struct Script: Sendable {
         if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
         if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
         redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+      end
+    end
+    local function guard(...)
+      if not CLUSTER then return end
+      for i = 1, select('#', ...) do
+        local key = select(i, ...)
+        if key then redis.call('EXISTS', key) end
+      end
+    end
+    local function guardIndex(userKey)
+      if not CLUSTER then return end
+      local fields = redis.call('HGETALL', userKey)
+      for i = 1, #fields, 2 do
+        if string.sub(fields[i], 1, 2) == 't:' then redis.call('EXISTS', P .. 't:' .. fields[i + 1]) end
       end
     end
     local function live(exp)
@@ -116,11 +142,18 @@ struct Script: Sendable {
         return wait
       end
       if record then
-        local seq = redis.call('INCR', P .. 'seq:throttle')
-        redis.call('ZADD', key, NOW, string.format('%d', NOW) .. '-' .. seq)
+        -- Unique without a counter: within one millisecond the set only grows, so
+        -- (now, size) never repeats while an earlier member with it is still there.
+        redis.call('ZADD', key, NOW, string.format('%d-%d', NOW, n))
         redis.call('PEXPIRE', key, periodMs)
       end
       return 0
+    end
+    local function setting(list, client, field)
+      if list == '-' then return redis.call('HGET', P .. 'client:' .. client, field) end
+      local _, stop = string.find(list, ' ' .. client .. '=', 1, true)
+      if not stop then return nil end
+      return string.match(list, '^(%S*)', stop + 1)
     end
     local function parseRate(rate)
       local n, unit = string.match(rate or '', '^(%d+)/(%a)')
@@ -135,11 +168,13 @@ struct Script: Sendable {
 /// The arguments every script starts with.
 struct ScriptContext: Sendable {
     /// How many: ARGV[1...count].
-    static let count = 3
-    let prefix: String
+    static let count = 4
+    let keys: KeySpace
     let eventsMaxLength: Int
 
-    func header(now: EpochMillis) -> [String] { [prefix, String(eventsMaxLength), String(now)] }
+    func header(group: KeyGroup, now: EpochMillis) -> [String] {
+        [keys.prefix(of: group), String(eventsMaxLength), String(now), keys.cluster ? "1" : ""]
+    }
 }
 
 /// One script, typed: the arguments it takes and what its reply means. The reply's
@@ -148,16 +183,13 @@ struct ScriptContext: Sendable {
 protocol ScriptCall {
     associatedtype Outcome
     static var script: Script { get }
-    /// KEYS, for the few scripts that are handed a key rather than a name.
-    var keys: [String] { get }
+    /// The keys it touches: they all share the group's prefix (on a cluster, a
+    /// slot), and its routing key is KEYS[1].
+    var group: KeyGroup { get }
     /// Values for the script's `parameters`, in their order (then any extras).
     var arguments: [String] { get }
     /// The reply decoded; nil when it is not a reply this script gives.
     func decode(_ reply: RedisReply) -> Outcome?
-}
-
-extension ScriptCall {
-    var keys: [String] { [] }
 }
 
 extension RedisCommandConnection {
@@ -187,7 +219,8 @@ extension RedisCommandConnection {
         guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
             throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
         }
-        let reply = try run(Call.script, keys: call.keys, args: context.header(now: now) + arguments)
+        let keys = context.keys.routingKey(of: call.group).map { [$0] } ?? []
+        let reply = try run(Call.script, keys: keys, args: context.header(group: call.group, now: now) + arguments)
         guard let outcome = call.decode(reply) else { throw .unexpected("\(Call.self): \(reply)") }
         return outcome
     }

@@ -9,10 +9,13 @@ import RedisClient
 struct VerifyScript: ScriptCall {
     let digest: String
     let rules: AccessRules
+    /// The clients' throttle rates as `setting` reads them (`-`: from their records).
+    let rates: String
 
+    var group: KeyGroup { .token(digest) }
     var arguments: [String] {
         [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
-         rules.throttle ? "1" : "", rules.defaultRate?.description ?? ""]
+         rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates]
     }
 
     func decode(_ reply: RedisReply) -> Authentication? {
@@ -32,14 +35,15 @@ struct VerifyScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate"], #"""
+    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates"], #"""
     local tk = P .. 't:' .. digest
     local t = tokenFields(tk)
     if not t[1] then return {'invalid'} end
     if not live(t[4]) then
       -- Kept for the grace period to be reported once: now it goes.
-      redis.call('DEL', tk)
       local userKey = P .. 'user:' .. t[1]
+      guard(userKey, P .. 'events')
+      redis.call('DEL', tk)
       if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
       emit('token_expired', t[1], t[2], t[5])
       return {'expired'}
@@ -53,7 +57,7 @@ struct VerifyScript: ScriptCall {
       return {'denied', t[1], t[2]}
     end
     if throttle == '1' then
-      local rate = redis.call('HGET', P .. 'client:' .. t[2], 'throttle_rate')
+      local rate = setting(rates, t[2], 'throttle_rate')
       if not rate or rate == '' then rate = defaultRate end
       local limit, period = parseRate(rate)
       if limit then
@@ -70,8 +74,11 @@ struct RefreshScript: ScriptCall {
     let digest: String
     let graceMillis: Int64
     let defaultTTL: TokenTTL
+    /// The clients' TTLs as `setting` reads them (`-`: from their records).
+    let ttls: String
 
-    var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue] }
+    var group: KeyGroup { .token(digest) }
+    var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue, ttls] }
 
     enum Outcome {
         case renewed(StoredToken)
@@ -87,11 +94,12 @@ struct RefreshScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "grace", "defaultTTL"], #"""
+    static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls"], #"""
     local tk = P .. 't:' .. digest
     local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e')
     if not t[1] or not live(t[4]) then return {'invalid'} end
-    local ttl = redis.call('HGET', P .. 'client:' .. t[2], 'token_ttl') or defaultTTL
+    guard(P .. 'events')
+    local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'e', exp)
     arm(tk, exp, tonumber(grace))
@@ -112,6 +120,7 @@ struct RevokeTokenScript: ScriptCall {
     let digest: String
     let reason: String
 
+    var group: KeyGroup { .token(digest) }
     var arguments: [String] { [digest, reason] }
 
     enum Outcome {
@@ -130,8 +139,9 @@ struct RevokeTokenScript: ScriptCall {
     local tk = P .. 't:' .. digest
     local t = redis.call('HMGET', tk, 'u', 'c', 'i')
     if not t[1] then return {} end
-    redis.call('DEL', tk)
     local userKey = P .. 'user:' .. t[1]
+    guard(userKey, P .. 'events')
+    redis.call('DEL', tk)
     if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
     emit('token_revoked', t[1], t[2], t[3], reason)
     return {t[1], t[2], t[3]}
@@ -145,6 +155,7 @@ struct RevokeUserTokensScript: ScriptCall {
     let client: String?
     let reason: String
 
+    var group: KeyGroup { .user(user) }
     var arguments: [String] { [user, client ?? "", reason] }
 
     func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
@@ -160,6 +171,8 @@ struct RevokeUserTokensScript: ScriptCall {
     static let script = Script(parameters: ["user", "only", "reason"], #"""
     local userKey = P .. 'user:' .. user
     local entries = tokenIndex(userKey)
+    guardIndex(userKey)
+    guard(P .. 'events')
     local revoked = {}
     for i = 1, #entries, 2 do
       if only == '' or entries[i] == only then
@@ -187,6 +200,7 @@ struct RevokeSessionScript: ScriptCall {
     /// A client whose sessions are not listed, so not found here either.
     let hiddenClient: String?
 
+    var group: KeyGroup { .user(user) }
     var arguments: [String] { [user, String(id), currentDigest, hiddenClient ?? ""] }
 
     func decode(_ reply: RedisReply) -> SessionDeletion? {
@@ -209,6 +223,7 @@ struct RevokeSessionScript: ScriptCall {
         -- A client the listing hides is not there to delete either (durin's queryset).
         if entries[i] == hidden then return {'notfound'} end
         if entries[i + 1] == current then return {'current'} end
+        guard(P .. 'events')
         redis.call('DEL', tk)
         redis.call('HDEL', userKey, 't:' .. entries[i])
         emit('token_revoked', user, entries[i], id, 'session_delete')

@@ -1,3 +1,4 @@
+import DurinStore
 import Foundation
 import Glibc
 import XCTest
@@ -18,6 +19,21 @@ final class Stack: @unchecked Sendable {
             dir = dir.deletingLastPathComponent()
         }
         return dir.path
+    }()
+
+    /// With DURIN_TEST_STORE=cluster (`make test-cluster`), every stack whose test does
+    /// not bring its own DURIN_REDIS_URL keeps its data in one Redis Cluster (three
+    /// masters, three replicas) started for the whole run, under a key prefix of its
+    /// own. Its local redis-server then only idles.
+    static let sharedCluster: RedisCluster? = {
+        guard ProcessInfo.processInfo.environment["DURIN_TEST_STORE"] == "cluster" else { return nil }
+        do {
+            let cluster = try RedisCluster()
+            atexit { Stack.sharedCluster?.stop() }
+            return cluster
+        } catch {
+            fatalError("DURIN_TEST_STORE=cluster: \(error)")
+        }
     }()
 
     let state: String
@@ -45,6 +61,10 @@ final class Stack: @unchecked Sendable {
         // The suite logs in from 127.0.0.1 far more often than any one client would;
         // LoginDefenceTests turns the per-address limit on where it is the subject.
         env["DURIN_LOGIN_RATE_PER_ADDRESS"] = "off"
+        if settings["DURIN_REDIS_URL"] == nil, let cluster = Stack.sharedCluster {
+            env["DURIN_REDIS_URL"] = cluster.url
+            env["DURIN_KEY_PREFIX"] = "t\(UUID().uuidString.prefix(8).lowercased()):"
+        }
         for (k, v) in settings { env[k] = v }
         environment = env
         do {
@@ -100,9 +120,45 @@ final class Stack: @unchecked Sendable {
         return Set(out.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
+    /// A redis-cli command on this stack's store. Keys are written as on one server
+    /// with the default prefix (`durin:user:alice`); on the shared cluster they are
+    /// translated to its layout (`t1234abcd:{Xy}user:alice`) and redis-cli follows
+    /// the redirections.
     func redisCLI(_ args: String...) throws -> String {
-        try Stack.run(["redis-cli", "-s", "\(state)/redis.sock"] + args, environment: environment).checked()
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var argv = ["redis-cli", "-s", "\(state)/redis.sock"] + args
+        if let cluster = Stack.sharedCluster, environment["DURIN_REDIS_URL"] == cluster.url {
+            argv = ["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args.map(clusterKey)
+        }
+        return try Stack.run(argv, environment: environment).checked().trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Whether this stack keeps its data in the shared cluster (DURIN_TEST_STORE=cluster).
+    var onCluster: Bool { Stack.sharedCluster.map { environment["DURIN_REDIS_URL"] == $0.url } ?? false }
+
+    private func clusterKey(_ key: String) -> String {
+        guard key.hasPrefix("durin:"), let prefix = environment["DURIN_KEY_PREFIX"] else { return key }
+        let keys = KeySpace(prefix: prefix, cluster: true)
+        let rest = String(key.dropFirst("durin:".count))
+        let parts = rest.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else {
+            switch rest {
+            case "clients": return keys.clients
+            case "users": return keys.users
+            case "issuers": return keys.issuers
+            default: return prefix + rest
+            }
+        }
+        let name = parts[1]
+        switch parts[0] {
+        case "user": return keys.user(name)
+        case "t": return keys.token(name)
+        case "client": return keys.client(name)
+        case "issuer": return keys.issuer(name)
+        case "throttle", "loginfail":
+            let user = String(name.split(separator: ":").first ?? "")
+            return keys.prefix(of: .user(user)) + rest
+        default: return prefix + rest
+        }
     }
 
     /// One unlabelled sample of the responder's metrics (the example site's loopback
@@ -118,8 +174,10 @@ final class Stack: @unchecked Sendable {
 
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
-        ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
-         "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
+        var env = ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
+                   "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
+        if let prefix = environment["DURIN_KEY_PREFIX"] { env["DURIN_KEY_PREFIX"] = prefix }
+        return env
     }
 
     func pid(_ name: String) -> Int32? {

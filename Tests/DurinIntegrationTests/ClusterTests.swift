@@ -1,0 +1,174 @@
+import DurinStore
+import Foundation
+import Glibc
+import RedisClient
+import XCTest
+
+/// durin on a real Redis Cluster (three masters, three replicas on loopback): the
+/// routing of the connection (MOVED, ASK), the key layout (every script's keys in
+/// one slot, tokens in their user's), what needs more than one slot (client removal,
+/// the user list, the events), and a resharding under load.
+final class ClusterTests: XCTestCase {
+    private var cluster: RedisCluster!
+
+    override func setUpWithError() throws { cluster = try RedisCluster() }
+    override func tearDown() { cluster?.stop() }
+
+    /// MOVED updates the slot map; ASK sends one command, after ASKING, to the node
+    /// importing the slot, while the map still names the old owner.
+    func testRedirectionsAreFollowed() throws {
+        let connection = try XCTUnwrap(RedisEndpoint.parse(cluster.url).connection() as? RedisClusterConnection)
+        for i in 0..<200 { XCTAssertEqual(try connection.send("SET", "key:\(i)", "\(i)"), .status("OK")) }
+        for i in 0..<200 { XCTAssertEqual(try connection.send("GET", "key:\(i)").string, "\(i)") }
+
+        // Move one key's slot by hand, half-way: the key migrated, the slot not yet.
+        let key = "key:7"
+        let slot = HashSlot.of(key)
+        XCTAssertEqual(Int(cluster.cli(cluster.nodes[0].port, "CLUSTER", "KEYSLOT", key)), slot, "our CRC16 is Redis's")
+        let masters = cluster.masters()
+        let source = try XCTUnwrap(masters.first { cluster.cli($0.port, "CLUSTER", "COUNTKEYSINSLOT", String(slot)) == "1" })
+        let target = try XCTUnwrap(masters.first { $0.port != source.port })
+        XCTAssertEqual(cluster.cli(target.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id), "OK")
+        XCTAssertEqual(cluster.cli(source.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id), "OK")
+        XCTAssertEqual(cluster.cli(source.port, "MIGRATE", "127.0.0.1", String(target.port), key, "0", "5000"), "OK")
+        XCTAssertEqual(try connection.send("GET", key).string, "7", "ASK followed to the importing node")
+        XCTAssertEqual(try connection.send("SET", key, "seven"), .status("OK"))
+
+        // Finish the move: the old owner now answers MOVED, and the map follows.
+        for port in [target.port, source.port] + masters.filter({ $0.port != source.port && $0.port != target.port }).map(\.port) {
+            XCTAssertEqual(cluster.cli(port, "CLUSTER", "SETSLOT", String(slot), "NODE", target.id), "OK")
+        }
+        XCTAssertEqual(try connection.send("GET", key).string, "seven", "MOVED followed")
+        XCTAssertEqual(try connection.send("GET", key).string, "seven")
+        for i in 0..<200 where i != 7 { XCTAssertEqual(try connection.send("GET", "key:\(i)").string, "\(i)") }
+        XCTAssertEqual(try connection.masters().count, 3)
+    }
+
+    /// Through nginx on a cluster: login, verify, refresh, sessions, logout and
+    /// logoutall; a user's keys and tokens in one slot; the client throttle rate
+    /// reaching the scripts as an argument; the user list, the events of many slots,
+    /// and a client removal that revokes its tokens in every user's slot.
+    func testTheServiceRunsOnACluster() throws {
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": cluster.url])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addClient("cli")
+        try stack.durinctl(["client", "add", "slow", "--throttle", "2/m"]).checked()
+        let users = (0..<12).map { "user\($0)" }
+        for user in users { try stack.addUser(user, password: "pw-\(user)") }
+        var tokens: [String: String] = [:]
+        for user in users { tokens[user] = try stack.login(user, "pw-\(user)", client: "web") }
+
+        // Users spread over the masters; each token sits in its user's slot.
+        var portsUsed = Set<UInt16>()
+        for user in users {
+            let tokenKey = try stack.durinctl(["token", "key"], stdin: tokens[user]! + "\n").checked()
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let userKey = "durin:{\(KeySpace.userTag(user))}user:\(user)"
+            let slot = cluster.cli(cluster.nodes[0].port, "CLUSTER", "KEYSLOT", userKey)
+            XCTAssertEqual(cluster.cli(cluster.nodes[0].port, "CLUSTER", "KEYSLOT", tokenKey), slot, "\(user)'s token in their slot")
+            let owner = try XCTUnwrap(cluster.masters().first { cluster.cli($0.port, "EXISTS", userKey) == "1" })
+            XCTAssertEqual(cluster.cli(owner.port, "EXISTS", tokenKey), "1")
+            portsUsed.insert(owner.port)
+        }
+        XCTAssertGreaterThan(portsUsed.count, 1, "12 users all landed on one master")
+
+        let alice = users[0]
+        let r = try stack.http.call("GET", "/api/auth/verify/", token: tokens[alice])
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.object["user"] as? String, alice)
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/refresh/", token: tokens[alice]).status, 200)
+        let cliToken = try stack.login(alice, "pw-\(alice)", client: "cli")
+        let sessions = try stack.http.call("GET", "/api/auth/sessions/", token: tokens[alice])
+        XCTAssertEqual(sessions.status, 200)
+        XCTAssertEqual((sessions.json as? [[String: Any]])?.count, 2, sessions.text)
+        let ids = ((sessions.json as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
+        XCTAssertEqual(Set(ids), [1, 2], "session ids count per user, from 1")
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/logout/", token: cliToken).status, 204)
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: cliToken).status, 401)
+
+        // The client's own rate, passed to the script from the responder's copy.
+        let slowToken = try stack.login(users[1], "pw-\(users[1])", client: "slow")
+        let statuses = try (0..<3).map { _ in try stack.http.call("GET", "/api/throttled/", token: slowToken).status }
+        XCTAssertEqual(statuses, [200, 200, 429])
+
+        let listed = try stack.durinctl(["user", "list"]).checked()
+        for user in users { XCTAssertTrue(listed.contains(user), "\(user) listed") }
+        let events = try stack.durinctl(["events", "--last", "100"]).checked()
+        XCTAssertEqual(events.components(separatedBy: "token_created").count - 1, users.count + 2, events)
+
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/logoutall/", token: tokens[users[2]]).status, 204)
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: tokens[users[2]]).status, 401)
+
+        // Removing a client reaches every user's slot.
+        try stack.durinctl(["client", "remove", "web"]).checked()
+        for user in users {
+            XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: tokens[user]).status, 401, "\(user)'s web token")
+        }
+        let refused = try stack.http.call("POST", "/api/auth/login/", json: #"{"username":"user3","password":"pw-user3","client":"web"}"#)
+        XCTAssertEqual(refused.status, 400, "no login for a removed client: \(refused.text)")
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: slowToken).status, 200, "other clients' tokens stay")
+    }
+
+    /// Slots move from one master to another (`redis-cli --cluster reshard`) while
+    /// verify, login and refresh requests stream in: redirections and retries are the
+    /// connection's business, and no request may fail.
+    func testReshardingUnderLoad() throws {
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": cluster.url])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        let users = (0..<40).map { "load\($0)" }
+        for user in users { try stack.addUser(user, password: "pw") }
+        let tokens = try users.map { try stack.login($0, "pw", client: "web") }
+
+        let port = stack.port
+        let answers = Locked<[Int]>([])
+        let failures = Locked<[String]>([])
+        let stop = Locked<Bool>(false)
+        // Four clients at once, each on its own slice of the users.
+        let loads = (0..<4).map { worker in Thread {
+            var i = worker
+            while stop.get() != true {
+                let n = i % users.count
+                let http = RawHTTP(port: port)
+                let r: HTTPResult?
+                switch i % 10 {
+                case 0: r = try? http.call("POST", "/api/auth/login/", json: #"{"username":"\#(users[n])","password":"pw","client":"web"}"#)
+                case 1: r = try? http.call("POST", "/api/auth/refresh/", token: tokens[n])
+                default: r = try? http.call("GET", "/api/auth/verify/", token: tokens[n])
+                }
+                let status = r?.status ?? 0
+                answers.update { $0?.append(status) }
+                if status != 200 { failures.update { $0?.append("\(i % 10): \(status) \(r?.text ?? "no answer")") } }
+                i += 4
+            }
+        } }
+        loads.forEach { $0.start() }
+        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 50 }, "no load")
+
+        let before = cluster.slotCounts()
+        let masters = cluster.masters()
+        let (from, to) = (masters[0], masters[1])
+        let moved = 1500
+        let reshard = try Stack.run(
+            ["redis-cli", "--cluster", "reshard", "127.0.0.1:\(cluster.nodes[0].port)", "--cluster-from", from.id,
+             "--cluster-to", to.id, "--cluster-slots", String(moved), "--cluster-yes", "--cluster-pipeline", "10"],
+            environment: ProcessInfo.processInfo.environment)
+        XCTAssertEqual(reshard.status, 0, reshard.stdout.suffix(2000) + reshard.stderr)
+        let during = answers.get()?.count ?? 0
+        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > during + 50 }, "load went on after the move")
+        stop.set(true)
+        while !loads.allSatisfy(\.isFinished) { usleep(10_000) }
+
+        let after = cluster.slotCounts()
+        XCTAssertEqual(after[from.port], (before[from.port] ?? 0) - moved, "slots left \(from.port)")
+        XCTAssertEqual(after[to.port], (before[to.port] ?? 0) + moved, "and reached \(to.port)")
+        let all = answers.get() ?? []
+        let failed = failures.get() ?? []
+        print("cluster reshard: \(moved) slots moved under load; \(all.count) requests, \(failed.count) failed")
+        XCTAssertEqual(failed, [], "requests failed during the resharding")
+        for (user, token) in zip(users, tokens) {
+            XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200, "\(user) after the move")
+        }
+    }
+}

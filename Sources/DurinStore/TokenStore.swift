@@ -8,7 +8,7 @@ public final class TokenStore {
     public let connection: any RedisCommandConnection
     public let keys: KeySpace
     let context: ScriptContext
-    private let graceMillis: Int64
+    let graceMillis: Int64
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
     private var seal: TokenSeal?
@@ -153,7 +153,7 @@ public final class TokenStore {
     }
 
     /// The sealing secret: DURIN_SECRET_KEY, else one generated once and kept in Redis.
-    private func sealingKey() throws(StoreError) -> TokenSeal {
+    func sealingKey() throws(StoreError) -> TokenSeal {
         if let seal { return seal }
         var rng = SystemRandomNumberGenerator()
         let fresh = Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })

@@ -19,7 +19,7 @@ public struct UserRecord: Sendable, Equatable {
         passwordHash = fields["password"] ?? "!"
         isActive = fields["is_active"] == "1"
         var profile = fields
-        for reserved in ["username", "password", "is_active"] { profile[reserved] = nil }
+        for reserved in ["username", "password", "is_active", "import_digest"] { profile[reserved] = nil }
         self.profile = profile
     }
 }

@@ -94,13 +94,7 @@ struct SetActiveScript: ScriptCall {
     local key = P .. 'user:' .. name
     if redis.call('EXISTS', key) == 0 then return 0 end
     redis.call('HSET', key, 'is_active', active)
-    local entries = redis.call('HGETALL', P .. 'user:' .. name .. ':tokens')
-    for i = 2, #entries, 2 do
-      local tk = P .. 'token:' .. entries[i]
-      if redis.call('EXISTS', tk) == 1 then
-        if active == '1' then redis.call('HDEL', tk, 'inactive') else redis.call('HSET', tk, 'inactive', '1') end
-      end
-    end
+    markUserTokens(name, active)
     return 1
     """#)
 }

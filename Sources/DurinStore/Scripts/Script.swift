@@ -43,7 +43,8 @@ struct Script: Sendable {
         UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
-        AddIssuerScript.script, RemoveIssuerScript.script,
+        AddIssuerScript.script, RemoveIssuerScript.script, ImportClientScript.script, ImportUserScript.script,
+        ImportTokenScript.script,
     ]
 
     /// Shared by the scripts.
@@ -52,6 +53,8 @@ struct Script: Sendable {
     /// arm: sets a token's native expiry and its "expired" tombstone (expiry + grace).
     /// reindex: drops index entries whose token is gone (lazy cleanup) and sets the
     /// index's own expiry to its latest token's, or none if one never expires.
+    /// markUserTokens: marks (`active` '0') or unmarks ('1') a user's tokens as the
+    /// user's, so that the token check reads one key.
     /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
     /// seconds when `limit` requests already fell in the last `period` seconds, else
     /// records this one (when `record`) and returns 0.
@@ -101,6 +104,15 @@ struct Script: Sendable {
         redis.call('PERSIST', idx)
       elseif latest > 0 then
         redis.call('PEXPIREAT', idx, string.format('%d', latest))
+      end
+    end
+    local function markUserTokens(name, active)
+      local entries = redis.call('HGETALL', P .. 'user:' .. name .. ':tokens')
+      for i = 2, #entries, 2 do
+        local tk = P .. 'token:' .. entries[i]
+        if redis.call('EXISTS', tk) == 1 then
+          if active == '1' then redis.call('HDEL', tk, 'inactive') else redis.call('HSET', tk, 'inactive', '1') end
+        end
       end
     end
     local function expiryAfter(ttl)
@@ -192,5 +204,50 @@ extension RedisCommandConnection {
         let reply = try run(Call.script, keys: call.keys, args: context.header(now: now) + arguments)
         guard let outcome = call.decode(reply) else { throw .unexpected("\(Call.self): \(reply)") }
         return outcome
+    }
+
+    /// Runs many calls of one script, `batch` to a round trip (pipelined), for bulk
+    /// work (`durinctl import`). Each call is still one atomic script; an error reply
+    /// fails that call only. Throws when Redis cannot be reached: the calls answered
+    /// until then have run, each whole.
+    func runPipelined<Call: ScriptCall>(_ calls: [Call], context: ScriptContext, batch: Int = 256)
+        throws(StoreError) -> [Result<Call.Outcome, StoreError>]
+    {
+        guard !calls.isEmpty else { return [] }
+        let expected = Call.script.parameters.count
+        _ = try call(["SCRIPT", "LOAD", Call.script.source])
+        var results: [Result<Call.Outcome, StoreError>] = []
+        results.reserveCapacity(calls.count)
+        var start = calls.startIndex
+        while start < calls.endIndex {
+            let chunk = calls[start..<min(start + batch, calls.endIndex)]
+            start = chunk.endIndex
+            let now = WallClock.nowMillis()
+            let header = context.header(now: now)
+            var commands: [[String]] = []
+            for c in chunk {
+                let arguments = c.arguments
+                guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
+                    throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
+                }
+                commands.append(["EVALSHA", Call.script.sha, String(c.keys.count)] + c.keys + header + arguments)
+            }
+            let replies: [RedisReply]
+            do { replies = try pipeline(commands) } catch { throw StoreError(error) }
+            for (c, reply) in zip(chunk, replies) {
+                switch reply {
+                case .error(let message) where message.hasPrefix("NOSCRIPT"):
+                    // The script cache was flushed meanwhile: this one on its own (EVAL reloads it).
+                    do { results.append(.success(try run(c, context: context, now: now))) } catch { results.append(.failure(error)) }
+                case .error(let message):
+                    results.append(.failure(StoreError(reply: message)))
+                default:
+                    if let outcome = c.decode(reply) { results.append(.success(outcome)) } else {
+                        results.append(.failure(.unexpected("\(Call.self): \(reply)")))
+                    }
+                }
+            }
+        }
+        return results
     }
 }

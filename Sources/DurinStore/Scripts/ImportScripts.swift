@@ -1,0 +1,202 @@
+import DurinCore
+import RedisClient
+
+// The scripts of `durinctl import django`: one record each, so an interrupted import
+// leaves every record whole, and running one twice changes nothing the second time.
+// With `dry` '1' each decides what it would do and writes nothing.
+//
+// A record imported before carries `import_digest`, the digest of what was imported.
+// A record whose digest is unchanged is left as it is here, so changes made here
+// since (a password hash upgraded at login, `durinctl client set`, a deactivation)
+// survive a second import; a record changed in Django since is updated.
+//
+// Of these, only ImportTokenScript knows the token layout (with the shared helpers
+// `arm`, `reindex`, `markUserTokens`); TokenStore.importTokens is its one caller.
+
+/// Creates or updates a client. Outcome: what it did (or would do).
+struct ImportClientScript: ScriptCall {
+    let client: ClientRecord
+    let digest: String
+    let dryRun: Bool
+
+    var arguments: [String] {
+        [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created), digest,
+         dryRun ? "1" : "0"]
+    }
+
+    func decode(_ reply: RedisReply) -> ImportOutcome? { reply.string.flatMap(ImportOutcome.init(rawValue:)) }
+
+    static let script = Script(parameters: ["name", "ttl", "throttle", "created", "digest", "dry"], #"""
+    local key = P .. 'client:' .. name
+    if redis.call('EXISTS', key) == 0 then
+      if dry == '1' then return 'created' end
+      redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created,
+                 'import_digest', digest)
+      redis.call('SADD', P .. 'clients', name)
+      return 'created'
+    end
+    local t = redis.call('HMGET', key, 'import_digest', 'token_ttl', 'throttle_rate')
+    if t[1] == digest then return 'unchanged' end
+    if t[2] == ttl and (t[3] or '') == throttle then
+      if dry ~= '1' then redis.call('HSET', key, 'import_digest', digest) end
+      return 'unchanged'
+    end
+    if dry == '1' then return 'updated' end
+    redis.call('HSET', key, 'token_ttl', ttl, 'throttle_rate', throttle, 'import_digest', digest)
+    return 'updated'
+    """#)
+}
+
+/// Creates or updates a user; a change of `is_active` marks or unmarks their tokens
+/// as `durinctl user deactivate` does. Outcome: what it did (or would do).
+struct ImportUserScript: ScriptCall {
+    let user: UserRecord
+    let created: EpochMillis
+    let digest: String
+    let dryRun: Bool
+
+    /// The name, then the imported fields as field/value pairs.
+    var arguments: [String] {
+        var pairs = ["password", user.passwordHash, "is_active", user.isActive ? "1" : "0"]
+        for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { pairs += [k, v] }
+        return [user.username, digest, String(created), dryRun ? "1" : "0"] + pairs
+    }
+
+    func decode(_ reply: RedisReply) -> ImportOutcome? { reply.string.flatMap(ImportOutcome.init(rawValue:)) }
+
+    static let script = Script(parameters: ["name", "digest", "created", "dry"], variadic: true, #"""
+    local key = P .. 'user:' .. name
+    local fields = {}
+    for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
+    if redis.call('EXISTS', key) == 0 then
+      if dry == '1' then return 'created' end
+      redis.call('HSET', key, 'username', name, 'created', created, 'import_digest', digest, unpack(fields))
+      redis.call('SADD', P .. 'users', name)
+      return 'created'
+    end
+    if redis.call('HGET', key, 'import_digest') == digest then return 'unchanged' end
+    local same = true
+    for i = 1, #fields, 2 do
+      if redis.call('HGET', key, fields[i]) ~= fields[i + 1] then same = false end
+    end
+    if same then
+      if dry ~= '1' then redis.call('HSET', key, 'import_digest', digest) end
+      return 'unchanged'
+    end
+    if dry == '1' then return 'updated' end
+    local was = redis.call('HGET', key, 'is_active')
+    redis.call('HSET', key, 'import_digest', digest, unpack(fields))
+    local active = redis.call('HGET', key, 'is_active')
+    if active ~= was then markUserTokens(name, active) end
+    return 'updated'
+    """#)
+}
+
+/// Stores a token another system issued exactly as the login script stores its own:
+/// the token hash, its native expiry and "expired" tombstone (`arm`), the user's
+/// index (`reindex`), the session-id sequence kept above every imported id, and an
+/// `imported:<digest>` marker, so that a token imported once and gone here since
+/// (revoked, expired) is never brought back by a later import.
+///
+/// The pair's slot: a live token that an earlier import brought is replaced (Django
+/// replaced it since); one issued here is kept and the imported one skipped.
+struct ImportTokenScript: ScriptCall {
+    let token: ImportedToken
+    let digest: String
+    /// Empty in a dry run (nothing is stored, and sealing needs the secret).
+    let sealed: String
+    let graceMillis: Int64
+    /// The sequence is set to at least the imported id plus this.
+    let reserveIDs: Int64
+    let dryRun: Bool
+
+    var arguments: [String] {
+        [token.user, token.client, digest, sealed, String(token.created), String(token.expiry), String(token.id),
+         String(graceMillis), String(reserveIDs), (token.userPending ? "u" : "") + (token.clientPending ? "c" : ""),
+         dryRun ? "1" : "0"]
+    }
+
+    func decode(_ reply: RedisReply) -> TokenImportOutcome? {
+        guard let items = reply.array, let kind = items.first?.string else { return nil }
+        func id(_ i: Int) -> Int64? { i < items.count ? items[i].int : nil }
+        switch (kind, items.count) {
+        case ("created", 4):
+            guard let sid = id(1) else { return nil }
+            return .created(id: sid, renumbered: items[2].string?.isEmpty == false, replacedID: id(3))
+        case ("updated", 2): return id(1).map { .updated(id: $0) }
+        case ("unchanged", 2): return id(1).map { .unchanged(id: $0) }
+        case ("expired", 1): return .expired
+        case ("gone", 1): return .goneHere
+        case ("superseded", 2): return id(1).map { .superseded(byID: $0) }
+        case ("nouser", 1): return .noUser
+        case ("noclient", 1): return .noClient
+        case ("conflict", 3):
+            guard let u = items[1].string, let c = items[2].string else { return nil }
+            return .conflict(user: u, client: c)
+        default: return nil
+        }
+    }
+
+    static let script = Script(
+        parameters: ["user", "client", "digest", "sealed", "created", "expiry", "id", "grace", "reserve", "pending", "dry"],
+        #"""
+    grace = tonumber(grace)
+    local tk = P .. 'token:' .. digest
+    local marker = P .. 'imported:' .. digest
+    local idx = P .. 'user:' .. user .. ':tokens'
+    local exp = tonumber(expiry)
+    local t = redis.call('HMGET', tk, 'user', 'client', 'expiry', 'id')
+    if t[1] then
+      if t[1] ~= user or t[2] ~= client then return {'conflict', t[1], t[2] or ''} end
+      if t[3] == 'never' or tonumber(t[3]) >= exp then return {'unchanged', t[4]} end
+      -- refreshed in Django since the last import: the later expiry wins
+      if dry ~= '1' then
+        redis.call('HSET', tk, 'expiry', expiry)
+        arm(tk, digest, expiry, grace, user .. '\t' .. client .. '\t' .. t[4])
+        reindex(idx)
+        emit('token_renewed', user, client, t[4])
+      end
+      return {'updated', t[4]}
+    end
+    if exp <= NOW then return {'expired'} end
+    if redis.call('EXISTS', marker) == 1 then return {'gone'} end
+    -- pending (dry run): 'u' and/or 'c' when the user or client is one this import creates
+    if not string.find(pending, 'c', 1, true) and redis.call('EXISTS', P .. 'client:' .. client) == 0 then
+      return {'noclient'}
+    end
+    if not string.find(pending, 'u', 1, true) and redis.call('EXISTS', P .. 'user:' .. user) == 0 then return {'nouser'} end
+    local other = redis.call('HGET', idx, client)
+    local replaced = ''
+    if other then
+      local oid = redis.call('HGET', P .. 'token:' .. other, 'id')
+      if oid then
+        if redis.call('EXISTS', P .. 'imported:' .. other) == 0 then return {'superseded', oid} end
+        replaced = oid
+      end
+    end
+    -- durin's pk is the session id, unless another of this user's tokens has it here
+    local renumbered = ''
+    local entries = redis.call('HGETALL', idx)
+    for i = 1, #entries, 2 do
+      if entries[i] ~= client and redis.call('HGET', P .. 'token:' .. entries[i + 1], 'id') == id then renumbered = id end
+    end
+    if dry == '1' then return {'created', id, renumbered, replaced} end
+    if replaced ~= '' then
+      redis.call('DEL', P .. 'token:' .. other, P .. 'expired:' .. other)
+      emit('token_revoked', user, client, replaced, 'replaced_in_django')
+    end
+    local seq = P .. 'seq:token'
+    local sid = id
+    if renumbered ~= '' then sid = tostring(redis.call('INCR', seq)) end
+    redis.call('HSET', tk, 'user', user, 'client', client, 'created', created, 'expiry', expiry, 'id', sid, 'sealed', sealed)
+    if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then redis.call('HSET', tk, 'inactive', '1') end
+    arm(tk, digest, expiry, grace, user .. '\t' .. client .. '\t' .. sid)
+    redis.call('SET', marker, sid)
+    redis.call('HSET', idx, client, digest)
+    reindex(idx)
+    local floor = tonumber(id) + tonumber(reserve)
+    if (tonumber(redis.call('GET', seq)) or 0) < floor then redis.call('SET', seq, string.format('%d', floor)) end
+    emit('token_imported', user, client, sid)
+    return {'created', sid, renumbered, replaced}
+    """#)
+}

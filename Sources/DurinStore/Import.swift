@@ -92,16 +92,17 @@ extension AdminStore {
 extension TokenStore {
     /// Stores each token as login stores its own (ImportTokenScript); one outcome per
     /// token, in order.
-    /// - Parameter reserveIDs: the session-id sequence is set to at least the largest
-    ///   imported id plus this, so ids of tokens issued elsewhere later stay free.
-    public func importTokens(_ tokens: [ImportedToken], reserveIDs: Int64 = 0, dryRun: Bool)
+    /// - Parameter idFloor: the session-id sequence is set to at least this (and to the
+    ///   largest id of `tokens`), so that tokens issued here later get other ids.
+    public func importTokens(_ tokens: [ImportedToken], idFloor: Int64 = 0, dryRun: Bool)
         throws(StoreError) -> [Result<TokenImportOutcome, StoreError>]
     {
         let seal = dryRun ? nil : try sealingKey()
+        let floor = max(idFloor, tokens.map(\.id).max() ?? 0)
         let calls = tokens.map { t in
             let digest = t.token.digest
             return ImportTokenScript(token: t, digest: digest, sealed: seal?.seal(t.token, digest: digest) ?? "",
-                                     graceMillis: graceMillis, reserveIDs: reserveIDs, dryRun: dryRun)
+                                     graceMillis: graceMillis, idFloor: floor, dryRun: dryRun)
         }
         return try connection.runPipelined(calls, context: context)
     }

@@ -46,8 +46,14 @@ struct DjangoDump {
     var refusedTokens: [Refusal] = []
     /// Every token string in the dump, refused ones included (for `--previous`).
     var tokenStrings: Set<String> = []
+    /// The largest token pk in the dump, refused and expired ones included: tokens
+    /// issued here get larger session ids.
+    var largestTokenPK: Int64 = 0
     /// Records of other models, by model: left alone.
     var ignored: [String: Int] = [:]
+
+    /// Session ids pass through Lua, whose numbers are doubles.
+    static let largestID: Int64 = 1 << 53
 
     /// The fields of durin's user serializers that `DURIN_USER_FIELDS` can name.
     static let profileFields = ["email", "first_name", "last_name"]
@@ -176,6 +182,7 @@ struct DjangoDump {
             func refuse(_ why: String) { refusedTokens.append(Refusal(model: "durin.authtoken", pk: pk, label: label, reason: why)) }
             let value = Self.text(f["token"]) ?? ""
             if !value.isEmpty { tokenStrings.insert(value) }
+            if let n = Int64(pk), n < Self.largestID, n > largestTokenPK { largestTokenPK = n }
             guard let user else {
                 if let ref = userRef.flatMap(Self.scalar), refusedUserPKs.contains(ref) {
                     refuse("its user (auth.user pk=\(ref)) was refused")
@@ -196,7 +203,10 @@ struct DjangoDump {
                 refuse("the token is not a durin token (1 to 256 visible ASCII characters)")
                 continue
             }
-            guard let id = Int64(pk), id > 0 else { refuse("pk is not a positive integer (durin's session id)"); continue }
+            guard let id = Int64(pk), id > 0, id < Self.largestID else {
+                refuse("pk is not an integer from 1 to 2^53 - 1 (durin's session id)")
+                continue
+            }
             guard let created = Self.text(f["created"]).flatMap(DjangoFormats.dateTime),
                   let expiry = Self.text(f["expiry"]).flatMap(DjangoFormats.dateTime) else {
                 refuse("created or expiry is not an ISO 8601 time")

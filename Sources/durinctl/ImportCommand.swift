@@ -30,7 +30,7 @@ struct ImportCommand: ParsableCommand {
                 + "since (logout, logoutall), and are revoked here.", valueName: "EARLIER-DUMP"))
         var previous: String?
         @Option(help: ArgumentHelp(
-            "Keep this many session ids free above the largest imported one (for tokens Django issues before the switch).",
+            "Keep this many session ids free above the dump's largest token id, for tokens Django issues before the switch.",
             valueName: "N"))
         var reserveIds: Int64 = 0
         @OptionGroup var output: JSONFlag
@@ -105,7 +105,7 @@ struct ImportCommand: ParsableCommand {
                 tokens.append(t)
             }
             let store = ctx.tokens
-            let tokenResults = try store.importTokens(tokens.map(\.token), reserveIDs: reserveIds, dryRun: dryRun)
+            let tokenResults = try store.importTokens(tokens.map(\.token), idFloor: dump.largestTokenPK + reserveIds, dryRun: dryRun)
             for (t, result) in zip(tokens, tokenResults) {
                 report.token(t, result)
             }

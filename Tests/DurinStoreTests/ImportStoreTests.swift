@@ -81,8 +81,8 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try redisCall("DBSIZE").int, 0, "a dry run writes nothing")
 
         try seed()
-        XCTAssertEqual(try outcomes(store().importTokens(tokens, reserveIDs: 1000, dryRun: false)).count, 2)
-        XCTAssertEqual(try redisCall("GET", "durin:seq:token").string, "1002", "the largest id plus the reserve")
+        XCTAssertEqual(try outcomes(store().importTokens(tokens, idFloor: 1002, dryRun: false)).count, 2)
+        XCTAssertEqual(try redisCall("GET", "durin:seq:token").string, "1002", "the floor asked for")
         let keys = try redisCall("DBSIZE").int
         let events = try redisCall("XLEN", "durin:events").int
         XCTAssertEqual(try outcomes(admin().importClients([web, mobile], dryRun: false)), [.unchanged, .unchanged])

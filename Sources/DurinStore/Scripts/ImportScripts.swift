@@ -94,7 +94,7 @@ struct ImportUserScript: ScriptCall {
 
 /// Stores a token another system issued exactly as the login script stores its own:
 /// the token hash, its native expiry and "expired" tombstone (`arm`), the user's
-/// index (`reindex`), the session-id sequence kept above every imported id, and an
+/// index (`reindex`), the session-id sequence kept at or above `floor`, and an
 /// `imported:<digest>` marker, so that a token imported once and gone here since
 /// (revoked, expired) is never brought back by a later import.
 ///
@@ -106,13 +106,13 @@ struct ImportTokenScript: ScriptCall {
     /// Empty in a dry run (nothing is stored, and sealing needs the secret).
     let sealed: String
     let graceMillis: Int64
-    /// The sequence is set to at least the imported id plus this.
-    let reserveIDs: Int64
+    /// The session-id sequence is set to at least this (in every call but a dry run's).
+    let idFloor: Int64
     let dryRun: Bool
 
     var arguments: [String] {
         [token.user, token.client, digest, sealed, String(token.created), String(token.expiry), String(token.id),
-         String(graceMillis), String(reserveIDs), (token.userPending ? "u" : "") + (token.clientPending ? "c" : ""),
+         String(graceMillis), String(idFloor), (token.userPending ? "u" : "") + (token.clientPending ? "c" : ""),
          dryRun ? "1" : "0"]
     }
 
@@ -138,9 +138,11 @@ struct ImportTokenScript: ScriptCall {
     }
 
     static let script = Script(
-        parameters: ["user", "client", "digest", "sealed", "created", "expiry", "id", "grace", "reserve", "pending", "dry"],
+        parameters: ["user", "client", "digest", "sealed", "created", "expiry", "id", "grace", "floor", "pending", "dry"],
         #"""
     grace = tonumber(grace)
+    local seq = P .. 'seq:token'
+    if dry ~= '1' and (tonumber(redis.call('GET', seq)) or 0) < tonumber(floor) then redis.call('SET', seq, floor) end
     local tk = P .. 'token:' .. digest
     local marker = P .. 'imported:' .. digest
     local idx = P .. 'user:' .. user .. ':tokens'
@@ -185,7 +187,6 @@ struct ImportTokenScript: ScriptCall {
       redis.call('DEL', P .. 'token:' .. other, P .. 'expired:' .. other)
       emit('token_revoked', user, client, replaced, 'replaced_in_django')
     end
-    local seq = P .. 'seq:token'
     local sid = id
     if renumbered ~= '' then sid = tostring(redis.call('INCR', seq)) end
     redis.call('HSET', tk, 'user', user, 'client', client, 'created', created, 'expiry', expiry, 'id', sid, 'sealed', sealed)
@@ -194,8 +195,6 @@ struct ImportTokenScript: ScriptCall {
     redis.call('SET', marker, sid)
     redis.call('HSET', idx, client, digest)
     reindex(idx)
-    local floor = tonumber(id) + tonumber(reserve)
-    if (tonumber(redis.call('GET', seq)) or 0) < floor then redis.call('SET', seq, string.format('%d', floor)) end
     emit('token_imported', user, client, sid)
     return {'created', sid, renumbered, replaced}
     """#)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""manage.py of the throwaway Django project DjangoImportTests builds (see README.md here)."""
+"""manage.py of the throwaway Django project that DjangoImportTests builds."""
 import os
 import sys
 

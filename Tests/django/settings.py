@@ -1,4 +1,4 @@
-"""A minimal django-rest-durin 1.1 project: sqlite next to this file, durin's urls at /api/auth/."""
+"""A minimal django-rest-durin 1.1 project (DjangoImportTests builds it): sqlite beside this file, durin at /api/auth/."""
 from datetime import timedelta
 from pathlib import Path
 

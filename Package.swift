@@ -61,14 +61,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(
-            name: "DurinCoreTests", dependencies: ["Codecs", "DurinCore", "DurinHTTP", "RedisClient", "DurinServer"],
-            exclude: ["naturaldelta-vectors.txt"]),
+        // Unit tests, one target per module, each depending only on the module it tests
+        // (DurinServer's API is written in DurinCore's and DurinHTTP's types).
         .testTarget(name: "CodecsTests", dependencies: ["Codecs"]),
+        .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore"], exclude: ["naturaldelta-vectors.txt"]),
+        .testTarget(name: "DurinHTTPTests", dependencies: ["DurinHTTP"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
+        .testTarget(name: "DurinServerTests", dependencies: ["DurinServer", "DurinCore", "DurinHTTP"]),
         // The store against a real redis-server, without nginx or the responder.
         .testTarget(
             name: "DurinStoreTests",
             dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
+        // End to end: nginx, durin-fcgi and redis-server started by scripts/devstack.sh.
         .testTarget(
             name: "DurinIntegrationTests",
             dependencies: ["DurinCore", "DurinStore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),

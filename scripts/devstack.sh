@@ -5,7 +5,9 @@
 #   scripts/devstack.sh start | stop | run | status | seed | redis-stop | redis-start
 #
 # Environment: DURIN_STATE_DIR (default .devstack), DURIN_HTTP_PORT (default 8080),
-# DURIN_BIN_DIR (default .build/debug). Every DURIN_* variable is passed on to
+# DURIN_BIN_DIR (default .build/debug), DURIN_HTTP_REUSEPORT=1 (nginx listens with
+# `reuseport`, beside a socket the caller keeps bound to the port: the test suite's
+# way to hold its port without a race). Every DURIN_* variable is passed on to
 # durin-fcgi and durinctl; DURIN_REDIS_URL, DURIN_LISTEN and DURIN_SECRET_KEY
 # default to the stack's own.
 set -euo pipefail
@@ -15,6 +17,8 @@ state=${DURIN_STATE_DIR:-$root/.devstack}
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 port=${DURIN_HTTP_PORT:-8080}
+listen_options=""
+if [ "${DURIN_HTTP_REUSEPORT:-0}" = 1 ]; then listen_options=" reuseport"; fi
 bin=${DURIN_BIN_DIR:-$root/.build/debug}
 
 export DURIN_REDIS_URL=${DURIN_REDIS_URL:-unix://$state/redis.sock}
@@ -83,7 +87,7 @@ nginx_config() {
     sed -e "s#/etc/nginx/durin/#$n/durin/#g" \
         -e "s#unix:/run/durin/durin.sock#unix:$DURIN_LISTEN#g" \
         -e "s#unix:/run/durin/demo-app.sock#unix:$state/demo-app.sock#g" \
-        -e "s#listen 80;#listen 127.0.0.1:$port;#" \
+        -e "s#listen 80;#listen 127.0.0.1:$port$listen_options;#" \
         "$root/nginx/example-site.conf" > "$n/site.conf"
     local user_line=""
     [ "$(id -u)" = 0 ] && user_line="user root;"

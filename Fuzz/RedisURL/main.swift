@@ -12,6 +12,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         precondition((1...65535).contains(port), "port \(port)")
     case .unix(let path):
         precondition(path.hasPrefix("/") && path.count > 1, "socket path \(path.debugDescription)")
+    case .sentinel(let nodes, let service):
+        precondition(!nodes.isEmpty && !service.isEmpty && !service.contains("/"), "sentinels \(nodes) service \(service)")
+        for node in nodes {
+            precondition(!node.host.isEmpty, "empty sentinel host")
+            precondition((1...65535).contains(node.port), "sentinel port \(node.port)")
+        }
     }
     _ = endpoint.description
     return 0

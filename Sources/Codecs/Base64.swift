@@ -20,6 +20,19 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// RFC 4648's URL- and filename-safe form (`-` and `_` for `+` and `/`), without
+    /// padding: names made of it need no quoting in Redis keys or a shell.
+    public static func encodeURLSafe(_ bytes: [UInt8]) -> String {
+        String(encode(bytes).compactMap { c -> Character? in
+            switch c {
+            case "+": return "-"
+            case "/": return "_"
+            case "=": return nil
+            default: return c
+            }
+        })
+    }
+
     /// Each byte's 6-bit value, 0xFF for bytes outside the alphabet; built once.
     private static let lookup: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)

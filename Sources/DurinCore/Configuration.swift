@@ -20,6 +20,9 @@ public struct Configuration: Sendable {
     // the service's settings
     public var redisURL = "redis://127.0.0.1:6379/0"
     public var redisTimeoutMillis = 2000
+    /// Replicas that must acknowledge each write that has to survive a failover
+    /// (WAIT), else the request answers 503. 0: do not wait.
+    public var redisMinReplicas = 0
     public var keyPrefix = "durin:"
     public var listen: String?
     public var socketMode: UInt32 = 0o660
@@ -94,13 +97,15 @@ public struct Configuration: Sendable {
             c.throttleRate = r
             return true
         }
-        try reader.read("DURIN_REDIS_URL", expected: "redis://[user:password@]host:port/db or unix:///path/to/redis.sock",
+        try reader.read("DURIN_REDIS_URL",
+                        expected: "redis://[user:password@]host:port/db, unix:///path/to/redis.sock or redis-sentinel://host:port[,host:port...]/service",
                         secret: true) { s in
-            guard s.hasPrefix("redis://") || s.hasPrefix("unix://") else { return false }
+            guard s.hasPrefix("redis://") || s.hasPrefix("unix://") || s.hasPrefix("redis-sentinel://") else { return false }
             c.redisURL = s
             return true
         }
         try reader.int("DURIN_REDIS_TIMEOUT_MS", in: 10...60_000) { c.redisTimeoutMillis = $0 }
+        try reader.int("DURIN_REDIS_MIN_REPLICAS", in: 0...16) { c.redisMinReplicas = $0 }
         try reader.read("DURIN_KEY_PREFIX", expected: "a non-empty prefix without spaces or glob characters, such as durin:") { s in
             guard !s.isEmpty, !s.contains(where: { $0 == " " || $0 == "*" || $0 == "?" || $0 == "[" }) else { return false }
             c.keyPrefix = s

@@ -18,10 +18,26 @@ public struct Token: Sendable, Equatable {
         return Token(value: String(Hex.encode(bytes).prefix(length)))
     }
 
-    /// SHA-256 of the token as lowercase hex: the token's Redis key suffix.
+    /// The token's name in Redis (its key suffix): the first 120 bits of its SHA-256
+    /// in base64url, 20 characters.
+    ///
+    /// 120 bits are as out of reach as the whole hash for anyone holding no token:
+    /// finding a token for a given digest is a preimage search of 2^120 steps. The
+    /// short form saves memory twice per token (its key, and its user's index entry):
+    /// 20 characters fit the allocator's 32-byte class where 64 hex digits take 80.
     public var digest: String { Self.digest(of: value) }
 
     public static func digest(of token: String) -> String {
-        Hex.encode(Array(SHA256.hash(data: Array(token.utf8))))
+        digest(sha256: Array(SHA256.hash(data: Array(token.utf8))))
+    }
+
+    /// The digest from a whole SHA-256 (layout 1 kept that, in hex).
+    public static func digest(sha256: [UInt8]) -> String {
+        Base64.encodeURLSafe(Array(sha256.prefix(15)))
+    }
+
+    /// The whole SHA-256 as 64 hex digits: the digest of layout 1, and of issuer keys.
+    public static func sha256Hex(of text: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 }

@@ -39,6 +39,16 @@ public enum Server {
             return 78  // EX_CONFIG
         }
 
+        // Data left by a release with layout 1 moves before the first request, so
+        // an upgrade logs no one out. When Redis is down now, a thread moves it as
+        // soon as Redis returns.
+        if !Self.migrate(endpoint: endpoint, config: config, logger: logger) {
+            Thread { [logger] in
+                Threads.name("durin-migrate")
+                while !Self.migrate(endpoint: endpoint, config: config, logger: logger) { sleep(1) }
+            }.start()
+        }
+
         let socket: ListenSocket
         do {
             socket = try ListenSocket.open(address: config.listen, socketMode: mode_t(config.socketMode), environment: environment)
@@ -120,5 +130,21 @@ public enum Server {
         }
         logger.info("stopped", metadata: ["clean": "\(board.allStopped && logins.isIdle)"])
         return 0
+    }
+
+    /// Runs the layout migration once; false when Redis could not be reached.
+    private static func migrate(endpoint: RedisEndpoint, config: Configuration, logger: Logger) -> Bool {
+        // Its own connection, with room for a large keyspace's scripts.
+        let connection = RedisConnection(endpoint: endpoint, timeoutMilliseconds: max(config.redisTimeoutMillis, 5000))
+        do {
+            let report = try LayoutMigration(connection: connection, configuration: config).run()
+            if !report.alreadyDone { logger.notice("\(report)") }
+            return true
+        } catch .unavailable {
+            return false
+        } catch {
+            logger.error("layout migration: \(error)")
+            return true
+        }
     }
 }

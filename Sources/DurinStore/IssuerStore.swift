@@ -28,7 +28,7 @@ extension AdminStore {
     /// Creates an issuer and returns its key (shown once, never stored).
     public func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
         let key = Token.generate(length: 64)
-        if try !run(AddIssuerScript(name: name, keyDigest: key.digest, clients: clients)) { throw .exists("issuer \(name)") }
+        if try !run(AddIssuerScript(name: name, keyDigest: Token.sha256Hex(of: key.value), clients: clients)) { throw .exists("issuer \(name)") }
         return key
     }
 
@@ -48,6 +48,6 @@ extension AdminStore {
 extension TokenStore {
     /// The issuer a key belongs to, or nil: one read of the key's digest.
     public func issuer(key: String) throws(StoreError) -> IssuerRecord? {
-        IssuerRecord(fields: try connection.call(["HGETALL", keys.issuer(Token.digest(of: key))]).fieldMap)
+        IssuerRecord(fields: try connection.call(["HGETALL", keys.issuer(Token.sha256Hex(of: key))]).fieldMap)
     }
 }

@@ -34,7 +34,7 @@ public enum RedisRights {
         "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|tracking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrevrange",
-        "pexpire", "pexpireat", "persist",
+        "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait",
     ]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
@@ -56,6 +56,7 @@ public enum RedisRights {
     try('PEXPIRE', s, '60000')
     try('PEXPIREAT', s, string.format('%d', NOW + 60000))
     try('PERSIST', s)
+    try('PEXPIRETIME', s)
     try('HSET', h, 'f', '1')
     try('HGET', h, 'f')
     try('HMGET', h, 'f', 'g')
@@ -112,6 +113,8 @@ public enum RedisRights {
         case .error(let message): refused.append(try refusal(message))
         default: break
         }
+        try expect(["SCAN", "0", "MATCH", base + ":*", "COUNT", "10"])
+        try expect(["WAIT", "0", "1"])
         try expect(["XREVRANGE", base + ":x", "+", "-", "COUNT", "1"])
         try expect(["XREAD", "COUNT", "1", "STREAMS", base + ":x", "0"])
         if tracking {

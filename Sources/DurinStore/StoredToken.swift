@@ -1,11 +1,15 @@
 import DurinCore
 import RedisClient
 
-/// A token hash (`<prefix>token:<digest>`) as read: its one decoder. Every reader,
+/// A token hash (`<prefix>t:<digest>`) as read: its one decoder. Every reader,
 /// in Swift and in the scripts (`tokenFields` in Scripts/Script.swift), asks for `fields`
 /// in this order, so the order lives here only.
+///
+/// Fields are one letter each (a token costs its field names in every hash): `u`
+/// user, `c` client, `t` created (ms), `e` expiry (ms, or `never`), `i` session id,
+/// `s` sealed token, `x` set while the user is deactivated.
 struct StoredToken {
-    static let fields = ["user", "client", "created", "expiry", "id", "sealed", "inactive"]
+    static let fields = ["u", "c", "t", "e", "i", "s", "x"]
     /// The same list as Lua source, for the scripts.
     static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
 
@@ -24,6 +28,10 @@ struct StoredToken {
         sealed = v[5].string
         inactive = v[6].string == "1"
     }
+
+    /// Whether it is still valid at `now`; an expired token stays stored for the
+    /// grace period, to be reported once.
+    func isLive(at now: EpochMillis) -> Bool { record.expiry.map { $0 > now } ?? true }
 
     /// The stored `expiry`: epoch milliseconds, or `never`.
     static func expiry(_ text: String?) -> EpochMillis? {

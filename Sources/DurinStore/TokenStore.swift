@@ -11,6 +11,8 @@ public final class TokenStore {
     let graceMillis: Int64
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
+    private let minReplicas: Int
+    private let waitMillis: Int
     private var seal: TokenSeal?
 
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
@@ -21,11 +23,25 @@ public final class TokenStore {
         graceMillis = configuration.expiredGraceSeconds * 1000
         defaultTTL = configuration.defaultTokenTTL
         tokenLength = configuration.tokenCharacterLength
+        minReplicas = configuration.redisMinReplicas
+        waitMillis = max(10, configuration.redisTimeoutMillis / 2)
         if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
     func run<Call: ScriptCall>(_ call: Call, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Call.Outcome {
         try connection.run(call, context: context, now: now)
+    }
+
+    /// Runs a write that must survive a failover: with DURIN_REDIS_MIN_REPLICAS, it
+    /// counts only once that many replicas have it (WAIT, bounded), else 503.
+    func runDurably<Call: ScriptCall>(_ call: Call, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Call.Outcome {
+        let outcome = try run(call, now: now)
+        guard minReplicas > 0 else { return outcome }
+        let acknowledged = try connection.call(["WAIT", String(minReplicas), String(waitMillis)]).int ?? 0
+        if acknowledged < minReplicas {
+            throw .unavailable("\(acknowledged) of \(minReplicas) replicas acknowledged the write within \(waitMillis) ms")
+        }
+        return outcome
     }
 
     /// Looks a token up by its digest and applies a location's rules: one round trip.
@@ -80,7 +96,7 @@ public final class TokenStore {
                                sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
                                event: event, issuer: issuer)
         let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
-        switch try run(call, now: now) {
+        switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
         case .inactive: return .failure(.userInactive)
         case .exists: return .failure(.alreadyExists)
@@ -102,7 +118,7 @@ public final class TokenStore {
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
-        switch try run(RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL)) {
+        switch try runDurably(RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL)) {
         case .renewed(let stored): return stored.record
         case .notFound: return nil
         }
@@ -111,7 +127,7 @@ public final class TokenStore {
     /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
     @discardableResult
     public func revoke(digest: String, reason: String) throws(StoreError) -> RevokedToken? {
-        switch try run(RevokeTokenScript(digest: digest, reason: reason)) {
+        switch try runDurably(RevokeTokenScript(digest: digest, reason: reason)) {
         case .revoked(let token): return token
         case .alreadyGone: return nil
         }
@@ -121,7 +137,7 @@ public final class TokenStore {
     /// Returns (client, session id) of each revoked token.
     @discardableResult
     public func revokeAll(user: String, client: String? = nil, reason: String) throws(StoreError) -> [(client: String, id: Int64)] {
-        try run(RevokeUserTokensScript(user: user, client: client, reason: reason))
+        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason))
     }
 
     /// durin's session delete: another of the user's tokens, by session id.
@@ -129,12 +145,22 @@ public final class TokenStore {
     ///   (DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS): its session is not found here either.
     public func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
         throws(StoreError) -> SessionDeletion {
-        try run(RevokeSessionScript(user: user, id: id, currentDigest: currentDigest, hiddenClient: hiddenClient))
+        try runDurably(RevokeSessionScript(user: user, id: id, currentDigest: currentDigest, hiddenClient: hiddenClient))
     }
 
     /// A user's live tokens, ordered by session id.
     public func sessions(user: String) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
         try connection.liveTokens(of: user, keys: keys)
+    }
+
+    /// Seals a token under its digest, as login stores it.
+    func seal(_ token: Token) throws(StoreError) -> String {
+        try sealingKey().seal(token, digest: token.digest)
+    }
+
+    /// Opens a token sealed by layout 1 (LayoutMigration).
+    func unsealLayout1(_ sealed: String, sha256Hex: String) throws(StoreError) -> Token? {
+        try sealingKey().unsealLayout1(sealed, sha256Hex: sha256Hex)
     }
 
     /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
@@ -190,29 +216,31 @@ extension TokenStore {
         case inactive
     }
 
-    /// One HMGET of the token hash; nil when there is no such token.
-    func read(digest: String) throws(StoreError) -> Found? {
+    /// One HMGET of the token hash; nil when there is no such token, or when it has
+    /// expired (the script then reports it once).
+    func read(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Found? {
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.fields).array ?? []
-        guard let stored = StoredToken(digest: digest, values: values[...]) else { return nil }
+        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now) else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)
     }
 }
 
 extension RedisCommandConnection {
     /// A user's live tokens (with their sealed value), ordered by session id: the
-    /// index, then every token hash in one pipelined round trip. Index entries whose
-    /// token has expired are skipped.
+    /// index (the user hash's `t:<client>` fields), then every token hash in one
+    /// pipelined round trip. Index entries whose token has expired are skipped.
     func liveTokens(of user: String, keys: KeySpace) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
-        let index = try call(["HGETALL", keys.userTokens(user)]).fieldMap
-        guard !index.isEmpty else { return [] }
-        let digests = Array(index.values)
+        let digests = try call(["HGETALL", keys.user(user)]).fieldMap
+            .filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }.map(\.value)
+        guard !digests.isEmpty else { return [] }
+        let now = WallClock.nowMillis()
         let replies: [RedisReply]
         do {
             replies = try pipeline(digests.map { ["HMGET", keys.token($0)] + StoredToken.fields })
         } catch { throw StoreError(error) }
         var found: [(record: TokenRecord, sealed: String?)] = []
         for (digest, reply) in zip(digests, replies) {
-            guard let stored = StoredToken(digest: digest, values: (reply.array ?? [])[...]) else { continue }
+            guard let stored = StoredToken(digest: digest, values: (reply.array ?? [])[...]), stored.isLive(at: now) else { continue }
             found.append((stored.record, stored.sealed))
         }
         return found.sorted { $0.record.id < $1.record.id }

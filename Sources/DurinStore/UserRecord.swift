@@ -18,7 +18,9 @@ public struct UserRecord: Sendable, Equatable {
         self.username = username
         passwordHash = fields["password"] ?? "!"
         isActive = fields["is_active"] == "1"
-        var profile = fields
+        // The user hash also holds the user's token index (`t:<client>` fields),
+        // which is not the profile.
+        var profile = fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
         for reserved in ["username", "password", "is_active", "import_digest"] { profile[reserved] = nil }
         self.profile = profile
     }

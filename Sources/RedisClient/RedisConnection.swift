@@ -89,21 +89,24 @@ public final class RedisConnection {
         do { ctx = try connected() } catch { throw Failure(error: error, isTimeout: false) }
         let raw = withArgv(args) { argc, argv, lens in redisCommandArgv(ctx, argc, argv, lens) }
         guard let raw else { throw fail(ctx) }
-        return Self.decodeAndFree(raw)
+        let reply = Self.decodeAndFree(raw)
+        if case .error(let message) = reply, Self.saysNotMaster(message) { disconnect() }
+        return reply
+    }
+
+    /// A reply from a server that is no longer the master (demoted by a failover):
+    /// the next command connects again, and through sentinels finds the new one.
+    static func saysNotMaster(_ message: String) -> Bool {
+        message.hasPrefix("READONLY") || message.hasPrefix("MASTERDOWN")
     }
 
     private func connected() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         if let c = context { return c }
-        let c: UnsafeMutablePointer<redisContext>?
+        let c: UnsafeMutablePointer<redisContext>
         switch endpoint.address {
-        case .tcp(let host, let port): c = redisConnectWithTimeout(host, Int32(port), timeout)
-        case .unix(let path): c = redisConnectUnixWithTimeout(path, timeout)
-        }
-        guard let c else { throw .unavailable("cannot allocate a hiredis context") }
-        if c.pointee.err != 0 {
-            let why = Self.errorText(c)
-            redisFree(c)
-            throw .unavailable(why)
+        case .tcp(let host, let port): c = try open(.tcp(host: host, port: port))
+        case .unix(let path): c = try open(.unix(path: path))
+        case .sentinel(let nodes, let service): c = try openMaster(nodes: nodes, service: service)
         }
         if readTimeout { _ = redisSetTimeout(c, timeout) }
         context = c
@@ -123,6 +126,69 @@ public final class RedisConnection {
             }
         }
         return c
+    }
+
+    private func open(_ address: RedisEndpoint.Address) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        let made: UnsafeMutablePointer<redisContext>?
+        switch address {
+        case .tcp(let host, let port): made = redisConnectWithTimeout(host, Int32(port), timeout)
+        case .unix(let path): made = redisConnectUnixWithTimeout(path, timeout)
+        case .sentinel: made = nil
+        }
+        guard let c = made else { throw .unavailable("cannot allocate a hiredis context") }
+        if c.pointee.err != 0 {
+            let why = Self.errorText(c)
+            redisFree(c)
+            throw .unavailable(why)
+        }
+        return c
+    }
+
+    /// One command on a context that is not (yet) this connection's.
+    private func ask(_ c: UnsafeMutablePointer<redisContext>, _ command: [String]) -> RedisReply? {
+        _ = redisSetTimeout(c, timeout)
+        let raw = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in redisCommandArgv(c, argc, argv, lens) }
+        return raw.map { Self.decodeAndFree($0) }
+    }
+
+    /// Asks each sentinel in turn for the master of `service`, connects to it, and
+    /// keeps it only if it says it is a master (ROLE): a sentinel may still name the
+    /// old master in the first moments of a failover.
+    private func openMaster(nodes: [RedisEndpoint.Node], service: String) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        var reasons: [String] = []
+        for node in nodes {
+            let sentinel: UnsafeMutablePointer<redisContext>
+            do { sentinel = try open(.tcp(host: node.host, port: node.port)) } catch {
+                reasons.append("sentinel \(node): \(error)")
+                continue
+            }
+            let answer = ask(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", service])
+            redisFree(sentinel)
+            guard let items = answer?.array, items.count == 2, let host = items[0].string,
+                  let port = items[1].string.flatMap({ Int($0) }) else {
+                reasons.append("sentinel \(node) names no master for \(service)")
+                continue
+            }
+            let master: UnsafeMutablePointer<redisContext>
+            do { master = try open(.tcp(host: host, port: port)) } catch {
+                reasons.append("master \(host):\(port) from sentinel \(node): \(error)")
+                continue
+            }
+            if let password = endpoint.password {
+                let auth = endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
+                if case .error(let message)? = ask(master, auth) {
+                    redisFree(master)
+                    throw .rejected("AUTH failed: \(message)")
+                }
+            }
+            guard ask(master, ["ROLE"])?.array?.first?.string == "master" else {
+                redisFree(master)
+                reasons.append("\(host):\(port), named by sentinel \(node), is not a master")
+                continue
+            }
+            return master
+        }
+        throw .unavailable("no master for \(service): \(reasons.joined(separator: "; "))")
     }
 
     /// Records why the context died, frees it, and reports the failure.

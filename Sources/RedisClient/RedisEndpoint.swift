@@ -1,13 +1,24 @@
 import Codecs
 /// Where Redis lives and how to log in, parsed once from `DURIN_REDIS_URL`.
 ///
-/// Accepted forms: `redis://[[user]:password@]host[:port][/db]` and
+/// Accepted forms: `redis://[[user]:password@]host[:port][/db]`,
 /// `unix:///path/to/redis.sock[?db=N]` (credentials as in the redis form are allowed:
-/// `unix://:password@/path`).
+/// `unix://:password@/path`), and
+/// `redis-sentinel://[[user]:password@]host:port[,host:port...]/service[?db=N]`: the
+/// sentinels are asked for the master of `service` (the credentials are the master's).
 public struct RedisEndpoint: Sendable, Equatable {
     public enum Address: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
+        /// Sentinels to ask for the master of `service`.
+        case sentinel(nodes: [Node], service: String)
+    }
+
+    public struct Node: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) { self.host = host; self.port = port }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     public var address: Address
@@ -26,13 +37,15 @@ public struct RedisEndpoint: Sendable, Equatable {
     public static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
         func bad(_ why: String) -> RedisError { .invalidURL(why) }
         var rest: Substring
-        let isUnix: Bool
+        let isUnix: Bool, isSentinel: Bool
         if url.hasPrefix("redis://") {
-            rest = url.dropFirst("redis://".count); isUnix = false
+            rest = url.dropFirst("redis://".count); isUnix = false; isSentinel = false
         } else if url.hasPrefix("unix://") {
-            rest = url.dropFirst("unix://".count); isUnix = true
+            rest = url.dropFirst("unix://".count); isUnix = true; isSentinel = false
+        } else if url.hasPrefix("redis-sentinel://") {
+            rest = url.dropFirst("redis-sentinel://".count); isUnix = false; isSentinel = true
         } else {
-            throw bad("must start with redis:// or unix://")
+            throw bad("must start with redis://, unix:// or redis-sentinel://")
         }
         var query: Substring = ""
         if let q = rest.firstIndex(of: "?") {
@@ -65,6 +78,17 @@ public struct RedisEndpoint: Sendable, Equatable {
             guard rest.hasPrefix("/"), rest.count > 1 else { throw bad("unix:// needs an absolute socket path") }
             return RedisEndpoint(address: .unix(path: String(rest)), username: username, password: password, database: database)
         }
+        if isSentinel {
+            guard let slash = rest.firstIndex(of: "/") else { throw bad("redis-sentinel:// needs /service after the sentinels") }
+            let service = String(rest[rest.index(after: slash)...])
+            guard !service.isEmpty, !service.contains("/") else { throw bad("redis-sentinel:// needs /service after the sentinels") }
+            var nodes: [Node] = []
+            for part in rest[..<slash].split(separator: ",", omittingEmptySubsequences: false) {
+                nodes.append(try hostAndPort(part, defaultPort: 26379))
+            }
+            return RedisEndpoint(address: .sentinel(nodes: nodes, service: service), username: username, password: password,
+                                 database: database)
+        }
         var hostPort = rest
         if let slash = rest.firstIndex(of: "/") {
             hostPort = rest[..<slash]
@@ -74,18 +98,24 @@ public struct RedisEndpoint: Sendable, Equatable {
                 database = db
             }
         }
+        let node = try hostAndPort(hostPort, defaultPort: 6379)
+        return RedisEndpoint(address: .tcp(host: node.host, port: node.port), username: username, password: password,
+                             database: database)
+    }
+
+    private static func hostAndPort(_ hostPort: Substring, defaultPort: Int) throws(RedisError) -> Node {
         var host = String(hostPort)
-        var port = 6379
+        var port = defaultPort
         if let colon = hostPort.lastIndex(of: ":"), !hostPort.hasSuffix("]") {
             host = String(hostPort[..<colon])
             guard let p = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(p) else {
-                throw bad("port must be 1-65535")
+                throw .invalidURL("port must be 1-65535")
             }
             port = p
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw bad("missing host") }
-        return RedisEndpoint(address: .tcp(host: host, port: port), username: username, password: password, database: database)
+        guard !host.isEmpty else { throw .invalidURL("missing host") }
+        return Node(host: host, port: port)
     }
 
     private static func percentDecoded(_ s: Substring) -> String {
@@ -99,6 +129,8 @@ extension RedisEndpoint: CustomStringConvertible {
         switch address {
         case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"
+        case .sentinel(let nodes, let service):
+            return "redis-sentinel://\(nodes.map(\.description).joined(separator: ","))/\(service)?db=\(database)"
         }
     }
 }

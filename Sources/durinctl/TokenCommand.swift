@@ -2,11 +2,12 @@ import ArgumentParser
 import DurinCore
 import DurinHTTP
 import DurinStore
+import Foundation
 
 struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Issue, list and revoke tokens.",
-        subcommands: [Issue.self, List.self, Revoke.self])
+        subcommands: [Issue.self, List.self, Revoke.self, Key.self])
 
     struct Issue: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -23,6 +24,18 @@ struct TokenCommand: ParsableCommand {
             case .failure(.alreadyExists): throw CLIError("a token exists already")
             case .success(let issued): print(issued.token.value)
             }
+        }
+    }
+
+    struct Key: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the Redis key of the token read from standard input (never from the command line, where ps shows it).")
+        func run() throws {
+            guard let token = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces), !token.isEmpty else {
+                throw CLIError("no token on standard input")
+            }
+            let ctx = try Context.load()
+            print(KeySpace(prefix: ctx.config.keyPrefix).token(Token.digest(of: token)))
         }
     }
 

@@ -34,8 +34,10 @@ final class SecurityTests: XCTestCase {
         XCTAssertTrue(a.value.allSatisfy { $0.isHexDigit && !$0.isUppercase })
         XCTAssertNotEqual(a, b)
         XCTAssertEqual(Token.generate(length: 41).value.count, 41)
-        // sha256("abc"), the FIPS 180-2 test vector.
-        XCTAssertEqual(Token(value: "abc").digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // sha256("abc"), the FIPS 180-2 test vector; a token's digest is its first 120
+        // bits in base64url (Python: urlsafe_b64encode(sha256(b"abc").digest()[:15])).
+        XCTAssertEqual(Token.sha256Hex(of: "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(Token(value: "abc").digest, "ungWv48Bz-pBQUDeXa4i")
     }
 
     func testSealedTokensOpenOnlyWithTheSameSecret() {
@@ -46,6 +48,17 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(seal.unseal(sealed, digest: token.digest), token)
         XCTAssertNil(TokenSeal(secret: Array(repeating: 2, count: 40)).unseal(sealed, digest: token.digest))
         XCTAssertNil(seal.unseal(sealed, digest: Token.generate(length: 64).digest))
+        // durin's tokens are hex: sealed as the bytes they spell, so 64 characters
+        // take a kind letter and 44 of base64.
+        XCTAssertEqual(sealed.count, 45)
+        XCTAssertTrue(sealed.hasPrefix("h"))
+        // Any other text still seals and opens (an imported token, an odd length).
+        for text in ["abc", "ABCDEF0123", "0123456789abcdef0"] {
+            let other = Token(value: text)
+            let s = seal.seal(other, digest: other.digest)
+            XCTAssertTrue(s.hasPrefix("t"), text)
+            XCTAssertEqual(seal.unseal(s, digest: other.digest), other)
+        }
     }
 
     func testNamesCannotReachOtherKeys() {

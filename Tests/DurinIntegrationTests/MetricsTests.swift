@@ -70,6 +70,7 @@ final class MetricsTests: SharedStackTestCase {
         XCTAssertEqual(after["durin_login_queue_depth"], 0)
         XCTAssertEqual(after["durin_login_queue_capacity"], 512)
         let log = (try? String(contentsOfFile: "\(stack.state)/durin.log", encoding: .utf8)) ?? ""
+        XCTAssertNotNil(after["durin_redis_errors_total"], "a missing metric would read as no errors")
         XCTAssertEqual(delta(before, after, "durin_redis_errors_total"), 0,
                        log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }.joined(separator: "\n"))
     }

@@ -30,13 +30,17 @@ final class ResilienceTests: XCTestCase {
 
     func testConcurrentFirstLoginsYieldExactlyOneToken() throws {
         let port = stack.port
-        let tokens = concurrently(50) { _ -> String? in
-            let r = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
-            return r?.object["token"] as? String
+        let answers = concurrently(50) { _ -> (status: Int, token: String?) in
+            guard let r = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
+            else { return (0, nil) }
+            return (r.status, r.object["token"] as? String)
         }
-        XCTAssertEqual(tokens.compactMap { $0 }.count, 50, "every one of the fifty logins answered with a token")
-        XCTAssertEqual(Set(tokens.compactMap { $0 }).count, 1, "and all fifty got the same token")
-        XCTAssertEqual(try stack.redisCLI("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "durin:token:*"), "1")
+        XCTAssertEqual(answers.count, 50)
+        XCTAssertEqual(answers.map(\.status), Array(repeating: 200, count: 50), "every one of the fifty logins answered 200")
+        let tokens = answers.compactMap(\.token)
+        XCTAssertEqual(tokens.count, 50, "every one of the fifty answers carried a token")
+        XCTAssertEqual(Set(tokens).count, 1, "and all fifty got the same token")
+        XCTAssertEqual(try stack.redisCLI("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "durin:t:*"), "1")
         XCTAssertEqual(try stack.redisCLI("GET", "durin:seq:token"), "1", "one token was ever created")
     }
 
@@ -75,23 +79,32 @@ final class ResilienceTests: XCTestCase {
     }
 
     func testLoginFloodLeavesVerifyAnswering() throws {
-        // Expensive hashes (as in production) and more logins than threads.
+        // Hashes as expensive as in production (the default count) and more logins than threads.
         stack.stop()
-        stack = try Stack(settings: ["DURIN_PASSWORD_ITERATIONS": "300000", "DURIN_THREADS": "8"])
+        stack = try Stack(settings: ["DURIN_PASSWORD_ITERATIONS": "1000000", "DURIN_THREADS": "8"])
         try stack.addClient("web")
         try stack.addUser("alice", password: "alice-pw")
         let token = try stack.login("alice", "alice-pw", client: "web")
         let port = stack.port
         let stop = Locked<Bool>(false)
-        let flood = Thread {
-            DispatchQueue.concurrentPerform(iterations: 24) { _ in
+        // 24 threads of their own (a dispatch queue would run about one per core).
+        let flooders = (0..<24).map { _ in
+            Thread {
                 while stop.get() != true {
-                    _ = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"wrong","client":"web"}"#)
+                    _ = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"wrong","client":"web"}"#,
+                                                      timeout: 60)
                 }
             }
         }
-        flood.start()
-        Thread.sleep(forTimeInterval: 0.5)
+        flooders.forEach { $0.start() }
+        defer {
+            stop.set(true)
+            // Until every flooder has had its last answer (each checks `stop` between logins).
+            XCTAssertTrue(Stack.eventually(timeout: 120) { flooders.allSatisfy(\.isFinished) }, "the flood did not end")
+        }
+        // Under way once logins wait for (or are in) the hasher threads.
+        XCTAssertTrue(Stack.eventually(timeout: 60) { ((try? self.stack.metric("durin_login_queue_depth")) ?? 0) > 0 },
+                      "the flood never reached the hashers")
         var worst = 0.0
         for _ in 0..<40 {
             let start = Date()
@@ -99,9 +112,11 @@ final class ResilienceTests: XCTestCase {
             worst = max(worst, Date().timeIntervalSince(start))
             XCTAssertEqual(r.status, 200)
         }
-        stop.set(true)
-        Thread.sleep(forTimeInterval: 1)
-        XCTAssertLessThan(worst, 0.5, "verify never waits behind password hashing")
+        let depth = try XCTUnwrap(stack.metric("durin_login_queue_depth"))
+        XCTAssertGreaterThan(depth, 0, "the flood still queued logins after the last verify")
+        // A verify answers in milliseconds beside the flood; one queued behind hashing
+        // would wait for several hashes of about 0.4 s each (two cores, 24 logins).
+        XCTAssertLessThan(worst, 1.0, "verify never waits behind password hashing")
     }
 
     func testSIGTERMDuringLoadFinishesInFlightAndExitsWithinTwoSeconds() throws {
@@ -125,13 +140,15 @@ final class ResilienceTests: XCTestCase {
             }
         }
         load.start()
-        Thread.sleep(forTimeInterval: 0.5)
+        // Under load once answers are coming back.
+        XCTAssertTrue(Stack.eventually(timeout: 30) { (statuses.get() ?? []).filter { $0 == 200 }.count > 10 }, "no load")
         let start = Date()
         kill(pid, SIGTERM)
-        let exit = Stack.waitExit(pid, timeout: 5)
+        let exit = Stack.waitExit(pid, timeout: 10)
         let took = Date().timeIntervalSince(start)
         stop.set(true)
-        Thread.sleep(forTimeInterval: 0.3)
+        // Until the load's last requests have been answered and counted.
+        XCTAssertTrue(Stack.eventually(timeout: 60) { load.isFinished }, "the load did not end")
         XCTAssertEqual(exit, 0)
         XCTAssertLessThan(took, 2.0)
         let seen = statuses.get() ?? []

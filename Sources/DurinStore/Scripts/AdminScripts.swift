@@ -37,17 +37,16 @@ struct RemoveClientScript: ScriptCall {
     redis.call('SREM', P .. 'clients', name)
     local n = 0
     for _, user in ipairs(redis.call('SMEMBERS', P .. 'users')) do
-      local idx = P .. 'user:' .. user .. ':tokens'
-      local d = redis.call('HGET', idx, name)
+      local userKey = P .. 'user:' .. user
+      local d = redis.call('HGET', userKey, 't:' .. name)
       if d then
-        local id = redis.call('HGET', P .. 'token:' .. d, 'id')
-        if redis.call('DEL', P .. 'token:' .. d) == 1 then
+        local t = redis.call('HMGET', P .. 't:' .. d, 'i', 'e')
+        redis.call('DEL', P .. 't:' .. d)
+        redis.call('HDEL', userKey, 't:' .. name)
+        if t[1] and live(t[2]) then
           n = n + 1
-          emit('token_revoked', user, name, id, 'client_removed')
+          emit('token_revoked', user, name, t[1], 'client_removed')
         end
-        redis.call('DEL', P .. 'expired:' .. d)
-        redis.call('HDEL', idx, name)
-        reindex(idx)
       end
     end
     return n
@@ -94,7 +93,13 @@ struct SetActiveScript: ScriptCall {
     local key = P .. 'user:' .. name
     if redis.call('EXISTS', key) == 0 then return 0 end
     redis.call('HSET', key, 'is_active', active)
-    markUserTokens(name, active)
+    local entries = tokenIndex(key)
+    for i = 2, #entries, 2 do
+      local tk = P .. 't:' .. entries[i]
+      if redis.call('EXISTS', tk) == 1 then
+        if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
+      end
+    end
     return 1
     """#)
 }
@@ -109,20 +114,20 @@ struct RemoveUserScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
     static let script = Script(parameters: ["name"], #"""
-    if redis.call('DEL', P .. 'user:' .. name) == 0 then return -1 end
+    local key = P .. 'user:' .. name
+    local entries = tokenIndex(key)
+    if redis.call('DEL', key) == 0 then return -1 end
     redis.call('SREM', P .. 'users', name)
-    local idx = P .. 'user:' .. name .. ':tokens'
-    local entries = redis.call('HGETALL', idx)
     local n = 0
     for i = 1, #entries, 2 do
-      local id = redis.call('HGET', P .. 'token:' .. entries[i + 1], 'id')
-      if redis.call('DEL', P .. 'token:' .. entries[i + 1]) == 1 then
+      local t = redis.call('HMGET', P .. 't:' .. entries[i + 1], 'i', 'e')
+      redis.call('DEL', P .. 't:' .. entries[i + 1])
+      if t[1] and live(t[2]) then
         n = n + 1
-        emit('token_revoked', name, entries[i], id, 'user_removed')
+        emit('token_revoked', name, entries[i], t[1], 'user_removed')
       end
-      redis.call('DEL', P .. 'expired:' .. entries[i + 1])
     end
-    redis.call('DEL', idx, P .. 'loginfail:' .. name)
+    redis.call('DEL', P .. 'loginfail:' .. name)
     return n
     """#)
 }

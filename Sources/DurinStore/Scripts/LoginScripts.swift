@@ -142,15 +142,17 @@ struct LoginScript: ScriptCall {
     grace = tonumber(grace)
     local ttl = redis.call('HGET', P .. 'client:' .. client, 'token_ttl')
     if not ttl then return {'noclient'} end
-    if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then return {'inactive'} end
+    local userKey = P .. 'user:' .. user
+    if redis.call('HGET', userKey, 'is_active') ~= '1' then return {'inactive'} end
     if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
-    local idx = P .. 'user:' .. user .. ':tokens'
-    local old = redis.call('HGET', idx, client)
+    local old = redis.call('HGET', userKey, 't:' .. client)
     local replaced = ''
     if old then
-      local tk = P .. 'token:' .. old
-      local t = redis.call('HMGET', tk, 'expiry', 'id', 'sealed', 'created')
-      if t[1] then
+      local tk = P .. 't:' .. old
+      local t = redis.call('HMGET', tk, 'e', 'i')
+      -- An expired token is left to its grace period (to be reported once); the
+      -- pair gets a new one.
+      if t[1] and live(t[1]) then
         if mode == 'new' then return {'exists'} end
         if mode == 'keep' then
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
@@ -158,25 +160,24 @@ struct LoginScript: ScriptCall {
         end
         if mode == 'refresh' then
           local exp = expiryAfter(ttl)
-          redis.call('HSET', tk, 'expiry', exp)
-          arm(tk, old, exp, grace, user .. '\t' .. client .. '\t' .. t[2])
-          reindex(idx)
+          redis.call('HSET', tk, 'e', exp)
+          arm(tk, exp, grace)
           emit('token_renewed', user, client, t[2], nil, issuer)
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
           return {'renewed', old, '', unpack(tokenFields(tk))}
         end
-        redis.call('DEL', tk, P .. 'expired:' .. old)
+        redis.call('DEL', tk)
         emit('token_revoked', user, client, t[2], 'rotated')
         replaced = t[2]
       end
     end
     local id = redis.call('INCR', P .. 'seq:token')
-    local tk = P .. 'token:' .. digest
+    local tk = P .. 't:' .. digest
     local exp = expiryAfter(ttl)
-    redis.call('HSET', tk, 'user', user, 'client', client, 'created', NOW_TEXT, 'expiry', exp, 'id', id, 'sealed', sealed)
-    arm(tk, digest, exp, grace, user .. '\t' .. client .. '\t' .. id)
-    redis.call('HSET', idx, client, digest)
-    reindex(idx)
+    redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)
+    arm(tk, exp, grace)
+    redis.call('HSET', userKey, 't:' .. client, digest)
+    reindex(userKey)
     emit('token_created', user, client, id, nil, issuer)
     if event ~= '' then emit(event, user, client, id, nil, issuer) end
     return {'created', digest, replaced, unpack(tokenFields(tk))}

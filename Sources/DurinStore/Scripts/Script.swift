@@ -43,18 +43,19 @@ struct Script: Sendable {
         UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
-        AddIssuerScript.script, RemoveIssuerScript.script, ImportClientScript.script, ImportUserScript.script,
-        ImportTokenScript.script,
+        AddIssuerScript.script, RemoveIssuerScript.script, MigrateTokenScript.script, MigrateTombstoneScript.script,
+        ImportClientScript.script, ImportUserScript.script, ImportTokenScript.script,
     ]
 
     /// Shared by the scripts.
     ///
     /// emit: appends an event (durin's signals) to the stream, never a token.
-    /// arm: sets a token's native expiry and its "expired" tombstone (expiry + grace).
-    /// reindex: drops index entries whose token is gone (lazy cleanup) and sets the
-    /// index's own expiry to its latest token's, or none if one never expires.
-    /// markUserTokens: marks (`active` '0') or unmarks ('1') a user's tokens as the
-    /// user's, so that the token check reads one key.
+    /// live: whether a stored expiry (ms or `never`) is still ahead.
+    /// arm: sets a token's native expiry: its expiry plus the grace period, in which
+    /// it stays to answer "The given token has expired." once.
+    /// reindex: drops the user's index entries (`t:<client>` fields of the user hash)
+    /// whose token is gone or expired (lazy cleanup).
+    /// tokenIndex: the user's index as a flat {client, digest, ...}.
     /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
     /// seconds when `limit` requests already fell in the last `period` seconds, else
     /// records this one (when `record`) and returns 0.
@@ -72,48 +73,34 @@ struct Script: Sendable {
         redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
       end
     end
-    local function arm(tk, digest, exp, grace, tomb)
-      local tombKey = P .. 'expired:' .. digest
+    local function live(exp)
+      return exp == 'never' or tonumber(exp) > NOW
+    end
+    local function arm(tk, exp, grace)
       if exp == 'never' then
         redis.call('PERSIST', tk)
-        redis.call('DEL', tombKey)
       else
-        local e = tonumber(exp)
-        redis.call('PEXPIREAT', tk, e)
-        if grace > 0 then
-          redis.call('SET', tombKey, tomb, 'PXAT', string.format('%d', e + grace))
-        else
-          redis.call('DEL', tombKey)
+        redis.call('PEXPIREAT', tk, string.format('%d', tonumber(exp) + grace))
+      end
+    end
+    local function reindex(userKey)
+      local fields = redis.call('HGETALL', userKey)
+      for i = 1, #fields, 2 do
+        if string.sub(fields[i], 1, 2) == 't:' then
+          local exp = redis.call('HGET', P .. 't:' .. fields[i + 1], 'e')
+          if not exp or not live(exp) then redis.call('HDEL', userKey, fields[i]) end
         end
       end
     end
-    local function reindex(idx)
-      local entries = redis.call('HGETALL', idx)
-      local latest, forever = 0, false
-      for i = 1, #entries, 2 do
-        local exp = redis.call('HGET', P .. 'token:' .. entries[i + 1], 'expiry')
-        if not exp then
-          redis.call('HDEL', idx, entries[i])
-        elseif exp == 'never' then
-          forever = true
-        elseif tonumber(exp) > latest then
-          latest = tonumber(exp)
+    local function tokenIndex(userKey)
+      local fields, out = redis.call('HGETALL', userKey), {}
+      for i = 1, #fields, 2 do
+        if string.sub(fields[i], 1, 2) == 't:' then
+          table.insert(out, string.sub(fields[i], 3))
+          table.insert(out, fields[i + 1])
         end
       end
-      if forever then
-        redis.call('PERSIST', idx)
-      elseif latest > 0 then
-        redis.call('PEXPIREAT', idx, string.format('%d', latest))
-      end
-    end
-    local function markUserTokens(name, active)
-      local entries = redis.call('HGETALL', P .. 'user:' .. name .. ':tokens')
-      for i = 2, #entries, 2 do
-        local tk = P .. 'token:' .. entries[i]
-        if redis.call('EXISTS', tk) == 1 then
-          if active == '1' then redis.call('HDEL', tk, 'inactive') else redis.call('HSET', tk, 'inactive', '1') end
-        end
-      end
+      return out
     end
     local function expiryAfter(ttl)
       if ttl == 'never' then return 'never' end

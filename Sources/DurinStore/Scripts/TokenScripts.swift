@@ -33,17 +33,16 @@ struct VerifyScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate"], #"""
-    local t = tokenFields(P .. 'token:' .. digest)
-    if not t[1] then
-      local tombKey = P .. 'expired:' .. digest
-      local tomb = redis.call('GET', tombKey)
-      if tomb then
-        redis.call('DEL', tombKey)
-        local user, client, id = string.match(tomb, '^([^\t]*)\t([^\t]*)\t(.*)$')
-        emit('token_expired', user, client, id)
-        return {'expired'}
-      end
-      return {'invalid'}
+    local tk = P .. 't:' .. digest
+    local t = tokenFields(tk)
+    if not t[1] then return {'invalid'} end
+    if not live(t[4]) then
+      -- Kept for the grace period to be reported once: now it goes.
+      redis.call('DEL', tk)
+      local userKey = P .. 'user:' .. t[1]
+      if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
+      emit('token_expired', t[1], t[2], t[5])
+      return {'expired'}
     end
     if redis.call('HGET', P .. 'user:' .. t[1], 'is_active') ~= '1' then return {'inactive'} end
     local function listed(list, name)
@@ -89,14 +88,13 @@ struct RefreshScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "grace", "defaultTTL"], #"""
-    local tk = P .. 'token:' .. digest
-    local t = redis.call('HMGET', tk, 'user', 'client', 'id')
-    if not t[1] then return {'invalid'} end
+    local tk = P .. 't:' .. digest
+    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e')
+    if not t[1] or not live(t[4]) then return {'invalid'} end
     local ttl = redis.call('HGET', P .. 'client:' .. t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
-    redis.call('HSET', tk, 'expiry', exp)
-    arm(tk, digest, exp, tonumber(grace), t[1] .. '\t' .. t[2] .. '\t' .. t[3])
-    reindex(P .. 'user:' .. t[1] .. ':tokens')
+    redis.call('HSET', tk, 'e', exp)
+    arm(tk, exp, tonumber(grace))
     emit('token_renewed', t[1], t[2], t[3])
     return {'ok', unpack(tokenFields(tk))}
     """#)
@@ -129,13 +127,12 @@ struct RevokeTokenScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "reason"], #"""
-    local tk = P .. 'token:' .. digest
-    local t = redis.call('HMGET', tk, 'user', 'client', 'id')
+    local tk = P .. 't:' .. digest
+    local t = redis.call('HMGET', tk, 'u', 'c', 'i')
     if not t[1] then return {} end
-    redis.call('DEL', tk, P .. 'expired:' .. digest)
-    local idx = P .. 'user:' .. t[1] .. ':tokens'
-    if redis.call('HGET', idx, t[2]) == digest then redis.call('HDEL', idx, t[2]) end
-    reindex(idx)
+    redis.call('DEL', tk)
+    local userKey = P .. 'user:' .. t[1]
+    if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
     emit('token_revoked', t[1], t[2], t[3], reason)
     return {t[1], t[2], t[3]}
     """#)
@@ -161,23 +158,22 @@ struct RevokeUserTokensScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["user", "only", "reason"], #"""
-    local idx = P .. 'user:' .. user .. ':tokens'
-    local entries = redis.call('HGETALL', idx)
+    local userKey = P .. 'user:' .. user
+    local entries = tokenIndex(userKey)
     local revoked = {}
     for i = 1, #entries, 2 do
       if only == '' or entries[i] == only then
-        local tk = P .. 'token:' .. entries[i + 1]
-        local id = redis.call('HGET', tk, 'id')
-        redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
-        redis.call('HDEL', idx, entries[i])
-        if id then
+        local tk = P .. 't:' .. entries[i + 1]
+        local t = redis.call('HMGET', tk, 'i', 'e')
+        redis.call('DEL', tk)
+        redis.call('HDEL', userKey, 't:' .. entries[i])
+        if t[1] and live(t[2]) then
           table.insert(revoked, entries[i])
-          table.insert(revoked, id)
-          emit('token_revoked', user, entries[i], id, reason)
+          table.insert(revoked, t[1])
+          emit('token_revoked', user, entries[i], t[1], reason)
         end
       end
     end
-    reindex(idx)
     return revoked
     """#)
 }
@@ -204,17 +200,17 @@ struct RevokeSessionScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["user", "id", "current", "hidden"], #"""
-    local idx = P .. 'user:' .. user .. ':tokens'
-    local entries = redis.call('HGETALL', idx)
+    local userKey = P .. 'user:' .. user
+    local entries = tokenIndex(userKey)
     for i = 1, #entries, 2 do
-      local tk = P .. 'token:' .. entries[i + 1]
-      if redis.call('HGET', tk, 'id') == id then
+      local tk = P .. 't:' .. entries[i + 1]
+      local t = redis.call('HMGET', tk, 'i', 'e')
+      if t[1] == id and live(t[2]) then
         -- A client the listing hides is not there to delete either (durin's queryset).
         if entries[i] == hidden then return {'notfound'} end
         if entries[i + 1] == current then return {'current'} end
-        redis.call('DEL', tk, P .. 'expired:' .. entries[i + 1])
-        redis.call('HDEL', idx, entries[i])
-        reindex(idx)
+        redis.call('DEL', tk)
+        redis.call('HDEL', userKey, 't:' .. entries[i])
         emit('token_revoked', user, entries[i], id, 'session_delete')
         return {'ok', entries[i]}
       end

@@ -4,7 +4,8 @@ import XCTest
 
 /// A real stack for one test class: redis-server, durin-fcgi and nginx running the
 /// shipped example site, started through scripts/devstack.sh in a temporary
-/// directory on a free loopback port, and stopped afterwards.
+/// directory on a loopback port the stack holds for its whole life, and stopped
+/// afterwards.
 final class Stack: @unchecked Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
@@ -21,6 +22,11 @@ final class Stack: @unchecked Sendable {
 
     let state: String
     let port: UInt16
+    /// A socket bound to 127.0.0.1:`port` (SO_REUSEADDR + SO_REUSEPORT, never
+    /// listening, so it receives no connection) from before nginx starts until
+    /// stop(): no other bind(0) can be given the port meanwhile, and nginx, told
+    /// `reuseport` (DURIN_HTTP_REUSEPORT), binds beside it.
+    private var portHolder: Int32
     let environment: [String: String]
     var http: RawHTTP { RawHTTP(port: port) }
 
@@ -28,10 +34,11 @@ final class Stack: @unchecked Sendable {
     init(settings: [String: String] = [:]) throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("durin-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        port = Stack.freePort()
+        (portHolder, port) = try Stack.reservePort()
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DURIN_") }
         env["DURIN_STATE_DIR"] = state
         env["DURIN_HTTP_PORT"] = String(port)
+        env["DURIN_HTTP_REUSEPORT"] = "1"
         env["DURIN_BIN_DIR"] = Stack.binDir
         env["DURIN_PASSWORD_ITERATIONS"] = "1000"  // real PBKDF2, cheap enough for a test suite
         env["DURIN_THREADS"] = "8"
@@ -40,12 +47,26 @@ final class Stack: @unchecked Sendable {
         env["DURIN_LOGIN_RATE_PER_ADDRESS"] = "off"
         for (k, v) in settings { env[k] = v }
         environment = env
-        try devstack("start")
+        do {
+            try devstack("start")
+        } catch {
+            // Stop whatever did start and release the port; the state directory
+            // stays for the logs the error points to.
+            _ = try? devstack("stop")
+            releasePort()
+            throw error
+        }
     }
 
     func stop() {
         _ = try? devstack("stop")
+        releasePort()
         try? FileManager.default.removeItem(atPath: state)
+    }
+
+    private func releasePort() {
+        if portHolder >= 0 { close(portHolder) }
+        portHolder = -1
     }
 
     @discardableResult
@@ -84,9 +105,20 @@ final class Stack: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// One unlabelled sample of the responder's metrics (the example site's loopback
+    /// location); nil when the exposition has no such line.
+    func metric(_ name: String) throws -> Double? {
+        let r = try http.call("GET", "/internal/durin/metrics")
+        guard r.status == 200 else { throw RawHTTP.Failure(description: "metrics: \(r.status) \(r.text)") }
+        return r.text.split(whereSeparator: \.isNewline).lazy.compactMap { line -> Double? in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 && parts[0] == name ? Double(parts[1]) : nil
+        }.first
+    }
+
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
-        ["DURIN_REDIS_URL": "unix://\(state)/redis.sock",
+        ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
          "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
     }
 
@@ -196,17 +228,29 @@ final class Stack: @unchecked Sendable {
         return condition()
     }
 
-    static func freePort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
+    /// Binds a socket to 127.0.0.1, port 0, with SO_REUSEADDR and SO_REUSEPORT, and
+    /// keeps it (bound, not listening): the kernel gives no other bind(0), nor any
+    /// outgoing connection, a port that is bound, while nginx, also setting both
+    /// options, may bind and listen on it. Close-on-exec: no child inherits it.
+    static func reservePort() throws -> (fd: Int32, port: UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTP.Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        var on: Int32 = 1
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return UInt16(bigEndian: addr.sin_port)
+        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size)) == 0,
+              setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0,
+              withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
+              withUnsafeMutablePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0
+        else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw RawHTTP.Failure(description: "cannot reserve a loopback port: \(reason)")
+        }
+        return (fd, UInt16(bigEndian: addr.sin_port))
     }
 }
 

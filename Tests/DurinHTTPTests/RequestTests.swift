@@ -1,8 +1,5 @@
-import Codecs
 @testable import DurinHTTP
 import XCTest
-@testable import DurinCore
-@testable import DurinServer
 
 final class RequestTests: XCTestCase {
     func testFormBodiesDecodeLikeDjango() {
@@ -42,16 +39,6 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(CharField.validate("a\u{0}b", trimWhitespace: true), .failure(.init("Null characters are not allowed.")))
     }
 
-    func testClientNameLikeDurin() {
-        for falsy: JSONValue? in [nil, .null, "", .bool(false), .number("0"), [], [:]] {
-            XCTAssertThrowsError(try API.clientName(falsy)) { XCTAssertEqual($0 as? APIError, .noClientSpecified) }
-        }
-        for unknown: JSONValue in [.bool(true), ["web"], "we b", "a:b"] {
-            XCTAssertThrowsError(try API.clientName(unknown)) { XCTAssertEqual($0 as? APIError, .noClientWithName) }
-        }
-        XCTAssertEqual(try API.clientName("web"), "web")
-    }
-
     func testAuthorizationHeaderParsing() throws {
         func parse(_ s: String?) throws -> Credentials { try AuthorizationHeader.parse(s.map { Array($0.utf8) }, prefix: "Token") }
         XCTAssertEqual(try parse(nil), .none)
@@ -66,16 +53,6 @@ final class RequestTests: XCTestCase {
         }
     }
 
-    func testRoutesWithAndWithoutTrailingSlash() {
-        XCTAssertEqual(Route.match("/login/"), .login)
-        XCTAssertEqual(Route.match("/login"), .login)
-        XCTAssertEqual(Route.match("/logoutall/"), .logoutAll)
-        XCTAssertEqual(Route.match("/verify"), .verify)
-        XCTAssertNil(Route.match("/login//x"))
-        XCTAssertNil(Route.match("/nope/"))
-        XCTAssertNil(Route.match(""))
-    }
-
     func testErrorResponsesCarryDurinsHeaders() {
         let r = APIError.invalidToken.response(authPrefix: "Token")
         XCTAssertEqual(r.status, 401)
@@ -86,34 +63,5 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(t.headers.first { $0.0 == "Retry-After" }?.1, "7")
         XCTAssertEqual(String(decoding: APIError.invalidCredentials.response(authPrefix: "T").body, as: UTF8.self),
                        #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
-    }
-
-    func testAuthRequestModeKeepsDenialsWithinWhatNginxPasses() {
-        let throttled = API.forAuthRequest(APIError.throttled(waitSeconds: 3).response(authPrefix: "Token"))
-        XCTAssertEqual(throttled.status, 403)
-        XCTAssertEqual(throttled.headers.first { $0.0 == "X-Durin-Status" }?.1, "429")
-        XCTAssertEqual(throttled.headers.first { $0.0 == "Retry-After" }?.1, "3")
-        let unauthorized = API.forAuthRequest(APIError.tokenExpired.response(authPrefix: "Token"))
-        XCTAssertEqual(unauthorized.status, 401)
-        XCTAssertEqual(unauthorized.headers.first { $0.0 == "X-Durin-Error" }?.1, #"{"detail":"The given token has expired."}"#)
-    }
-}
-
-final class MultipartTests: XCTestCase {
-    /// The body `curl -F username=alice -F 'password=p w' -F client=web` sends.
-    func testTextFieldsAsCurlSendsThem() throws {
-        let body = "--------------------------abc123\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n"
-            + "--------------------------abc123\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\np w\r\n"
-            + "--------------------------abc123\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nignored\r\n"
-            + "--------------------------abc123\r\nContent-Disposition: form-data; name=\"client\"\r\n\r\nweb\r\n"
-            + "--------------------------abc123--\r\n"
-        let data = try RequestData.decode(contentType: "multipart/form-data; boundary=------------------------abc123", body: Array(body.utf8))
-        XCTAssertEqual(data, .fields(["username": "alice", "password": "p w", "client": "web"]))
-    }
-
-    func testMissingBoundaryIsDRFsError() {
-        XCTAssertThrowsError(try RequestData.decode(contentType: "multipart/form-data", body: [1])) {
-            XCTAssertEqual(($0 as? APIError)?.detail, "Multipart form parse error - Invalid boundary in multipart: None")
-        }
     }
 }

@@ -1,7 +1,5 @@
-import Codecs
 @testable import DurinHTTP
 import XCTest
-@testable import DurinCore
 
 final class JSONTests: XCTestCase {
     func parse(_ s: String) throws -> JSONValue { try JSONParser.parse(Array(s.utf8)) }

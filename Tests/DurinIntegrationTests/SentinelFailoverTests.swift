@@ -1,0 +1,126 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Redis Sentinel failover under load, with the real redis-sentinel: one master, two
+/// replicas, three sentinels (down-after-milliseconds 1000) on loopback, and the
+/// responder on `redis-sentinel://`. The master is killed (SIGKILL) while verify
+/// requests stream in; the responder must answer only 200 or 503, find the new
+/// master by itself, keep every token issued and every revocation made before the
+/// kill (DURIN_REDIS_MIN_REPLICAS=1 waited for a replica), and not restart.
+final class SentinelFailoverTests: XCTestCase {
+    private var pids: [pid_t] = []
+    private var dir = ""
+
+    override func tearDown() {
+        for pid in pids { kill(pid, SIGKILL); _ = Stack.waitExit(pid, timeout: 5) }
+        if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    private func cli(_ port: UInt16, _ args: String...) -> String {
+        (try? Stack.run(["redis-cli", "-h", "127.0.0.1", "-p", String(port)] + args,
+                        environment: ProcessInfo.processInfo.environment).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
+    }
+
+    private func start(_ argv: [String], log: String) throws -> pid_t {
+        let pid = try Stack.spawn(argv, environment: ProcessInfo.processInfo.environment, log: "\(dir)/\(log)")
+        pids.append(pid)
+        return pid
+    }
+
+    func testVerifySurvivesTheMastersDeath() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-sentinel-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Ports held until each server has bound its own (redis sets SO_REUSEADDR).
+        let reserved = try (0..<6).map { _ in try Stack.reservePort() }
+        defer { reserved.forEach { close($0.fd) } }
+        let ports = reserved.map(\.port)
+        let (masterPort, replicaPorts, sentinelPorts) = (ports[0], Array(ports[1...2]), Array(ports[3...5]))
+
+        func server(_ port: UInt16, replicaOf: UInt16? = nil) throws -> pid_t {
+            var argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                        "--dir", dir, "--dbfilename", "dump-\(port).rdb"]
+            if let replicaOf { argv += ["--replicaof", "127.0.0.1", String(replicaOf)] }
+            return try start(argv, log: "redis-\(port).log")
+        }
+        let master = try server(masterPort)
+        for port in replicaPorts { _ = try server(port, replicaOf: masterPort) }
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            self.cli(masterPort, "INFO", "replication").contains("connected_slaves:2")
+                && replicaPorts.allSatisfy { self.cli($0, "INFO", "replication").contains("master_link_status:up") }
+        }, "the replicas never caught up")
+        for port in sentinelPorts {
+            let conf = "\(dir)/sentinel-\(port).conf"
+            try """
+            port \(port)
+            bind 127.0.0.1
+            dir \(dir)
+            sentinel monitor durin 127.0.0.1 \(masterPort) 2
+            sentinel down-after-milliseconds durin 1000
+            sentinel failover-timeout durin 10000
+            sentinel parallel-syncs durin 1
+
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+            _ = try start(["redis-server", conf, "--sentinel"], log: "sentinel-\(port).log")
+        }
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            sentinelPorts.allSatisfy {
+                self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-other-sentinels\n2")
+                    && self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-slaves\n2")
+            }
+        }, "the sentinels never saw each other and both replicas")
+
+        let url = "redis-sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/durin"
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": url, "DURIN_REDIS_MIN_REPLICAS": "1"])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addClient("cli")
+        try stack.addUser("sam", password: "sam-pw")
+        try stack.addUser("tia", password: "tia-pw")
+        let kept = try stack.login("sam", "sam-pw", client: "web")
+        let revoked = try stack.login("sam", "sam-pw", client: "cli")
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/logout/", token: revoked).status, 204)
+        let responder = stack.pid("durin.pid")
+
+        // A steady stream of verify/ calls through nginx, each answer timed.
+        let port = stack.port
+        let answers = Locked<[(at: Date, status: Int)]>([])
+        let stop = Locked<Bool>(false)
+        let load = Thread {
+            while stop.get() != true {
+                let status = (try? RawHTTP(port: port).call("GET", "/api/auth/verify/", token: kept, timeout: 5))?.status ?? 0
+                answers.update { $0?.append((Date(), status)) }
+                usleep(10_000)
+            }
+        }
+        load.start()
+        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 20 }, "no load")
+        let killed = Date()
+        kill(master, SIGKILL)
+        XCTAssertTrue(Stack.eventually(timeout: 60) {
+            let named = self.cli(sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
+            return !named.isEmpty && !named.hasSuffix(String(masterPort))
+        }, "the sentinels never promoted a replica")
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            (answers.get() ?? []).contains { $0.at > Date().addingTimeInterval(-1) && $0.status == 200 }
+                && (answers.get() ?? []).last?.status == 200
+        }, "verify/ never answered 200 again")
+        stop.set(true)
+        while !load.isFinished { usleep(10_000) }
+
+        let after = (answers.get() ?? []).filter { $0.at >= killed }
+        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover")
+        let lastFailure = after.last { $0.status != 200 }?.at ?? killed
+        let window = lastFailure.timeIntervalSince(killed)
+        print("sentinel failover: verify/ answered 200 again \(String(format: "%.2f", window)) s after the master's SIGKILL" +
+              " (\(after.filter { $0.status == 503 }.count) answers 503, \(after.count) in all)")
+        XCTAssertLessThan(window, 15, "the goal is 5 s; this bound only catches a responder that never finds the new master")
+
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: kept).status, 200, "a token issued before the kill")
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: revoked).status, 401, "a revocation made before the kill")
+        XCTAssertNoThrow(try stack.login("tia", "tia-pw", client: "web"), "login on the new master")
+        XCTAssertEqual(stack.pid("durin.pid"), responder, "the responder did not restart")
+        if let responder { XCTAssertEqual(kill(responder, 0), 0, "and is alive") }
+        XCTAssertEqual(try stack.durinctl(["token", "list", "--user", "sam"]).status, 0, "durinctl works through the sentinels")
+    }
+}

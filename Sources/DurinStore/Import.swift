@@ -81,11 +81,12 @@ extension AdminStore {
         return try connection.runPipelined(calls, context: context)
     }
 
-    /// Identifies what was imported, so an unchanged record is recognised later.
+    /// Identifies what was imported, so an unchanged record is recognised later: 120
+    /// bits of SHA-256 in base64url, 20 characters, as layout 2 writes token digests.
     static func importDigest(_ parts: [String]) -> String {
         var bytes: [UInt8] = []
         for part in parts { bytes += Array(part.utf8) + [0x1F] }
-        return Hex.encode(Array(SHA256.hash(data: bytes)).prefix(16))
+        return Base64.encodeURLSafe(Array(SHA256.hash(data: bytes).prefix(15)))
     }
 }
 
@@ -97,12 +98,13 @@ extension TokenStore {
     public func importTokens(_ tokens: [ImportedToken], idFloor: Int64 = 0, dryRun: Bool)
         throws(StoreError) -> [Result<TokenImportOutcome, StoreError>]
     {
-        let seal = dryRun ? nil : try sealingKey()
         let floor = max(idFloor, tokens.map(\.id).max() ?? 0)
-        let calls = tokens.map { t in
-            let digest = t.token.digest
-            return ImportTokenScript(token: t, digest: digest, sealed: seal?.seal(t.token, digest: digest) ?? "",
-                                     graceMillis: graceMillis, idFloor: floor, dryRun: dryRun)
+        var calls: [ImportTokenScript] = []
+        calls.reserveCapacity(tokens.count)
+        for t in tokens {
+            // Sealed as login seals its own (TokenStore.seal: under layout 2's digest).
+            calls.append(ImportTokenScript(token: t, digest: t.token.digest, sealed: dryRun ? "" : try seal(t.token),
+                                           graceMillis: graceMillis, idFloor: floor, dryRun: dryRun))
         }
         return try connection.runPipelined(calls, context: context)
     }

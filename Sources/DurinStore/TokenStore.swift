@@ -179,7 +179,7 @@ public final class TokenStore {
     }
 
     /// The sealing secret: DURIN_SECRET_KEY, else one generated once and kept in Redis.
-    func sealingKey() throws(StoreError) -> TokenSeal {
+    private func sealingKey() throws(StoreError) -> TokenSeal {
         if let seal { return seal }
         var rng = SystemRandomNumberGenerator()
         let fresh = Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })

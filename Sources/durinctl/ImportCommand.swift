@@ -52,6 +52,7 @@ struct ImportCommand: ParsableCommand {
         }
 
         private func importRecords(_ dump: DjangoDump, earlier: DjangoDump?, ctx: Context, report: inout ImportReport) throws {
+            try moveToCurrentLayout(ctx, report: report)
             // Clients, then users, then tokens: a token needs both.
             dump.refusedClients.forEach { report.refuse(.clients, $0) }
             var clientsHere: [String: ImportOutcome] = [:]
@@ -121,6 +122,23 @@ struct ImportCommand: ParsableCommand {
                         report.revoked += 1
                     }
                 }
+            }
+        }
+
+        /// The import writes layout 2 and looks a pair's token up there, so data an older
+        /// release left in layout 1 moves first, as durin-fcgi moves it at start: else a
+        /// layout-1 token would not be seen, and its later move would take the pair's
+        /// index entry from the imported one. A dry run only says what would move.
+        private func moveToCurrentLayout(_ ctx: Context, report: ImportReport) throws {
+            let migration = LayoutMigration(connection: ctx.connection, configuration: ctx.config)
+            guard try !migration.isCurrent() else { return }
+            let moved = try migration.run(dryRun: dryRun)
+            guard moved.tokens + moved.expiredTokens > 0 else { return }
+            if dryRun {
+                report.note("\(moved.tokens) tokens and \(moved.expiredTokens) expired tokens are in an older Redis layout: "
+                    + "the import moves them to layout 2 first (durinctl migrate); this dry run does not see them")
+            } else {
+                report.note(moved.description)
             }
         }
 

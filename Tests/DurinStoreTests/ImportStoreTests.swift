@@ -52,10 +52,25 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try outcomes(store().importTokens([t], dryRun: false)), [.created(id: 41, renumbered: false, replacedID: nil)])
         guard case .valid(let record) = try store().authenticate(digest: t.token.digest) else { return XCTFail("not valid") }
         XCTAssertEqual(record, TokenRecord(digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41))
-        let pttl = try redisCall("PTTL", "durin:token:\(t.token.digest)").int ?? 0
-        XCTAssertTrue((3_500_000...3_600_000).contains(pttl), "native expiry at durin's: \(pttl)")
-        XCTAssertNotNil(try redisCall("GET", "durin:expired:\(t.token.digest)").string, "the expired tombstone is armed")
-        XCTAssertEqual(try redisCall("HGET", "durin:user:alice:tokens", "web").string, t.token.digest)
+        // Layout 2: `t:<digest>` with one-letter fields, sealed as login seals (`h`: hex
+        // packed), living for its expiry plus the grace period; the index is a field of
+        // the user hash; no tombstone, no layout-1 key.
+        let key = "durin:t:\(t.token.digest)"
+        XCTAssertEqual(t.token.digest.count, 20)
+        let fields = try redisCall("HGETALL", key).fieldMap
+        XCTAssertEqual(Set(fields.keys), ["u", "c", "t", "e", "i", "s"])
+        XCTAssertEqual([fields["u"], fields["c"], fields["t"], fields["e"], fields["i"]],
+                       ["alice", "web", String(t.created), String(t.expiry), "41"])
+        XCTAssertEqual(fields["s"]?.first, "h")
+        XCTAssertEqual(try store().unseal(fields["s"] ?? "", digest: t.token.digest), t.token)
+        let pexpireat = try redisCall("PEXPIRETIME", key).int ?? 0
+        XCTAssertEqual(pexpireat, t.expiry + config.expiredGraceSeconds * 1000, "native expiry: durin's plus the grace period")
+        XCTAssertEqual(try redisCall("HGET", "durin:user:alice", "t:web").string, t.token.digest)
+        XCTAssertEqual(try redisCall("GET", "durin:imported:\(t.token.digest)").string, "41")
+        XCTAssertEqual(try redisCall("KEYS", "durin:token:*").array?.count, 0)
+        XCTAssertEqual(try redisCall("EXISTS", "durin:user:alice:tokens", "durin:expired:\(t.token.digest)").int, 0)
+        XCTAssertEqual(try admin().user(named: "alice")?.profile, ["email": "alice@example.com", "created": "1000"],
+                       "neither the index nor import_digest is profile")
         // Login finds the pair's token and hands back the very same one (it is sealed).
         guard case .success(let issued) = try store().login(user: "alice", client: "web", mode: .keep) else { return XCTFail() }
         XCTAssertEqual(issued.token, t.token)
@@ -109,6 +124,7 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice", active: false)], dryRun: false)), [.updated])
         XCTAssertEqual(try admin().user(named: "alice")?.passwordHash, hash)
         XCTAssertEqual(try store().authenticate(digest: t.token.digest), .userInactive, "her tokens are marked")
+        XCTAssertEqual(try redisCall("HGET", "durin:t:\(t.token.digest)", "x").string, "1")
         var refreshed = t
         refreshed.expiry += 60_000
         XCTAssertEqual(try outcomes(store().importTokens([refreshed], dryRun: false)), [.updated(id: 5)])
@@ -116,8 +132,15 @@ final class ImportStoreTests: XCTestCase {
         older.expiry -= 60_000
         XCTAssertEqual(try outcomes(store().importTokens([older], dryRun: false)), [.unchanged(id: 5)], "the later expiry wins")
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice")], dryRun: false)), [.updated])
+        XCTAssertNil(try redisCall("HGET", "durin:t:\(t.token.digest)", "x").string, "reactivated: unmarked")
         guard case .valid(let record) = try store().authenticate(digest: t.token.digest) else { return XCTFail() }
         XCTAssertEqual(record.expiry, refreshed.expiry)
+        XCTAssertEqual(try redisCall("PEXPIRETIME", "durin:t:\(t.token.digest)").int, refreshed.expiry + config.expiredGraceSeconds * 1000)
+        // durinctl user deactivate marks the imported token the same way (the shared helper).
+        try admin().setActive("alice", false)
+        XCTAssertEqual(try redisCall("HGET", "durin:t:\(t.token.digest)", "x").string, "1")
+        try admin().setActive("alice", true)
+        XCTAssertNil(try redisCall("HGET", "durin:t:\(t.token.digest)", "x").string)
     }
 
     func testATokenGoneHereIsNeverBroughtBack() throws {
@@ -129,6 +152,46 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try store().authenticate(digest: t.token.digest), .invalid)
         XCTAssertEqual(try outcomes(store().importTokens([token("bob", "web", id: 4, expiresIn: -1)], dryRun: false)), [.expired])
         XCTAssertEqual(try store().sessions(user: "bob").count, 0)
+    }
+
+    /// Layout 2 keeps an expired token's hash for the grace period (to answer "The given
+    /// token has expired." once); to an import, as to every reader, it is gone.
+    func testATokenExpiredHereIsGoneThoughItsHashStays() throws {
+        try seed()
+        var t = token("bob", "web", id: 8, expiresIn: 300)
+        _ = try store().importTokens([t], dryRun: false)
+        let deadline = Date().addingTimeInterval(5)
+        while try store().trackedLookup(digest: t.token.digest) != nil, Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(try redisCall("EXISTS", "durin:t:\(t.token.digest)").int, 1, "kept for the grace period")
+        t.expiry = WallClock.nowMillis() + 3_600_000  // refreshed in Django meanwhile
+        XCTAssertEqual(try outcomes(store().importTokens([t], dryRun: true)), [.goneHere])
+        XCTAssertEqual(try outcomes(store().importTokens([t], dryRun: false)), [.goneHere])
+        XCTAssertEqual(try store().authenticate(digest: t.token.digest), .expired, "still reported once")
+        // The pair's expired token does not hold its slot: a newer one from Django is stored.
+        let newer = token("bob", "web", id: 9)
+        XCTAssertEqual(try outcomes(store().importTokens([newer], dryRun: false)), [.created(id: 9, renumbered: false, replacedID: nil)])
+        XCTAssertEqual(try redisCall("HGET", "durin:user:bob", "t:web").string, newer.token.digest)
+    }
+
+    /// What an imported token costs in Redis memory, as TokenMemoryTests measures a
+    /// login's (2,000 users, one token each; under 400 bytes): the same token hash and
+    /// index field, and its `imported:<digest>` marker (about 70 bytes more).
+    func testAnImportedTokenCostsLittleMoreThanALoginsToken() throws {
+        config.eventsMaxLength = 0
+        try seed()
+        let users = (0..<2000).map { user("user\($0)") }
+        _ = try admin().importUsers(users, dryRun: false)
+        func usedMemory() throws -> Int {
+            let info = try redisCall("INFO", "memory").string ?? ""
+            let line = try XCTUnwrap(info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") })
+            return try XCTUnwrap(Int(line.dropFirst("used_memory:".count)))
+        }
+        let before = try usedMemory()
+        let tokens = (0..<2000).map { token("user\($0)", "web", id: Int64($0 + 1)) }
+        XCTAssertEqual(try outcomes(store().importTokens(tokens, dryRun: false)).count, 2000)
+        let perToken = Double(try usedMemory() - before) / 2000
+        print("redis memory per imported token: \(Int(perToken)) bytes")
+        XCTAssertLessThanOrEqual(perToken, 500)
     }
 
     func testThePairsSlot() throws {

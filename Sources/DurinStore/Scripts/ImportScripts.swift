@@ -10,8 +10,10 @@ import RedisClient
 // since (a password hash upgraded at login, `durinctl client set`, a deactivation)
 // survive a second import; a record changed in Django since is updated.
 //
-// Of these, only ImportTokenScript knows the token layout (with the shared helpers
-// `arm`, `reindex`, `markUserTokens`); TokenStore.importTokens is its one caller.
+// Of these, only ImportTokenScript knows the token layout (layout 2, with the shared
+// helpers `live`, `arm`, `reindex`, `tokenIndex`); ImportUserScript marks a user's
+// tokens through `markUserTokens`, as SetActiveScript does. TokenStore.importTokens
+// is ImportTokenScript's one caller.
 
 /// Creates or updates a client. Outcome: what it did (or would do).
 struct ImportClientScript: ScriptCall {
@@ -87,23 +89,31 @@ struct ImportUserScript: ScriptCall {
     local was = redis.call('HGET', key, 'is_active')
     redis.call('HSET', key, 'import_digest', digest, unpack(fields))
     local active = redis.call('HGET', key, 'is_active')
-    if active ~= was then markUserTokens(name, active) end
+    if active ~= was then markUserTokens(key, active) end
     return 'updated'
     """#)
 }
 
 /// Stores a token another system issued exactly as the login script stores its own:
-/// the token hash, its native expiry and "expired" tombstone (`arm`), the user's
-/// index (`reindex`), the session-id sequence kept at or above `floor`, and an
-/// `imported:<digest>` marker, so that a token imported once and gone here since
-/// (revoked, expired) is never brought back by a later import.
+/// the token hash `t:<digest>` with layout 2's fields (`x` when the user is
+/// inactive), its native expiry (`arm`: expiry plus the grace period), the user's
+/// index field `t:<client>` (`reindex`), the session-id sequence kept at or above
+/// `floor`, and an `imported:<digest>` marker, so that a token imported once and gone
+/// here since (revoked, expired) is never brought back by a later import: the token
+/// hash itself is deleted by a revocation, so only the marker remembers it.
+///
+/// A token already here with the same digest is `unchanged`, or `updated` when Django
+/// refreshed it since (the later expiry wins). One whose expiry has passed here is
+/// gone, as every reader treats it, though its hash stays for the grace period.
 ///
 /// The pair's slot: a live token that an earlier import brought is replaced (Django
-/// replaced it since); one issued here is kept and the imported one skipped.
+/// replaced it since); one issued here is kept and the imported one skipped. An
+/// expired one is left to its grace period, as login leaves it.
 struct ImportTokenScript: ScriptCall {
     let token: ImportedToken
     let digest: String
-    /// Empty in a dry run (nothing is stored, and sealing needs the secret).
+    /// `TokenStore.seal`'s form (layout 2); empty in a dry run (nothing is stored,
+    /// and sealing needs the secret).
     let sealed: String
     let graceMillis: Int64
     /// The session-id sequence is set to at least this (in every call but a dry run's).
@@ -143,19 +153,20 @@ struct ImportTokenScript: ScriptCall {
     grace = tonumber(grace)
     local seq = P .. 'seq:token'
     if dry ~= '1' and (tonumber(redis.call('GET', seq)) or 0) < tonumber(floor) then redis.call('SET', seq, floor) end
-    local tk = P .. 'token:' .. digest
+    local tk = P .. 't:' .. digest
     local marker = P .. 'imported:' .. digest
-    local idx = P .. 'user:' .. user .. ':tokens'
+    local userKey = P .. 'user:' .. user
     local exp = tonumber(expiry)
-    local t = redis.call('HMGET', tk, 'user', 'client', 'expiry', 'id')
+    local t = redis.call('HMGET', tk, 'u', 'c', 'e', 'i')
     if t[1] then
       if t[1] ~= user or t[2] ~= client then return {'conflict', t[1], t[2] or ''} end
+      -- Expired here and kept only to be reported once: gone, as for every reader.
+      if not live(t[3]) then return {'gone'} end
       if t[3] == 'never' or tonumber(t[3]) >= exp then return {'unchanged', t[4]} end
       -- refreshed in Django since the last import: the later expiry wins
       if dry ~= '1' then
-        redis.call('HSET', tk, 'expiry', expiry)
-        arm(tk, digest, expiry, grace, user .. '\t' .. client .. '\t' .. t[4])
-        reindex(idx)
+        redis.call('HSET', tk, 'e', expiry)
+        arm(tk, expiry, grace)
         emit('token_renewed', user, client, t[4])
       end
       return {'updated', t[4]}
@@ -166,35 +177,38 @@ struct ImportTokenScript: ScriptCall {
     if not string.find(pending, 'c', 1, true) and redis.call('EXISTS', P .. 'client:' .. client) == 0 then
       return {'noclient'}
     end
-    if not string.find(pending, 'u', 1, true) and redis.call('EXISTS', P .. 'user:' .. user) == 0 then return {'nouser'} end
-    local other = redis.call('HGET', idx, client)
+    if not string.find(pending, 'u', 1, true) and redis.call('EXISTS', userKey) == 0 then return {'nouser'} end
+    local other = redis.call('HGET', userKey, 't:' .. client)
     local replaced = ''
     if other then
-      local oid = redis.call('HGET', P .. 'token:' .. other, 'id')
-      if oid then
-        if redis.call('EXISTS', P .. 'imported:' .. other) == 0 then return {'superseded', oid} end
-        replaced = oid
+      local o = redis.call('HMGET', P .. 't:' .. other, 'i', 'e')
+      if o[1] and live(o[2]) then
+        if redis.call('EXISTS', P .. 'imported:' .. other) == 0 then return {'superseded', o[1]} end
+        replaced = o[1]
       end
     end
-    -- durin's pk is the session id, unless another of this user's tokens has it here
+    -- durin's pk is the session id, unless another of this user's live tokens has it here
     local renumbered = ''
-    local entries = redis.call('HGETALL', idx)
+    local entries = tokenIndex(userKey)
     for i = 1, #entries, 2 do
-      if entries[i] ~= client and redis.call('HGET', P .. 'token:' .. entries[i + 1], 'id') == id then renumbered = id end
+      if entries[i] ~= client then
+        local o = redis.call('HMGET', P .. 't:' .. entries[i + 1], 'i', 'e')
+        if o[1] == id and live(o[2]) then renumbered = id end
+      end
     end
     if dry == '1' then return {'created', id, renumbered, replaced} end
     if replaced ~= '' then
-      redis.call('DEL', P .. 'token:' .. other, P .. 'expired:' .. other)
+      redis.call('DEL', P .. 't:' .. other)
       emit('token_revoked', user, client, replaced, 'replaced_in_django')
     end
     local sid = id
     if renumbered ~= '' then sid = tostring(redis.call('INCR', seq)) end
-    redis.call('HSET', tk, 'user', user, 'client', client, 'created', created, 'expiry', expiry, 'id', sid, 'sealed', sealed)
-    if redis.call('HGET', P .. 'user:' .. user, 'is_active') ~= '1' then redis.call('HSET', tk, 'inactive', '1') end
-    arm(tk, digest, expiry, grace, user .. '\t' .. client .. '\t' .. sid)
+    redis.call('HSET', tk, 'u', user, 'c', client, 't', created, 'e', expiry, 'i', sid, 's', sealed)
+    if redis.call('HGET', userKey, 'is_active') ~= '1' then redis.call('HSET', tk, 'x', '1') end
+    arm(tk, expiry, grace)
     redis.call('SET', marker, sid)
-    redis.call('HSET', idx, client, digest)
-    reindex(idx)
+    redis.call('HSET', userKey, 't:' .. client, digest)
+    reindex(userKey)
     emit('token_imported', user, client, sid)
     return {'created', sid, renumbered, replaced}
     """#)

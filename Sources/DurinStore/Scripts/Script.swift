@@ -56,6 +56,8 @@ struct Script: Sendable {
     /// reindex: drops the user's index entries (`t:<client>` fields of the user hash)
     /// whose token is gone or expired (lazy cleanup).
     /// tokenIndex: the user's index as a flat {client, digest, ...}.
+    /// markUserTokens: marks (`active` '0') or unmarks ('1') the user's tokens with `x`,
+    /// so that the token check reads one key (durinctl user deactivate, an import).
     /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
     /// seconds when `limit` requests already fell in the last `period` seconds, else
     /// records this one (when `record`) and returns 0.
@@ -101,6 +103,15 @@ struct Script: Sendable {
         end
       end
       return out
+    end
+    local function markUserTokens(userKey, active)
+      local entries = tokenIndex(userKey)
+      for i = 2, #entries, 2 do
+        local tk = P .. 't:' .. entries[i]
+        if redis.call('EXISTS', tk) == 1 then
+          if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
+        end
+      end
     end
     local function expiryAfter(ttl)
       if ttl == 'never' then return 'never' end

@@ -31,7 +31,7 @@ public enum RedisRights {
     /// Every command durin-fcgi and durinctl send outside scripts, and every one
     /// their scripts call: what an ACL user for durin must be granted.
     public static let commands = [
-        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|tracking",
+        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrevrange",
         "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait",
@@ -96,6 +96,8 @@ public enum RedisRights {
             if case .error(let message) = try send(args) { refused.append(try refusal(message)) }
         }
         try expect(["PING"])
+        // Through Sentinel, every connection confirms its master with ROLE.
+        try expect(["ROLE"])
         var nonce = SystemRandomNumberGenerator()
         let base = keys.prefix + "rights-check:" + String(UInt64.random(in: .min ... .max, using: &nonce), radix: 16)
         let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis())]
@@ -119,6 +121,7 @@ public enum RedisRights {
         try expect(["XREAD", "COUNT", "1", "STREAMS", base + ":x", "0"])
         if tracking {
             try expect(["CLIENT", "ID"])
+            try expect(["CLIENT", "INFO"])
             if case .error(let message) = try send(["CLIENT", "TRACKING", "on"]) {
                 refused.append(message)
             } else {

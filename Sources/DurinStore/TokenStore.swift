@@ -203,6 +203,11 @@ extension TokenStore {
         _ = try connection.call(["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID)])
     }
 
+    /// The address of the server this connection reached (`CLIENT INFO` `laddr`).
+    func serverAddress() throws(StoreError) -> String? {
+        try connection.call(["CLIENT", "INFO"]).serverAddress
+    }
+
     /// A live, active token by a plain read (which client tracking follows, unlike
     /// keys touched inside scripts). nil when it is not valid as it stands: the
     /// caller then takes the full path for durin's exact answer.

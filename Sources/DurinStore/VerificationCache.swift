@@ -21,6 +21,11 @@ public final class VerificationCache: Sendable {
         var entries: [String: Entry] = [:]
         /// The subscriber's client id while tracking works, nil otherwise.
         var redirectID: Int64?
+        /// The server the subscriber is connected to (`CLIENT INFO`'s `laddr`): a
+        /// worker may redirect its tracking only from a connection to that server.
+        var server = ""
+        /// When the subscriber last heard from its server (any message or pong).
+        var heardAt: EpochMillis = 0
         /// Bumped by every subscriber (re)connect: workers re-enable tracking.
         var epoch = 0
         /// Bumped by every invalidation: an insert that raced with one is dropped.
@@ -33,15 +38,26 @@ public final class VerificationCache: Sendable {
     private let keys: KeySpace
     private let capacity: Int
 
-    public init(timeoutSeconds: Int64, keys: KeySpace, capacity: Int = 100_000) {
+    /// How long the cache is trusted after the subscriber last heard from Redis. A
+    /// server that stops answering without closing its sockets (frozen, cut off)
+    /// could meanwhile be replaced by a promoted replica whose writes never reach this
+    /// subscriber; Sentinel needs it silent for `down-after-milliseconds` (1 s at the
+    /// least anyone sets) before it promotes one, so past this bound the cache is
+    /// bypassed before any other master can exist.
+    let silenceMillis: Int64
+
+    public init(timeoutSeconds: Int64, keys: KeySpace, capacity: Int = 100_000, silenceMillis: Int64 = 750) {
         timeoutMillis = timeoutSeconds * 1000
         self.keys = keys
         self.capacity = capacity
+        self.silenceMillis = silenceMillis
     }
 
     /// What a worker needs to use the cache: nil while tracking is down.
     public struct Ticket: Equatable, Sendable {
         public let redirectID: Int64
+        /// The subscriber's server (`CLIENT INFO` `laddr`).
+        public let server: String
         public let epoch: Int
         let sequence: Int
     }
@@ -50,13 +66,18 @@ public final class VerificationCache: Sendable {
     public var invalidations: Int { invalidationCount.load(ordering: .relaxed) }
     public var count: Int { state.withLock { $0.entries.count } }
 
-    public func ticket() -> Ticket? {
-        state.withLock { s in s.redirectID.map { Ticket(redirectID: $0, epoch: s.epoch, sequence: s.sequence) } }
+    /// nil while tracking is down, or while the subscriber has heard nothing from
+    /// its server for longer than `silenceMillis`.
+    public func ticket(now: EpochMillis = WallClock.nowMillis()) -> Ticket? {
+        state.withLock { s in
+            guard let id = s.redirectID, now - s.heardAt <= silenceMillis else { return nil }
+            return Ticket(redirectID: id, server: s.server, epoch: s.epoch, sequence: s.sequence)
+        }
     }
 
     public func lookup(_ digest: String, now: EpochMillis) -> TokenRecord? {
         state.withLock { s -> TokenRecord? in
-            guard s.redirectID != nil, let e = s.entries[digest] else { return nil }
+            guard s.redirectID != nil, now - s.heardAt <= silenceMillis, let e = s.entries[digest] else { return nil }
             guard now < e.validUntil else {
                 s.entries[digest] = nil
                 return nil
@@ -80,12 +101,19 @@ public final class VerificationCache: Sendable {
 
     // MARK: Fed by the invalidation listener
 
-    func trackingStarted(redirectID: Int64) {
+    func trackingStarted(redirectID: Int64, server: String, now: EpochMillis = WallClock.nowMillis()) {
         state.withLock { s in
             s.removeAll()
             s.redirectID = redirectID
+            s.server = server
+            s.heardAt = now
             s.epoch += 1
         }
+    }
+
+    /// The subscriber heard from its server: the cache stays trusted.
+    func heard(now: EpochMillis = WallClock.nowMillis()) {
+        state.withLock { $0.heardAt = now }
     }
 
     func trackingLost() {
@@ -119,7 +147,8 @@ extension VerificationCache.State {
 }
 
 /// The thread that receives Redis's invalidation messages for every worker's
-/// tracked reads, and reconnects (flushing the cache) whenever its connection drops.
+/// tracked reads, and reconnects (flushing the cache) whenever its connection drops
+/// or its server falls silent.
 public struct InvalidationListener: Sendable {
     let endpoint: RedisEndpoint
     let cache: VerificationCache
@@ -127,6 +156,9 @@ public struct InvalidationListener: Sendable {
     /// (with the error, the first time of a run of failures).
     let restored: @Sendable () -> Void
     let lost: @Sendable (String) -> Void
+    /// How often a quiet subscription is pinged; a third of the cache's silence bound,
+    /// so a healthy but idle server never lets the cache lapse.
+    var pingMillis: Int { Int(max(50, cache.silenceMillis / 3)) }
 
     public init(endpoint: RedisEndpoint, cache: VerificationCache,
                 restored: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void) {
@@ -142,21 +174,10 @@ public struct InvalidationListener: Sendable {
         var failures = 0
         while true {
             do throws(RedisError) {
-                guard let id = try connection.send("CLIENT", "ID").int else { throw .server("CLIENT ID") }
-                let subscribed = try connection.send("SUBSCRIBE", "__redis__:invalidate")
-                guard subscribed.array?.first?.string == "subscribe" else { throw .server("SUBSCRIBE: \(subscribed)") }
-                cache.trackingStarted(redirectID: id)
+                try subscribe(connection)
                 if failures > 0 { restored() }
                 failures = 0
-                while true {
-                    let message = try connection.readPush()
-                    guard let parts = message.array, parts.count == 3, parts[0].string == "message" else { continue }
-                    if case .array(let keys) = parts[2] {
-                        cache.invalidate(keys: keys.compactMap(\.string))
-                    } else {
-                        cache.invalidate(keys: nil)
-                    }
-                }
+                try listen(connection)
             } catch {
                 cache.trackingLost()
                 connection.disconnect()
@@ -165,6 +186,53 @@ public struct InvalidationListener: Sendable {
                 Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(failures)))
             }
         }
+    }
+
+    private func subscribe(_ connection: RedisConnection) throws(RedisError) {
+        guard let id = try connection.send("CLIENT", "ID").int else { throw .server("CLIENT ID") }
+        guard let server = try connection.send("CLIENT", "INFO").serverAddress else { throw .server("CLIENT INFO") }
+        let subscribed = try connection.send("SUBSCRIBE", "__redis__:invalidate")
+        guard subscribed.array?.first?.string == "subscribe" else { throw .server("SUBSCRIBE: \(subscribed)") }
+        cache.trackingStarted(redirectID: id, server: server)
+    }
+
+    /// Feeds invalidations to the cache until the connection fails or the server
+    /// leaves a ping unanswered past the cache's silence bound.
+    private func listen(_ connection: RedisConnection) throws(RedisError) {
+        var lastHeard = WallClock.nowMillis()
+        var pinged = false
+        while true {
+            guard let message = try connection.readPush(within: pingMillis) else {
+                let silent = WallClock.nowMillis() - lastHeard
+                if silent > cache.silenceMillis { throw .unavailable("no answer from Redis for \(silent) ms") }
+                if !pinged {
+                    try connection.sendOnly(["PING"])
+                    pinged = true
+                }
+                continue
+            }
+            lastHeard = WallClock.nowMillis()
+            pinged = false
+            cache.heard(now: lastHeard)
+            guard let parts = message.array, parts.count == 3, parts[0].string == "message" else { continue }
+            if case .array(let keys) = parts[2] {
+                cache.invalidate(keys: keys.compactMap(\.string))
+            } else {
+                cache.invalidate(keys: nil)
+            }
+        }
+    }
+}
+
+extension RedisReply {
+    /// The server's own address in a `CLIENT INFO` reply (`laddr=`): which server a
+    /// connection reached, whatever name or sentinel led to it.
+    var serverAddress: String? {
+        guard let text = string else { return nil }
+        for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) where field.hasPrefix("laddr=") {
+            return String(field.dropFirst("laddr=".count))
+        }
+        return nil
     }
 }
 
@@ -202,6 +270,10 @@ public final class CachedTokenReader {
         let connection = store.connection
         do {
             if tracking?.epoch != ticket.epoch || tracking?.generation != connection.generation || !connection.isConnected {
+                // After a failover this connection and the subscriber may have
+                // reached different servers: a redirect to the subscriber's client id
+                // would then name some other client there, or none.
+                guard try store.serverAddress() == ticket.server else { return .miss }
                 try store.enableTracking(redirect: ticket.redirectID)
                 tracking = (ticket.epoch, connection.generation)
             }

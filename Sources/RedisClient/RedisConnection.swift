@@ -77,6 +77,38 @@ public final class RedisConnection {
         return Self.decodeAndFree(raw!)
     }
 
+    /// Waits at most `milliseconds` for the next pushed message; nil when none came.
+    /// Unlike a socket timeout, which leaves a hiredis context unusable, the
+    /// connection stays open: a subscriber uses this to notice a silent server (one
+    /// frozen or cut off, whose socket never closes) by pinging it between reads.
+    public func readPush(within milliseconds: Int) throws(RedisError) -> RedisReply? {
+        let ctx = try connected()
+        var raw: UnsafeMutableRawPointer?
+        // A reply already read off the socket comes first.
+        if redisGetReplyFromReader(ctx, &raw) != REDIS_OK { throw fail(ctx).error }
+        if let raw { return Self.decodeAndFree(raw) }
+        var ready = pollfd(fd: ctx.pointee.fd, events: Int16(POLLIN), revents: 0)
+        let polled = poll(&ready, 1, Int32(milliseconds))
+        if polled == 0 || (polled < 0 && errno == EINTR) { return nil }
+        if polled < 0 || redisBufferRead(ctx) != REDIS_OK { throw fail(ctx).error }
+        if redisGetReplyFromReader(ctx, &raw) != REDIS_OK { throw fail(ctx).error }
+        return raw.map { Self.decodeAndFree($0) }
+    }
+
+    /// Sends a command without waiting for its reply, which arrives as a pushed
+    /// message: how a subscriber pings (RESP2 answers `["pong", ""]`).
+    public func sendOnly(_ command: [String]) throws(RedisError) {
+        let ctx = try connected()
+        let status = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in
+            redisAppendCommandArgv(ctx, argc, argv, lens)
+        }
+        if status != REDIS_OK { throw fail(ctx).error }
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(ctx, &done) != REDIS_OK { throw fail(ctx).error }
+        }
+    }
+
     // MARK: - Internals
 
     private struct Failure: Error {
@@ -108,7 +140,9 @@ public final class RedisConnection {
         case .unix(let path): c = try open(.unix(path: path))
         case .sentinel(let nodes, let service): c = try openMaster(nodes: nodes, service: service)
         }
-        if readTimeout { _ = redisSetTimeout(c, timeout) }
+        // A subscriber blocks on reads for as long as no message comes, so its socket
+        // must not keep the timeout that discovery (`ask`) set on it.
+        _ = redisSetTimeout(c, readTimeout ? timeout : timeval(tv_sec: 0, tv_usec: 0))
         context = c
         generation += 1
         // Log in and select the database before anything else uses the connection.

@@ -28,7 +28,15 @@ final class SentinelFailoverTests: XCTestCase {
         return pid
     }
 
-    func testVerifySurvivesTheMastersDeath() throws {
+    /// One master, two replicas and three sentinels on loopback, all caught up.
+    private struct Group {
+        let master: pid_t
+        let masterPort: UInt16
+        let sentinelPorts: [UInt16]
+        var url: String { "redis-sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/durin" }
+    }
+
+    private func startGroup() throws -> Group {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-sentinel-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Ports held until each server has bound its own (redis sets SO_REUSEADDR).
@@ -70,8 +78,20 @@ final class SentinelFailoverTests: XCTestCase {
             }
         }, "the sentinels never saw each other and both replicas")
 
-        let url = "redis-sentinel://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/durin"
-        let stack = try Stack(settings: ["DURIN_REDIS_URL": url, "DURIN_REDIS_MIN_REPLICAS": "1"])
+        return Group(master: master, masterPort: masterPort, sentinelPorts: sentinelPorts)
+    }
+
+    private func waitForPromotion(_ group: Group) {
+        XCTAssertTrue(Stack.eventually(timeout: 60) {
+            let named = self.cli(group.sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
+            return !named.isEmpty && !named.hasSuffix(String(group.masterPort))
+        }, "the sentinels never promoted a replica")
+    }
+
+    func testVerifySurvivesTheMastersDeath() throws {
+        let group = try startGroup()
+        let (master, sentinelPorts) = (group.master, group.sentinelPorts)
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": group.url, "DURIN_REDIS_MIN_REPLICAS": "1"])
         defer { stack.stop() }
         try stack.addClient("web")
         try stack.addClient("cli")
@@ -97,10 +117,7 @@ final class SentinelFailoverTests: XCTestCase {
         XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 20 }, "no load")
         let killed = Date()
         kill(master, SIGKILL)
-        XCTAssertTrue(Stack.eventually(timeout: 60) {
-            let named = self.cli(sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
-            return !named.isEmpty && !named.hasSuffix(String(masterPort))
-        }, "the sentinels never promoted a replica")
+        waitForPromotion(group)
         XCTAssertTrue(Stack.eventually(timeout: 30) {
             (answers.get() ?? []).contains { $0.at > Date().addingTimeInterval(-1) && $0.status == 200 }
                 && (answers.get() ?? []).last?.status == 200
@@ -122,5 +139,47 @@ final class SentinelFailoverTests: XCTestCase {
         XCTAssertEqual(stack.pid("durin.pid"), responder, "the responder did not restart")
         if let responder { XCTAssertEqual(kill(responder, 0), 0, "and is alive") }
         XCTAssertEqual(try stack.durinctl(["token", "list", "--user", "sam"]).status, 0, "durinctl works through the sentinels")
+    }
+
+    /// The verification cache across a switch. The master freezes (SIGSTOP: its
+    /// sockets stay open, so nothing tells the invalidation subscriber it is gone), a
+    /// replica is promoted, and a token cached before the freeze is revoked on the new
+    /// master. The cached route must never serve it again: the cache lapses when its
+    /// subscriber stops hearing from Redis, and is emptied when it subscribes anew.
+    func testTheCacheIsEmptiedAcrossASwitch() throws {
+        let group = try startGroup()
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": group.url, "DURIN_TOKEN_CACHE_TIMEOUT": "300"])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addUser("uma", password: "uma-pw")
+        let token = try stack.login("uma", "uma-pw", client: "web")
+        for _ in 0..<20 { XCTAssertEqual(try stack.http.call("GET", "/api/ping/cached/", token: token).status, 200) }
+        XCTAssertEqual(try stack.metric("durin_cache_entries"), 1, "the token is cached")
+
+        kill(group.master, SIGSTOP)
+        waitForPromotion(group)
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            (try? stack.durinctl(["token", "revoke", "--user", "uma", "--client", "web"]))?.status == 0
+        }, "durinctl revokes on the new master")
+        var seen: [Int] = []
+        func tally() -> String {
+            Dictionary(grouping: seen, by: { $0 }).map { "\($0.value.count)x \($0.key)" }.sorted().joined(separator: ", ")
+        }
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
+            seen.append(status)
+            return status == 401
+        }, "the cached route never saw the revocation: \(tally())")
+        // Workers whose connection still points at the frozen master answer 503 once
+        // (their command times out) and then reconnect through the sentinels.
+        var streak = 0
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
+            seen.append(status)
+            streak = status == 401 ? streak + 1 : 0
+            return streak >= 20
+        }, "every worker answers 401 in the end: \(tally())")
+        XCTAssertFalse(seen.contains(200), "a token revoked on the new master was served from the cache: \(tally())")
+        XCTAssertEqual(Set(seen).subtracting([401, 503]), [], "only 401 or 503 after the revocation: \(tally())")
     }
 }

@@ -8,7 +8,7 @@ import XCTest
 final class RedisServer: @unchecked Sendable {
     let dir: String
     let socket: String
-    private let pid: pid_t
+    let pid: pid_t
 
     init() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path

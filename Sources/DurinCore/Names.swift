@@ -19,7 +19,7 @@ public enum Names {
     /// Profile field names (`--field KEY=VALUE`): lowercase identifiers, and not one of the
     /// fields the service itself keeps in the user hash.
     public static func isValidProfileField(_ name: String) -> Bool {
-        let reserved: Set<String> = ["username", "password", "is_active", "created"]
+        let reserved: Set<String> = ["username", "password", "is_active", "created", "import_digest"]
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || first == "_" else { return false }
         return !reserved.contains(name) && name.count <= 64
             && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }

@@ -6,7 +6,7 @@ import RedisClient
 public struct Event: Sendable, Equatable {
     public var id: String
     /// `token_created`, `token_renewed`, `token_expired`, `token_revoked`, `login`,
-    /// `login_failed`, `token_issued`.
+    /// `login_failed`, `token_issued`, `token_imported` (durinctl import).
     public var fields: [(String, String)]
 
     public subscript(name: String) -> String? { fields.last { $0.0 == name }?.1 }

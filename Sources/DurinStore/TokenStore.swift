@@ -8,7 +8,7 @@ public final class TokenStore {
     public let connection: any RedisCommandConnection
     public let keys: KeySpace
     let context: ScriptContext
-    private let graceMillis: Int64
+    let graceMillis: Int64
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
     private let minReplicas: Int

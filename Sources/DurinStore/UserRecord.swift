@@ -21,7 +21,7 @@ public struct UserRecord: Sendable, Equatable {
         // The user hash also holds the user's token index (`t:<client>` fields),
         // which is not the profile.
         var profile = fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
-        for reserved in ["username", "password", "is_active"] { profile[reserved] = nil }
+        for reserved in ["username", "password", "is_active", "import_digest"] { profile[reserved] = nil }
         self.profile = profile
     }
 }

@@ -13,7 +13,7 @@ struct Durinctl: ParsableCommand {
         commandName: "durinctl",
         abstract: "Manage durin's API clients, users and tokens.",
         discussion: "Reads the same DURIN_* environment as durin-fcgi (DURIN_REDIS_URL, DURIN_KEY_PREFIX, ...).",
-        subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, CheckCommand.self,
+        subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self, CheckCommand.self,
                       MigrateCommand.self])
 }
 

@@ -52,4 +52,42 @@ final class UpgradeTests: SharedStackTestCase {
         let report = try stack.durinctl(["migrate", "--json"]).checked()
         XCTAssertTrue(report.contains(#""already_current":true"#), report)
     }
+
+    /// `durinctl import django` before durin-fcgi has started on the upgraded release:
+    /// the import moves layout 1 first, so that the old token keeps its pair's index
+    /// entry and the imported one is stored beside it in layout 2.
+    func testAnImportBeforeTheFirstStartMovesTheOldLayoutFirst() throws {
+        try stack.devstack("durin-stop")
+        try stack.addUser("ivan", password: "ivan-pw")
+        func randomToken() -> String { (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
+        let old = randomToken(), imported = randomToken()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try writeLayout1(old, user: "ivan", client: "web", id: 61, expiry: now + 3_600_000)
+        try stack.redisCLI("DEL", "durin:layout")
+        let iso = ISO8601DateFormatter()
+        let dump = """
+            [{"model": "durin.client", "pk": 1, "fields": {"name": "tv", "token_ttl": "1 00:00:00", "throttle_rate": ""}},
+             {"model": "durin.authtoken", "pk": 62, "fields": {"token": "\(imported)", "user": ["ivan"], "client": 1,
+              "created": "\(iso.string(from: Date()))", "expiry": "\(iso.string(from: Date().addingTimeInterval(3600)))"}}]
+            """
+        let dry = try stack.durinctl(["import", "django", "-", "--dry-run"], stdin: dump)
+        XCTAssertTrue(dry.stderr.contains("1 tokens and 1 expired tokens are in an older Redis layout"), dry.stderr)
+        XCTAssertEqual(try stack.redisCLI("EXISTS", "durin:layout"), "0", "a dry run moves nothing")
+        let out = try stack.durinctl(["import", "django", "-", "--reserve-ids", "100"], stdin: dump)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertGreaterThanOrEqual(Int(try stack.redisCLI("GET", "durin:seq:token")) ?? 0, 162, "ids up to pk + 100 kept free")
+        XCTAssertTrue(out.stderr.contains("note: moved 1 tokens and 0 expired tokens to layout 2"), out.stderr)
+        XCTAssertTrue(out.stdout.contains("tokens: 1 created"), out.stdout)
+        XCTAssertEqual(try stack.redisCLI("GET", "durin:layout"), "2")
+        XCTAssertEqual("durin:t:" + (try stack.redisCLI("HGET", "durin:user:ivan", "t:web")), tokenKey(old))
+        XCTAssertEqual("durin:t:" + (try stack.redisCLI("HGET", "durin:user:ivan", "t:tv")), tokenKey(imported))
+        try stack.devstack("durin-start")
+
+        for (token, client) in [(old, "web"), (imported, "tv")] {
+            let r = try http.call("GET", "/api/ping/", token: token)
+            XCTAssertEqual(r.text, #"{"user":"ivan","client":"\#(client)"}"#)
+        }
+        let sessions = try http.call("GET", "/api/auth/sessions/", token: old)
+        XCTAssertEqual((sessions.json as? [[String: Any]])?.map { $0["id"] as? Int }, [61, 62])
+    }
 }

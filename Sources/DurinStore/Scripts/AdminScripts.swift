@@ -104,13 +104,7 @@ struct SetActiveScript: ScriptCall {
     if redis.call('EXISTS', key) == 0 then return 0 end
     guardIndex(key)
     redis.call('HSET', key, 'is_active', active)
-    local entries = tokenIndex(key)
-    for i = 2, #entries, 2 do
-      local tk = P .. 't:' .. entries[i]
-      if redis.call('EXISTS', tk) == 1 then
-        if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
-      end
-    end
+    markUserTokens(key, active)
     return 1
     """#)
 }

@@ -47,6 +47,7 @@ struct Script: Sendable {
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
         AddIssuerScript.script, RemoveIssuerScript.script, MigrateTokenScript.script, MigrateTombstoneScript.script,
+        ImportClientScript.script, ImportUserScript.script, ImportTokenScript.script,
     ]
 
     /// Shared by the scripts.
@@ -63,6 +64,8 @@ struct Script: Sendable {
     /// reindex: drops the user's index entries (`t:<client>` fields of the user hash)
     /// whose token is gone or expired (lazy cleanup).
     /// tokenIndex: the user's index as a flat {client, digest, ...}.
+    /// markUserTokens: marks (`active` '0') or unmarks ('1') the user's tokens with `x`,
+    /// so that the token check reads one key (durinctl user deactivate, an import).
     /// window: DRF's SimpleRateThrottle history as a sorted set; returns the wait in
     /// seconds when `limit` requests already fell in the last `period` seconds, else
     /// records this one (when `record`) and returns 0.
@@ -126,6 +129,15 @@ struct Script: Sendable {
         end
       end
       return out
+    end
+    local function markUserTokens(userKey, active)
+      local entries = tokenIndex(userKey)
+      for i = 2, #entries, 2 do
+        local tk = P .. 't:' .. entries[i]
+        if redis.call('EXISTS', tk) == 1 then
+          if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
+        end
+      end
     end
     local function expiryAfter(ttl)
       if ttl == 'never' then return 'never' end
@@ -223,5 +235,50 @@ extension RedisCommandConnection {
         let reply = try run(Call.script, keys: keys, args: context.header(group: call.group, now: now) + arguments)
         guard let outcome = call.decode(reply) else { throw .unexpected("\(Call.self): \(reply)") }
         return outcome
+    }
+
+    /// Runs many calls of one script, `batch` to a round trip (pipelined), for bulk
+    /// work (`durinctl import`). Each call is still one atomic script; an error reply
+    /// fails that call only. Throws when Redis cannot be reached: the calls answered
+    /// until then have run, each whole.
+    func runPipelined<Call: ScriptCall>(_ calls: [Call], context: ScriptContext, batch: Int = 256)
+        throws(StoreError) -> [Result<Call.Outcome, StoreError>]
+    {
+        guard !calls.isEmpty else { return [] }
+        let expected = Call.script.parameters.count
+        _ = try call(["SCRIPT", "LOAD", Call.script.source])
+        var results: [Result<Call.Outcome, StoreError>] = []
+        results.reserveCapacity(calls.count)
+        var start = calls.startIndex
+        while start < calls.endIndex {
+            let chunk = calls[start..<min(start + batch, calls.endIndex)]
+            start = chunk.endIndex
+            let now = WallClock.nowMillis()
+            let header = context.header(now: now)
+            var commands: [[String]] = []
+            for c in chunk {
+                let arguments = c.arguments
+                guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
+                    throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
+                }
+                commands.append(["EVALSHA", Call.script.sha, String(c.keys.count)] + c.keys + header + arguments)
+            }
+            let replies: [RedisReply]
+            do { replies = try pipeline(commands) } catch { throw StoreError(error) }
+            for (c, reply) in zip(chunk, replies) {
+                switch reply {
+                case .error(let message) where message.hasPrefix("NOSCRIPT"):
+                    // The script cache was flushed meanwhile: this one on its own (EVAL reloads it).
+                    do { results.append(.success(try run(c, context: context, now: now))) } catch { results.append(.failure(error)) }
+                case .error(let message):
+                    results.append(.failure(StoreError(reply: message)))
+                default:
+                    if let outcome = c.decode(reply) { results.append(.success(outcome)) } else {
+                        results.append(.failure(.unexpected("\(Call.self): \(reply)")))
+                    }
+                }
+            }
+        }
+        return results
     }
 }

@@ -44,6 +44,11 @@ struct ImportCommand: ParsableCommand {
             let dump = try Self.read(file, now: now)
             let earlier = try previous.map { try Self.read($0, now: now) }
             let ctx = try Context.load()
+            // Each imported token is checked against its client, its user and the
+            // session-id sequence in one script: keys in several slots of a cluster.
+            guard !ctx.config.redisIsCluster else {
+                throw CLIError("durinctl import needs one Redis server (redis://, unix:// or redis-sentinel://), not a cluster")
+            }
             var report = ImportReport(dryRun: dryRun)
             report.ignored = dump.ignored
             try attempt { try importRecords(dump, earlier: earlier, ctx: ctx, report: &report) }

@@ -83,7 +83,9 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(sessions.status, 200)
         XCTAssertEqual((sessions.json as? [[String: Any]])?.count, 2, sessions.text)
         let ids = ((sessions.json as? [[String: Any]]) ?? []).compactMap { $0["id"] as? Int }
-        XCTAssertEqual(Set(ids), [1, 2], "session ids count per user, from 1")
+        let tagNumber = KeySpace.tagNumber(KeySpace.userTag(alice))
+        XCTAssertEqual(Set(ids.map { $0 % KeySpace.tagCount }), [tagNumber], "session ids end in the user's tag: \(ids)")
+        XCTAssertEqual(Set(ids).count, 2)
         XCTAssertEqual(try stack.http.call("POST", "/api/auth/logout/", token: cliToken).status, 204)
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: cliToken).status, 401)
 
@@ -170,5 +172,64 @@ final class ClusterTests: XCTestCase {
         for (user, token) in zip(users, tokens) {
             XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200, "\(user) after the move")
         }
+    }
+
+    /// A master dies (SIGKILL) under verify load: its replica takes over after the
+    /// node timeout (2 s here), the checks of the users in its slots answer 503 until
+    /// then and 200 after, everyone else's never stop, and a revocation confirmed by
+    /// a replica (DURIN_REDIS_MIN_REPLICAS=1) survives. This is what a node failure
+    /// costs (docs/capacity.md).
+    func testAMastersDeathCostsItsShareForTheFailoverWindow() throws {
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": cluster.url, "DURIN_REDIS_MIN_REPLICAS": "1"])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addClient("cli")
+        let users = (0..<30).map { "fail\($0)" }
+        for user in users { try stack.addUser(user, password: "pw") }
+        let tokens = try users.map { try stack.login($0, "pw", client: "web") }
+        let revoked = try stack.login(users[0], "pw", client: "cli")
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/logout/", token: revoked).status, 204)
+
+        let port = stack.port
+        let answers = Locked<[(at: Date, user: Int, status: Int)]>([])
+        let stop = Locked<Bool>(false)
+        let load = Thread {
+            var i = 0
+            while stop.get() != true {
+                let n = i % tokens.count
+                let status = (try? RawHTTP(port: port).call("GET", "/api/auth/verify/", token: tokens[n], timeout: 5))?.status ?? 0
+                answers.update { $0?.append((Date(), n, status)) }
+                i += 1
+            }
+        }
+        load.start()
+        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 100 }, "no load")
+        let victim = try XCTUnwrap(cluster.masters().first)
+        let pid = try XCTUnwrap(cluster.nodes.first { $0.port == victim.port }?.pid)
+        let killed = Date()
+        kill(pid, SIGKILL)
+        XCTAssertTrue(Stack.eventually(timeout: 60) {
+            let masters = self.cluster.masters()
+            return masters.count == 3 && !masters.contains { $0.port == victim.port }
+        }, "no replica took over")
+        let promoted = Date()
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            let recent = (answers.get() ?? []).filter { $0.at > max(promoted, Date().addingTimeInterval(-1)) }
+            return recent.count > tokens.count && recent.allSatisfy { $0.status == 200 }
+        }, "verify/ never answered 200 for everyone again")
+        stop.set(true)
+        while !load.isFinished { usleep(10_000) }
+
+        let after = (answers.get() ?? []).filter { $0.at >= killed }
+        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover")
+        let hit = Set(after.filter { $0.status != 200 }.map(\.user))
+        let window = (after.last { $0.status != 200 }?.at ?? killed).timeIntervalSince(killed)
+        print("cluster failover: verify/ answered 200 for everyone again \(String(format: "%.2f", window)) s after a master's"
+              + " SIGKILL; \(hit.count) of \(users.count) users saw 503 meanwhile, the others none")
+        XCTAssertGreaterThan(hit.count, 0, "the victim served some of the users")
+        XCTAssertLessThan(hit.count, users.count, "only the victim's share is hit")
+        XCTAssertLessThan(window, 30)
+        for token in tokens { XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200) }
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: revoked).status, 401, "the revocation survived")
     }
 }

@@ -21,6 +21,7 @@ struct ImportClientScript: ScriptCall {
     let digest: String
     let dryRun: Bool
 
+    var group: KeyGroup { .clients }
     var arguments: [String] {
         [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created), digest,
          dryRun ? "1" : "0"]
@@ -57,6 +58,7 @@ struct ImportUserScript: ScriptCall {
     let digest: String
     let dryRun: Bool
 
+    var group: KeyGroup { .user(user.username) }
     /// The name, then the imported fields as field/value pairs.
     var arguments: [String] {
         var pairs = ["password", user.passwordHash, "is_active", user.isActive ? "1" : "0"]
@@ -120,6 +122,9 @@ struct ImportTokenScript: ScriptCall {
     let idFloor: Int64
     let dryRun: Bool
 
+    /// It checks the client, the user and the global id sequence with the token:
+    /// one server only (`Import` refuses a cluster).
+    var group: KeyGroup { .global }
     var arguments: [String] {
         [token.user, token.client, digest, sealed, String(token.created), String(token.expiry), String(token.id),
          String(graceMillis), String(idFloor), (token.userPending ? "u" : "") + (token.clientPending ? "c" : ""),

@@ -254,14 +254,15 @@ extension RedisCommandConnection {
             let chunk = calls[start..<min(start + batch, calls.endIndex)]
             start = chunk.endIndex
             let now = WallClock.nowMillis()
-            let header = context.header(now: now)
             var commands: [[String]] = []
             for c in chunk {
                 let arguments = c.arguments
                 guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
                     throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
                 }
-                commands.append(["EVALSHA", Call.script.sha, String(c.keys.count)] + c.keys + header + arguments)
+                let keys = context.keys.routingKey(of: c.group).map { [$0] } ?? []
+                commands.append(["EVALSHA", Call.script.sha, String(keys.count)] + keys
+                                + context.header(group: c.group, now: now) + arguments)
             }
             let replies: [RedisReply]
             do { replies = try pipeline(commands) } catch { throw StoreError(error) }

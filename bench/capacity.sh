@@ -2,7 +2,6 @@
 # The measurements behind docs/capacity.md, on the real stack (release build, nginx,
 # durin-fcgi, one redis-server on a unix socket):
 #
-#   - Redis memory per user record and per live token;
 #   - CPU time per token check in durin-fcgi, redis-server and nginx, during a wrk run
 #     of verify/ and of a throttled location (read from /proc before and after);
 #   - redis-server's own rate for the check's single HMGET (redis-benchmark, one core);
@@ -17,7 +16,6 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${BENCH_SECONDS:-10}
-users=${BENCH_USERS:-2000}
 out=$root/bench/out
 state=$out/capacity
 port=${BENCH_PORT:-18490}
@@ -38,20 +36,11 @@ sleep 0.5
 
 sock=$state/redis.sock
 export DURIN_REDIS_URL=unix://$sock DURIN_SECRET_KEY=$(cat "$state/secret")
-used() { redis-cli -s "$sock" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 base=http://127.0.0.1:$port
 
-# Memory: users (a Django hash and an email each), then one token each (events off, as
-# bench/memory.sh: the stream is bounded and counted apart).
+# A client and a user with one token (memory per user and token: bench/memory.sh).
 "$bin/durinctl" client add web --ttl 1d >/dev/null
-hash='pbkdf2_sha256$1000000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0='
-m0=$(used)
-seq -f 'user%05g' "$users" | xargs -P 4 -I{} "$bin/durinctl" user add {} --password-hash "$hash" --field email={}@example.com >/dev/null
-m1=$(used)
-seq -f 'user%05g' "$users" | DURIN_EVENTS_MAXLEN=0 xargs -P 4 -I{} "$bin/durinctl" token issue {} web >/dev/null
-m2=$(used)
-user_bytes=$(( (m1 - m0) / users ))
-token_bytes=$(( (m2 - m1) / users ))
+echo "x" | "$bin/durinctl" user add user00001 --password-stdin >/dev/null
 
 # CPU time (clock ticks) of a set of pids.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
@@ -81,7 +70,6 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"username":"user00001","password":"x","client":"web"}'
 LUA
-echo "x" | "$bin/durinctl" user set-password user00001 --password-stdin >/dev/null
 read -r lreq ld lr ln <<<"$(CONNECTIONS=4 measure "$base/api/auth/login/" -s "$out/capacity-login.lua" --timeout 30s)"
 
 # redis-server alone: the uncached check is one HMGET of the token hash.
@@ -93,8 +81,6 @@ per() { echo "$1 / $2" | bc -l; }
 printf '\nbench/capacity.sh (redis %s, %s CPU cores, %s s runs)\n\n' \
     "$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')" "$(nproc)" "$seconds"
 printf '| measure | value |\n|---|---:|\n'
-printf '| Redis memory per user record (hash + email) | %d B |\n' "$user_bytes"
-printf '| Redis memory per live token (hash + index entry) | %d B |\n' "$token_bytes"
 printf '| verify/: requests in the run | %d |\n' "$vreq"
 printf '| verify/: checks per durin-fcgi CPU second | %.0f |\n' "$(per "$vreq" "$vd")"
 printf '| verify/: checks per redis-server CPU second | %.0f |\n' "$(per "$vreq" "$vr")"

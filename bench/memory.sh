@@ -6,7 +6,9 @@
 #
 #   bench/memory.sh          (builds durinctl in release mode; needs redis-server)
 #
-# BENCH_USERS (2000) sets the number of users.
+# BENCH_USERS (2000) sets the number of users; BENCH_REDIS_ARGS passes settings to
+# redis-server (`BENCH_REDIS_ARGS="--hash-max-listpack-value 128"`: the compact user hash
+# that redis/durin-redis.conf sets). It also prints what each user record costs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 users=${BENCH_USERS:-2000}
@@ -26,6 +28,7 @@ used() { redis-cli -s "$state/redis.sock" info memory | sed -n 's/^used_memory:\
 
 "$ctl" client add web --ttl 1d >/dev/null
 hash='pbkdf2_sha256$1000000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0='
+start=$(used)
 seq -f 'user%05g' "$users" | xargs -P 4 -I{} "$ctl" user add {} --password-hash "$hash" --field email={}@example.com >/dev/null
 before=$(used)
 seq -f 'user%05g' "$users" | xargs -P 4 -I{} "$ctl" token issue {} web >/dev/null
@@ -34,3 +37,5 @@ tokens=$(redis-cli -s "$state/redis.sock" --scan --pattern 'durin:t:*' | wc -l)
 [ "$tokens" -eq "$users" ] || { echo "expected $users tokens, found $tokens" >&2; exit 1; }
 echo "redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'): $users live tokens cost $((after - before)) bytes:" \
     "$(((after - before) / users)) bytes per token (goal: at most 400)"
+echo "and the $users user records (a Django hash and an email each): $(((before - start) / users)) bytes per user" \
+    "${BENCH_REDIS_ARGS:+(redis-server $BENCH_REDIS_ARGS)}"

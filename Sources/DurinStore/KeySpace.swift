@@ -33,6 +33,7 @@ public struct KeySpace: Sendable {
         case .clients: return prefix + "{clients}"
         case .issuers: return prefix + "{issuers}"
         case .users: return prefix + "{users}"
+        case .tag(let tag): return prefix + "{" + tag + "}"
         case .key, .global: return prefix
         }
     }
@@ -45,6 +46,7 @@ public struct KeySpace: Sendable {
         case .clients: return clients
         case .issuers: return issuers
         case .users: return users
+        case .tag: return prefix(of: group)
         case .key(let key): return key
         case .global: return nil
         }
@@ -60,6 +62,14 @@ public struct KeySpace: Sendable {
     /// A token's hash, by `Token.digest`. It lives until its expiry plus the grace
     /// period, so that an expired token can answer "The given token has expired." once.
     public func token(_ digest: String) -> String { prefix(of: .token(digest)) + "t:" + digest }
+    /// A token's hash in its user's group: the same key as `token(_:)`, except for a
+    /// token moved into a cluster from one server, whose digest does not start with
+    /// its user's tag (`tokenHome`).
+    public func token(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + "t:" + digest }
+    /// On a cluster, where the digest's own slot says a moved-in token lives: the
+    /// user's tag, so that a check that has only the token finds its hash
+    /// (`ClusterMove`). Absent for every token issued on the cluster.
+    public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + "h:" + digest }
     /// The digest named by a token key; nil for any other key.
     public func digest(ofTokenKey key: String) -> String? {
         guard key.hasPrefix(prefix) else { return nil }
@@ -120,6 +130,12 @@ public struct KeySpace: Sendable {
         }
     }
 
+    /// The tag with a number (`tagNumber`'s inverse).
+    public static func tag(number: Int) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        return String([alphabet[(number / 64) % 64], alphabet[number % 64]])
+    }
+
     /// How many session-id series a cluster has: one per tag.
     public static let tagCount = 4096
 
@@ -150,6 +166,8 @@ public enum KeyGroup: Sendable, Equatable {
     case users
     /// A script that touches this one key only.
     case key(String)
+    /// The keys under one cluster tag: a moved-in token's home (`KeySpace.tokenHome`).
+    case tag(String)
     /// Scripts that run on one server only (the layout-1 migration).
     case global
 }

@@ -65,7 +65,40 @@ public final class TokenStore {
                 return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
             }
         }
-        return try run(VerifyScript(digest: digest, rules: rules, rates: rules.throttle ? try clientSettings(\.rate) : "-"))
+        let rates = rules.throttle ? try clientSettings(\.rate) : "-"
+        return try runLocated { home throws(StoreError) in
+            try run(VerifyScript(digest: digest, rules: rules, rates: rates, home: home))
+        }.outcome
+    }
+
+    /// Runs a script that starts from a token's digest; when it answers that the
+    /// token was moved into this cluster from one server, runs it again under the
+    /// token's home (the user's tag). Returns the outcome and that home, if any.
+    func runLocated<Outcome>(_ body: (String?) throws(StoreError) -> Located<Outcome>)
+        throws(StoreError) -> (outcome: Outcome, home: String?)
+    {
+        switch try body(nil) {
+        case .here(let outcome): return (outcome, nil)
+        case .moved(let home):
+            guard case .here(let outcome) = try body(home) else { throw .unexpected("a token's home points elsewhere again") }
+            return (outcome, home)
+        }
+    }
+
+    /// Keeps a moved-in token's home pointer alive as long as the token (refresh and
+    /// login renew only the token's hash, in its user's slot).
+    private func rearmHome(_ stored: StoredToken) throws(StoreError) {
+        let pointer = keys.tokenHome(stored.record.digest)
+        if let expiry = stored.record.expiry {
+            _ = try connection.call(["PEXPIREAT", pointer, String(expiry + graceMillis)])
+        } else {
+            _ = try connection.call(["PERSIST", pointer])
+        }
+    }
+
+    /// Whether a token's hash is not where its digest says (moved in from one server).
+    private func isMovedIn(_ digest: String, user: String) -> Bool {
+        keys.cluster && !digest.hasPrefix(KeySpace.userTag(user))
     }
 
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
@@ -118,6 +151,7 @@ public final class TokenStore {
         case .issued(let k, let s, let r): (kind, stored, replacedID) = (k, s, r)
         }
         let record = stored.record
+        if kind == .renewed && isMovedIn(record.digest, user: user) { try rearmHome(stored) }
         let token: Token
         if kind == .created {
             token = candidate
@@ -134,14 +168,28 @@ public final class TokenStore {
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
         var ttls = "-"
+        var home: String?
         if keys.cluster {
-            // The token's client, then its TTL as it is now (two reads, in two slots).
-            guard let client = try connection.call(["HGET", keys.token(digest), "c"]).string else { return nil }
+            // The token's client, then its TTL as it is now (reads in two slots; a
+            // third for a token moved in from one server, to find its home).
+            var client = try connection.call(["HGET", keys.token(digest), "c"]).string
+            if client == nil, let moved = try connection.call(["GET", keys.tokenHome(digest)]).string {
+                home = moved
+                client = try connection.call(["HGET", keys.prefix(of: .tag(moved)) + "t:" + digest, "c"]).string
+            }
+            guard let client else { return nil }
             ttls = try clientRecord(client).map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
         }
-        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls)
-        switch try runDurably(call) {
-        case .renewed(let stored): return stored.record
+        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, home: home)
+        let (outcome, foundHome) = try runLocated { home throws(StoreError) in
+            var located = call
+            if let home { located.home = home }
+            return try runDurably(located)
+        }
+        switch outcome {
+        case .renewed(let stored):
+            if foundHome != nil || home != nil { try rearmHome(stored) }
+            return stored.record
         case .notFound: return nil
         }
     }
@@ -149,7 +197,11 @@ public final class TokenStore {
     /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
     @discardableResult
     public func revoke(digest: String, reason: String) throws(StoreError) -> RevokedToken? {
-        switch try runDurably(RevokeTokenScript(digest: digest, reason: reason)) {
+        let (outcome, home) = try runLocated { home throws(StoreError) in
+            try runDurably(RevokeTokenScript(digest: digest, reason: reason, home: home))
+        }
+        if home != nil { _ = try connection.call(["DEL", keys.tokenHome(digest)]) }
+        switch outcome {
         case .revoked(let token): return token
         case .alreadyGone: return nil
         }
@@ -299,7 +351,7 @@ extension RedisCommandConnection {
         let now = WallClock.nowMillis()
         let replies: [RedisReply]
         do {
-            replies = try pipeline(digests.map { ["HMGET", keys.token($0)] + StoredToken.fields })
+            replies = try pipeline(digests.map { ["HMGET", keys.token($0, of: user)] + StoredToken.fields })
         } catch { throw StoreError(error) }
         var found: [(record: TokenRecord, sealed: String?)] = []
         for (digest, reply) in zip(digests, replies) {

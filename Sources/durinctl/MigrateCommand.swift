@@ -1,20 +1,29 @@
 import ArgumentParser
 import DurinHTTP
 import DurinStore
+import RedisClient
 
 /// Moves data written by an older release to the current Redis layout. durin-fcgi
 /// does the same at start; this runs it on demand (before a rolling upgrade, say).
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Move tokens from an older Redis layout to the current one.",
-        discussion: "Safe to run again, or from several hosts at once: each token moves in one atomic step.")
+        abstract: "Move tokens from an older Redis layout to the current one, or from one server into a cluster.",
+        discussion: """
+            Safe to run again, or from several hosts at once: each token moves in one atomic step. With --from, \
+            everything on that one server (clients, issuers, users and live tokens, with their session ids) is \
+            copied into DURIN_REDIS_URL (a redis-cluster:// URL); records already there are left as they are.
+            """)
 
     @Flag(help: "Count what would move; write nothing.") var dryRun = false
+    @Option(help: ArgumentHelp("The one server to move into DURIN_REDIS_URL (a Redis URL, credentials as in DURIN_REDIS_URL).",
+                               valueName: "url"))
+    var from: String?
     @OptionGroup var output: JSONFlag
 
     func run() throws {
         let ctx = try Context.load()
+        if let from { return try move(from: from, ctx) }
         let migration = LayoutMigration(connection: ctx.connection, configuration: ctx.config)
         let report = try attempt { try migration.run(dryRun: dryRun) }
         if output.json {
@@ -25,6 +34,31 @@ struct MigrateCommand: ParsableCommand {
             ]))
         } else if dryRun && !report.alreadyDone {
             print("would move \(report.tokens) tokens and \(report.expiredTokens) expired tokens to layout 2")
+        } else {
+            print(report.description)
+        }
+    }
+
+    private func move(from url: String, _ ctx: Context) throws {
+        let endpoint: RedisEndpoint
+        do { endpoint = try RedisEndpoint.parse(url) } catch { throw CLIError("--from: \(error)") }
+        guard !endpoint.isCluster else { throw CLIError("--from names the one server to move from, not a cluster") }
+        let source = endpoint.connection(timeoutMilliseconds: ctx.config.redisTimeoutMillis)
+        var sourceConfig = ctx.config
+        sourceConfig.redisURL = url
+        // Data a release before layout 2 wrote moves to layout 2 on its server first.
+        let layout = try attempt { try LayoutMigration(connection: source, configuration: sourceConfig).run(dryRun: dryRun) }
+        if !layout.alreadyDone && !output.json { print(dryRun ? "the source is in layout 1: `durinctl migrate` it first" : layout.description) }
+        let move = ClusterMove(source: source, destination: ctx.connection, configuration: ctx.config)
+        let report = try attempt { try move.run(dryRun: dryRun) }
+        if output.json {
+            printJSON(.object([
+                ("dry_run", .bool(dryRun)), ("clients", .number(String(report.clients))),
+                ("issuers", .number(String(report.issuers))), ("users", .number(String(report.users))),
+                ("tokens", .number(String(report.tokens))), ("home_pointers", .number(String(report.homePointers))),
+                ("unchanged", .number(String(report.unchanged))), ("updated", .number(String(report.updated))),
+                ("gone", .number(String(report.gone))), ("superseded", .number(String(report.superseded))),
+            ]))
         } else {
             print(report.description)
         }

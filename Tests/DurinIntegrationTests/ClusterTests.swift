@@ -1,3 +1,4 @@
+import DurinCore
 import DurinStore
 import Foundation
 import Glibc
@@ -231,5 +232,90 @@ final class ClusterTests: XCTestCase {
         XCTAssertLessThan(window, 30)
         for token in tokens { XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200) }
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: revoked).status, 401, "the revocation survived")
+    }
+
+    /// `durinctl migrate --from` moves a one-server keyspace into the cluster with its
+    /// live tokens: through nginx on the cluster every token verifies with its user,
+    /// client, expiry and session id, re-login hands back the same token, and refresh,
+    /// logout and logoutall work on tokens whose hash lives under their user's tag.
+    /// A second run after the switch brings the server's new tokens and nothing the
+    /// cluster revoked meanwhile.
+    func testAOneServerKeyspaceMovesInWithItsSessions() throws {
+        let secret = "3f9a1c7e5b2d8046f1e3a5c7b9d0e2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4f6"
+        let old = try Stack(settings: ["DURIN_SECRET_KEY": secret])
+        defer { old.stop() }
+        try old.addClient("web")
+        try old.addClient("cli")
+        try old.addClient("forever", ttl: "never")
+        let users = (0..<10).map { "mover\($0)" }
+        for user in users { try old.addUser(user, password: "pw-\(user)") }
+        var tokens: [String: String] = [:]
+        for user in users { tokens[user + "/web"] = try old.login(user, "pw-\(user)", client: "web") }
+        for user in users.prefix(5) { tokens[user + "/cli"] = try old.login(user, "pw-\(user)", client: "cli") }
+        tokens["mover0/forever"] = try old.login("mover0", "pw-mover0", client: "forever")
+        let loggedOut = try old.login("mover5", "pw-mover5", client: "cli")
+        XCTAssertEqual(try old.http.call("POST", "/api/auth/logout/", token: loggedOut).status, 204)
+        var before: [String: String] = [:]
+        for (pair, token) in tokens { before[pair] = try old.http.call("GET", "/api/auth/verify/", token: token).text }
+        let oldSessions = try old.http.call("GET", "/api/auth/sessions/", token: tokens["mover0/web"]).json as? [[String: Any]]
+        let oldIDs = Set((oldSessions ?? []).compactMap { $0["id"] as? Int })
+        XCTAssertEqual(oldIDs.count, 3)
+
+        let moveEnv = ["DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret]
+        let source = "unix://\(old.state)/redis.sock"
+        func migrate(_ extra: [String] = []) throws -> [String: Any] {
+            let out = try old.durinctl(["migrate", "--from", source, "--json"] + extra, env: moveEnv).checked()
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
+        }
+        let dry = try migrate(["--dry-run"])
+        XCTAssertEqual(dry["tokens"] as? Int, tokens.count, "\(dry)")
+        XCTAssertEqual(cluster.masters().map { cluster.cli($0.port, "DBSIZE") }, ["0", "0", "0"], "a dry run writes nothing")
+        let first = try migrate()
+        XCTAssertEqual(first["tokens"] as? Int, tokens.count, "\(first)")
+        XCTAssertEqual(first["users"] as? Int, users.count)
+        XCTAssertEqual(first["clients"] as? Int, 3)
+        XCTAssertGreaterThan(first["home_pointers"] as? Int ?? 0, tokens.count - 3, "digests drawn on one server rarely fit")
+
+        let new = try Stack(settings: ["DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret])
+        defer { new.stop() }
+        for (pair, token) in tokens {
+            XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: token).text, before[pair], "\(pair) verifies as before")
+        }
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: loggedOut).status, 401, "a logout stays")
+        let newSessions = try new.http.call("GET", "/api/auth/sessions/", token: tokens["mover0/web"]).json as? [[String: Any]]
+        XCTAssertEqual(Set((newSessions ?? []).compactMap { $0["id"] as? Int }), oldIDs, "the same session ids")
+        XCTAssertEqual(try new.login("mover1", "pw-mover1", client: "web"), tokens["mover1/web"], "re-login hands back the same token")
+
+        // Refresh renews the home pointer with the token.
+        let keys = KeySpace(prefix: "durin:", cluster: true)
+        let refreshed = try new.http.call("POST", "/api/auth/refresh/", token: tokens["mover2/web"])
+        XCTAssertEqual(refreshed.status, 200)
+        let digest = Token.digest(of: tokens["mover2/web"]!)
+        if !digest.hasPrefix(KeySpace.userTag("mover2")) {
+            let expiry = try XCTUnwrap(Int64(new.redisCLICluster(cluster, "HGET", keys.token(digest, of: "mover2"), "e")))
+            let pointerExpiry = try XCTUnwrap(Int64(new.redisCLICluster(cluster, "PEXPIRETIME", keys.tokenHome(digest))))
+            XCTAssertEqual(pointerExpiry, expiry + 86_400_000, "the pointer lives as long as the token's hash (expiry + DURIN_EXPIRED_GRACE)")
+        }
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover2/web"]).status, 200)
+        XCTAssertEqual(try new.http.call("POST", "/api/auth/logout/", token: tokens["mover3/web"]).status, 204)
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover3/web"]).status, 401)
+        XCTAssertEqual(try new.http.call("POST", "/api/auth/logoutall/", token: tokens["mover0/web"]).status, 204)
+        for client in ["web", "cli", "forever"] {
+            XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover0/\(client)"]).status, 401)
+        }
+        let fresh = try new.login("mover6", "pw-mover6", client: "cli")
+        let freshID = try XCTUnwrap(new.http.call("GET", "/api/auth/sessions/", token: fresh).json as? [[String: Any]])
+            .compactMap { $0["id"] as? Int }.max()
+        XCTAssertGreaterThan(freshID ?? 0, oldIDs.max() ?? 0, "ids issued after the move never repeat a moved one")
+
+        // The server issued one more token before the switch; the second run brings
+        // it, and nothing the cluster revoked.
+        let late = try old.login("mover7", "pw-mover7", client: "cli")
+        let second = try migrate()
+        XCTAssertEqual(second["tokens"] as? Int, 1, "\(second)")
+        XCTAssertEqual(second["gone"] as? Int, 4, "mover3's logout and mover0's three: \(second)")
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: late).status, 200)
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover3/web"]).status, 401)
+        XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover0/web"]).status, 401)
     }
 }

@@ -19,6 +19,7 @@ final class DurinctlCheckTests: SharedStackTestCase {
     }
 
     func testEachProblemIsNamedAndFailsTheCheck() throws {
+        try XCTSkipIf(stack.onCluster, "sets one server's eviction policy and reads it back")
         // No clients under this prefix, an API-access client that does not exist.
         var out = try stack.durinctl(["check"] + nginxOptions, env: ["DURIN_KEY_PREFIX": "elsewhere:", "DURIN_API_ACCESS_CLIENT_NAME": "api"])
         XCTAssertEqual(out.status, 1, out.stdout)

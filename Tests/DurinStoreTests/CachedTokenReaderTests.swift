@@ -14,11 +14,7 @@ final class CachedTokenReaderTests: XCTestCase {
 
     func testHitsAfterAFetchAndForgetsWhatRedisInvalidates() throws {
         let config = Configuration()
-        let admin = AdminStore(connection: redis.connection(), configuration: config)
-        try admin.addClient(ClientRecord(name: "web", tokenTTL: .seconds(3600), throttleRate: nil, created: 0))
-        try admin.addUser(UserRecord(username: "alice", passwordHash: "!", isActive: true))
-        let store = TokenStore(connection: redis.connection(), configuration: config)
-        guard case .success(let issued) = try store.login(user: "alice", client: "web", mode: .keep) else { return XCTFail() }
+        let (store, issued) = try aliceLoggedIn(config)
         let digest = issued.token.digest
 
         let cache = VerificationCache(timeoutSeconds: 60, keys: KeySpace(prefix: config.keyPrefix))
@@ -52,11 +48,7 @@ final class CachedTokenReaderTests: XCTestCase {
     /// would name another client, or none, and revocations would never arrive.
     func testAConnectionToAnotherServerIsNeverCached() throws {
         let config = Configuration()
-        let admin = AdminStore(connection: redis.connection(), configuration: config)
-        try admin.addClient(ClientRecord(name: "web", tokenTTL: .seconds(3600), throttleRate: nil, created: 0))
-        try admin.addUser(UserRecord(username: "alice", passwordHash: "!", isActive: true))
-        let store = TokenStore(connection: redis.connection(), configuration: config)
-        guard case .success(let issued) = try store.login(user: "alice", client: "web", mode: .keep) else { return XCTFail() }
+        let (store, issued) = try aliceLoggedIn(config)
 
         let cache = VerificationCache(timeoutSeconds: 60, keys: KeySpace(prefix: config.keyPrefix))
         let reader = CachedTokenReader(store: store, cache: cache)
@@ -102,6 +94,18 @@ final class CachedTokenReaderTests: XCTestCase {
         XCTAssertTrue(waitFor { lostCount.value > 0 }, "and the listener gives the connection up")
         kill(redis.pid, SIGCONT)
         XCTAssertTrue(waitFor(timeout: 10) { cache.ticket() != nil }, "and subscribes again when Redis answers")
+    }
+
+    /// alice, logged in for the client web: the store and her token.
+    private func aliceLoggedIn(_ config: Configuration) throws -> (TokenStore, IssuedToken) {
+        let admin = AdminStore(connection: redis.connection(), configuration: config)
+        try admin.addClient(ClientRecord(name: "web", tokenTTL: .seconds(3600), throttleRate: nil, created: 0))
+        try admin.addUser(UserRecord(username: "alice", passwordHash: "!", isActive: true))
+        let store = TokenStore(connection: redis.connection(), configuration: config)
+        guard case .success(let issued) = try store.login(user: "alice", client: "web", mode: .keep) else {
+            throw NSError(domain: "CachedTokenReaderTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "alice's login failed"])
+        }
+        return (store, issued)
     }
 
     private func waitFor(timeout: TimeInterval = 5, _ condition: () -> Bool) -> Bool {

@@ -47,11 +47,14 @@ struct Script: Sendable {
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
         AddIssuerScript.script, RemoveIssuerScript.script, MigrateTokenScript.script, MigrateTombstoneScript.script,
-        ImportClientScript.script, ImportUserScript.script, ImportTokenScript.script,
+        MoveTokenScript.script, SessionFloorScript.script, ImportClientScript.script, ImportUserScript.script,
+        ImportTokenScript.script,
     ]
 
     /// Shared by the scripts.
     ///
+    /// movedHome: on a cluster, the user's tag of a token moved in from one server,
+    /// whose hash lives in its user's slot, not its digest's (KeySpace.tokenHome).
     /// guard, guardIndex: on a cluster, touch the keys a script is about to write (or
     /// the tokens of a user's index) before its first write. While Redis migrates a
     /// slot some of its keys may already be on the other node, and touching one
@@ -100,6 +103,10 @@ struct Script: Sendable {
       for i = 1, #fields, 2 do
         if string.sub(fields[i], 1, 2) == 't:' then redis.call('EXISTS', P .. 't:' .. fields[i + 1]) end
       end
+    end
+    local function movedHome(digest)
+      if not CLUSTER then return nil end
+      return redis.call('GET', P .. 'h:' .. digest)
     end
     local function live(exp)
       return exp == 'never' or tonumber(exp) > NOW

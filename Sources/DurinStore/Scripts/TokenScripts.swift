@@ -4,6 +4,22 @@ import RedisClient
 // The scripts that check, renew and revoke tokens. Each is one atomic step; a
 // token's keys are listed in docs/redis-layout.md.
 
+/// What a script that starts from a token's digest found: its outcome, or, on a
+/// cluster, that the token was moved in from one server and lives under its user's
+/// tag (run it again there).
+enum Located<Outcome> {
+    case here(Outcome)
+    case moved(home: String)
+
+    /// Decodes `{'moved', home}`, else the script's own reply.
+    static func decode(_ reply: RedisReply, _ own: (RedisReply) -> Outcome?) -> Located? {
+        if let items = reply.array, items.count == 2, items[0].string == "moved", let home = items[1].string {
+            return .moved(home: home)
+        }
+        return own(reply).map { .here($0) }
+    }
+}
+
 /// The token check of every authenticated request: authentication, the location's
 /// client rules, then its throttle, as DRF orders them.
 struct VerifyScript: ScriptCall {
@@ -11,14 +27,18 @@ struct VerifyScript: ScriptCall {
     let rules: AccessRules
     /// The clients' throttle rates as `setting` reads them (`-`: from their records).
     let rates: String
+    /// The user's tag of a token moved into a cluster (`Located.moved`).
+    var home: String?
 
-    var group: KeyGroup { .token(digest) }
+    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
     var arguments: [String] {
         [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
          rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates]
     }
 
-    func decode(_ reply: RedisReply) -> Authentication? {
+    func decode(_ reply: RedisReply) -> Located<Authentication>? { Located.decode(reply, authentication) }
+
+    private func authentication(_ reply: RedisReply) -> Authentication? {
         guard let items = reply.array, let kind = items.first?.string else { return nil }
         switch (kind, items.count) {
         case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .valid($0.record) }
@@ -38,7 +58,11 @@ struct VerifyScript: ScriptCall {
     static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates"], #"""
     local tk = P .. 't:' .. digest
     local t = tokenFields(tk)
-    if not t[1] then return {'invalid'} end
+    if not t[1] then
+      local home = movedHome(digest)
+      if home then return {'moved', home} end
+      return {'invalid'}
+    end
     if not live(t[4]) then
       -- Kept for the grace period to be reported once: now it goes.
       local userKey = P .. 'user:' .. t[1]
@@ -76,28 +100,37 @@ struct RefreshScript: ScriptCall {
     let defaultTTL: TokenTTL
     /// The clients' TTLs as `setting` reads them (`-`: from their records).
     let ttls: String
+    /// The user's tag of a token moved into a cluster (`Located.moved`).
+    var home: String?
 
-    var group: KeyGroup { .token(digest) }
+    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
     var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue, ttls] }
 
-    enum Outcome {
+    enum Renewal {
         case renewed(StoredToken)
         case notFound
     }
 
-    func decode(_ reply: RedisReply) -> Outcome? {
-        guard let items = reply.array, let kind = items.first?.string else { return nil }
+    func decode(_ reply: RedisReply) -> Located<Renewal>? {
+        Located.decode(reply) { reply in
+            guard let items = reply.array, let kind = items.first?.string else { return nil }
         switch (kind, items.count) {
-        case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .renewed($0) }
-        case ("invalid", 1): return .notFound
-        default: return nil
+            case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .renewed($0) }
+            case ("invalid", 1): return .notFound
+            default: return nil
+            }
         }
     }
 
     static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls"], #"""
     local tk = P .. 't:' .. digest
     local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e')
-    if not t[1] or not live(t[4]) then return {'invalid'} end
+    if not t[1] then
+      local home = movedHome(digest)
+      if home then return {'moved', home} end
+      return {'invalid'}
+    end
+    if not live(t[4]) then return {'invalid'} end
     guard(P .. 'events')
     local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
@@ -119,26 +152,34 @@ public struct RevokedToken: Sendable, Equatable {
 struct RevokeTokenScript: ScriptCall {
     let digest: String
     let reason: String
+    /// The user's tag of a token moved into a cluster (`Located.moved`).
+    var home: String?
 
-    var group: KeyGroup { .token(digest) }
+    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
     var arguments: [String] { [digest, reason] }
 
-    enum Outcome {
+    enum Revocation {
         case revoked(RevokedToken)
         case alreadyGone
     }
 
-    func decode(_ reply: RedisReply) -> Outcome? {
-        guard let items = reply.array else { return nil }
-        if items.isEmpty { return .alreadyGone }
-        guard items.count == 3, let user = items[0].string, let client = items[1].string, let id = items[2].int else { return nil }
-        return .revoked(RevokedToken(user: user, client: client, id: id))
+    func decode(_ reply: RedisReply) -> Located<Revocation>? {
+        Located.decode(reply) { reply in
+            guard let items = reply.array else { return nil }
+            if items.isEmpty { return .alreadyGone }
+            guard items.count == 3, let user = items[0].string, let client = items[1].string, let id = items[2].int else { return nil }
+            return .revoked(RevokedToken(user: user, client: client, id: id))
+        }
     }
 
     static let script = Script(parameters: ["digest", "reason"], #"""
     local tk = P .. 't:' .. digest
     local t = redis.call('HMGET', tk, 'u', 'c', 'i')
-    if not t[1] then return {} end
+    if not t[1] then
+      local home = movedHome(digest)
+      if home then return {'moved', home} end
+      return {}
+    end
     local userKey = P .. 'user:' .. t[1]
     guard(userKey, P .. 'events')
     redis.call('DEL', tk)

@@ -103,3 +103,11 @@ final class RedisCluster: @unchecked Sendable {
         return counts
     }
 }
+
+extension Stack {
+    /// One redis-cli command against `cluster`, following its redirections.
+    func redisCLICluster(_ cluster: RedisCluster, _ args: String...) throws -> String {
+        try Stack.run(["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args, environment: environment)
+            .checked().trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -175,7 +175,8 @@ final class Stack: @unchecked Sendable {
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
         var env = ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
-                   "DURIN_SECRET_KEY": (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
+                   "DURIN_SECRET_KEY": environment["DURIN_SECRET_KEY"]
+                       ?? (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
         if let prefix = environment["DURIN_KEY_PREFIX"] { env["DURIN_KEY_PREFIX"] = prefix }
         return env
     }

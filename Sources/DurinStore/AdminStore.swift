@@ -62,14 +62,18 @@ public final class AdminStore {
     /// On one server that is one script. On a cluster the users' tokens live in other
     /// slots: the record goes first, then each user's token of the client is revoked,
     /// one user at a time. A login reads the client record before its script, so one
-    /// that read it just before the removal may still store a token: the sweep
-    /// starts after a pause longer than a login's Redis timeout, and a token stored
-    /// later than that would need a login stalled past its own timeout.
+    /// that read it just before the removal may still store a token: the sweep starts
+    /// after a pause longer than such a login can take (its script's Redis timeout,
+    /// twice, and the cluster connection's retries). Running it again for a client
+    /// already gone sweeps again, so an interrupted removal can be finished.
     @discardableResult
     public func removeClient(_ name: String) throws(Failure) -> Int {
-        guard let n = try run(RemoveClientScript(name: name)) else { throw .notFound("client \(name)") }
-        guard keys.cluster else { return n }
-        usleep(UInt32(max(TokenStore.clientCopyMillis, EpochMillis(redisTimeoutMillis)) * 1000 + 500_000))
+        let removed = try run(RemoveClientScript(name: name))
+        guard keys.cluster else {
+            guard let removed else { throw .notFound("client \(name)") }
+            return removed
+        }
+        usleep(UInt32(max(TokenStore.clientCopyMillis, 2 * EpochMillis(redisTimeoutMillis)) * 1000 + 2_500_000))
         var revoked = 0
         do {
             for user in try usernames() {
@@ -77,6 +81,7 @@ public final class AdminStore {
                                               context: context).count
             }
         } catch { throw .store(error) }
+        if removed == nil && revoked == 0 { throw .notFound("client \(name)") }
         return revoked
     }
 

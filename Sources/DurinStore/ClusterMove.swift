@@ -12,11 +12,12 @@ import RedisClient
 /// with the token), which the scripts that start from a token follow (`Located`).
 /// Each tag's session-id counter is then raised above the largest id moved.
 ///
-/// Safe to run again (after the switch, for the tokens the server issued meanwhile):
-/// records the cluster has already are left as they are; a token takes the later of
-/// the two expiries; and a token an earlier run saw (created before that run started,
-/// `P move:started`) is never created again, so one revoked on the cluster since
-/// stays revoked.
+/// Safe to run again (after the switch, for what the server did meanwhile): records
+/// the cluster has already are left as they are; a token takes the later of the two
+/// expiries; a token an earlier run moved (its mark, `MoveTokenScript`) is never
+/// created again, so one revoked on the cluster since stays revoked; and a moved token
+/// the server no longer has live is revoked here, as is a user the server deactivated.
+/// Users and clients removed on the server in between are not: remove them here too.
 public struct ClusterMove {
     public struct Report: Equatable, Sendable, CustomStringConvertible {
         public var clients = 0
@@ -30,6 +31,10 @@ public struct ClusterMove {
         public var updated = 0
         /// Tokens an earlier run moved and that are gone here since: not brought back.
         public var gone = 0
+        /// Moved tokens revoked here because the server revoked them since.
+        public var revoked = 0
+        /// Users deactivated here because the server deactivated them since.
+        public var deactivated = 0
         /// Tokens whose pair already has a newer live token on the cluster.
         public var superseded = 0
         public var dryRun = false
@@ -38,9 +43,10 @@ public struct ClusterMove {
             (dryRun ? "would move " : "moved ")
                 + "\(clients) clients, \(issuers) issuers, \(users) users and \(tokens) live tokens"
                 + " (\(homePointers) found through a home pointer)"
-                + (unchanged + updated + gone + superseded > 0
+                + (unchanged + updated + gone + superseded + revoked + deactivated > 0
                     ? "; of those seen before: \(unchanged) unchanged, \(updated) with a later expiry, \(gone) gone here since"
-                    + ", \(superseded) superseded here" : "")
+                    + ", \(superseded) superseded here; \(revoked) tokens revoked and \(deactivated) users deactivated"
+                    + " as the server did since" : "")
         }
     }
 
@@ -68,8 +74,6 @@ public struct ClusterMove {
             throw .unexpected("the source is not in layout 2: run `durinctl migrate` against it first")
         }
         var report = Report(dryRun: dryRun)
-        let marker = keys.prefix + "move:started"
-        let seenBefore = try destination.call(["GET", marker]).string.flatMap { EpochMillis($0) } ?? 0
         if let secret = try source.call(["GET", from.secret]).string, !dryRun {
             _ = try destination.call(["SET", keys.secret, secret, "NX"])
         }
@@ -94,15 +98,18 @@ public struct ClusterMove {
                 report.users += 1
                 if !dryRun { _ = try destination.call(["SADD", keys.users, name]) }
             }
+            var live: [(client: String, digest: String, token: [String: String])] = []
             for (field, digest) in index.sorted(by: { $0.key < $1.key }) {
                 let token = try source.call(["HGETALL", from.token(digest)]).fieldMap
-                guard let expiry = token["e"], token["u"] == name, let id = token["i"].flatMap({ Int64($0) }) else { continue }
-                let expiresAt = StoredToken.expiry(expiry)
-                if let expiresAt, expiresAt <= now { continue }
+                guard let expiry = token["e"], token["u"] == name else { continue }
+                if let expiresAt = StoredToken.expiry(expiry), expiresAt <= now { continue }
+                live.append((String(field.dropFirst(KeySpace.tokenIndexPrefix.count)), digest, token))
+            }
+            try follow(name, server: fields, live: Set(live.map(\.digest)), dryRun: dryRun, report: &report)
+            for (client, digest, token) in live {
+                guard let id = token["i"].flatMap({ Int64($0) }) else { continue }
                 largestID = max(largestID, id)
-                let client = String(field.dropFirst(KeySpace.tokenIndexPrefix.count))
                 let movedIn = keys.cluster && !digest.hasPrefix(KeySpace.userTag(name))
-                let create = (token["t"].flatMap { EpochMillis($0) } ?? 0) >= seenBefore
                 if dryRun {
                     report.tokens += 1
                     if movedIn { report.homePointers += 1 }
@@ -110,7 +117,7 @@ public struct ClusterMove {
                 }
                 let pairs = StoredToken.fields.flatMap { f in token[f].map { [f, $0] } ?? [] }
                 switch try destination.run(MoveTokenScript(user: name, client: client, digest: digest, fields: pairs,
-                                                           graceMillis: graceMillis, create: create), context: context) {
+                                                           graceMillis: graceMillis), context: context) {
                 case .moved: report.tokens += 1
                 case .unchanged: report.unchanged += 1
                 case .updated: report.updated += 1
@@ -130,8 +137,30 @@ public struct ClusterMove {
             }
         }
         if !dryRun && largestID > 0 { try raiseSessionCounters(above: largestID) }
-        if !dryRun { _ = try destination.call(["SET", marker, String(now)]) }
         return report
+    }
+
+    /// What the server did to a user since an earlier run: a token moved then (marked
+    /// here) that the server no longer has live is revoked here, and a deactivation is
+    /// copied. Before the user's tokens move, so that a pair's new token (the server
+    /// rotated it) finds its place free.
+    private func follow(_ name: String, server: [String: String], live: Set<String>, dryRun: Bool,
+                        report: inout Report) throws(StoreError) {
+        let here = try destination.call(["HGETALL", keys.user(name)]).fieldMap
+        guard !here.isEmpty else { return }
+        if server["is_active"] == "0" && here["is_active"] == "1" {
+            report.deactivated += 1
+            if !dryRun { _ = try destination.run(SetActiveScript(name: name, active: false), context: context) }
+        }
+        for (field, digest) in here where field.hasPrefix(KeySpace.tokenIndexPrefix) && !live.contains(digest) {
+            // Only tokens that came from the server: one issued here has no mark.
+            guard try destination.call(["EXISTS", keys.prefix(of: .user(name)) + "m:" + digest]).int == 1 else { continue }
+            let client = String(field.dropFirst(KeySpace.tokenIndexPrefix.count))
+            report.revoked += 1
+            if dryRun { continue }
+            _ = try destination.run(RevokeUserTokensScript(user: name, client: client, reason: "logout"), context: context)
+            _ = try destination.call(["DEL", keys.tokenHome(digest)])
+        }
     }
 
     /// Session ids after the move never repeat a moved one: one server's counter is

@@ -33,7 +33,7 @@ public struct KeySpace: Sendable {
         case .clients: return prefix + "{clients}"
         case .issuers: return prefix + "{issuers}"
         case .users: return prefix + "{users}"
-        case .tag(let tag): return prefix + "{" + tag + "}"
+        case .tag(let tag), .home(let tag, _): return prefix + "{" + tag + "}"
         case .key, .global: return prefix
         }
     }
@@ -47,6 +47,7 @@ public struct KeySpace: Sendable {
         case .issuers: return issuers
         case .users: return users
         case .tag: return prefix(of: group)
+        case .home(_, let digest): return prefix(of: group) + "t:" + digest
         case .key(let key): return key
         case .global: return nil
         }
@@ -166,8 +167,11 @@ public enum KeyGroup: Sendable, Equatable {
     case users
     /// A script that touches this one key only.
     case key(String)
-    /// The keys under one cluster tag: a moved-in token's home (`KeySpace.tokenHome`).
+    /// The keys under one cluster tag.
     case tag(String)
+    /// A token moved into a cluster from one server, under its user's tag
+    /// (`KeySpace.tokenHome`); its hash is the routing key.
+    case home(tag: String, digest: String)
     /// Scripts that run on one server only (the layout-1 migration).
     case global
 }

@@ -34,7 +34,7 @@ public enum RedisRights {
         "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role", "cluster|slots", "asking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrange", "xrevrange",
-        "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait",
+        "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait", "time",
     ]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
@@ -67,6 +67,7 @@ public enum RedisRights {
     try('SREM', set, 'm')
     try('ZADD', z, '1', 'm')
     try('ZCARD', z)
+    try('TIME')
     try('ZRANGE', z, 0, 0, 'WITHSCORES')
     try('ZREMRANGEBYSCORE', z, '-inf', '+inf')
     try('XADD', x, 'MAXLEN', '~', '1', '*', 'f', 'v')

@@ -8,9 +8,13 @@ import Glibc
 /// schedules a full map refresh (a resharding or a failover moved it); `ASK` sends
 /// this one command, after `ASKING`, to the node importing the slot; `TRYAGAIN` (a
 /// multi-key command whose keys are split mid-migration) and `CLUSTERDOWN` are
-/// retried after a short pause. A node that cannot be reached makes the map be read
+/// retried after a short pause. A script is never sent after an ASK: on the importing
+/// node the keys it names but does not declare (durin's scripts compute them) and
+/// that have not arrived yet would read as missing, so it waits, like TRYAGAIN, for
+/// the slot to finish moving. A node that cannot be reached makes the map be read
 /// again, and the command is retried only if its slot now has another owner (a
-/// failover): on the same owner it may already have run.
+/// failover) and the failure was not a timeout: a command that timed out may have
+/// run, and one that ran on the old owner may have reached the new one.
 ///
 /// Not thread-safe, like `RedisConnection`: one per worker thread.
 public final class RedisClusterConnection: RedisCommandConnection {
@@ -54,7 +58,7 @@ public final class RedisClusterConnection: RedisCommandConnection {
                 reply = try connection.send(args)
             } catch {
                 // A dead node: read the map again; retry only where the slot moved.
-                guard attempt < Self.maxAttempts, let slot else { throw error }
+                guard attempt < Self.maxAttempts, let slot, !asking, !connection.lastFailureTimedOut else { throw error }
                 try refreshMap(avoiding: target)
                 let owner = try node(for: slot)
                 guard owner != target else { throw error }
@@ -73,9 +77,13 @@ public final class RedisClusterConnection: RedisCommandConnection {
                 mapIsStale = true
                 target = address
                 asking = false
-            case .ask(let address):
+            case .ask(let address) where !Self.isScript(args):
                 target = address
                 asking = true
+            case .ask:
+                pause(attempt)
+                if let slot { target = try node(for: slot) }
+                asking = false
             case .retryLater:
                 pause(attempt)
                 if message.hasPrefix("CLUSTERDOWN") { try? refreshMap() }
@@ -194,6 +202,11 @@ public final class RedisClusterConnection: RedisCommandConnection {
     }
 
     // MARK: - Routing
+
+    static func isScript(_ args: [[UInt8]]) -> Bool {
+        guard let name = args.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else { return false }
+        return name.hasPrefix("EVAL") || name.hasPrefix("FCALL")
+    }
 
     /// The key whose slot decides where a command goes; nil for keyless commands.
     static func routingKey(_ args: [[UInt8]]) -> [UInt8]? {

@@ -15,6 +15,9 @@ public final class RedisConnection {
     /// Counts successful connects: per-connection state (CLIENT TRACKING) must be
     /// set again whenever this changes.
     public private(set) var generation = 0
+    /// Whether the last failure was a timeout: the command may have run, so it must
+    /// not be sent again elsewhere (RedisClusterConnection).
+    public private(set) var lastFailureTimedOut = false
 
     /// - Parameters:
     ///   - timeout: connect and per-command timeout, so a stalled Redis cannot hold a thread.
@@ -230,6 +233,7 @@ public final class RedisConnection {
     private func fail(_ ctx: UnsafeMutablePointer<redisContext>) -> Failure {
         let why = Self.errorText(ctx)
         let isTimeout = ctx.pointee.err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
+        lastFailureTimedOut = isTimeout
         disconnect()
         return Failure(error: .unavailable(why), isTimeout: isTimeout)
     }

@@ -58,6 +58,7 @@ struct MigrateCommand: ParsableCommand {
                 ("tokens", .number(String(report.tokens))), ("home_pointers", .number(String(report.homePointers))),
                 ("unchanged", .number(String(report.unchanged))), ("updated", .number(String(report.updated))),
                 ("gone", .number(String(report.gone))), ("superseded", .number(String(report.superseded))),
+                ("revoked", .number(String(report.revoked))), ("deactivated", .number(String(report.deactivated))),
             ]))
         } else {
             print(report.description)

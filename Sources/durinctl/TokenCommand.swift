@@ -35,7 +35,14 @@ struct TokenCommand: ParsableCommand {
                 throw CLIError("no token on standard input")
             }
             let ctx = try Context.load()
-            print(KeySpace(configuration: ctx.config).token(Token.digest(of: token)))
+            let keys = KeySpace(configuration: ctx.config)
+            let digest = Token.digest(of: token)
+            // A token moved into a cluster from one server lives under its user's tag.
+            if keys.cluster, let home = (try? ctx.connection.send(["GET", keys.tokenHome(digest)]))?.string {
+                print(keys.prefix(of: .home(tag: home, digest: digest)) + "t:" + digest)
+            } else {
+                print(keys.token(digest))
+            }
         }
     }
 

@@ -1,17 +1,21 @@
 import DurinCore
 import RedisClient
 
-// One server to a Redis Cluster (ClusterMove). A token's hash and its user's index
-// entry move together, in the user's slot; records that exist already are left as
-// the cluster has them, so a second run only adds what the first did not see.
+// One server to a Redis Cluster (ClusterMove). A token's hash, its user's index
+// entry and its mark move together, in the user's slot; records that exist already
+// are left as the cluster has them, so a second run only adds what the first did not
+// see.
 
 /// Stores one token from one server in its user's slot on the cluster, with its
-/// index entry. Outcome: what it did.
+/// index entry and a mark (`P{tag}m:<digest>`, expiring with the token) that it came
+/// from the server: a later run then never creates it again (a logout on the cluster
+/// stays), and knows which tokens to revoke when the server revoked them meanwhile.
+/// Outcome: what it did.
 struct MoveTokenScript: ScriptCall {
     enum Outcome: String {
-        /// Stored, and indexed.
+        /// Stored, indexed and marked.
         case moved
-        /// Already here (a run before this one): its expiry is the later of the two.
+        /// Already here (a run before this one), with the later expiry.
         case unchanged
         /// Already here, and refreshed on the server since: the later expiry taken.
         case updated
@@ -31,43 +35,46 @@ struct MoveTokenScript: ScriptCall {
     /// The token hash's fields and values as the server held them.
     let fields: [String]
     let graceMillis: Int64
-    /// Whether it may be created: false for a token an earlier run saw (it was
-    /// created before that run started), which is only ever updated.
-    let create: Bool
 
     var group: KeyGroup { .user(user) }
-    var arguments: [String] { [user, client, digest, String(graceMillis), create ? "1" : "0"] + fields }
+    var arguments: [String] { [user, client, digest, String(graceMillis)] + fields }
 
     func decode(_ reply: RedisReply) -> Outcome? { reply.string.flatMap(Outcome.init(rawValue:)) }
 
-    static let script = Script(parameters: ["user", "client", "digest", "grace", "create"], variadic: true, #"""
+    static let script = Script(parameters: ["user", "client", "digest", "grace"], variadic: true, #"""
+    grace = tonumber(grace)
     local userKey = P .. 'user:' .. user
     local tk = P .. 't:' .. digest
+    local mark = P .. 'm:' .. digest
     guardIndex(userKey)
-    guard(tk)
+    guard(tk, mark)
     if redis.call('EXISTS', userKey) == 0 then return 'nouser' end
-    local fields = {}
-    for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
+    local fields, from = {}, 'never'
+    for i = FIRST_EXTRA, #ARGV, 2 do
+      table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
+      if ARGV[i] == 'e' then from = ARGV[i + 1] end
+    end
     local e = redis.call('HGET', tk, 'e')
     if e then
-      local from
-      for i = 1, #fields, 2 do if fields[i] == 'e' then from = fields[i + 1] end end
-      if from and e ~= 'never' and (from == 'never' or tonumber(from) > tonumber(e)) then
+      if e ~= 'never' and (from == 'never' or tonumber(from) > tonumber(e)) then
         redis.call('HSET', tk, 'e', from)
-        arm(tk, from, tonumber(grace))
+        arm(tk, from, grace)
+        arm(mark, from, grace)
         return 'updated'
       end
       return 'unchanged'
     end
-    if create ~= '1' then return 'gone' end
+    if redis.call('EXISTS', mark) == 1 then return 'gone' end
     local current = redis.call('HGET', userKey, 't:' .. client)
     if current and current ~= digest then
-      local e = redis.call('HGET', P .. 't:' .. current, 'e')
-      if e and live(e) then return 'superseded' end
+      local other = redis.call('HGET', P .. 't:' .. current, 'e')
+      if other and live(other) then return 'superseded' end
     end
     redis.call('HSET', tk, unpack(fields))
-    arm(tk, redis.call('HGET', tk, 'e') or 'never', tonumber(grace))
+    arm(tk, from, grace)
     redis.call('HSET', userKey, 't:' .. client, digest)
+    redis.call('SET', mark, '1')
+    arm(mark, from, grace)
     return 'moved'
     """#)
 }

@@ -161,9 +161,10 @@ struct Script: Sendable {
         return wait
       end
       if record then
-        -- Unique without a counter: within one millisecond the set only grows, so
-        -- (now, size) never repeats while an earlier member with it is still there.
-        redis.call('ZADD', key, NOW, string.format('%d-%d', NOW, n))
+        -- Unique without a counter: the set's size and the server's own clock (NOW
+        -- is the responder's, and responders' clocks may disagree).
+        local t = redis.call('TIME')
+        redis.call('ZADD', key, NOW, string.format('%d-%d-%s.%s', NOW, n, t[1], t[2]))
         redis.call('PEXPIRE', key, periodMs)
       end
       return 0

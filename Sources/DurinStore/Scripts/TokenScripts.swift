@@ -30,7 +30,7 @@ struct VerifyScript: ScriptCall {
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
-    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
+    var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] {
         [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
          rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates]
@@ -103,7 +103,7 @@ struct RefreshScript: ScriptCall {
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
-    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
+    var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue, ttls] }
 
     enum Renewal {
@@ -155,7 +155,7 @@ struct RevokeTokenScript: ScriptCall {
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
-    var group: KeyGroup { home.map { .tag($0) } ?? .token(digest) }
+    var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] { [digest, reason] }
 
     enum Revocation {

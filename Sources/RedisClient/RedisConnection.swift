@@ -200,8 +200,21 @@ public final class RedisConnection {
                 reasons.append("sentinel \(node): \(error)")
                 continue
             }
-            let answer = ask(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", service])
+            // Sentinels may require a password of their own; where none is given, the
+            // master's is tried, which is how many deployments set them up.
+            let question = ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", service]
+            if let password = endpoint.sentinelPassword { _ = ask(sentinel, ["AUTH", password]) }
+            var answer = ask(sentinel, question)
+            if case .error(let message)? = answer, message.hasPrefix("NOAUTH"), endpoint.sentinelPassword == nil,
+               let password = endpoint.password {
+                _ = ask(sentinel, ["AUTH", password])
+                answer = ask(sentinel, question)
+            }
             redisFree(sentinel)
+            if case .error(let message)? = answer {
+                reasons.append("sentinel \(node): \(message)")
+                continue
+            }
             guard let items = answer?.array, items.count == 2, let host = items[0].string,
                   let port = items[1].string.flatMap({ Int($0) }) else {
                 reasons.append("sentinel \(node) names no master for \(service)")

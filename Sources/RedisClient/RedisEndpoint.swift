@@ -4,8 +4,10 @@ import Codecs
 /// Accepted forms: `redis://[[user]:password@]host[:port][/db]`,
 /// `unix:///path/to/redis.sock[?db=N]` (credentials as in the redis form are allowed:
 /// `unix://:password@/path`), and
-/// `redis-sentinel://[[user]:password@]host:port[,host:port...]/service[?db=N]`: the
-/// sentinels are asked for the master of `service` (the credentials are the master's),
+/// `redis-sentinel://[[user]:password@]host:port[,host:port...]/service[?db=N][&sentinel_password=P]`:
+/// the sentinels are asked for the master of `service` (the credentials are the
+/// master's; sentinels that require a password get `sentinel_password`, else the
+/// master's when they answer NOAUTH),
 /// and `redis-cluster://[[user]:password@]host:port[,host:port...]`: any nodes of a Redis
 /// Cluster, from which the slot map is read (a cluster has only database 0).
 public struct RedisEndpoint: Sendable, Equatable {
@@ -29,12 +31,17 @@ public struct RedisEndpoint: Sendable, Equatable {
     public var username: String?
     public var password: String?
     public var database: Int
+    /// The sentinels' own password (`?sentinel_password=`, percent-encoded), when
+    /// they require one other than the master's.
+    public var sentinelPassword: String?
 
-    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0,
+                sentinelPassword: String? = nil) {
         self.address = address
         self.username = username
         self.password = password
         self.database = database
+        self.sentinelPassword = sentinelPassword
     }
 
     /// Parses a Redis URL; the error text names what is wrong, never the password.
@@ -73,11 +80,16 @@ public struct RedisEndpoint: Sendable, Equatable {
             }
         }
         var database = 0
+        var sentinelPassword: String?
         for pair in query.split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1)
             if kv.count == 2, kv[0] == "db" {
                 guard let db = Int(kv[1]), db >= 0 else { throw bad("db must be a non-negative integer") }
                 database = db
+            }
+            if kv.count == 2, kv[0] == "sentinel_password" {
+                guard isSentinel else { throw bad("sentinel_password is for redis-sentinel:// URLs") }
+                sentinelPassword = percentDecoded(kv[1])
             }
         }
         if isUnix {
@@ -93,7 +105,7 @@ public struct RedisEndpoint: Sendable, Equatable {
                 nodes.append(try hostAndPort(part, defaultPort: 26379))
             }
             return RedisEndpoint(address: .sentinel(nodes: nodes, service: service), username: username, password: password,
-                                 database: database)
+                                 database: database, sentinelPassword: sentinelPassword)
         }
         if isCluster {
             if rest.hasSuffix("/") { rest = rest.dropLast() }

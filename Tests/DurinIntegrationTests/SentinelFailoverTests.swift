@@ -182,4 +182,43 @@ final class SentinelFailoverTests: XCTestCase {
         XCTAssertFalse(seen.contains(200), "a token revoked on the new master was served from the cache: \(tally())")
         XCTAssertEqual(Set(seen).subtracting([401, 503]), [], "only 401 or 503 after the revocation: \(tally())")
     }
+
+    /// Sentinels that require a password of their own (`requirepass` in their
+    /// configuration): `sentinel_password` in the URL logs in to them; without it, the
+    /// responder names the refusal and answers 503.
+    func testSentinelsWithAPasswordOfTheirOwn() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-sentinel-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let reserved = try (0..<2).map { _ in try Stack.reservePort() }
+        defer { reserved.forEach { close($0.fd) } }
+        let (masterPort, sentinelPort) = (reserved[0].port, reserved[1].port)
+        _ = try start(["redis-server", "--port", String(masterPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                       "--dir", dir], log: "redis.log")
+        let conf = "\(dir)/sentinel.conf"
+        try """
+        port \(sentinelPort)
+        bind 127.0.0.1
+        dir \(dir)
+        requirepass sentinel-pw
+        sentinel monitor durin 127.0.0.1 \(masterPort) 1
+
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        _ = try start(["redis-server", conf, "--sentinel"], log: "sentinel.log")
+        XCTAssertTrue(Stack.eventually(timeout: 30) {
+            self.cli(sentinelPort, "--no-auth-warning", "-a", "sentinel-pw", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
+                .hasSuffix(String(masterPort))
+        }, "the sentinel never saw the master")
+
+        let base = "redis-sentinel://127.0.0.1:\(sentinelPort)/durin"
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": base + "?sentinel_password=sentinel-pw"])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addUser("una", password: "una-pw")
+        let token = try stack.login("una", "una-pw", client: "web")
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200)
+
+        let refused = try stack.durinctl(["user", "list"], env: ["DURIN_REDIS_URL": base])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("NOAUTH"), refused.stderr)
+    }
 }

@@ -23,8 +23,35 @@ final class RedisEndpointTests: XCTestCase {
         XCTAssertEqual(try RedisEndpoint.parse("redis-sentinel://u:secret@a:1,b:2/m").description,
                        "redis-sentinel://a:1,b:2/m?db=0", "logs never show the password")
         for bad in ["redis-sentinel://a:1", "redis-sentinel://a:1/", "redis-sentinel://a:1,/m", "redis-sentinel://a:0/m",
-                    "redis-sentinel://a:1/m/x"] {
+                    "redis-sentinel://a:1/m/x", "redis://a:1/0?sentinel_password=x"] {
             XCTAssertThrowsError(try RedisEndpoint.parse(bad), bad)
         }
+        let guarded = try RedisEndpoint.parse("redis-sentinel://:pw@a:1/m?db=1&sentinel_password=s%40nt")
+        XCTAssertEqual(guarded.sentinelPassword, "s@nt")
+        XCTAssertEqual(guarded.password, "pw")
+        XCTAssertEqual(guarded.description, "redis-sentinel://a:1/m?db=1", "logs never show either password")
+    }
+
+    func testClusterURLs() throws {
+        XCTAssertEqual(try RedisEndpoint.parse("redis-cluster://u:p%40ss@10.0.0.1:7000,[::1]:7001,n3"),
+                       RedisEndpoint(address: .cluster(nodes: [.init(host: "10.0.0.1", port: 7000), .init(host: "::1", port: 7001),
+                                                              .init(host: "n3", port: 6379)]),
+                                     username: "u", password: "p@ss"))
+        XCTAssertEqual(try RedisEndpoint.parse("redis-cluster://u:secret@a:1,b:2").description, "redis-cluster://a:1,b:2")
+        for bad in ["redis-cluster://a:1/0", "redis-cluster://a:1?db=2", "redis-cluster://a:1,", "redis-cluster://a:0"] {
+            XCTAssertThrowsError(try RedisEndpoint.parse(bad), bad)
+        }
+    }
+
+    /// Redis's own values (CLUSTER KEYSLOT), and its hash-tag rules.
+    func testHashSlots() {
+        XCTAssertEqual(HashSlot.of("123456789"), 0x31C3 & 0x3FFF)
+        XCTAssertEqual(HashSlot.of("foo"), 12182)
+        XCTAssertEqual(HashSlot.of("{user1000}.following"), HashSlot.of("{user1000}.followers"))
+        XCTAssertEqual(HashSlot.of("{user1000}.following"), HashSlot.of("user1000"))
+        XCTAssertEqual(HashSlot.of("foo{}{bar}"), HashSlot.of("foo{}{bar}"), "an empty tag hashes the whole key")
+        XCTAssertNotEqual(HashSlot.of("foo{}{bar}"), HashSlot.of("bar"))
+        XCTAssertEqual(HashSlot.of("foo{{bar}}zap"), HashSlot.of("{bar"))
+        XCTAssertEqual(HashSlot.of("foo{bar}{zap}"), HashSlot.of("bar"))
     }
 }

@@ -9,12 +9,15 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case unexpected(String)
 
     /// An error reply: one that says "not now" (Redis loading its data after a
-    /// restart, a replica or a full memory refusing writes, a busy script, a failover)
-    /// is unavailability, answered 503 and retried later; any other is unexpected.
+    /// restart, a replica or a full memory refusing writes, a busy script, a failover,
+    /// a cluster slot still moving when the connection's retries ran out) is
+    /// unavailability, answered 503 and retried later; any other is unexpected.
     init(reply message: String) {
-        let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY", "CLUSTERDOWN", "OOM", "NOREPLICAS"]
+        let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY", "CLUSTERDOWN", "OOM", "NOREPLICAS",
+                         "ASK", "MOVED"]
         let code = message.prefix { $0 != " " }
-        self = transient.contains(String(code)) ? .unavailable(message) : .unexpected(message)
+        let migrating = message.contains("Script attempted to access a non local key")
+        self = transient.contains(String(code)) || migrating ? .unavailable(message) : .unexpected(message)
     }
 
     init(_ error: RedisError) {

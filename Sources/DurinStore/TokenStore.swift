@@ -96,10 +96,6 @@ public final class TokenStore {
         }
     }
 
-    /// Whether a token's hash is not where its digest says (moved in from one server).
-    private func isMovedIn(_ digest: String, user: String) -> Bool {
-        keys.cluster && !digest.hasPrefix(KeySpace.userTag(user))
-    }
 
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
     public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
@@ -131,6 +127,8 @@ public final class TokenStore {
                       now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
+        // On a cluster: the user's tag, which the new token's digest must start with.
+        let tag = keys.cluster ? KeySpace.userTag(user) : nil
         var ttls = "-"
         if keys.cluster {
             // Read now, not from the copy: a client just added logs in at once, and
@@ -138,11 +136,10 @@ public final class TokenStore {
             guard let record = try clientRecord(client) else { return .failure(.noClient) }
             ttls = " \(client)=\(record.tokenTTL.storedValue) "
         }
-        let candidate = keys.cluster
-            ? Token.generate(length: tokenLength, digestPrefix: KeySpace.userTag(user)) : Token.generate(length: tokenLength)
+        let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
         let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
                                sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
-                               event: event, issuer: issuer, ttls: ttls)
+                               event: event, issuer: issuer, ttls: ttls, tagNumber: tag.map(KeySpace.tagNumber))
         let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
         switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
@@ -151,7 +148,8 @@ public final class TokenStore {
         case .issued(let k, let s, let r): (kind, stored, replacedID) = (k, s, r)
         }
         let record = stored.record
-        if kind == .renewed && isMovedIn(record.digest, user: user) { try rearmHome(stored) }
+        // A token moved in from one server does not start with its user's tag.
+        if kind == .renewed, let tag, !record.digest.hasPrefix(tag) { try rearmHome(stored) }
         let token: Token
         if kind == .created {
             token = candidate

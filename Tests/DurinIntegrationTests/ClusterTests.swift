@@ -328,4 +328,41 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover3/web"]).status, 401)
         XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover0/web"]).status, 401)
     }
+
+    /// A slot caught half-way by a migration: the user's record has reached the new
+    /// node, their token has not. A script must not run there (the token would read as
+    /// missing, and logoutall would drop the index entry and leave the token valid):
+    /// it waits for the slot to finish moving, and answers 503 if it does not in time.
+    func testAScriptNeverRunsOnAHalfMigratedSlot() throws {
+        let stack = try Stack(settings: ["DURIN_REDIS_URL": cluster.url])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addUser("hal", password: "pw")
+        let token = try stack.login("hal", "pw", client: "web")
+        let keys = KeySpace(prefix: "durin:", cluster: true)
+        let userKey = keys.user("hal")
+        let slot = HashSlot.of(userKey)
+        XCTAssertEqual(HashSlot.of(keys.token(Token.digest(of: token))), slot, "the token is in its user's slot")
+        let masters = cluster.masters()
+        let source = try XCTUnwrap(masters.first { cluster.cli($0.port, "EXISTS", userKey) == "1" })
+        let target = try XCTUnwrap(masters.first { $0.port != source.port })
+        XCTAssertEqual(cluster.cli(target.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id), "OK")
+        XCTAssertEqual(cluster.cli(source.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id), "OK")
+        XCTAssertEqual(cluster.cli(source.port, "MIGRATE", "127.0.0.1", String(target.port), userKey, "0", "5000"), "OK")
+
+        let r = try stack.http.call("POST", "/api/auth/logoutall/", token: token)
+        XCTAssertEqual(r.status, 503, "logoutall ran on a half-migrated slot: \(r.status) \(r.text)")
+
+        // The rest of the slot moves, and the slot with it.
+        let rest = cluster.cli(source.port, "CLUSTER", "GETKEYSINSLOT", String(slot), "100")
+            .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        XCTAssertFalse(rest.isEmpty)
+        XCTAssertEqual(cluster.cli(source.port, ["MIGRATE", "127.0.0.1", String(target.port), "", "0", "5000", "KEYS"] + rest), "OK")
+        for master in masters {
+            XCTAssertEqual(cluster.cli(master.port, "CLUSTER", "SETSLOT", String(slot), "NODE", target.id), "OK")
+        }
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200, "not logged out by the 503")
+        XCTAssertEqual(try stack.http.call("POST", "/api/auth/logoutall/", token: token).status, 204)
+        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 401)
+    }
 }

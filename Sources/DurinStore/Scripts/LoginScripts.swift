@@ -126,11 +126,13 @@ struct LoginScript: ScriptCall {
     let issuer: String?
     /// The clients' TTLs as `setting` reads them (`-`: from their records).
     let ttls: String
+    /// On a cluster, the number of the user's tag, which session ids end in.
+    let tagNumber: Int?
 
     var group: KeyGroup { .user(user) }
     var arguments: [String] {
         [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
-         String(KeySpace.tagNumber(KeySpace.userTag(user)))]
+         tagNumber.map(String.init) ?? ""]
     }
 
     func decode(_ reply: RedisReply) -> Outcome? {

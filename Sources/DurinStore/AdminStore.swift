@@ -39,7 +39,7 @@ public final class AdminStore {
     // MARK: Clients
 
     public func client(named name: String) throws(StoreError) -> ClientRecord? {
-        ClientRecord(fields: try connection.call(["HGETALL", keys.client(name)]).fieldMap)
+        try connection.clientRecord(named: name, keys: keys)
     }
 
     public func clients() throws(StoreError) -> [ClientRecord] {

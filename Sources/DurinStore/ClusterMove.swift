@@ -173,7 +173,7 @@ public struct ClusterMove {
         }
         let floor = largest / Int64(KeySpace.tagCount) + 1
         for number in 0..<KeySpace.tagCount {
-            let key = keys.prefix(of: .tag(KeySpace.tag(number: number))) + "seq:token"
+            let key = keys.tokenSequence(tag: KeySpace.tag(number: number))
             _ = try destination.run(SessionFloorScript(key: key, floor: floor), context: context)
         }
     }

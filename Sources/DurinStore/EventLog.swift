@@ -30,7 +30,7 @@ extension AdminStore {
     /// Events after `id` (`$`: only new ones), waiting up to `blockMillis` for some.
     public func events(after id: String, blockMillis: Int) throws(StoreError) -> [Event] {
         guard keys.cluster else {
-            let reply = try connection.call(["XREAD", "BLOCK", String(blockMillis), "STREAMS", keys.events(), id])
+            let reply = try connection.call(["XREAD", "BLOCK", String(blockMillis), "STREAMS", keys.events, id])
             return (reply.array ?? []).flatMap { Self.events($0.array?.last ?? .null) }
         }
         // A cluster's streams cannot be read in one blocking XREAD (they are in many
@@ -46,18 +46,14 @@ extension AdminStore {
 
     /// Every event stream, with a connection to the node holding it.
     private func eventStreams() throws(StoreError) -> [(any RedisCommandConnection, String)] {
-        guard keys.cluster else { return [(connection, keys.events())] }
+        guard keys.cluster else { return [(connection, keys.events)] }
         let masters: [any RedisCommandConnection]
         do { masters = try connection.masters() } catch { throw StoreError(error) }
         var streams: [(any RedisCommandConnection, String)] = []
         for master in masters {
-            var cursor = "0"
-            repeat {
-                let reply = try master.call(["SCAN", cursor, "MATCH", keys.eventStreamPattern, "COUNT", "1000", "TYPE", "stream"])
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { throw .unexpected("SCAN: \(reply)") }
-                streams += (parts[1].array ?? []).compactMap(\.string).map { (master, $0) }
-                cursor = next
-            } while cursor != "0"
+            try master.scan(matching: keys.eventStreamPattern, type: "stream") { (stream) throws(StoreError) in
+                streams.append((master, stream))
+            }
         }
         return streams
     }

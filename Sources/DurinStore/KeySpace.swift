@@ -47,7 +47,7 @@ public struct KeySpace: Sendable {
         case .issuers: return issuers
         case .users: return users
         case .tag: return prefix(of: group)
-        case .home(_, let digest): return prefix(of: group) + "t:" + digest
+        case .home(let tag, let digest): return token(digest, home: tag)
         case .key(let key): return key
         case .global: return nil
         }
@@ -71,6 +71,8 @@ public struct KeySpace: Sendable {
     /// user's tag, so that a check that has only the token finds its hash
     /// (`ClusterMove`). Absent for every token issued on the cluster.
     public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + "h:" + digest }
+    /// The hash of a moved-in token, under the tag its home pointer names.
+    public func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + "t:" + digest }
     /// The digest named by a token key; nil for any other key.
     public func digest(ofTokenKey key: String) -> String? {
         guard key.hasPrefix(prefix) else { return nil }
@@ -91,12 +93,15 @@ public struct KeySpace: Sendable {
     /// times 4,096 plus the tag's number: integers, unique across users as durin's
     /// are, and increasing for each user, without a key every login writes.
     public var tokenSequence: String { prefix + "seq:token" }
+    /// A cluster tag's session-id counter.
+    public func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + "seq:token" }
     /// Login attempts from one client address (its own slot on a cluster).
     public func loginAddress(_ address: String) -> String { prefix + "loginaddr:" + address }
-    /// The event stream of a group (one stream on one server; one per tag on a cluster).
-    public func events(of group: KeyGroup = .global) -> String { prefix(of: group) + "events" }
-    /// The pattern of every event stream.
-    public var eventStreamPattern: String { cluster ? prefix + "{*}events" : prefix + "events" }
+    /// The event stream on one server. A cluster has one per key group, in its slot
+    /// (`P{tag}events`: the scripts write to their group's).
+    public var events: String { prefix + "events" }
+    /// The pattern of a cluster's event streams.
+    public var eventStreamPattern: String { prefix + "{*}events" }
     /// A trusted-issuance key's record, by the key's SHA-256 digest.
     public func issuer(_ digest: String) -> String { prefix(of: .issuers) + "issuer:" + digest }
     /// Issuer name -> key digest.

@@ -57,7 +57,7 @@ public struct LayoutMigration {
             return report
         }
         let old = keys.layout1
-        try scan(old.tokenPattern) { (key) throws(StoreError) in
+        try connection.scan(matching: old.tokenPattern) { (key) throws(StoreError) in
             let sha = String(key.dropFirst(old.token("").count))
             guard sha.count == 64 else { return }
             if dryRun { report.tokens += 1; return }
@@ -68,7 +68,7 @@ public struct LayoutMigration {
                 report.tokens += 1
             }
         }
-        try scan(old.expired("*")) { (key) throws(StoreError) in
+        try connection.scan(matching: old.expired("*")) { (key) throws(StoreError) in
             let sha = String(key.dropFirst(old.expired("").count))
             guard sha.count == 64 else { return }
             if dryRun { report.expiredTokens += 1; return }
@@ -77,7 +77,7 @@ public struct LayoutMigration {
                 report.expiredTokens += 1
             }
         }
-        try scan(old.userTokens("*")) { (key) throws(StoreError) in
+        try connection.scan(matching: old.userTokens("*")) { (key) throws(StoreError) in
             if dryRun { return }
             // Entries left here point at tokens already gone (layout 1 cleaned them lazily).
             if try connection.call(["DEL", key]).int == 1 { report.indexes += 1 }
@@ -93,17 +93,5 @@ public struct LayoutMigration {
         guard let sealed = try connection.call(["HGET", keys.layout1.token(sha), "sealed"]).string,
               let token = try store.unsealLayout1(sealed, sha256Hex: sha) else { return "" }
         return try store.seal(token)
-    }
-
-    private func scan(_ pattern: String, _ body: (String) throws(StoreError) -> Void) throws(StoreError) {
-        var cursor = "0"
-        repeat {
-            let reply = try connection.call(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
-                throw .unexpected("SCAN: \(reply)")
-            }
-            for key in (parts[1].array ?? []).compactMap(\.string) { try body(key) }
-            cursor = next
-        } while cursor != "0"
     }
 }

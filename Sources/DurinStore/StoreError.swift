@@ -39,6 +39,20 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension RedisCommandConnection {
+    /// Every key of this server matching `pattern` (and of `type`, if given), one
+    /// SCAN batch at a time.
+    func scan(matching pattern: String, type: String? = nil, _ body: (String) throws(StoreError) -> Void) throws(StoreError) {
+        var cursor = "0"
+        repeat {
+            let reply = try call(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"] + (type.map { ["TYPE", $0] } ?? []))
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                throw .unexpected("SCAN: \(reply)")
+            }
+            for key in (parts[1].array ?? []).compactMap(\.string) { try body(key) }
+            cursor = next
+        } while cursor != "0"
+    }
+
     /// One command, with Redis errors turned into store errors.
     func call(_ args: [String]) throws(StoreError) -> RedisReply {
         let reply: RedisReply

@@ -96,7 +96,6 @@ public final class TokenStore {
         }
     }
 
-
     /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
     public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
         try run(LoginAddressCheckScript(key: keys.loginAddress(address), rate: rate))
@@ -133,7 +132,7 @@ public final class TokenStore {
         if keys.cluster {
             // Read now, not from the copy: a client just added logs in at once, and
             // one just removed never does.
-            guard let record = try clientRecord(client) else { return .failure(.noClient) }
+            guard let record = try connection.clientRecord(named: client, keys: keys) else { return .failure(.noClient) }
             ttls = " \(client)=\(record.tokenTTL.storedValue) "
         }
         let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
@@ -173,10 +172,10 @@ public final class TokenStore {
             var client = try connection.call(["HGET", keys.token(digest), "c"]).string
             if client == nil, let moved = try connection.call(["GET", keys.tokenHome(digest)]).string {
                 home = moved
-                client = try connection.call(["HGET", keys.prefix(of: .tag(moved)) + "t:" + digest, "c"]).string
+                client = try connection.call(["HGET", keys.token(digest, home: moved), "c"]).string
             }
             guard let client else { return nil }
-            ttls = try clientRecord(client).map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
+            ttls = try connection.clientRecord(named: client, keys: keys).map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
         }
         let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, home: home)
         let (outcome, foundHome) = try runLocated { home throws(StoreError) in
@@ -238,10 +237,6 @@ public final class TokenStore {
     /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
     public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
         try sealingKey().unseal(sealed, digest: digest)
-    }
-
-    private func clientRecord(_ name: String) throws(StoreError) -> ClientRecord? {
-        ClientRecord(fields: try connection.call(["HGETALL", keys.client(name)]).fieldMap)
     }
 
     /// The clients' `setting` list for the scripts: `-` on one server (the scripts
@@ -329,6 +324,11 @@ extension ClientRecord {
 }
 
 extension RedisCommandConnection {
+    /// One client's record, nil when there is no such client.
+    func clientRecord(named name: String, keys: KeySpace) throws(StoreError) -> ClientRecord? {
+        ClientRecord(fields: try call(["HGETALL", keys.client(name)]).fieldMap)
+    }
+
     /// Every client record: the set of names, then the records in one round trip
     /// (they share a slot on a cluster).
     func clientRecords(keys: KeySpace) throws(StoreError) -> [ClientRecord] {

@@ -80,11 +80,8 @@ public final class RedisClusterConnection: RedisCommandConnection {
             case .ask(let address) where !Self.isScript(args):
                 target = address
                 asking = true
-            case .ask:
-                pause(attempt)
-                if let slot { target = try node(for: slot) }
-                asking = false
-            case .retryLater:
+            case .ask, .retryLater:
+                // (A script answered ASK waits here too, for the slot to finish moving.)
                 pause(attempt)
                 if message.hasPrefix("CLUSTERDOWN") { try? refreshMap() }
                 if let slot { target = try node(for: slot) }
@@ -103,13 +100,8 @@ public final class RedisClusterConnection: RedisCommandConnection {
         guard let first = commands.first else { return [] }
         let bytes = first.map { Array($0.utf8) }
         let target = try node(for: Self.routingKey(bytes).map { HashSlot.of($0) })
-        var replies: [RedisReply]
-        do {
-            replies = try connection(to: target).pipeline(commands)
-        } catch {
-            // Not retried as a batch: some commands may have run.
-            throw error
-        }
+        // A failure is not retried as a batch: some commands may have run.
+        var replies = try connection(to: target).pipeline(commands)
         for (index, reply) in replies.enumerated() {
             if case .error(let message) = reply, Redirection(message) != nil {
                 replies[index] = try send(commands[index])

@@ -39,7 +39,7 @@ struct TokenCommand: ParsableCommand {
             let digest = Token.digest(of: token)
             // A token moved into a cluster from one server lives under its user's tag.
             if keys.cluster, let home = (try? ctx.connection.send(["GET", keys.tokenHome(digest)]))?.string {
-                print(keys.prefix(of: .home(tag: home, digest: digest)) + "t:" + digest)
+                print(keys.token(digest, home: home))
             } else {
                 print(keys.token(digest))
             }

@@ -213,7 +213,7 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(Stack.eventually(timeout: 60) {
             let masters = self.cluster.masters()
             return masters.count == 3 && !masters.contains { $0.port == victim.port }
-        }, "no replica took over")
+        }, "no replica took over: \(cluster.nodes.filter { $0.pid != pid }.first.map { cluster.cli($0.port, "CLUSTER", "NODES") } ?? "")")
         let promoted = Date()
         XCTAssertTrue(Stack.eventually(timeout: 30) {
             let recent = (answers.get() ?? []).filter { $0.at > max(promoted, Date().addingTimeInterval(-1)) }

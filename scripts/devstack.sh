@@ -41,7 +41,23 @@ wait_for() {
     return 1
 }
 
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether a pid runs. `kill -0` alone also succeeds for a zombie (a process that has
+# died and that its parent has not reaped yet), so the state in /proc must not be Z.
+running() {
+    local stat
+    kill -0 "$1" 2>/dev/null && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    case "${stat%% *}" in Z|X) return 1 ;; esac
+}
+alive() { [ -s "$1" ] && running "$(cat "$1")"; }
+wait_for_exit() {
+    local i
+    for i in $(seq 1 200); do
+        running "$1" || return 0
+        sleep 0.05
+    done
+    return 1
+}
 
 redis_start() {
     alive "$state/redis.pid" && return 0
@@ -55,7 +71,7 @@ redis_stop() {
     if alive "$state/redis.pid"; then
         local pid; pid=$(cat "$state/redis.pid")
         kill "$pid"
-        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$state/redis.pid"
 }
@@ -75,7 +91,7 @@ durin_stop() {
     if alive "$state/durin.pid"; then
         local pid; pid=$(cat "$state/durin.pid")
         kill -TERM "$pid"
-        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$state/durin.pid"
 }
@@ -122,7 +138,7 @@ nginx_stop() {
     if alive "$state/nginx/nginx.pid"; then
         local pid; pid=$(cat "$state/nginx/nginx.pid")
         kill -QUIT "$pid"
-        wait_for bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
 }
 

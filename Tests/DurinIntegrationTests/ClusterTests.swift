@@ -207,13 +207,12 @@ final class ClusterTests: XCTestCase {
         load.start()
         XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 100 }, "no load")
         let victim = try XCTUnwrap(cluster.masters().first)
-        let pid = try XCTUnwrap(cluster.nodes.first { $0.port == victim.port }?.pid)
         let killed = Date()
-        kill(pid, SIGKILL)
+        cluster.kill(port: victim.port)
         XCTAssertTrue(Stack.eventually(timeout: 60) {
             let masters = self.cluster.masters()
             return masters.count == 3 && !masters.contains { $0.port == victim.port }
-        }, "no replica took over: \(cluster.nodes.filter { $0.pid != pid }.first.map { cluster.cli($0.port, "CLUSTER", "NODES") } ?? "")")
+        }, "no replica took over: \(cluster.clusterNodes())")
         let promoted = Date()
         XCTAssertTrue(Stack.eventually(timeout: 30) {
             let recent = (answers.get() ?? []).filter { $0.at > max(promoted, Date().addingTimeInterval(-1)) }

@@ -137,7 +137,7 @@ final class SentinelFailoverTests: XCTestCase {
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: revoked).status, 401, "a revocation made before the kill")
         XCTAssertNoThrow(try stack.login("tia", "tia-pw", client: "web"), "login on the new master")
         XCTAssertEqual(stack.pid("durin.pid"), responder, "the responder did not restart")
-        if let responder { XCTAssertEqual(kill(responder, 0), 0, "and is alive") }
+        if let responder { XCTAssertTrue(Stack.isRunning(responder), "and is alive") }
         XCTAssertEqual(try stack.durinctl(["token", "list", "--user", "sam"]).status, 0, "durinctl works through the sentinels")
     }
 

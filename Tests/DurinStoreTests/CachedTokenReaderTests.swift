@@ -80,18 +80,23 @@ final class CachedTokenReaderTests: XCTestCase {
     /// (SIGSTOP: its socket stays open), emptying the cache.
     func testTheListenerNoticesAFrozenServer() throws {
         let config = Configuration()
-        let cache = VerificationCache(timeoutSeconds: 60, keys: KeySpace(prefix: config.keyPrefix), silenceMillis: 300)
+        // A silence bound well above any scheduling delay of a busy machine: the
+        // healthy half of the test must not depend on the listener thread running
+        // within a few hundred milliseconds.
+        let cache = VerificationCache(timeoutSeconds: 60, keys: KeySpace(prefix: config.keyPrefix), silenceMillis: 1500)
         let lostCount = Locked(0)
         let listener = InvalidationListener(endpoint: redis.endpoint, cache: cache, restored: {}, lost: { _ in lostCount.update { $0 += 1 } })
         Thread { listener.run() }.start()
         XCTAssertTrue(waitFor { cache.ticket() != nil }, "subscribed")
-        Thread.sleep(forTimeInterval: 1.0)
+        // Deliberately a wait for time to pass: twice the silence bound, so the cache
+        // stays trusted only because the listener's pings were answered.
+        Thread.sleep(forTimeInterval: 3.0)
         XCTAssertNotNil(cache.ticket(), "an idle but healthy server keeps the cache trusted (pings)")
         XCTAssertEqual(lostCount.value, 0)
         kill(redis.pid, SIGSTOP)
         defer { kill(redis.pid, SIGCONT) }
-        XCTAssertTrue(waitFor { cache.ticket() == nil }, "the cache lapses while Redis is frozen")
-        XCTAssertTrue(waitFor { lostCount.value > 0 }, "and the listener gives the connection up")
+        XCTAssertTrue(waitFor(timeout: 10) { cache.ticket() == nil }, "the cache lapses while Redis is frozen")
+        XCTAssertTrue(waitFor(timeout: 10) { lostCount.value > 0 }, "and the listener gives the connection up")
         kill(redis.pid, SIGCONT)
         XCTAssertTrue(waitFor(timeout: 10) { cache.ticket() != nil }, "and subscribes again when Redis answers")
     }

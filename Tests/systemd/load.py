@@ -5,7 +5,12 @@
       THREADS keep-alive connections to 127.0.0.1:PORT send `GET PATH` with
       `Authorization: Token TOKEN` until STOPFILE exists (or MAX_SECONDS pass).
       Every request becomes a line of OUT: "start end status" (epoch seconds;
-      status 0 when the connection failed or timed out).
+      status 0 when the connection failed or timed out). While it runs, each
+      answer is also appended to OUT.live at once, so that a caller can poll for
+      progress (`load.py count`) instead of sleeping.
+
+  load.py count OUT SINCE
+      How many requests sent after SINCE (epoch seconds) got 200 so far.
 
   load.py analyze OUT T0 T1
       T0..T1 is the event (a kill or a stop: just before the command was sent,
@@ -30,6 +35,7 @@ def run(port, path, token, out, stopfile, threads=4, max_seconds=60.0):
     deadline = time.time() + max_seconds
     results = []
     lock = threading.Lock()
+    live = open(out + ".live", "w", buffering=1)
 
     def worker():
         conn = None
@@ -53,6 +59,8 @@ def run(port, path, token, out, stopfile, threads=4, max_seconds=60.0):
                 conn = None
                 time.sleep(0.01)
             mine.append((start, time.time(), status))
+            with lock:
+                live.write("%.6f %.6f %d\n" % mine[-1])
         with lock:
             results.extend(mine)
 
@@ -61,10 +69,24 @@ def run(port, path, token, out, stopfile, threads=4, max_seconds=60.0):
         t.start()
     for t in ts:
         t.join()
+    live.close()
     results.sort()
     with open(out, "w") as f:
         for s, e, st in results:
             f.write("%.6f %.6f %d\n" % (s, e, st))
+
+
+def count(out, since):
+    n = 0
+    try:
+        with open(out + ".live") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and float(parts[0]) > since and parts[2] == "200":
+                    n += 1
+    except FileNotFoundError:
+        pass
+    print(n)
 
 
 def analyze(out, t0, t1):
@@ -109,6 +131,8 @@ if __name__ == "__main__":
         a = sys.argv[2:]
         run(int(a[0]), a[1], a[2], a[3], a[4],
             int(a[5]) if len(a) > 5 else 4, float(a[6]) if len(a) > 6 else 60.0)
+    elif cmd == "count" and len(sys.argv) == 4:
+        count(sys.argv[2], float(sys.argv[3]))
     elif cmd == "analyze" and len(sys.argv) == 5:
         analyze(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
     else:

@@ -403,6 +403,11 @@ run_load() {
     python3 "$work/files/load.py" run "$port" "$2" "$3" "$work/out/$1.tsv" "$work/out/$1.stop" 4 60 &
     load_pid=$!
 }
+# wait_ok NAME N SINCE: waits (up to 30 s) until N requests of the load sent after
+# SINCE (epoch seconds; 0 for any) were answered 200. A poll, not a sleep: a slow
+# machine gets as long as it needs to build up the load the checks judge.
+load_ok_count() { [ "$(python3 "$work/files/load.py" count "$work/out/$1.tsv" "$3")" -ge "$2" ]; }
+wait_ok() { wait_for 30 load_ok_count "$@" || nok "load $1: fewer than $2 answers of 200 after $3 within 30 s"; }
 stop_load() {
     touch "$work/out/$1.stop"
     wait "$load_pid" 2>/dev/null
@@ -420,7 +425,7 @@ login alice mobile; tok_mobile=$token
 [ -n "$tok_web" ] && [ -n "$tok_mobile" ] || fatal "login for the kill test failed ($code $body)"
 read -r n_before pid_before _ _ <<<"$(durin_state)"
 run_load kill /api/ping/ "$tok_web"
-sleep 1.5
+wait_ok kill 100 0
 k0=$(now)
 sctl kill -s KILL durin.service
 k1=$(now)
@@ -432,7 +437,7 @@ durin_replaced() {
 }
 wait_for 20 durin_replaced "$pid_before"
 k_active=$(now)
-sleep 1.5
+wait_ok kill 50 "$k1"
 stop_load kill
 read -r n_after pid_after st_after active_after <<<"$(durin_state)"
 analyze kill "$k0" "$k1"
@@ -455,13 +460,13 @@ check_durin "after SIGKILL"
 read -r n_before pid_before _ _ <<<"$(durin_state)"
 cursor=$(ns journalctl -u durin.service -n 1 --show-cursor -o cat --no-pager | sed -n 's/^-- cursor: //p')
 run_load stop /api/ping/ "$tok_web"
-sleep 1.5
+wait_ok stop 100 0
 s0=$(now)
 sctl stop durin.service 2>"$work/out/stop.err"
 stop_rc=$?
 s1=$(now)
 stop_ms=$(ms_since "$s0" "$s1")
-sleep 1.5
+wait_ok stop 50 "$s1"
 stop_load stop
 analyze stop "$s0" "$s1"
 [ -s "$work/out/stop.err" ] && note "systemctl stop: $(xargs <"$work/out/stop.err")"
@@ -508,12 +513,12 @@ read -r _ durin_pid _ _ <<<"$(durin_state)"
 login bob web; tok_a=$token
 [ -n "$tok_a" ] || fatal "login bob failed ($code $body)"
 run_load redis-restart /api/auth/verify/ "$tok_a"
-sleep 1
+wait_ok redis-restart 50 0
 r0=$(now)
 sctl restart redis-server.service
 r1=$(now)
 wait_for 10 redis_ready
-sleep 1.5
+wait_ok redis-restart 50 "$r1"
 stop_load redis-restart
 analyze redis-restart "$r0" "$r1"
 note "redis restart: $total requests on verify/, $ok200 200s, failures: ${fail_codes:-none}; longest time without a 200: $no200_ms ms"
@@ -544,8 +549,9 @@ check_durin "after redis stop/start"
 
 # 9c. SIGKILL of redis-server: a token issued and a logout made >= 1 s before it
 # survive (appendfsync everysec); systemd restarts Redis (Restart=always). A test-only
-# drop-in stretches RestartSec so that the outage can be observed.
-nsh "mkdir -p /etc/systemd/system/redis-server.service.d && printf '[Service]\nRestartSec=2s\n' > /etc/systemd/system/redis-server.service.d/durin-test.conf"
+# drop-in stretches RestartSec so that the outage can be observed: 5 s, far more
+# than the few requests made meanwhile take on a slow machine.
+nsh "mkdir -p /etc/systemd/system/redis-server.service.d && printf '[Service]\nRestartSec=5s\n' > /etc/systemd/system/redis-server.service.d/durin-test.conf"
 sctl daemon-reload
 login bob mobile; tok_keep=$token
 login alice cli; tok_gone=$token
@@ -555,7 +561,8 @@ sleep 1.5
 redis_n_before=$(prop redis-server.service NRestarts)
 redis_pid=$(prop redis-server.service MainPID)
 ns kill -9 "$redis_pid"
-sleep 0.3
+redis_down() { ! redis_ready; }
+wait_for 5 redis_down
 req GET /api/auth/verify/ "$tok_keep"
 expect "redis killed: verify/ answers 503 with durin's JSON while Redis is down" "503 Token store unavailable." "$code $(json detail)"
 if [ "$redis_restart_mode" = always ] || [ "$redis_restart_mode" = on-failure ] || [ "$redis_restart_mode" = on-abnormal ]; then
@@ -666,7 +673,8 @@ if ns dpkg --purge durin >"$work/out/dpkg-purge.log" 2>&1; then
 else
     sed 's/^/#   /' "$work/out/dpkg-purge.log"; nok "dpkg --purge durin failed"
 fi
-sleep 0.2
+no_durin_process() { [ -z "$(ns pgrep -x durin-fcgi)" ]; }
+wait_for 5 no_durin_process
 expect "purge: no durin-fcgi process" "" "$(ns pgrep -x durin-fcgi | xargs)"
 expect "purge: durin.service inactive" inactive "$(sctl is-active durin.service)"
 expect "purge: durin.socket inactive" inactive "$(sctl is-active durin.socket)"

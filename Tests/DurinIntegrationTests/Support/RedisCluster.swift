@@ -54,7 +54,7 @@ final class RedisCluster: @unchecked Sendable {
     }
 
     func stop() {
-        for node in nodes { kill(node.pid, SIGKILL); _ = Stack.waitExit(node.pid, timeout: 5) }
+        for node in nodes { Glibc.kill(node.pid, SIGKILL); _ = Stack.waitExit(node.pid, timeout: 5) }
         nodes = []
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -76,10 +76,28 @@ final class RedisCluster: @unchecked Sendable {
             }
     }
 
+    /// Kills a node with SIGKILL and reaps it: from then on it is gone for every
+    /// question this type asks.
+    func kill(port: UInt16) {
+        guard let node = nodes.first(where: { $0.port == port }) else { return }
+        Glibc.kill(node.pid, SIGKILL)
+        _ = Stack.waitExit(node.pid, timeout: 5)
+    }
+
+    /// CLUSTER NODES as seen by a node that answers. A live pid is not enough: a
+    /// killed node stays a zombie until it is reaped, and `kill(pid, 0)` succeeds
+    /// for a zombie; a node that answers PING is alive and serving.
+    func clusterNodes() -> String {
+        for node in nodes where Stack.isRunning(node.pid) && cli(node.port, "PING") == "PONG" {
+            let view = cli(node.port, "CLUSTER", "NODES")
+            if !view.isEmpty { return view }
+        }
+        return ""
+    }
+
     /// (node id, port) of each master, from CLUSTER NODES.
     func masters() -> [(id: String, port: UInt16)] {
-        guard let any = nodes.first(where: { kill($0.pid, 0) == 0 }) else { return [] }
-        return cli(any.port, "CLUSTER", "NODES").split(separator: "\n").compactMap { line in
+        clusterNodes().split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
             guard f.count >= 8, f[2].contains("master"), !f[2].contains("fail"), let colon = f[1].firstIndex(of: ":") else { return nil }
             let portText = f[1][f[1].index(after: colon)...].prefix { $0.isNumber }
@@ -89,9 +107,8 @@ final class RedisCluster: @unchecked Sendable {
 
     /// How many slots each master serves, by port (from CLUSTER NODES).
     func slotCounts() -> [UInt16: Int] {
-        guard let any = nodes.first(where: { kill($0.pid, 0) == 0 }) else { return [:] }
         var counts: [UInt16: Int] = [:]
-        for line in cli(any.port, "CLUSTER", "NODES").split(separator: "\n") {
+        for line in clusterNodes().split(separator: "\n") {
             let f = line.split(separator: " ")
             guard f.count >= 8, f[2].contains("master"), let colon = f[1].firstIndex(of: ":"),
                   let port = UInt16(f[1][f[1].index(after: colon)...].prefix { $0.isNumber }) else { continue }

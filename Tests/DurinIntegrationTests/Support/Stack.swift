@@ -277,6 +277,22 @@ final class Stack: @unchecked Sendable {
         return nil
     }
 
+    /// Whether a process still runs. `kill(pid, 0)` alone is not enough: it also
+    /// succeeds for a zombie, a process that has died but that its parent has not
+    /// reaped yet (a child of ours we have not waited for, or an orphan whose new
+    /// parent reaps late). Our own child is reaped here; anyone's is read from
+    /// /proc (state Z or X is dead).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { return false }
+        guard kill(pid, 0) == 0,
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        // The state follows the command name, which may itself hold spaces and ')'.
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state != nil && state != "Z" && state != "X"
+    }
+
     /// Polls until `condition` holds, up to `timeout` seconds.
     static func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

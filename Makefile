@@ -18,7 +18,7 @@ STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationaliza
     dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 
-.PHONY: build build-static run test test-cluster test-install test-systemd fuzz bench install deb clean
+.PHONY: build build-static run check test test-cluster test-install test-systemd fuzz bench install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -29,6 +29,12 @@ build-static:
 # Redis, durin-fcgi and nginx on 127.0.0.1:$${DURIN_HTTP_PORT:-8080}, with demo data.
 run: build
 	DURIN_BIN_DIR=$(BIN_DIR) scripts/devstack.sh run
+
+# The quick loop: the unit tests and the store's tests against a redis-server of their
+# own, without nginx or the responder (well under a minute after a build).
+check:
+	swift build --build-tests
+	swift test --skip-build --skip DurinIntegrationTests
 
 # The whole suite: unit tests and end-to-end tests through real nginx and Redis,
 # then the Debian package under a real systemd (needs root).

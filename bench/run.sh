@@ -53,7 +53,7 @@ chmod 666 "$state/ceiling.sock"
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
 sleep 0.5
 
-ctl() { DURIN_REDIS_URL=unix://$state/redis.sock DURIN_SECRET_KEY=$(cat "$state/secret") "$bin/durinctl" "$@"; }
+ctl() { DURIN_REDIS_URL=unix://:$(cat "$state/redis-password")@$state/redis.sock DURIN_SECRET_KEY=$(cat "$state/secret") "$bin/durinctl" "$@"; }
 ctl client add web >/dev/null
 ctl client add bench --ttl 7d >/dev/null
 echo "bench-password" | ctl user add bench --password-stdin >/dev/null

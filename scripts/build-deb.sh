@@ -24,11 +24,14 @@ install -m 0755 "$root"/packaging/deb/postinst "$root"/packaging/deb/prerm "$roo
 (cd "$pkg" && find etc -type f | sed 's#^#/#' | sort) > "$pkg/DEBIAN/conffiles"
 
 # Depends: the package of every shared library the binaries load (the Swift
-# runtime is linked in statically, so it is not among them).
+# runtime is linked in statically, so it is not among them), at least at the full
+# version built against, Debian revision included: libfcgi0ldbl 2.4.2-2 lacks the
+# fix for CVE-2025-23016 (a heap overflow in its parameter parsing) that
+# 2.4.2-2+deb12u1 has, and `>= 2.4.2` would accept it.
 depends=$(for b in "$pkg"/usr/bin/*; do ldd "$b"; done | awk '/=> \// { print $3 }' | sort -u |
     while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true; done |
     cut -d: -f1 | sort -u | while read -r p; do
-        printf '%s (>= %s)\n' "$p" "$(dpkg-query -W -f '${Version}' "$p" | sed 's/-[^-]*$//')"
+        printf '%s (>= %s)\n' "$p" "$(dpkg-query -W -f '${Version}' "$p")"
     done | paste -sd, - | sed 's/,/, /g')
 [ -n "$depends" ] || { echo "build-deb.sh: found no library dependencies" >&2; exit 1; }
 for b in "$pkg"/usr/bin/*; do
@@ -44,7 +47,7 @@ Architecture: $arch
 Maintainer: durin maintainers <root@localhost>
 Section: net
 Priority: optional
-Depends: $depends, passwd, init-system-helpers (>= 1.54)
+Depends: $depends, init-system-helpers (>= 1.54)
 Recommends: redis-server (>= 5:7.0), nginx
 Suggests: redis-tools
 Installed-Size: $(du -sk --exclude=DEBIAN "$pkg" | cut -f1)

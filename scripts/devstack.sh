@@ -21,12 +21,26 @@ listen_options=""
 if [ "${DURIN_HTTP_REUSEPORT:-0}" = 1 ]; then listen_options=" reuseport"; fi
 bin=${DURIN_BIN_DIR:-$root/.build/debug}
 
-export DURIN_REDIS_URL=${DURIN_REDIS_URL:-unix://$state/redis.sock}
+# The stack's Redis is closed like a production one: no TCP, and a connection that
+# has not logged in runs nothing. Its password is kept in the state dir (0600) and
+# reaches redis-server through a config file and redis-cli through REDISCLI_AUTH,
+# never a command line.
+[ -s "$state/redis-password" ] || (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$state/redis-password")
+REDISCLI_AUTH=$(cat "$state/redis-password")
+export REDISCLI_AUTH
+export DURIN_REDIS_URL=${DURIN_REDIS_URL:-unix://:$REDISCLI_AUTH@$state/redis.sock}
 export DURIN_LISTEN=${DURIN_LISTEN:-$state/durin.sock}
 if [ -z "${DURIN_SECRET_KEY:-}" ]; then
-    [ -s "$state/secret" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$state/secret"
+    [ -s "$state/secret" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$state/secret")
     DURIN_SECRET_KEY=$(cat "$state/secret")
     export DURIN_SECRET_KEY
+fi
+# The proxy key nginx proves its requests with (docs/security.md): durin-fcgi gets it
+# in its environment, nginx from a private include (nginx_config).
+if [ -z "${DURIN_PROXY_KEY:-}" ]; then
+    [ -s "$state/proxy-key" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$state/proxy-key")
+    DURIN_PROXY_KEY=$(cat "$state/proxy-key")
+    export DURIN_PROXY_KEY
 fi
 
 die() { echo "devstack: $*" >&2; exit 1; }
@@ -61,7 +75,8 @@ wait_for_exit() {
 
 redis_start() {
     alive "$state/redis.pid" && return 0
-    redis-server --port 0 --unixsocket "$state/redis.sock" --unixsocketperm 700 \
+    (umask 077 && printf 'requirepass %s\n' "$REDISCLI_AUTH" > "$state/redis.conf")
+    redis-server "$state/redis.conf" --port 0 --unixsocket "$state/redis.sock" --unixsocketperm 700 \
         --dir "$state" --dbfilename dump.rdb --save "" --appendonly no \
         --pidfile "$state/redis.pid" --daemonize yes --logfile "$state/redis.log" </dev/null >/dev/null 2>&1
     wait_for redis-cli -s "$state/redis.sock" ping || die "redis-server did not start (see $state/redis.log)"
@@ -99,7 +114,12 @@ durin_stop() {
 nginx_config() {
     local n="$state/nginx"
     mkdir -p "$n/durin" "$n/tmp" "$n/logs"
-    cp "$root"/nginx/durin-*.conf "$n/durin/"
+    local snippet
+    for snippet in "$root"/nginx/durin-*.conf; do
+        sed -e "s#/etc/nginx/durin/#$n/durin/#g" "$snippet" > "$n/durin/$(basename "$snippet")"
+    done
+    # Private from its first byte, as the package writes it.
+    (umask 077 && printf '# durin proxy key (devstack)\nfastcgi_param DURIN_PROXY_KEY "%s";\n' "$DURIN_PROXY_KEY" > "$n/durin/proxy-key.conf")
     sed -e "s#/etc/nginx/durin/#$n/durin/#g" \
         -e "s#unix:/run/durin/durin.sock#unix:$DURIN_LISTEN#g" \
         -e "s#unix:/run/durin/demo-app.sock#unix:$state/demo-app.sock#g" \
@@ -187,7 +207,7 @@ durin is running on http://127.0.0.1:$port (clients web, cli, mobile; user demo 
   curl -s http://127.0.0.1:$port/api/web-only/ -H "Authorization: Token \$TOKEN"
   curl -s -X POST http://127.0.0.1:$port/api/auth/refresh/ -H "Authorization: Token \$TOKEN"
   curl -s -X POST http://127.0.0.1:$port/api/auth/logout/  -H "Authorization: Token \$TOKEN"
-  DURIN_REDIS_URL=unix://$state/redis.sock $bin/durinctl token list
+  DURIN_REDIS_URL=unix://:\$(cat $state/redis-password)@$state/redis.sock $bin/durinctl token list
 
 Ctrl-C stops the stack.
 MSG

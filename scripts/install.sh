@@ -30,15 +30,22 @@ for u in durin.service durin.socket; do
     sed -e "s#/usr/bin/durin-fcgi#$PREFIX/bin/durin-fcgi#" "$root/systemd/$u" > "$DESTDIR$UNITDIR/$u"
     chmod 0644 "$DESTDIR$UNITDIR/$u"
 done
-install -m 0644 "$root"/nginx/durin-server.conf "$root"/nginx/durin-api.conf "$root"/nginx/durin-protect.conf \
-    "$DESTDIR$SYSCONFDIR/nginx/durin/"
+# The snippets name each other (and the proxy key's include) by their installed path.
+for snippet in durin-server.conf durin-api.conf durin-protect.conf; do
+    sed -e "s#/etc/nginx/durin/#$SYSCONFDIR/nginx/durin/#g" "$root/nginx/$snippet" > "$DESTDIR$SYSCONFDIR/nginx/durin/$snippet"
+    chmod 0644 "$DESTDIR$SYSCONFDIR/nginx/durin/$snippet"
+done
 sed -e "s#/etc/nginx/durin/#$SYSCONFDIR/nginx/durin/#g" "$root/nginx/example-site.conf" \
     > "$DESTDIR$SYSCONFDIR/nginx/sites-available/durin"
 chmod 0644 "$DESTDIR$SYSCONFDIR/nginx/sites-available/durin"
+install -d "$DESTDIR$PREFIX/share/doc/durin/docs"
 install -m 0644 "$root/README.md" "$DESTDIR$PREFIX/share/doc/durin/"
+# The manuals the README links to (docs/...), beside it.
+install -m 0644 "$root"/docs/*.md "$DESTDIR$PREFIX/share/doc/durin/docs/"
 install -m 0644 "$root/systemd/durin.env" "$DESTDIR$PREFIX/share/doc/durin/examples/durin.env"
 install -m 0644 "$root/redis/durin-redis.conf" "$root/redis/durin.acl" "$DESTDIR$PREFIX/share/doc/durin/examples/"
 
 if [ "$WITH_ENV" = 1 ]; then
-    "$root/scripts/write-env.sh" "$root/systemd/durin.env" "$DESTDIR$SYSCONFDIR/durin/durin.env"
+    "$root/scripts/write-env.sh" "$root/systemd/durin.env" "$DESTDIR$SYSCONFDIR/durin/durin.env" \
+        "$DESTDIR$SYSCONFDIR/nginx/durin/proxy-key.conf"
 fi

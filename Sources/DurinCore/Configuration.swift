@@ -28,11 +28,32 @@ public struct Configuration: Sendable {
     public var keyPrefix = "durin:"
     public var listen: String?
     public var socketMode: UInt32 = 0o660
+    /// From the accept, how long a FastCGI peer has to send its whole request
+    /// (params and body); past it the connection is closed unanswered.
+    public var fastcgiTimeoutMillis = 5000
+    /// The proxy key: the value nginx sends in the DURIN_PROXY_KEY param of every
+    /// request, from a root-only include. durin-fcgi answers nothing else; durinctl
+    /// check compares it with nginx's. Printable base64url or hex, never logged.
+    public var proxyKey: [UInt8]?
     public var threads = 8
     public var passwordIterations = 1_000_000
+    /// The most PBKDF2 iterations a stored hash may name. A hash above it (from an
+    /// import, say: a check at 10^8 costs 100 normal ones) is never computed: its
+    /// user cannot log in with a password, the login costs what the decoy costs, and
+    /// durinctl refuses such hashes. Twice the default by default, above every
+    /// Django release's own count (1,200,000 in Django 6.0).
+    public var passwordIterationsMax = 2_000_000
     public var expiredGraceSeconds: Int64 = 86400
+    /// Login attempts for one username from one address group (an IPv4 address, an
+    /// IPv6 /64): what a guesser gets before their guesses wait, without locking the
+    /// name's owner out elsewhere.
     public var loginFailureRate: ThrottleRate? = ThrottleRate(requests: 10, periodSeconds: 60)
-    /// Login attempts per client address (REMOTE_ADDR), hashed or not.
+    /// Login attempts for one username from anywhere: a looser backstop, so that
+    /// guesses spread over many addresses are slowed too. Above what one address
+    /// group can send at `loginFailureRate` (600 an hour at 10/m).
+    public var loginFailureRatePerUser: ThrottleRate? = ThrottleRate(requests: 1000, periodSeconds: 3600)
+    /// Login attempts per address group (REMOTE_ADDR: an IPv4 address, an IPv6 /64),
+    /// hashed or not.
     public var loginRatePerAddress: ThrottleRate? = ThrottleRate(requests: 30, periodSeconds: 60)
     /// A login still waiting for a hasher this long after it arrived is answered 503
     /// unhashed: below nginx's fastcgi_read_timeout (60 s), so no hash is spent on a
@@ -122,8 +143,21 @@ public struct Configuration: Sendable {
             c.socketMode = m
             return true
         }
+        try reader.read("DURIN_FASTCGI_TIMEOUT", expected: "a duration such as 5, 5s or 1m") { s in
+            guard let d = DurationSpec.parse(s), d.seconds <= 3600 else { return false }
+            c.fastcgiTimeoutMillis = Int(d.seconds) * 1000
+            return true
+        }
+        try reader.read("DURIN_PROXY_KEY", expected: ProxyKey.expected, secret: true) { s in
+            guard ProxyKey.isWellFormed(s) else { return false }
+            c.proxyKey = Array(s.utf8)
+            return true
+        }
         try reader.int("DURIN_THREADS", in: 1...256) { c.threads = $0 }
         try reader.int("DURIN_PASSWORD_ITERATIONS", in: 1...100_000_000) { c.passwordIterations = $0 }
+        var capSet = false
+        try reader.int("DURIN_PASSWORD_ITERATIONS_MAX", in: 1...100_000_000) { c.passwordIterationsMax = $0; capSet = true }
+
         try reader.read("DURIN_EXPIRED_GRACE", expected: "a duration such as 1d (0: expired tokens are at once invalid)") { s in
             if s == "0" { c.expiredGraceSeconds = 0; return true }
             guard let d = DurationSpec.parse(s) else { return false }
@@ -134,6 +168,12 @@ public struct Configuration: Sendable {
             if s.lowercased() == "off" { c.loginFailureRate = nil; return true }
             guard let r = ThrottleRate.parse(s) else { return false }
             c.loginFailureRate = r
+            return true
+        }
+        try reader.read("DURIN_LOGIN_FAILURE_RATE_PER_USER", expected: "N/s, N/m, N/h or N/d, or off") { s in
+            if s.lowercased() == "off" { c.loginFailureRatePerUser = nil; return true }
+            guard let r = ThrottleRate.parse(s) else { return false }
+            c.loginFailureRatePerUser = r
             return true
         }
         try reader.read("DURIN_LOGIN_RATE_PER_ADDRESS", expected: "N/s, N/m, N/h or N/d, or off") { s in
@@ -165,6 +205,15 @@ public struct Configuration: Sendable {
                 throw Invalid(variable: "DURIN_SECRET_KEY", problem: "the secret \(weakness)")
             }
             c.secretKey = Array(secret.utf8)
+        }
+        if c.passwordIterationsMax < c.passwordIterations {
+            guard capSet else {
+                // Only the count was raised: the cap follows it.
+                c.passwordIterationsMax = 2 * c.passwordIterations
+                return c
+            }
+            throw Invalid(variable: "DURIN_PASSWORD_ITERATIONS_MAX",
+                          problem: "below DURIN_PASSWORD_ITERATIONS (\(c.passwordIterations)): the service's own hashes would be refused")
         }
         return c
     }

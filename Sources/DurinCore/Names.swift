@@ -2,10 +2,30 @@
 /// so they are restricted to characters that cannot reach another key: no `:`,
 /// no white space, no control characters.
 public enum Names {
-    /// Django's default username rule: letters, digits and `@ . + - _`, at most 150.
+    /// The most a username may hold: Django's `max_length` (150) counts code points,
+    /// so a name is measured in Unicode scalars, never in characters (one grapheme
+    /// may carry any number of combining marks).
+    public static let usernameMaxScalars = 150
+    /// ... and so at most this many bytes of UTF-8.
+    public static let usernameMaxBytes = usernameMaxScalars * 4
+
+    /// Django's default username rule (UnicodeUsernameValidator, `^[\w.@+-]+\Z`, and
+    /// max_length 150): Python's `\w` is a letter (category L*), a number (a scalar
+    /// with a numeric type) or `_`; combining marks are not word characters.
     public static func isValidUsername(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 150 && name.unicodeScalars.allSatisfy {
-            $0.properties.isAlphabetic || $0.properties.numericType != nil || "@.+-_".unicodeScalars.contains($0)
+        guard !name.isEmpty, name.utf8.count <= usernameMaxBytes else { return false }
+        var count = 0
+        for scalar in name.unicodeScalars {
+            count += 1
+            guard count <= usernameMaxScalars, isWordCharacter(scalar) || "@.+-".unicodeScalars.contains(scalar) else { return false }
+        }
+        return true
+    }
+
+    static func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return scalar == "_" || scalar.properties.numericType != nil
         }
     }
 

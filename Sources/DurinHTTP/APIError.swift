@@ -26,6 +26,10 @@ public enum APIError: Error, Equatable, Sendable {
     case validation(String)
     // Authorization and limits.
     case permissionDenied
+    /// A request without nginx's proxy key (DURIN_PROXY_KEY): not from nginx.
+    case notFromProxy
+    /// An auth_request check of a request that brought X-Durin-* headers of its own.
+    case forgedIdentityHeaders
     case throttled(waitSeconds: Int)
     case busy
     // Infrastructure.
@@ -47,13 +51,14 @@ extension APIError {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
             return 401
-        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation:
+        case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation,
+             .forgedIdentityHeaders:
             return 400
         case .unsupportedMediaType: return 415
         case .bodyTooLarge: return 413
         case .methodNotAllowed: return 405
         case .notFound, .noSuchSession: return 404
-        case .permissionDenied: return 403
+        case .permissionDenied, .notFromProxy: return 403
         case .throttled: return 429
         case .busy, .storeUnavailable: return 503
         case .internalError: return 500
@@ -80,6 +85,8 @@ extension APIError {
         case .notFound: return "Not found."
         case .noSuchSession: return "No AuthToken matches the given query."
         case .permissionDenied: return "You do not have permission to perform this action."
+        case .notFromProxy: return "Request refused: it did not come through the proxy (its proxy key is missing or wrong)."
+        case .forgedIdentityHeaders: return "X-Durin-* headers are set by durin, never by a client."
         case .throttled(let wait): return "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s")."
         case .busy: return "Too many logins waiting. Try again shortly."
         case .storeUnavailable: return "Token store unavailable."

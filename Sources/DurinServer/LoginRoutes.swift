@@ -8,6 +8,8 @@ import DurinStore
 /// ever holds a worker that verification needs.
 public struct LoginJob: Sendable {
     let request: HTTPRequest
+    /// Where it came from, as the login limits count it (`ClientAddress.group`).
+    let addressGroup: String
     /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not processed.
     let queuedAt = ContinuousClock.now
 }
@@ -19,6 +21,7 @@ struct LoginAttempt {
     /// nil for an unknown user: the decoy hash is checked instead.
     let user: UserRecord?
     let client: JSONValue?
+    let addressGroup: String
 }
 
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
@@ -27,21 +30,23 @@ extension API {
 
     /// The worker's half of login: the per-address limit (one Redis round trip), so a
     /// flood from one address is refused before it queues for a hasher.
+    /// An address nginx did not give (none, or not an address) still counts, in one
+    /// shared group: nothing a request sends skips the limit.
     func admitLogin(_ request: HTTPRequest) throws(APIError) -> LoginJob {
-        if let rate = config.loginRatePerAddress,
-           let address = request.remoteAddress, !address.isEmpty, address.utf8.count <= 64 {
-            if let wait = try store({ () throws(StoreError) in try tokens.loginAddressCheck(address: address, rate: rate) }) {
-                logger.notice("login refused: too many attempts from one address", metadata: ["address": .string(address)])
+        let group = ClientAddress.group(request.remoteAddress)
+        if let rate = config.loginRatePerAddress {
+            if let wait = try store({ () throws(StoreError) in try tokens.loginAddressCheck(addressGroup: group, rate: rate) }) {
+                logger.notice("login refused: too many attempts from one address", metadata: ["address": .string(group)])
                 throw .throttled(waitSeconds: wait)
             }
         }
-        return LoginJob(request: request)
+        return LoginJob(request: request, addressGroup: group)
     }
 
     /// On the hasher: DRF's field validation, then the per-username limit and the
     /// user record (one Redis round trip).
-    func prepareLogin(_ request: HTTPRequest) throws(APIError) -> LoginAttempt {
-        let data = try Self.fields(request)
+    func prepareLogin(_ job: LoginJob) throws(APIError) -> LoginAttempt {
+        let data = try Self.fields(job.request)
         // DRF's AuthTokenSerializer: field errors first, then the credentials.
         var errors: [APIError.FieldError] = []
         var username = "", password = ""
@@ -57,14 +62,15 @@ extension API {
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw .invalidCredentials }
         let precheck = try store { () throws(StoreError) in
-            try tokens.loginPrecheck(username: username, failureRate: config.loginFailureRate)
+            try tokens.loginPrecheck(username: username, addressGroup: job.addressGroup, pairRate: config.loginFailureRate,
+                                     userRate: config.loginFailureRatePerUser)
         }
         switch precheck {
         case .limited(let wait):
-            logger.notice("login refused: too many attempts", metadata: ["user": .string(username)])
+            logger.notice("login refused: too many attempts", metadata: ["user": .string(username), "address": .string(job.addressGroup)])
             throw .throttled(waitSeconds: wait)
         case .proceed(let user):
-            return LoginAttempt(username: username, password: password, user: user, client: data["client"])
+            return LoginAttempt(username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup)
         }
     }
 
@@ -78,7 +84,7 @@ extension API {
                 logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE")
                 throw .busy
             }
-            let attempt = try prepareLogin(job.request)
+            let attempt = try prepareLogin(job)
             let started = slot != nil ? ContinuousClock.now : nil
             let matches = checkPassword(attempt)
             if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
@@ -88,7 +94,8 @@ extension API {
                 throw .invalidCredentials
             }
             upgradeHashIfNeeded(user, password: attempt.password)
-            return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login")
+            return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login",
+                                  clearingFailuresFrom: attempt.addressGroup)
         } catch {
             return error.response(authPrefix: config.authHeaderPrefix)
         }
@@ -98,9 +105,16 @@ extension API {
     /// unusable or unsupported hash all check the decoy (and fail), and a stored hash
     /// cheaper than the configured count also spends the difference (Django's
     /// `harden_runtime`), so response time tells nothing about the account.
+    /// A stored hash above DURIN_PASSWORD_ITERATIONS_MAX is not computed at all (one
+    /// at 10^8 iterations would cost a hundred normal checks): the decoy is checked
+    /// instead, and the login fails like any other.
     func checkPassword(_ attempt: LoginAttempt) -> Bool {
         let stored = attempt.user?.passwordHash ?? ""
-        guard let iterations = PasswordHasher.iterations(of: stored) else {
+        guard let iterations = PasswordHasher.iterations(of: stored), iterations <= config.passwordIterationsMax else {
+            if let user = attempt.user, let n = PasswordHasher.iterations(of: stored) {
+                logger.warning("stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
+                               metadata: ["user": .string(user.username), "iterations": "\(n)"])
+            }
             _ = PasswordHasher.verify(attempt.password, against: settings.decoyHash)
             return false
         }
@@ -156,10 +170,12 @@ extension API {
         return try issueToken(for: user, client: client, event: "token_issued", issuer: issuer.name)
     }
 
-    private func issueToken(for user: UserRecord, client: String, event: String, issuer: String? = nil) throws(APIError) -> HTTPResponse {
+    private func issueToken(for user: UserRecord, client: String, event: String, issuer: String? = nil,
+                            clearingFailuresFrom addressGroup: String? = nil) throws(APIError) -> HTTPResponse {
         let mode = loginMode
         let outcome = try store { () throws(StoreError) in
-            try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer)
+            try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer,
+                             clearingFailuresFrom: addressGroup)
         }
         switch outcome {
         case .failure(.noClient): throw .noClientWithName

@@ -1,4 +1,5 @@
 import DurinCore
+import FastCGI
 import Synchronization
 
 /// The responder's Prometheus metrics (`GET metrics/`, where nginx sets
@@ -70,6 +71,7 @@ public final class Metrics: Sendable {
         let cacheMisses = Counter()
         let redisErrors = Counter()
         let redisReconnects = Counter()
+        let proxyRefusals = Counter()
         let issued = ClientCounts()
         let revoked = ClientCounts()
 
@@ -105,6 +107,7 @@ public final class Metrics: Sendable {
         public var loginQueueCapacity = 0
         public var cacheEntries = 0
         public var cacheInvalidations = 0
+        public var fastcgi = ConnectionIntake.Counts()
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
@@ -142,6 +145,21 @@ public final class Metrics: Sendable {
         out.sample("durin_redis_errors_total", [], slots.reduce(0) { $0 + $1.redisErrors.current })
         out.header("durin_redis_reconnects_total", "counter", "Redis connections made again after one was lost.")
         out.sample("durin_redis_reconnects_total", [], slots.reduce(0) { $0 + $1.redisReconnects.current })
+        out.header("durin_proxy_key_refusals_total", "counter",
+                   "Requests refused for a missing or wrong DURIN_PROXY_KEY param: not sent by nginx.")
+        out.sample("durin_proxy_key_refusals_total", [], slots.reduce(0) { $0 + $1.proxyRefusals.current })
+        out.header("durin_fastcgi_timeouts_total", "counter",
+                   "FastCGI connections closed unanswered: their request was not whole within DURIN_FASTCGI_TIMEOUT.")
+        out.sample("durin_fastcgi_timeouts_total", [], readings.fastcgi.timedOut)
+        out.header("durin_fastcgi_waited_total", "counter",
+                   "FastCGI connections whose request had not arrived whole when accepted (served by the slow lane).")
+        out.sample("durin_fastcgi_waited_total", [], readings.fastcgi.waited)
+        out.header("durin_fastcgi_abandoned_total", "counter", "FastCGI connections closed by the peer before their request was whole.")
+        out.sample("durin_fastcgi_abandoned_total", [], readings.fastcgi.abandoned)
+        out.header("durin_fastcgi_refused_total", "counter", "FastCGI connections closed for sending what no web server sends.")
+        for reason in RequestFraming.Refusal.allCases {
+            out.sample("durin_fastcgi_refused_total", [("reason", reason.rawValue)], readings.fastcgi.refused[reason] ?? 0)
+        }
         for (name, help, pick) in [("durin_tokens_issued_total", "New tokens, by API client (login, issue/, apiaccess/).", \Slot.issued),
                                    ("durin_tokens_revoked_total", "Tokens revoked through the API, by API client.", \Slot.revoked)] {
             out.header(name, "counter", help)

@@ -1,4 +1,4 @@
-/// The routes of the HTTP API (README, HTTP API; docs/architecture.md), matched on
+/// The routes of the HTTP API (docs/api.md, docs/architecture.md), matched on
 /// PATH_INFO with or without the trailing slash.
 public enum Route: Equatable, Sendable {
     case login, refresh, logout, logoutAll, verify

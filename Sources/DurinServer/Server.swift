@@ -25,6 +25,13 @@ public enum Server {
             return 78  // EX_CONFIG
         }
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+        guard config.proxyKey != nil else {
+            logger.critical("""
+                DURIN_PROXY_KEY is not set: nginx proves each request with it, and durin-fcgi answers none without it. \
+                `make install` and the package write one into the env file and into nginx's proxy-key.conf (docs/security.md)
+                """)
+            return 78  // EX_CONFIG
+        }
 
         // A wrong password or a too narrow ACL is a configuration error: say so now
         // (and exit, which systemd does not retry) rather than at the first request.
@@ -91,9 +98,12 @@ public enum Server {
         // Half the cores by default: measured here, a second core of PBKDF2 doubled
         // verify/'s p99 even at SCHED_IDLE (caches and the hypervisor are shared).
         let hashers = config.hashThreads ?? max(1, cores / 2)
-        let metrics = !config.metricsEnabled ? nil : Metrics(threads: config.threads + hashers) { [logins, cache, config] in
+        let intake = ConnectionIntake(listenFD: socket.fd, timeout: .milliseconds(config.fastcgiTimeoutMillis))
+        let metrics = !config.metricsEnabled ? nil : Metrics(threads: config.threads + Self.slowLaneThreads + hashers) {
+            [logins, cache, config, intake] in
             Metrics.Readings(loginQueueDepth: logins.depth, loginQueueCapacity: config.loginQueueLimit,
-                             cacheEntries: cache?.count ?? 0, cacheInvalidations: cache?.invalidations ?? 0)
+                             cacheEntries: cache?.count ?? 0, cacheInvalidations: cache?.invalidations ?? 0,
+                             fastcgi: intake.snapshot)
         }
         for index in 0..<hashers {
             let thread = Thread {
@@ -107,13 +117,16 @@ public enum Server {
             thread.stackSize = 1 << 20
             thread.start()
         }
-        let board = WorkerBoard(count: config.threads)
+        let watcher = Thread { Threads.name("durin-intake"); intake.watch(slowLaneThreads: Self.slowLaneThreads) }
+        watcher.stackSize = 1 << 20
+        watcher.start()
+        let board = WorkerBoard(count: config.threads + Self.slowLaneThreads)
         let logLevel = logger.logLevel
-        for index in 0..<config.threads {
+        for index in 0..<(config.threads + Self.slowLaneThreads) {
+            let lane: Worker.Lane = index < config.threads ? .accepting : .slow
             let thread = Thread {
-                Worker(index: index, listenFD: socket.fd, endpoint: endpoint, settings: settings, cache: cache, metrics: metrics,
-                       logins: logins,
-                       board: board, logLevel: logLevel).run()
+                Worker(index: index, lane: lane, intake: intake, endpoint: endpoint, settings: settings, cache: cache,
+                       metrics: metrics, logins: logins, board: board, logLevel: logLevel).run()
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -125,7 +138,10 @@ public enum Server {
         let sig = ProcessSignals.waitForTermination()
         logger.info("\(ProcessSignals.name(sig)): finishing in-flight requests")
         board.beginShutdown()
-        FastCGI.shutdownPending()
+        // Connections already accepted are still answered: those whose request is
+        // on its way get most of the time systemd gives (TimeoutStopSec=5s, and the
+        // loop below waits 1.8 s).
+        intake.stop(grace: .milliseconds(1500))
         socket.shutdownOwned()
         // Workers in accept() are woken; busy ones finish their request first.
         let deadline = ContinuousClock.now + .milliseconds(1800)
@@ -136,6 +152,10 @@ public enum Server {
         logger.info("stopped", metadata: ["clean": "\(board.allStopped && logins.isIdle)"])
         return 0
     }
+
+    /// Threads that serve the connections the intake waited for (a slow or
+    /// misbehaving peer's): workers also serve them between two requests.
+    static let slowLaneThreads = 2
 
     /// Runs the layout migration once; false when Redis could not be reached.
     private static func migrate(endpoint: RedisEndpoint, config: Configuration, logger: Logger) -> Bool {

@@ -38,9 +38,16 @@ final class WorkerBoard: Sendable {
 }
 
 /// One worker thread: its own Redis connection and FastCGI request slot.
+///
+/// Workers accept from the listening socket; the slow lane's threads serve the
+/// connections whose request the intake had to wait for (ConnectionIntake). Both
+/// serve a connection only once its request has arrived.
 struct Worker {
+    enum Lane { case accepting, slow }
+
     let index: Int
-    let listenFD: Int32
+    let lane: Lane
+    let intake: ConnectionIntake
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
     let cache: VerificationCache?
@@ -50,22 +57,22 @@ struct Worker {
     let logLevel: Logger.Level
 
     func run() {
-        Threads.name("durin-w\(index)")
+        Threads.name(lane == .accepting ? "durin-w\(index)" : "durin-slow\(index)")
         let config = settings.configuration
         let api = API(settings: settings, endpoint: endpoint, cache: cache, metrics: metrics, logLevel: logLevel)
-        var request = FastCGIRequest(listenFD: listenFD)
+        let reader = ConnectionIntake.Reader()
+        var request = FastCGIRequest()
         board.register(index, thread: ProcessSignals.currentThread)
         defer { board.set(index, .stopped) }
         while !board.isStopping {
             board.set(index, .idle)
-            guard !board.isStopping else { break }
-            guard request.accept() else {
-                if board.isStopping { break }
-                continue  // interrupted or a failed accept: try again
-            }
+            guard !board.isStopping,
+                  let connection = lane == .accepting ? intake.next(reader: reader) : intake.nextReady() else { break }
             board.set(index, .busy)
+            // A params block libfcgi cannot read: it has closed the connection.
+            guard request.begin(connection) else { continue }
             let started = api.slot != nil ? ContinuousClock.now : nil
-            api.currentRoute = nil  // a body refused before routing counts as "unknown"
+            api.currentRoute = nil  // a request refused before routing counts as "unknown"
             var response: HTTPResponse
             switch serve(request, api: api, config: config) {
             case .respond(let r):
@@ -73,7 +80,7 @@ struct Worker {
             case .checkPassword(let login):
                 if logins.submit(LoginPool.Job(request: request, login: login)) {
                     // The hasher answers it; this thread takes a fresh request slot.
-                    request = FastCGIRequest(listenFD: listenFD)
+                    request = FastCGIRequest()
                     continue
                 }
                 response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
@@ -88,6 +95,20 @@ struct Worker {
     }
 
     private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> API.Handling {
+        let authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
+        // Before anything else, the body included: only nginx gives durin requests.
+        guard let key = config.proxyKey, ProxyKey.admits(request.paramBytes("DURIN_PROXY_KEY"), key: key) else {
+            api.slot?.proxyRefusals.add()
+            api.logger.notice("request refused: no valid proxy key (not from nginx)")
+            return .respond(APIError.notFromProxy.response(authPrefix: config.authHeaderPrefix))
+        }
+        // nginx passes the client's request headers to the auth_request check as
+        // HTTP_* params, every line of them: a client's own X-Durin-* header (in any
+        // number of lines, empty ones too) must never reach an upstream that trusts
+        // them, whatever the protected location forwards.
+        if authRequest && request.hasParam(prefixed: "HTTP_X_DURIN_") {
+            return .respond(API.forAuthRequest(APIError.forgedIdentityHeaders.response(authPrefix: config.authHeaderPrefix)))
+        }
         let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
         let body: [UInt8]
         switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
@@ -102,7 +123,7 @@ struct Worker {
         directives.cache = HTTPRequest.isOn(request.param("DURIN_CACHE"))
         directives.trusted = request.param("DURIN_TRUSTED") == "1"
         directives.metrics = request.param("DURIN_METRICS") == "1"
-        directives.authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
+        directives.authRequest = authRequest
         return api.handle(HTTPRequest(
             method: request.param("REQUEST_METHOD") ?? "GET",
             path: request.param("PATH_INFO") ?? "",

@@ -59,30 +59,54 @@ public final class AdminStore {
 
     /// Removes the client and every token issued to it. Returns how many tokens went.
     ///
-    /// On one server that is one script. On a cluster the users' tokens live in other
-    /// slots: the record goes first, then each user's token of the client is revoked,
-    /// one user at a time. A login reads the client record before its script, so one
-    /// that read it just before the removal may still store a token: the sweep starts
-    /// after a pause longer than such a login can take (its script's Redis timeout,
-    /// twice, and the cluster connection's retries). Running it again for a client
-    /// already gone sweeps again, so an interrupted removal can be finished.
+    /// The record goes first, in one script: from then on no login issues a token of
+    /// the client. Then its tokens go, `batch` users at a time (SSCAN of the user
+    /// names), so that no script holds Redis for long however many users there are:
+    /// a token of the client may still be checked until its user's batch has run.
+    /// On a cluster, where users live in other slots, it is one user at a time, after
+    /// a pause longer than a login that read the client record just before its removal
+    /// can take (its script's Redis timeout, twice, and the cluster connection's
+    /// retries). Running it again for a client already gone sweeps again, so an
+    /// interrupted removal can be finished.
     @discardableResult
-    public func removeClient(_ name: String) throws(Failure) -> Int {
+    public func removeClient(_ name: String, batch: Int = 500) throws(Failure) -> Int {
         let removed = try run(RemoveClientScript(name: name))
-        guard keys.cluster else {
-            guard let removed else { throw .notFound("client \(name)") }
-            return removed
+        if keys.cluster {
+            usleep(UInt32(max(TokenStore.clientCopyMillis, 2 * EpochMillis(redisTimeoutMillis)) * 1000 + 2_500_000))
         }
-        usleep(UInt32(max(TokenStore.clientCopyMillis, 2 * EpochMillis(redisTimeoutMillis)) * 1000 + 2_500_000))
         var revoked = 0
         do {
-            for user in try usernames() {
-                revoked += try connection.run(RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
-                                              context: context).count
+            try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
+                if keys.cluster {
+                    for user in names {
+                        revoked += try connection.run(RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
+                                                      context: context).count
+                    }
+                    return true
+                }
+                // nil: the client was added again meanwhile; its new tokens stay.
+                guard let n = try connection.run(RevokeClientTokensScript(client: name, users: names), context: context) else { return false }
+                revoked += n
+                return true
             }
         } catch { throw .store(error) }
-        if removed == nil && revoked == 0 { throw .notFound("client \(name)") }
+        if !removed && revoked == 0 { throw .notFound("client \(name)") }
         return revoked
+    }
+
+    /// Walks the set of usernames with SSCAN, about `count` names a call, until the end
+    /// or until `body` answers false.
+    func forEachBatchOfUsernames(count: Int, _ body: ([String]) throws(StoreError) -> Bool) throws(StoreError) {
+        var cursor = "0"
+        repeat {
+            let reply = try connection.call(["SSCAN", keys.users, cursor, "COUNT", String(count)])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                throw .unexpected("SSCAN: \(reply)")
+            }
+            cursor = next
+            let names = (parts[1].array ?? []).compactMap(\.string)
+            if !names.isEmpty, try !body(names) { return }
+        } while cursor != "0"
     }
 
     // MARK: Users
@@ -122,7 +146,7 @@ public final class AdminStore {
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
-        guard let n = try run(RemoveUserScript(name: name)) else { throw .notFound("user \(name)") }
+        guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name))) else { throw .notFound("user \(name)") }
         if keys.cluster { do { _ = try connection.call(["SREM", keys.users, name]) } catch { throw .store(error) } }
         return n
     }

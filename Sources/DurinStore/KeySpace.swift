@@ -95,8 +95,25 @@ public struct KeySpace: Sendable {
     public var tokenSequence: String { prefix + "seq:token" }
     /// A cluster tag's session-id counter.
     public func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + "seq:token" }
-    /// Login attempts from one client address (its own slot on a cluster).
-    public func loginAddress(_ address: String) -> String { prefix + "loginaddr:" + address }
+    /// A fixed-size stand-in for values a client chooses (a name it tries, its
+    /// address): 120 bits of the SHA-256 of the parts, in base64url (20 characters,
+    /// like a token's digest). Such a value becomes part of a key name only this
+    /// way, so no request can make a key name longer than this.
+    public static func fingerprint(_ parts: String...) -> String {
+        Token.digest(sha256: Array(SHA256.hash(data: Array(parts.joined(separator: "\u{0}").utf8))))
+    }
+
+    /// Login attempts from one address group (`ClientAddress.group`): the
+    /// per-address limit. Its own slot on a cluster.
+    public func loginAddress(_ group: String) -> String { prefix + "loginaddr:" + Self.fingerprint(group) }
+    /// Failed logins of one username from one address group: a guesser locks the
+    /// name only for where they guess from, never for its owner elsewhere.
+    public func loginFailures(user: String, addressGroup: String) -> String {
+        prefix(of: .user(user)) + "loginfail:" + Self.fingerprint(user, addressGroup)
+    }
+    /// Failed logins of one username from anywhere: the looser backstop that still
+    /// slows guesses spread over many addresses.
+    public func loginFailures(user: String) -> String { prefix(of: .user(user)) + "loginuser:" + Self.fingerprint(user) }
     /// The event stream on one server. A cluster has one per key group, in its slot
     /// (`P{tag}events`: the scripts write to their group's).
     public var events: String { prefix + "events" }

@@ -34,7 +34,7 @@ public enum RedisRights {
         "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role", "cluster|slots", "asking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrange", "xrevrange",
-        "pexpire", "pexpireat", "pexpiretime", "persist", "scan", "wait", "time",
+        "pexpire", "pexpireat", "pexpiretime", "pttl", "persist", "scan", "sscan", "wait", "time",
     ]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
@@ -57,6 +57,7 @@ public enum RedisRights {
     try('PEXPIREAT', s, string.format('%d', NOW + 60000))
     try('PERSIST', s)
     try('PEXPIRETIME', s)
+    try('PTTL', s)
     try('HSET', h, 'f', '1')
     try('HGET', h, 'f')
     try('HMGET', h, 'f', 'g')
@@ -118,6 +119,7 @@ public enum RedisRights {
         default: break
         }
         try expect(["SCAN", "0", "MATCH", base + ":*", "COUNT", "10"])
+        try expect(["SSCAN", base + ":set", "0", "COUNT", "10"])
         try expect(["WAIT", "0", "1"])
         try expect(["XREVRANGE", base + ":x", "+", "-", "COUNT", "1"])
         try expect(["XRANGE", base + ":x", "-", "+", "COUNT", "1"])

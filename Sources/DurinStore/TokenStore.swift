@@ -96,15 +96,19 @@ public final class TokenStore {
         }
     }
 
-    /// Counts a login attempt from `address`; the wait in seconds when it is over `rate`.
-    public func loginAddressCheck(address: String, rate: ThrottleRate) throws(StoreError) -> Int? {
-        try run(LoginAddressCheckScript(key: keys.loginAddress(address), rate: rate))
+    /// Counts a login attempt from an address group (`ClientAddress.group`); the
+    /// wait in seconds when it is over `rate`.
+    public func loginAddressCheck(addressGroup: String, rate: ThrottleRate) throws(StoreError) -> Int? {
+        try run(LoginAddressCheckScript(key: keys.loginAddress(addressGroup), rate: rate))
     }
 
-    /// Counts a login attempt against the username (a success clears the count) and
-    /// returns the user record, unless the name is over `failureRate`.
-    public func loginPrecheck(username: String, failureRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
-        try run(LoginPrecheckScript(username: username, failureRate: failureRate))
+    /// Counts a login attempt against the username from this address group (a
+    /// success clears that count) and against the username from anywhere, and
+    /// returns the user record, unless either is over its rate.
+    public func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
+                              userRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
+        try run(LoginPrecheckScript(username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
+                                    userKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate))
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).
@@ -122,7 +126,10 @@ public final class TokenStore {
     /// number of concurrent logins of one pair end with exactly one token.
     /// - Parameter event: the event to record besides the token's own (`login`, `token_issued`), or none.
     /// - Parameter issuer: the issuer of a trusted issuance, named in the events.
+    /// - Parameter addressGroup: for a password login, where it came from: its
+    ///   failure window is cleared.
     public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
+                      clearingFailuresFrom addressGroup: String? = nil,
                       now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
@@ -138,7 +145,8 @@ public final class TokenStore {
         let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
         let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
                                sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
-                               event: event, issuer: issuer, ttls: ttls, tagNumber: tag.map(KeySpace.tagNumber))
+                               event: event, issuer: issuer, ttls: ttls, tagNumber: tag.map(KeySpace.tagNumber),
+                               failuresKey: addressGroup.map { keys.loginFailures(user: user, addressGroup: $0) })
         let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
         switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
@@ -157,7 +165,8 @@ public final class TokenStore {
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
-            return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer, now: now)
+            return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer,
+                             clearingFailuresFrom: addressGroup, now: now)
         }
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
     }

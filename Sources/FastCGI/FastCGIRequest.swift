@@ -4,24 +4,35 @@ import Glibc
 /// libfcgi initialisation, once per process, before any worker accepts.
 public enum FastCGI {
     public static func initialize() { _ = FCGX_Init() }
-
-    /// Makes every pending and future `accept` in libfcgi give up (on EINTR).
-    public static func shutdownPending() { FCGX_ShutdownPending() }
 }
 
 /// One worker thread's FastCGI request slot, reused for every request it serves.
 ///
-/// Not Sendable: created and used on a single thread. Everything handed out is
-/// copied, because libfcgi frees params and buffers on the next accept.
+/// Not Sendable: created and used on a single thread (a login's moves to a hasher
+/// thread with its request, and nothing else touches it). Everything handed out is
+/// copied, because libfcgi frees params and buffers at the next request.
+///
+/// libfcgi does not accept here: ConnectionIntake does, and hands over connections
+/// whose request is already buffered. libfcgi's `FCGX_Accept_r` reads the request
+/// of a connection it is given in `ipcFd` (it accepts only when that is -1); with
+/// no listening socket of its own (-1) it can never block in accept. Two of its
+/// fields are set around each request, the only ones this type touches:
+/// - `keepConnection`: `FCGX_Accept_r` first finishes the previous request and
+///   closes its connection unless this is set, which would close the one just
+///   handed over; and `finish` clears it, so no peer's FCGI_KEEP_CONN flag keeps a
+///   connection (and its descriptor) past its request.
+/// - `detached`: libfcgi otherwise closes with a "lingering close" (shutdown, then
+///   up to 2 s waiting for the peer to close first), which a peer that never closes
+///   turns into a stalled worker. The request is read whole before the answer, so
+///   nothing is left unread: a plain close loses nothing.
 public final class FastCGIRequest {
     // libfcgi's streams keep a pointer to the request, so it needs a stable address.
     private let raw: UnsafeMutablePointer<FCGX_Request>
 
-    public init(listenFD: Int32) {
+    public init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: FCGX_Request())
-        // Fail accept() on EINTR, so a signal can wake a worker at shutdown.
-        FCGX_InitRequest(raw, listenFD, FCGI_FAIL_ACCEPT_ON_INTR)
+        FCGX_InitRequest(raw, -1, 0)
     }
 
     deinit {
@@ -29,11 +40,26 @@ public final class FastCGIRequest {
         raw.deallocate()
     }
 
-    /// Waits for the next request; false when the listener is shut down.
-    public func accept() -> Bool { FCGX_Accept_r(raw) >= 0 }
+    /// Reads the params of the connection's request (already buffered, so this
+    /// does not wait). False when they are not a valid request: libfcgi has then
+    /// closed the connection.
+    public func begin(_ connection: ConnectionIntake.Connection) -> Bool {
+        if connection.bodyStreams {
+            let left = (connection.deadline - ContinuousClock.now) / .milliseconds(1)
+            durin_set_io_timeout(connection.fd, max(50, Int(left.rounded(.up))))
+        }
+        raw.pointee.ipcFd = connection.fd
+        raw.pointee.keepConnection = 1
+        raw.pointee.detached = 1
+        return FCGX_Accept_r(raw) >= 0
+    }
 
-    /// Completes the current request and closes its connection (no keep-conn).
-    public func finish() { FCGX_Finish_r(raw) }
+    /// Completes the current request and closes its connection.
+    public func finish() {
+        raw.pointee.keepConnection = 0
+        raw.pointee.detached = 1
+        FCGX_Finish_r(raw)
+    }
 
     /// A FastCGI parameter of the current request (`PATH_INFO`, `HTTP_AUTHORIZATION`).
     /// Bytes that are not UTF-8 are kept as they are, in `paramBytes`.
@@ -44,6 +70,25 @@ public final class FastCGIRequest {
     public func paramBytes(_ name: String) -> [UInt8]? {
         guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }
         return Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
+    }
+
+    /// Whether any param's name starts with `prefix`: every one is looked at, so a
+    /// name sent twice (nginx 1.22 passes each header line on its own) is seen
+    /// whatever its first value.
+    public func hasParam(prefixed prefix: String) -> Bool {
+        guard var entry = raw.pointee.envp else { return false }
+        let wanted = Array(prefix.utf8)
+        while let pair = entry.pointee {
+            // Each entry is "NAME=value".
+            var matches = true
+            for (i, byte) in wanted.enumerated() where UInt8(bitPattern: pair[i]) != byte {
+                matches = false
+                break
+            }
+            if matches { return true }
+            entry += 1
+        }
+        return false
     }
 
     public enum BodyResult {

@@ -71,12 +71,16 @@ public struct RedisEndpoint: Sendable, Equatable {
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
+            // `user:password`, `:password`, or `user` alone (a URL's user info without a
+            // colon is a user name; its password may come from elsewhere, e.g.
+            // `durinctl migrate --from-password-stdin`). An empty password is none.
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
                 username = user.isEmpty ? nil : percentDecoded(user)
-                password = percentDecoded(credentials[credentials.index(after: colon)...])
-            } else {
-                password = percentDecoded(credentials)
+                let secret = credentials[credentials.index(after: colon)...]
+                password = secret.isEmpty ? nil : percentDecoded(secret)
+            } else if !credentials.isEmpty {
+                username = percentDecoded(credentials)
             }
         }
         var database = 0

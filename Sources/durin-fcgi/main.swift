@@ -1,5 +1,5 @@
 // durin-fcgi: the FastCGI responder. All settings come from the environment
-// (see README, "Configuration"); systemd reads them from /etc/durin/durin.env.
+// (docs/configuration.md); systemd reads them from /etc/durin/durin.env.
 import DurinServer
 import Foundation
 

@@ -24,7 +24,7 @@ struct CheckCommand: ParsableCommand {
     final class Report {
         var failures = 0
         func say(_ level: Level, _ what: String) {
-            print("\(level.rawValue)  \(what)")
+            Terminal.out("\(level.rawValue)  \(what)")
             if level == .failure { failures += 1 }
         }
     }
@@ -46,8 +46,11 @@ struct CheckCommand: ParsableCommand {
                 + "the Redis data can recreate live tokens; set one: openssl rand -hex 32")
         }
         checkRedis(config, report)
-        if !noNginx { checkNginx(report) }
-        print(report.failures == 0 ? "durin: ready for production" : "durin: \(report.failures) problem(s) to fix")
+        if !noNginx {
+            checkNginx(report)
+            checkProxyKey(config, report)
+        }
+        Terminal.out(report.failures == 0 ? "durin: ready for production" : "durin: \(report.failures) problem(s) to fix")
         if report.failures > 0 { throw ExitCode(1) }
     }
 
@@ -70,8 +73,9 @@ struct CheckCommand: ParsableCommand {
             return
         }
         if endpoint.password == nil {
-            report.say(.warning, "DURIN_REDIS_URL has no credentials: give durin its own ACL user (README, Redis in production)")
+            report.say(.warning, "DURIN_REDIS_URL has no credentials: give durin its own ACL user (docs/redis.md)")
         }
+        checkRedisExposure(endpoint, config, report)
         checkRedisSettings(connection, report)
 
         let admin = AdminStore(connection: connection, configuration: config)
@@ -95,6 +99,54 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
+    /// Who else reaches durin's Redis: a connection without credentials could read the
+    /// sealing secret and forge tokens; a network listener lets other hosts try; clear
+    /// TCP between hosts can be read on the way.
+    private func checkRedisExposure(_ endpoint: RedisEndpoint, _ config: Configuration, _ report: Report) {
+        for anonymous in RedisExposure.anonymousEndpoints(endpoint) {
+            switch RedisExposure.anonymousPing(anonymous, timeoutMilliseconds: config.redisTimeoutMillis) {
+            case .answered:
+                report.say(.failure, "Redis at \(anonymous) runs commands for a connection without credentials: any local "
+                    + "process can read and forge tokens. Give the default user a password no one knows (durin.acl's "
+                    + "`user default on #<sha256 of a random value>`; not `off`, which loses data on Redis 7.0: docs/redis.md) "
+                    + "and restart Redis")
+            case .refused:
+                report.say(.ok, "Redis at \(anonymous) refuses a connection without credentials")
+            case .unreachable(let why):
+                report.say(.warning, "Redis at \(anonymous): could not try a connection without credentials (\(why))")
+            }
+        }
+        // A one-server Redis reached locally should have no network listener at all;
+        // Sentinel and Cluster need TCP, on private addresses (docs/redis.md).
+        let local: Bool
+        switch endpoint.address {
+        case .unix: local = true
+        case .tcp(let host, _): local = RedisExposure.isLoopback(host)
+        case .sentinel, .cluster: local = false
+        }
+        if local {
+            switch RedisExposure.localRedisListeners() {
+            case .found(let listeners):
+                let exposed = listeners.filter { !$0.loopback }
+                if exposed.isEmpty {
+                    report.say(.ok, listeners.isEmpty ? "Redis listens on no TCP address (unix socket only)"
+                        : "Redis listens on loopback only (\(listeners.map(\.description).joined(separator: ", ")))")
+                } else {
+                    report.say(.failure, "Redis listens on \(exposed.map(\.description).joined(separator: ", ")): other hosts can "
+                        + "reach it. Set `port 0` (the unix socket only, as durin-redis.conf does) or bind it to 127.0.0.1 (docs/redis.md)")
+                }
+            case .hidden:
+                report.say(.warning, "Redis's listening addresses are not visible to this user: run durinctl check as root")
+            case .noLocalRedis:
+                break
+            }
+        }
+        for node in RedisExposure.remoteNodes(endpoint) {
+            report.say(.warning, "Redis at \(node) is reached over plain TCP: hiredis 0.14 has no TLS, so tokens' hashes and "
+                + "the Redis password cross the network in clear. Keep it on a private network or a tunnel (docs/redis.md)")
+        }
+    }
+
     /// Persistence and eviction: what decides whether a crash or full memory logs users out.
     /// CONFIG is usually not granted to durin's ACL user; then this is skipped, not failed.
     private func checkRedisSettings(_ connection: any RedisCommandConnection, _ report: Report) {
@@ -104,7 +156,7 @@ struct CheckCommand: ParsableCommand {
         }
         guard let policy = config("maxmemory-policy") else {
             report.say(.ok, "Redis persistence and eviction: not visible to this user (CONFIG is not granted); "
-                + "see README, Redis in production")
+                + "see docs/redis.md")
             return
         }
         if policy == "noeviction" {
@@ -123,23 +175,57 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
+    /// nginx's proxy-key include: present, private, and holding the key durin-fcgi has.
+    private func checkProxyKey(_ config: Configuration, _ report: Report) {
+        let path = "\(nginxDir)/proxy-key.conf"
+        guard let key = config.proxyKey else {
+            report.say(.failure, "DURIN_PROXY_KEY is not set: durin-fcgi refuses to start without it (docs/security.md)")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            report.say(.failure, "nginx's proxy key \(path) is missing: durin refuses every request nginx sends; write it "
+                + "(fastcgi_param DURIN_PROXY_KEY \"<DURIN_PROXY_KEY>\";, root-only) and reload nginx (docs/security.md)")
+            return
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+           let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.intValue,
+           mode & 0o077 != 0 || owner != 0 {
+            report.say(.failure, "\(path) is readable by others than root (mode \(String(mode, radix: 8)), owner uid \(owner)): any process "
+                + "that reads it can speak to durin as nginx; chown root: and chmod 0600 it")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            report.say(.warning, "\(path) is not readable by this user: run durinctl check as root to compare the proxy keys")
+            return
+        }
+        guard let included = ProxyKey.fromNginxInclude(text) else {
+            report.say(.failure, "\(path) holds no `fastcgi_param DURIN_PROXY_KEY \"...\";` line")
+            return
+        }
+        if ProxyKey.admits(Array(included.utf8), key: key) {
+            report.say(.ok, "nginx's proxy key (\(path)) is DURIN_PROXY_KEY")
+        } else {
+            report.say(.failure, "nginx's proxy key (\(path)) is not DURIN_PROXY_KEY: durin refuses every request nginx "
+                + "sends; make them equal and reload nginx")
+        }
+    }
+
     private func checkNginx(_ report: Report) {
         // A distinctive line of each shipped snippet: an old or edited copy lacks it.
         let snippets = [
-            ("durin-server.conf", "location = /_durin/verify"),
-            ("durin-api.conf", "fastcgi_param PATH_INFO"),
-            ("durin-protect.conf", "auth_request /_durin/verify;"),
+            ("durin-server.conf", ["location = /_durin/verify", "proxy-key.conf;", "$durin_status = 400"]),
+            ("durin-api.conf", ["fastcgi_param PATH_INFO", "proxy-key.conf;"]),
+            ("durin-protect.conf", ["auth_request /_durin/verify;", "X-Durin-Expiry $durin_expiry;"]),
         ]
-        for (file, marker) in snippets {
+        for (file, markers) in snippets {
             let path = "\(nginxDir)/\(file)"
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 report.say(.failure, "nginx snippet \(path) is missing: install it (make install, or the durin package)")
                 continue
             }
-            if text.contains(marker) {
-                report.say(.ok, "nginx snippet \(path)")
+            if let missing = markers.first(where: { !text.contains($0) }) {
+                report.say(.failure, "nginx snippet \(path) lacks `\(missing)`: replace it with the shipped one")
             } else {
-                report.say(.failure, "nginx snippet \(path) lacks `\(marker)`: replace it with the shipped one")
+                report.say(.ok, "nginx snippet \(path)")
             }
         }
         // What nginx loads: its root's own files and the enabled sites, not sites-available.

@@ -43,7 +43,7 @@ struct ClientCommand: ParsableCommand {
             let record = ClientRecord(name: name, tokenTTL: try ClientCommand.ttl(ttl) ?? ctx.config.defaultTokenTTL,
                                       throttleRate: try ClientCommand.throttle(throttle) ?? nil, created: WallClock.nowMillis())
             try attempt { try ctx.admin.addClient(record) }
-            print("added client \(ClientCommand.text(record))")
+            Terminal.out("added client \(ClientCommand.text(record))")
         }
     }
 
@@ -54,7 +54,7 @@ struct ClientCommand: ParsableCommand {
             let ctx = try Context.load()
             let clients = try attempt { try ctx.admin.clients() }
             if output.json { printJSON(.array(clients.map { ClientCommand.json($0, ctx) })) } else {
-                clients.forEach { print(ClientCommand.text($0)) }
+                clients.forEach { Terminal.out(ClientCommand.text($0)) }
             }
         }
     }
@@ -67,7 +67,7 @@ struct ClientCommand: ParsableCommand {
             let ctx = try Context.load()
             guard let c = try attempt({ try ctx.admin.client(named: name) }) else { throw CLIError("no client \(name)") }
             if output.json { printJSON(ClientCommand.json(c, ctx)) } else {
-                print("name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\ncreated:       \(ctx.format(c.created))")
+                Terminal.out("name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\ncreated:       \(ctx.format(c.created))")
             }
         }
     }
@@ -81,7 +81,7 @@ struct ClientCommand: ParsableCommand {
             guard ttl != nil || throttle != nil else { throw CLIError("nothing to change: give --ttl and/or --throttle") }
             let ctx = try Context.load()
             try attempt { try ctx.admin.updateClient(name, ttl: try ClientCommand.ttl(ttl), throttle: try ClientCommand.throttle(throttle)) }
-            print("updated client \(name)")
+            Terminal.out("updated client \(name)")
         }
     }
 
@@ -91,7 +91,7 @@ struct ClientCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             let n = try attempt { try ctx.admin.removeClient(name) }
-            print("removed client \(name) and \(n) token\(n == 1 ? "" : "s")")
+            Terminal.out("removed client \(name) and \(n) token\(n == 1 ? "" : "s")")
         }
     }
 }

@@ -15,7 +15,9 @@ struct DjangoDump {
         var label: String
         var reason: String
 
-        var line: String { "refused \(model) pk=\(pk) (\(label)): \(reason)" }
+        var line: String {
+            "refused \(Terminal.escaped(model)) pk=\(Terminal.escaped(pk)) (\(Terminal.escaped(label))): \(Terminal.escaped(reason))"
+        }
     }
 
     struct User {
@@ -60,7 +62,16 @@ struct DjangoDump {
 
     struct Unreadable: Error, CustomStringConvertible { let description: String }
 
-    init(bytes: [UInt8], now: EpochMillis) throws(Unreadable) {
+    /// The shortest token taken: durin's are 64 characters; a short one (a test
+    /// fixture's, a hand-made one) is guessable, and is refused unless allowed.
+    var minimumTokenLength = 32
+    /// Hashes naming more PBKDF2 iterations are imported unusable (`!`): checking
+    /// them would cost that many normal logins (DURIN_PASSWORD_ITERATIONS_MAX).
+    var passwordIterationsMax = 2_000_000
+
+    init(bytes: [UInt8], now: EpochMillis, minimumTokenLength: Int = 32, passwordIterationsMax: Int = 2_000_000) throws(Unreadable) {
+        self.minimumTokenLength = minimumTokenLength
+        self.passwordIterationsMax = passwordIterationsMax
         let document: JSONValue
         do { document = try JSONParser.parse(bytes) } catch {
             throw Unreadable(description: "not JSON: \(error.message)")
@@ -145,6 +156,9 @@ struct DjangoDump {
             } else if !password.hasPrefix("!") && !PasswordHasher.isSupported(password) {
                 unsupported = password.contains("$") ? String(password.prefix { $0 != "$" }) : "unknown"
                 hash = "!" + password  // unusable, like Django's `!` hashes; the original kept after the mark
+            } else if let n = PasswordHasher.iterations(of: password), n > passwordIterationsMax {
+                unsupported = "\(password.prefix { $0 != "$" }) at \(n) iterations, above DURIN_PASSWORD_ITERATIONS_MAX"
+                hash = "!" + password
             }
             var profile: [String: String] = [:]
             for field in Self.profileFields { if let v = Self.text(f[field]) { profile[field] = v } }
@@ -201,6 +215,11 @@ struct DjangoDump {
             }
             guard !value.isEmpty, value.utf8.count <= 256, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
                 refuse("the token is not a durin token (1 to 256 visible ASCII characters)")
+                continue
+            }
+            guard value.utf8.count >= minimumTokenLength else {
+                refuse("the token has \(value.utf8.count) characters, fewer than \(minimumTokenLength): it could be guessed "
+                    + "(durin's have 64); --allow-short-tokens imports it anyway")
                 continue
             }
             guard let id = Int64(pk), id > 0, id < Self.largestID else {

@@ -15,6 +15,22 @@ struct Durinctl: ParsableCommand {
         discussion: "Reads the same DURIN_* environment as durin-fcgi (DURIN_REDIS_URL, DURIN_KEY_PREFIX, ...).",
         subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self, CheckCommand.self,
                       MigrateCommand.self])
+
+    /// ArgumentParser's own entry point, with its messages (an error may name a
+    /// stored record) written through Terminal like everything else.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success { Terminal.out(message) } else { Terminal.err(message) }
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Connection and settings shared by every subcommand.
@@ -57,7 +73,7 @@ struct JSONFlag: ParsableArguments {
     var json = false
 }
 
-func printJSON(_ value: JSONValue) { print(value.rendered) }
+func printJSON(_ value: JSONValue) { Terminal.out(value.rendered) }
 
 func readSecretFromStdin() throws -> String {
     var lines: [String] = []

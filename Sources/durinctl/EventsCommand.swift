@@ -38,17 +38,16 @@ struct EventsCommand: ParsableCommand {
             write(JSONValue.object([("id", .string(event.id))] + event.fields.map { ($0.0, .string($0.1)) }).rendered)
             return
         }
+        // Fields as stored: escaped, whatever wrote them.
+        let field = { (name: String) in Terminal.escaped(event[name] ?? "") }
         let time = event["time"].flatMap { EpochMillis($0) }.map { ctx.format($0) } ?? "-"
-        var line = "\(time)  \(event["type"] ?? "?")  user=\(event["user"] ?? "")"
-        if let c = event["client"], !c.isEmpty { line += " client=\(c)" }
-        if let s = event["session"], !s.isEmpty { line += " session=\(s)" }
-        if let r = event["reason"] { line += " reason=\(r)" }
+        var line = "\(time)  \(event["type"].map(Terminal.escaped) ?? "?")  user=\(field("user"))"
+        if let c = event["client"], !c.isEmpty { line += " client=\(field("client"))" }
+        if let s = event["session"], !s.isEmpty { line += " session=\(field("session"))" }
+        if event["reason"] != nil { line += " reason=\(field("reason"))" }
+        if let i = event["issuer"], !i.isEmpty { line += " issuer=\(field("issuer"))" }
         write(line)
     }
 
-    /// One line, written at once: a follower piped into another program must not
-    /// sit on events in a stdio buffer.
-    private func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
+    private func write(_ line: String) { Terminal.out(line) }
 }

@@ -33,6 +33,8 @@ struct ImportCommand: ParsableCommand {
             "Keep this many session ids free above the dump's largest token id, for tokens Django issues before the switch.",
             valueName: "N"))
         var reserveIds: Int64 = 0
+        @Flag(help: "Import tokens shorter than 32 characters too (durin's have 64; shorter ones can be guessed).")
+        var allowShortTokens = false
         @OptionGroup var output: JSONFlag
 
         func validate() throws {
@@ -41,9 +43,9 @@ struct ImportCommand: ParsableCommand {
 
         func run() throws {
             let now = WallClock.nowMillis()
-            let dump = try Self.read(file, now: now)
-            let earlier = try previous.map { try Self.read($0, now: now) }
             let ctx = try Context.load()
+            let dump = try Self.read(file, now: now, allowShortTokens: allowShortTokens, config: ctx.config)
+            let earlier = try previous.map { try Self.read($0, now: now, allowShortTokens: allowShortTokens, config: ctx.config) }
             // Each imported token is checked against its client, its user and the
             // session-id sequence in one script: keys in several slots of a cluster.
             guard !ctx.config.redisIsCluster else {
@@ -52,7 +54,7 @@ struct ImportCommand: ParsableCommand {
             var report = ImportReport(dryRun: dryRun)
             report.ignored = dump.ignored
             try attempt { try importRecords(dump, earlier: earlier, ctx: ctx, report: &report) }
-            if output.json { printJSON(report.json) } else { report.text.forEach { print($0) } }
+            if output.json { printJSON(report.json) } else { report.text.forEach { Terminal.out($0) } }
             if report.refusedAny { throw ExitCode(1) }
         }
 
@@ -147,7 +149,7 @@ struct ImportCommand: ParsableCommand {
             }
         }
 
-        static func read(_ path: String, now: EpochMillis) throws -> DjangoDump {
+        static func read(_ path: String, now: EpochMillis, allowShortTokens: Bool, config: Configuration) throws -> DjangoDump {
             let data: Data
             if path == "-" {
                 data = FileHandle.standardInput.readDataToEndOfFile()
@@ -156,7 +158,10 @@ struct ImportCommand: ParsableCommand {
                     throw CLIError("cannot read \(path): \((error as NSError).localizedDescription)")
                 }
             }
-            do { return try DjangoDump(bytes: Array(data), now: now) } catch { throw CLIError("\(path == "-" ? "stdin" : path): \(error)") }
+            do {
+                return try DjangoDump(bytes: Array(data), now: now, minimumTokenLength: allowShortTokens ? 1 : 32,
+                                      passwordIterationsMax: config.passwordIterationsMax)
+            } catch { throw CLIError("\(path == "-" ? "stdin" : path): \(error)") }
         }
     }
 }
@@ -262,7 +267,7 @@ struct ImportReport {
         }
         if !unusable.isEmpty {
             lines.append("users unable to log in (hash not supported here): "
-                + unusable.map { "\($0.0) (\($0.1))" }.joined(separator: ", "))
+                + unusable.map { "\(Terminal.escaped($0.0)) (\(Terminal.escaped($0.1)))" }.joined(separator: ", "))
         }
         return lines
     }
@@ -291,7 +296,5 @@ struct ImportReport {
         ])
     }
 
-    private static func stderr(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    private static func stderr(_ line: String) { Terminal.err(line) }
 }

@@ -22,7 +22,7 @@ struct IssuerCommand: ParsableCommand {
             for c in list where !Names.isValidClientName(c) { throw CLIError("--clients: invalid client name \"\(c)\"") }
             let ctx = try Context.load()
             let key = try attempt { try ctx.admin.addIssuer(name, clients: list) }
-            print(key.value)
+            Terminal.out(key.value)
         }
     }
 
@@ -37,7 +37,7 @@ struct IssuerCommand: ParsableCommand {
                     ["name": .string($0.name), "clients": .array($0.clients.map { .string($0) }), "created": .string(ctx.format($0.created))]
                 }))
             } else {
-                issuers.forEach { print("\($0.name)\tclients=\($0.clients.isEmpty ? "any" : $0.clients.joined(separator: ","))") }
+                issuers.forEach { Terminal.out("\($0.name)\tclients=\($0.clients.isEmpty ? "any" : $0.clients.joined(separator: ","))") }
             }
         }
     }
@@ -48,7 +48,7 @@ struct IssuerCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             try attempt { try ctx.admin.removeIssuer(name) }
-            print("removed issuer \(name)")
+            Terminal.out("removed issuer \(name)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import DurinHTTP
 import DurinStore
@@ -16,9 +17,11 @@ struct MigrateCommand: ParsableCommand {
             """)
 
     @Flag(help: "Count what would move; write nothing.") var dryRun = false
-    @Option(help: ArgumentHelp("The one server to move into DURIN_REDIS_URL (a Redis URL, credentials as in DURIN_REDIS_URL).",
+    @Option(help: ArgumentHelp("The one server to move into DURIN_REDIS_URL: a Redis URL without a password (a user "
+                               + "name may be in it); the password comes from DURIN_MIGRATE_FROM_PASSWORD or --from-password-stdin.",
                                valueName: "url"))
     var from: String?
+    @Flag(help: "Read --from's password from standard input (first line).") var fromPasswordStdin = false
     @OptionGroup var output: JSONFlag
 
     func run() throws {
@@ -33,22 +36,33 @@ struct MigrateCommand: ParsableCommand {
                 ("unsealable", .number(String(report.unsealable))),
             ]))
         } else if dryRun && !report.alreadyDone {
-            print("would move \(report.tokens) tokens and \(report.expiredTokens) expired tokens to layout 2")
+            Terminal.out("would move \(report.tokens) tokens and \(report.expiredTokens) expired tokens to layout 2")
         } else {
-            print(report.description)
+            Terminal.out(report.description)
         }
     }
 
+    /// A password in the URL would be on the command line, where `ps` shows it to
+    /// every local user: it comes from the environment or standard input instead.
     private func move(from url: String, _ ctx: Context) throws {
-        let endpoint: RedisEndpoint
+        var endpoint: RedisEndpoint
         do { endpoint = try RedisEndpoint.parse(url) } catch { throw CLIError("--from: \(error)") }
         guard !endpoint.isCluster else { throw CLIError("--from names the one server to move from, not a cluster") }
+        guard endpoint.password == nil else {
+            throw CLIError("--from: leave the password out of the URL (every local user can read a command line): "
+                + "give it in DURIN_MIGRATE_FROM_PASSWORD or on standard input with --from-password-stdin")
+        }
+        if fromPasswordStdin {
+            endpoint.password = try readSecretFromStdin()
+        } else if let password = ProcessInfo.processInfo.environment["DURIN_MIGRATE_FROM_PASSWORD"], !password.isEmpty {
+            endpoint.password = password
+        }
         let source = endpoint.connection(timeoutMilliseconds: ctx.config.redisTimeoutMillis)
         var sourceConfig = ctx.config
-        sourceConfig.redisURL = url
+        sourceConfig.redisURL = url  // the source's key layout (one server): no credentials needed here
         // Data a release before layout 2 wrote moves to layout 2 on its server first.
         let layout = try attempt { try LayoutMigration(connection: source, configuration: sourceConfig).run(dryRun: dryRun) }
-        if !layout.alreadyDone && !output.json { print(dryRun ? "the source is in layout 1: `durinctl migrate` it first" : layout.description) }
+        if !layout.alreadyDone && !output.json { Terminal.out(dryRun ? "the source is in layout 1: `durinctl migrate` it first" : layout.description) }
         let move = ClusterMove(source: source, destination: ctx.connection, configuration: ctx.config)
         let report = try attempt { try move.run(dryRun: dryRun) }
         if output.json {
@@ -61,7 +75,7 @@ struct MigrateCommand: ParsableCommand {
                 ("revoked", .number(String(report.revoked))), ("deactivated", .number(String(report.deactivated))),
             ]))
         } else {
-            print(report.description)
+            Terminal.out(report.description)
         }
     }
 }

@@ -22,7 +22,7 @@ struct TokenCommand: ParsableCommand {
             case .failure(.noClient): throw CLIError("no client \(client)")
             case .failure(.userInactive): throw CLIError("user \(user) is inactive")
             case .failure(.alreadyExists): throw CLIError("a token exists already")
-            case .success(let issued): print(issued.token.value)
+            case .success(let issued): Terminal.out(issued.token.value)
             }
         }
     }
@@ -39,9 +39,9 @@ struct TokenCommand: ParsableCommand {
             let digest = Token.digest(of: token)
             // A token moved into a cluster from one server lives under its user's tag.
             if keys.cluster, let home = (try? ctx.connection.send(["GET", keys.tokenHome(digest)]))?.string {
-                print(keys.token(digest, home: home))
+                Terminal.out(keys.token(digest, home: home))
             } else {
-                print(keys.token(digest))
+                Terminal.out(keys.token(digest))
             }
         }
     }
@@ -61,7 +61,7 @@ struct TokenCommand: ParsableCommand {
                      "digest": .string($0.digest)]
                 }))
             } else {
-                tokens.forEach { print("\($0.id)\t\($0.user)\t\($0.client)\texpires \(ctx.format($0.expiry))") }
+                tokens.forEach { Terminal.out("\($0.id)\t\($0.user)\t\($0.client)\texpires \(ctx.format($0.expiry))") }
             }
         }
     }
@@ -73,7 +73,7 @@ struct TokenCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             let revoked = try attempt { try ctx.tokens.revokeAll(user: user, client: client, reason: "cli") }
-            print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s")")
+            Terminal.out("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s")")
         }
     }
 }

@@ -18,13 +18,14 @@ struct UserCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user.")
         @Argument(help: "Username (letters, digits and @ . + - _, as Django allows).") var name: String
         @Flag(help: "Read the password from standard input (first line).") var passwordStdin = false
-        @Option(help: "Import an existing Django hash (pbkdf2_sha256$...) unchanged.") var passwordHash: String?
+        @Flag(help: "Read an existing Django hash (pbkdf2_sha256$...) from standard input and keep it unchanged.")
+        var passwordHash = false
         @Flag(help: "Create the user inactive.") var inactive = false
         @Option(name: .customLong("field"), help: "A profile field KEY=VALUE (repeatable), e.g. email=a@b.c.") var fields: [String] = []
 
         func run() throws {
             guard Names.isValidUsername(name) else { throw CLIError("invalid username \"\(name)\"") }
-            guard !(passwordStdin && passwordHash != nil) else { throw CLIError("give --password-stdin or --password-hash, not both") }
+            guard !(passwordStdin && passwordHash) else { throw CLIError("give --password-stdin or --password-hash, not both") }
             var profile: [String: String] = [:]
             for f in fields {
                 let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
@@ -33,16 +34,23 @@ struct UserCommand: ParsableCommand {
             }
             let ctx = try Context.load()
             let hash: String
-            if let passwordHash {
-                guard PasswordHasher.isSupported(passwordHash) else { throw CLIError("--password-hash: expected pbkdf2_sha256$<iterations>$<salt>$<base64>") }
-                hash = passwordHash
+            if passwordHash {
+                let stored = try readSecretFromStdin()
+                guard let n = PasswordHasher.iterations(of: stored) else {
+                    throw CLIError("--password-hash: expected pbkdf2_sha256$<iterations>$<salt>$<base64> on standard input")
+                }
+                guard n <= ctx.config.passwordIterationsMax else {
+                    throw CLIError("--password-hash: \(n) iterations is above DURIN_PASSWORD_ITERATIONS_MAX (\(ctx.config.passwordIterationsMax)): "
+                        + "checking it would cost \(n / max(1, ctx.config.passwordIterations)) normal logins; set a new password instead")
+                }
+                hash = stored
             } else if passwordStdin {
                 hash = PasswordHasher(iterations: ctx.config.passwordIterations).hash(try readSecretFromStdin())
             } else {
                 hash = "!"  // Django's unusable password: the user cannot log in until one is set
             }
             try attempt { try ctx.admin.addUser(UserRecord(username: name, passwordHash: hash, isActive: !inactive, profile: profile)) }
-            print("added user \(name)\(hash == "!" ? " (no password yet: set one with set-password)" : "")")
+            Terminal.out("added user \(name)\(hash == "!" ? " (no password yet: set one with set-password)" : "")")
         }
     }
 
@@ -53,7 +61,7 @@ struct UserCommand: ParsableCommand {
             let ctx = try Context.load()
             let users = try attempt { try ctx.admin.users() }
             if output.json { printJSON(.array(users.map(UserCommand.json))) } else {
-                users.forEach { print("\($0.username)\t\($0.isActive ? "active" : "inactive")") }
+                users.forEach { Terminal.out("\(Terminal.escaped($0.username))\t\($0.isActive ? "active" : "inactive")") }
             }
         }
     }
@@ -66,8 +74,8 @@ struct UserCommand: ParsableCommand {
             let ctx = try Context.load()
             guard let u = try attempt({ try ctx.admin.user(named: name) }) else { throw CLIError("no user \(name)") }
             if output.json { printJSON(UserCommand.json(u)) } else {
-                print("username:  \(u.username)\nis_active: \(u.isActive)")
-                for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { print("\(k): \(v)") }
+                Terminal.out("username:  \(Terminal.escaped(u.username))\nis_active: \(u.isActive)")
+                for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { Terminal.out("\(Terminal.escaped(k)): \(Terminal.escaped(v))") }
             }
         }
     }
@@ -81,7 +89,7 @@ struct UserCommand: ParsableCommand {
             let ctx = try Context.load()
             let hash = PasswordHasher(iterations: ctx.config.passwordIterations).hash(try readSecretFromStdin())
             try attempt { try ctx.admin.setPasswordHash(name, hash: hash) }
-            print("password set for \(name)")
+            Terminal.out("password set for \(name)")
         }
     }
 
@@ -91,7 +99,7 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             try attempt { try ctx.admin.setActive(name, true) }
-            print("activated \(name)")
+            Terminal.out("activated \(name)")
         }
     }
 
@@ -101,7 +109,7 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             try attempt { try ctx.admin.setActive(name, false) }
-            print("deactivated \(name)")
+            Terminal.out("deactivated \(name)")
         }
     }
 
@@ -111,7 +119,7 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let ctx = try Context.load()
             let n = try attempt { try ctx.admin.removeUser(name) }
-            print("removed user \(name) and \(n) token\(n == 1 ? "" : "s")")
+            Terminal.out("removed user \(name) and \(n) token\(n == 1 ? "" : "s")")
         }
     }
 }

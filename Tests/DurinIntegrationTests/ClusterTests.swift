@@ -263,7 +263,8 @@ final class ClusterTests: XCTestCase {
         let oldIDs = Set((oldSessions ?? []).compactMap { $0["id"] as? Int })
         XCTAssertEqual(oldIDs.count, 3)
 
-        let moveEnv = ["DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret]
+        let moveEnv = ["DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret,
+                       "DURIN_MIGRATE_FROM_PASSWORD": old.environment["REDISCLI_AUTH"] ?? ""]
         let source = "unix://\(old.state)/redis.sock"
         func migrate(_ extra: [String] = []) throws -> [String: Any] {
             let out = try old.durinctl(["migrate", "--from", source, "--json"] + extra, env: moveEnv).checked()

@@ -1,3 +1,5 @@
+import DurinCore
+import DurinStore
 import Foundation
 import XCTest
 
@@ -148,7 +150,7 @@ final class Durin11Tests: SharedStackTestCase {
         let pw2 = try newUser("lia")
         XCTAssertNoThrow(try stack.login("lia", pw2, client: "web"))
         // A successful login clears the count (after the window, or here by hand).
-        try stack.redisCLI("DEL", "durin:loginfail:lou")
+        try stack.redisCLI("DEL", stack.keys.loginFailures(user: "lou", addressGroup: ClientAddress.group("127.0.0.1")))
         r = try http.call("POST", "/api/auth/login/", json: #"{"username":"lou","password":"\#(pw)","client":"web"}"#)
         XCTAssertEqual(r.status, 200)
     }

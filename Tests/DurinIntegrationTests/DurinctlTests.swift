@@ -49,10 +49,15 @@ final class DurinctlTests: SharedStackTestCase {
         try ctl("client", "add", "imp").checked()
         // Made by Python: base64(hashlib.pbkdf2_hmac('sha256', b'demo-password', b'abcdefghijklmnopqrstuv', 1000)).
         let hash = "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="
-        try ctl("user", "add", "imported", "--password-hash", hash, "--field", "email=i@example.com").checked()
+        try ctl("user", "add", "imported", "--password-hash", "--field", "email=i@example.com", stdin: hash + "\n").checked()
         XCTAssertEqual(try stack.redisCLI("HGET", "durin:user:imported", "password"), hash, "stored unchanged")
         XCTAssertNoThrow(try stack.login("imported", "demo-password", client: "imp"))
-        XCTAssertNotEqual(try ctl("user", "add", "x", "--password-hash", "md5$a$b").status, 0)
+        XCTAssertNotEqual(try ctl("user", "add", "x", "--password-hash", stdin: "md5$a$b\n").status, 0)
+        XCTAssertNotEqual(try ctl("user", "add", "y", "--password-hash", hash).status, 0, "never a hash argument")
+        // A hash whose check would cost 100 logins is refused, with the reason.
+        let costly = try ctl("user", "add", "z", "--password-hash", stdin: "pbkdf2_sha256$100000000$salt$AAAA\n")
+        XCTAssertNotEqual(costly.status, 0)
+        XCTAssertTrue(costly.stderr.contains("DURIN_PASSWORD_ITERATIONS_MAX"), costly.stderr)
         let shown = try ctl("user", "show", "imported", "--json")
         XCTAssertFalse(shown.stdout.contains("pbkdf2"), "the hash is never shown")
         XCTAssertEqual((json(shown) as? [String: Any])?["email"] as? String, "i@example.com")
@@ -128,5 +133,33 @@ final class DurinctlTests: SharedStackTestCase {
         let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: env)
         XCTAssertEqual(out.status, 78)
         XCTAssertTrue(out.stderr.contains("DURIN_THREADS"), out.stderr)
+    }
+
+    /// Stored strings reach the terminal inert: a profile field with a terminal
+    /// escape, a bidirectional override and a newline, an event written by anyone,
+    /// a dump's record with a hostile name. The escape characters never appear raw in
+    /// durinctl's output (text or JSON), and JSON still gives the value back.
+    func testStoredStringsCannotDriveTheTerminal() throws {
+        let hostile = "x\u{1B}]0;owned\u{07}\u{1B}[2J\u{9B}31m\u{202E}evil\nis_active: false"
+        try ctl("user", "add", "tess", "--field", "email=\(hostile)").checked()
+        func raw(_ text: String) -> Bool { text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) || $0 == "\u{202E}" } }
+        let shown = try ctl("user", "show", "tess").checked()
+        XCTAssertFalse(raw(shown), shown.debugDescription)
+        XCTAssertFalse(shown.split(separator: "\n").contains { $0.hasPrefix("is_active: false") }, "a forged line: \(shown)")
+        XCTAssertTrue(shown.contains("\\u{1b}]0;owned"), shown)
+        let json = try ctl("user", "show", "tess", "--json").checked()
+        XCTAssertFalse(raw(json.replacingOccurrences(of: "\n", with: "")), json.debugDescription)
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        XCTAssertEqual(decoded?["email"] as? String, hostile, "JSON escapes, and keeps the value")
+
+        _ = try stack.redisCLI("XADD", "durin:events", "*", "type", "login_failed", "user", hostile, "client", "", "session", "", "time", "0")
+        let events = try ctl("events", "--last", "1").checked()
+        XCTAssertFalse(raw(events.replacingOccurrences(of: "\n", with: "")), events.debugDescription)
+
+        guard !stack.onCluster else { return }  // the import needs one server
+        let dump = #"[{"model": "auth.user", "pk": 9, "fields": {"username": "a\u001b[2Jb", "password": "!", "is_active": true}}]"#
+        let imported = try ctl("import", "django", "-", stdin: dump)
+        XCTAssertFalse(raw(imported.stderr.replacingOccurrences(of: "\n", with: "")), imported.stderr.debugDescription)
+        XCTAssertTrue(imported.stderr.contains("\\u{1b}[2J"), imported.stderr)
     }
 }

@@ -60,14 +60,14 @@ final class IssuerTests: SharedStackTestCase {
         func raw(_ authorization: String?) throws -> String {
             // A minimal FastCGI client: BEGIN_REQUEST, PARAMS, empty STDIN; prints STDOUT.
             let client = #"""
-            import socket, struct, sys
+            import os, socket, struct, sys
             def rec(t, body): return struct.pack("!BBHHBx", 1, t, 1, len(body), 0) + body
             def nv(k, v):
                 k, v = k.encode(), v.encode()
                 return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else struct.pack("!I", len(v) | 0x80000000)) + k + v
             body = b'{"username":"ivy","client":"web"}'
             params = {"REQUEST_METHOD": "POST", "PATH_INFO": "/issue/", "SCRIPT_NAME": "/x", "CONTENT_TYPE": "application/json",
-                      "CONTENT_LENGTH": str(len(body)), "DURIN_TRUSTED": "1"}
+                      "CONTENT_LENGTH": str(len(body)), "DURIN_TRUSTED": "1", "DURIN_PROXY_KEY": os.environ["PROXY_KEY"]}
             if len(sys.argv) > 2: params["HTTP_AUTHORIZATION"] = sys.argv[2]
             p = b"".join(nv(k, v) for k, v in params.items())
             s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
@@ -84,7 +84,10 @@ final class IssuerTests: SharedStackTestCase {
             """#
             var args = ["/usr/bin/python3", "-c", client, "\(stack.state)/durin.sock"]
             if let authorization { args.append(authorization) }
-            return try Stack.run(args, environment: stack.environment).checked()
+            // The proxy key as nginx would send it: the socket alone proves nothing, and
+            // even nginx's key does not make issuance trusted without an issuer key.
+            let env = stack.environment.merging(["PROXY_KEY": stack.stackEnv["DURIN_PROXY_KEY"] ?? ""]) { $1 }
+            return try Stack.run(args, environment: env).checked()
         }
         let without = try raw(nil)
         XCTAssertTrue(without.hasPrefix("Status: 401"), without)

@@ -42,7 +42,7 @@ final class NginxHeaderTests: SharedStackTestCase {
             listen unix:\(stack.state)/echo.sock;
             default_type application/json;
             location / {
-                return 200 '{"user":"$http_x_durin_user","client":"$http_x_durin_client","authorization":"$http_authorization"}';
+                return 200 '{"user":"$http_x_durin_user","client":"$http_x_durin_client","expiry":"$http_x_durin_expiry","authorization":"$http_authorization"}';
             }
         }
         """
@@ -60,7 +60,7 @@ final class NginxHeaderTests: SharedStackTestCase {
             for header in ["X-Durin-User", "x-durin-client", "X-DURIN-EXPIRY"] {
                 let r = try http.call("GET", path, token: token, extra: [(header, "admin")])
                 XCTAssertEqual(r.status, 400, "\(path) with \(header): \(r.text)")
-                XCTAssertEqual(r.detail, "X-Durin-User, X-Durin-Client and X-Durin-Expiry are set by durin, never by a client.")
+                XCTAssertEqual(r.detail, "X-Durin-* headers are set by durin, never by a client.")
                 XCTAssertFalse(r.text.contains("admin"), "\(path): \(r.text)")
             }
             // "0" is a value too (nginx's `if ($var)` would take it for false).
@@ -70,10 +70,34 @@ final class NginxHeaderTests: SharedStackTestCase {
         let r = try http.call("GET", "/api/echo/", token: token)
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.object["user"] as? String, "alice")
+        XCTAssertEqual(r.object["client"] as? String, "web")
+        let expiry = try XCTUnwrap(try http.call("GET", "/api/auth/verify/", token: token).header("X-Durin-Expiry"))
+        XCTAssertEqual(r.object["expiry"] as? String, expiry, "X-Durin-Expiry is durin's too")
         // The nested location dropped durin's headers, but the client could not fill them.
         let nested = try http.call("GET", "/api/nested/deeper/", token: token)
         XCTAssertEqual(nested.status, 200)
         XCTAssertEqual(nested.object["user"] as? String, "")
+    }
+
+    /// nginx before 1.23 (Debian 12 ships 1.22) keeps only a header's first line in
+    /// $http_x_durin_user: an empty first line and a forged second pass the
+    /// server-level rule, and nginx passes both lines on to a nested location's
+    /// upstream. durin's check sees every line of every X-Durin-* header and refuses.
+    func testAForgedLineAfterAnEmptyOneIsRefused() throws {
+        let token = try stack.login("alice", "alice-pw", client: "web")
+        for path in ["/api/ping/", "/api/echo/", "/api/nested/", "/api/nested/deeper/", "/api/fcgi/"] {
+            for header in ["X-Durin-User", "X-Durin-Client", "X-Durin-Expiry", "X-Durin-Role"] {
+                for lines in [[(header, ""), (header, "admin")], [(header, "")], [(header, "admin")]] {
+                    let r = try http.call("GET", path, token: token, extra: lines)
+                    XCTAssertEqual(r.status, 400, "\(path) with \(lines): \(r.text)")
+                    XCTAssertEqual(r.detail, "X-Durin-* headers are set by durin, never by a client.", "\(path) with \(lines)")
+                }
+            }
+        }
+        // Without a token the answer is still the refusal, not a 401 that would
+        // tell the forger which part failed; a good token alone passes.
+        XCTAssertEqual(try http.call("GET", "/api/nested/deeper/", extra: [("X-Durin-User", ""), ("X-Durin-User", "admin")]).status, 400)
+        XCTAssertEqual(try http.call("GET", "/api/nested/deeper/", token: token).status, 200)
     }
 
     func testTheTokenReachesTheUpstreamOnlyWhereTheLocationOptsIn() throws {

@@ -18,7 +18,7 @@ final class RedisACLTests: SharedStackTestCase {
     static func shippedRules() throws -> [String] {
         let acl = try String(contentsOfFile: "\(Stack.root)/redis/durin.acl", encoding: .utf8)
         let line = try XCTUnwrap(acl.split(separator: "\n").first { $0.hasPrefix("user durin ") })
-        return line.split(separator: " ").dropFirst(2).map { $0 == ">CHANGE-ME" ? ">\(password)" : String($0) }
+        return line.split(separator: " ").dropFirst(2).map { $0 == "#DURIN-PASSWORD-SHA256" ? ">\(password)" : String($0) }
     }
 
     func setUser(_ name: String, _ rules: [String]) throws {

@@ -56,10 +56,16 @@ final class SystemdUnitTests: XCTestCase {
         let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: installed)
         XCTAssertEqual(out.status, 71, "settings accepted; only the socket fails: \(out.stderr)")
 
+        // The sample's placeholders are refused, each by name.
         var raw = try settings(sample)
         raw["DURIN_LISTEN"] = "/nonexistent-dir/durin.sock"
-        let refused = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
+        var refused = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
+        XCTAssertEqual(refused.status, 78, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("DURIN_PROXY_KEY"), refused.stderr)
+        raw["DURIN_PROXY_KEY"] = installed["DURIN_PROXY_KEY"]
+        refused = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
         XCTAssertEqual(refused.status, 78, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("DURIN_SECRET_KEY"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains(installed["DURIN_PROXY_KEY"] ?? "-"), "the key is never printed")
     }
 }

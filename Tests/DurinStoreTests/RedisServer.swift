@@ -10,13 +10,17 @@ final class RedisServer: @unchecked Sendable {
     let socket: String
     let pid: pid_t
 
-    init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path
+    /// - Parameters:
+    ///   - settings: redis-server arguments that replace or add to the defaults
+    ///     (`["--appendonly", "yes"]`).
+    ///   - dir: a directory of an earlier server's, to start on its data again.
+    init(settings: [String] = [], dir existing: String? = nil) throws {
+        dir = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = "\(dir)/redis.sock"
         var pid: pid_t = 0
         let argv = ["redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir,
-                    "--save", "", "--appendonly", "no", "--logfile", "\(dir)/redis.log"]
+                    "--save", "", "--appendonly", "no", "--logfile", "\(dir)/redis.log"] + settings
         let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()
@@ -31,7 +35,12 @@ final class RedisServer: @unchecked Sendable {
         self.pid = pid
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if (try? connection().send("PING"))?.string == "PONG" { return }
+            // Any answer but LOADING: a server whose default user has a password answers NOAUTH.
+            switch try? connection().send("PING") {
+            case .status("PONG")?: return
+            case .error(let message)? where message.hasPrefix("NOAUTH"): return
+            default: break
+            }
             usleep(10_000)
         }
         stop()
@@ -49,5 +58,13 @@ final class RedisServer: @unchecked Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Stops the server as systemd does (SIGTERM: it writes and syncs its files),
+    /// keeping its directory for a next server.
+    func shutDown() {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 }

@@ -139,7 +139,8 @@ final class TokenStoreTests: XCTestCase {
             let (redis, config) = (self.redis!, self.config)
             Thread {
                 let store = TokenStore(connection: redis.connection(), configuration: config)
-                if case .proceed? = try? store.loginPrecheck(username: "alice", failureRate: ThrottleRate.parse("5/m")) {
+                if case .proceed? = try? store.loginPrecheck(username: "alice", addressGroup: "v4:192.0.2.9",
+                                                             pairRate: ThrottleRate.parse("5/m"), userRate: nil) {
                     proceeded.update { $0 += 1 }
                 }
                 group.leave()
@@ -148,10 +149,10 @@ final class TokenStoreTests: XCTestCase {
         XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(proceeded.value, 5)
         let store = store()
-        XCTAssertEqual(try store.loginAddressCheck(address: "192.0.2.1", rate: ThrottleRate.parse("2/m")!), nil)
-        XCTAssertEqual(try store.loginAddressCheck(address: "192.0.2.1", rate: ThrottleRate.parse("2/m")!), nil)
-        XCTAssertNotNil(try store.loginAddressCheck(address: "192.0.2.1", rate: ThrottleRate.parse("2/m")!))
-        XCTAssertNil(try store.loginAddressCheck(address: "192.0.2.2", rate: ThrottleRate.parse("2/m")!), "per address")
+        XCTAssertEqual(try store.loginAddressCheck(addressGroup: "v4:192.0.2.1", rate: ThrottleRate.parse("2/m")!), nil)
+        XCTAssertEqual(try store.loginAddressCheck(addressGroup: "v4:192.0.2.1", rate: ThrottleRate.parse("2/m")!), nil)
+        XCTAssertNotNil(try store.loginAddressCheck(addressGroup: "v4:192.0.2.1", rate: ThrottleRate.parse("2/m")!))
+        XCTAssertNil(try store.loginAddressCheck(addressGroup: "v4:192.0.2.2", rate: ThrottleRate.parse("2/m")!), "per address")
     }
 
     func testIssuersAreStoredByDigestAndRemovable() throws {

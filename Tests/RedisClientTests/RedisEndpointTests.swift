@@ -10,6 +10,11 @@ final class RedisEndpointTests: XCTestCase {
         XCTAssertEqual(try RedisEndpoint.parse("unix:///run/redis.sock?db=3"),
                        RedisEndpoint(address: .unix(path: "/run/redis.sock"), database: 3))
         XCTAssertEqual(try RedisEndpoint.parse("redis://:secret@h:1").description, "redis://h:1/0", "logs never show the password")
+        // User info without a colon is a user name (its password comes from elsewhere);
+        // an empty password is none.
+        XCTAssertEqual(try RedisEndpoint.parse("unix://mover@/run/old.sock"),
+                       RedisEndpoint(address: .unix(path: "/run/old.sock"), username: "mover"))
+        XCTAssertEqual(try RedisEndpoint.parse("redis://durin:@h:1"), RedisEndpoint(address: .tcp(host: "h", port: 1), username: "durin"))
         for bad in ["http://x", "redis://h:0", "redis://h/x", "unix://relative"] {
             XCTAssertThrowsError(try RedisEndpoint.parse(bad), bad)
         }

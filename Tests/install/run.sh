@@ -27,8 +27,26 @@ check "durin.env is mode 0640" test "$(stat -c %a "$env")" = 640
 secret=$(sed -n 's/^DURIN_SECRET_KEY=//p' "$env")
 check "durin.env has a fresh 64-hex secret" bash -c "[[ '$secret' =~ ^[0-9a-f]{64}\$ ]]"
 check "the example site includes the installed snippets" grep -q 'include /etc/nginx/durin/durin-protect.conf;' "$dest/etc/nginx/sites-available/durin"
+key=$(sed -n 's/^DURIN_PROXY_KEY=//p' "$env")
+check "durin.env has a fresh 64-hex proxy key" bash -c "[[ '$key' =~ ^[0-9a-f]{64}\$ ]]"
+check "the proxy key differs from the sealing secret" test "$key" != "$secret"
+include="$dest/etc/nginx/durin/proxy-key.conf"
+check "nginx's proxy-key include is mode 0600" test "$(stat -c %a "$include")" = 600
+check "nginx's proxy-key include holds durin.env's key" grep -qx "fastcgi_param DURIN_PROXY_KEY \"$key\";" "$include"
+check "durin-api.conf and durin-server.conf include it" test "$(grep -l 'include /etc/nginx/durin/proxy-key.conf;' \
+    "$dest/etc/nginx/durin/durin-api.conf" "$dest/etc/nginx/durin/durin-server.conf" | wc -l)" = 2
+# An env file from before the proxy key: the next install adds one, and the include.
+sed -i '/DURIN_PROXY_KEY/d' "$env"
+rm -f "$include"
+make -s -C "$root" install CONFIG=debug DESTDIR="$dest" >/dev/null 2>&1
+upgraded=$(sed -n 's/^DURIN_PROXY_KEY=//p' "$env")
+check "an env file without a proxy key gets one on install" bash -c "[[ '$upgraded' =~ ^[0-9a-f]{64}\$ ]]"
+check "... and the include holds the same" grep -qx "fastcgi_param DURIN_PROXY_KEY \"$upgraded\";" "$include"
+check "... and durin.env kept its mode 0640" test "$(stat -c %a "$env")" = 640
+key=$upgraded
 make -s -C "$root" install CONFIG=debug DESTDIR="$dest" >/dev/null 2>&1
 check "a second make install keeps durin.env and its secret" test "$(sed -n 's/^DURIN_SECRET_KEY=//p' "$env")" = "$secret"
+check "a second make install keeps the proxy key" grep -qx "fastcgi_param DURIN_PROXY_KEY \"$key\";" "$include"
 other=$(mktemp -d)
 make -s -C "$root" install CONFIG=debug DESTDIR="$other" >/dev/null 2>&1
 check "another installation gets another secret" test "$(sed -n 's/^DURIN_SECRET_KEY=//p' "$other/etc/durin/durin.env")" != "$secret"

@@ -50,6 +50,9 @@ ns_journal() {
     ns journalctl -u durin.service -n 50 --no-pager 2>&1 | sed 's/^/#   /'
     echo "# --- journalctl -n 30, all units (in the namespace) ---"
     ns journalctl -n 30 --no-pager 2>&1 | sed 's/^/#   /'
+    echo "# --- redis-server.log, last 30 lines, and its data directory (in the namespace) ---"
+    ns tail -n 30 /var/log/redis/redis-server.log 2>&1 | sed 's/^/#   /'
+    ns ls -la /var/lib/redis /var/lib/redis/appendonlydir 2>&1 | sed 's/^/#   /'
     echo "# --- systemctl --failed ---"
     ns systemctl --failed --no-pager 2>&1 | sed 's/^/#   /'
 }
@@ -207,44 +210,61 @@ case "$state" in
 esac
 expect "the namespace's PID 1 is systemd" systemd "$(ns ps -o comm= -p 1)"
 
-# --- 2. Redis as the README configures it --------------------------------------
-
-redis_pass=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')
-nsh "set -e
-    install -o redis -g redis -m 0640 /run/durin-test/files/durin-redis.conf /etc/redis/durin.conf
-    sed 's/CHANGE-ME/$redis_pass/' /run/durin-test/files/durin.acl > /etc/redis/users.acl
-    chown redis:redis /etc/redis/users.acl
-    chmod 0640 /etc/redis/users.acl
-    {
-        echo 'include /etc/redis/durin.conf'
-        echo '# Tests/systemd/run.sh: no TCP listener (the network namespace is the host'\\''s).'
-        echo 'port 0'
-    } >> /etc/redis/redis.conf" || fatal "could not configure redis-server"
-redis_log() { ns tail -n 20 /var/log/redis/redis-server.log 2>&1 | sed 's/^/#   redis-server.log: /'; }
-sctl restart redis-server.service || { redis_log; fatal "redis-server.service did not start"; }
-redis_sock=/run/redis/redis-server.sock
-rcli() { ns redis-cli -s "$redis_sock" "$@"; }
-redis_ready() { [ "$(ns redis-cli -s "$redis_sock" ping 2>/dev/null)" = PONG ]; }
-wait_for 10 redis_ready || fatal "redis-server does not answer on $redis_sock"
-expect "redis-server.service is active" active "$(sctl is-active redis-server.service)"
-expect "redis: appendonly yes (from durin.conf)" yes "$(rcli config get appendonly | tail -1)"
-expect "redis: appendfsync everysec" everysec "$(rcli config get appendfsync | tail -1)"
-expect "redis: maxmemory-policy noeviction" noeviction "$(rcli config get maxmemory-policy | tail -1)"
-expect "redis: no TCP port" 0 "$(rcli config get port | tail -1)"
-expect "redis: user durin authenticates with the generated password" PONG \
-    "$(ns redis-cli -s "$redis_sock" --no-auth-warning --user durin --pass "$redis_pass" ping 2>&1)"
-expect "redis: user durin cannot read keys outside durin:" \
-    "NOPERM" "$(ns redis-cli -s "$redis_sock" --no-auth-warning --user durin --pass "$redis_pass" get other 2>&1 | grep -o 'NOPERM' | head -1)"
-redis_restart_mode=$(prop redis-server.service Restart)
-note "Debian's redis-server.service: Restart=$redis_restart_mode RestartUSec=$(prop redis-server.service RestartUSec)"
-
-# --- 3. the package -------------------------------------------------------------
+# --- 2 and 3. the package, then Redis and durin as the README configures them -----
 
 if ! ns dpkg -i /run/durin-test/files/durin.deb >"$work/out/dpkg-install.log" 2>&1; then
     sed 's/^/#   /' "$work/out/dpkg-install.log"
     fatal "dpkg -i failed"
 fi
 ok "dpkg -i $(basename "$deb") inside the namespace"
+depends=$(dpkg-deb -f "$work/files/durin.deb" Depends)
+note "Depends: $depends"
+short=""
+for dep in $(echo "$depends" | tr ',' '\n' | sed -n 's/^ *\([^ ]*\) (>= \([^)]*\))$/\1=\2/p'); do
+    # init-system-helpers is named by the interface it provides (1.54), not a library.
+    [ "${dep%%=*}" = init-system-helpers ] || [ "${dep#*=}" = "$(dpkg-query -W -f '${Version}' "${dep%%=*}")" ] || short="$short $dep"
+done
+expect "Depends name every library package at its full Debian version (libfcgi0ldbl's revision carries CVE-2025-23016's fix)" "" "$short"
+echo "$depends" | grep -q 'libfcgi0ldbl (>= [^)]*-[^)]*)' && ok "Depends: libfcgi0ldbl with its Debian revision" \
+    || nok "Depends: libfcgi0ldbl without a Debian revision: $depends"
+
+# Steps 1 and 2 of the README's deployment block, verbatim (the README says so).
+awk '/^# 1\. Redis:/ { on = 1 } /^# 3\. / { on = 0 } on' "$root/README.md" > "$work/files/readme-steps.sh"
+[ "$(grep -c 'systemctl restart' "$work/files/readme-steps.sh")" = 2 ] || fatal "README: no deployment steps 1 and 2 found"
+note "running the README's deployment steps 1 and 2 ($(wc -l < "$work/files/readme-steps.sh") lines)"
+if ! ns bash -euo pipefail /run/durin-test/files/readme-steps.sh >"$work/out/readme-steps.log" 2>&1; then
+    sed 's/^/#   /' "$work/out/readme-steps.log"
+    fatal "the README's deployment steps failed"
+fi
+ok "the README's deployment steps 1 and 2 ran"
+redis_sock=/run/redis/redis-server.sock
+# redis-cli as the README's recipes use it: --askpass, the password on standard input.
+redis_as() { local user=$1; shift; ns bash -c 'u=$1; s=$2; shift 2; exec redis-cli --user "$u" --askpass -s "$s" "$@" < "/etc/durin/redis/$u"' _ "$user" "$redis_sock" "$@"; }
+rcli() { redis_as admin "$@"; }
+redis_ready() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
+wait_for 10 redis_ready || fatal "redis-server does not answer the admin user on $redis_sock"
+expect "redis-server.service is active" active "$(sctl is-active redis-server.service)"
+expect "redis: appendonly yes (from durin.conf)" yes "$(rcli config get appendonly | tail -1)"
+expect "redis: appendfsync everysec" everysec "$(rcli config get appendfsync | tail -1)"
+expect "redis: maxmemory-policy noeviction" noeviction "$(rcli config get maxmemory-policy | tail -1)"
+expect "redis: no TCP port (durin-redis.conf)" 0 "$(rcli config get port | tail -1)"
+expect "redis: the socket is open to all local users, who must log in (unixsocketperm 666)" "socket 666" \
+    "$(ns stat -c '%F %a' "$redis_sock")"
+if ns redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then nok "redis-cli -h 127.0.0.1 ping answered"; else ok "redis-cli -h 127.0.0.1 ping fails: no TCP listener"; fi
+expect "redis: the socket without a user answers NOAUTH" NOAUTH "$(ns redis-cli -s "$redis_sock" ping 2>&1 | grep -o NOAUTH | head -1)"
+expect "redis: the socket without a user cannot read a key either" NOAUTH \
+    "$(ns redis-cli -s "$redis_sock" get durin:secret 2>&1 | grep -o NOAUTH | head -1)"
+expect "redis: the ACL file holds no password, only SHA-256s" "" \
+    "$(for u in durin durin-inspect admin; do ns grep -F -f "/etc/durin/redis/$u" /etc/redis/users.acl; done)"
+expect "redis: the password files are root's, mode 0600, in a 0700 directory" "700 600 600 600" \
+    "$(ns stat -c '%a' /etc/durin/redis /etc/durin/redis/durin /etc/durin/redis/durin-inspect /etc/durin/redis/admin | xargs)"
+expect "redis: user durin cannot read keys outside durin:" NOPERM \
+    "$(ns bash -c 'u=$(sed -n "s#^DURIN_REDIS_URL=unix://durin:\([^@]*\)@.*#\1#p" /etc/durin/durin.env); REDISCLI_AUTH=$u redis-cli --user durin -s '"$redis_sock"' get other' 2>&1 | grep -o NOPERM | head -1)"
+redis_restart_mode=$(prop redis-server.service Restart)
+note "Debian's redis-server.service: Restart=$redis_restart_mode RestartUSec=$(prop redis-server.service RestartUSec)"
+
+# --- the package, as installed ------------------------------------------------------
+
 expect "durin.socket is enabled" enabled "$(sctl is-enabled durin.socket 2>&1)"
 expect "durin.service is enabled" enabled "$(sctl is-enabled durin.service 2>&1)"
 expect "durin.socket is active after install" active "$(sctl is-active durin.socket)"
@@ -265,16 +285,19 @@ else
     nok "systemd-analyze verify durin.socket durin.service:"; sed 's/^/#   /' "$work/out/verify.log"
 fi
 
-# The README's production settings: the ACL user, and (test only) cheap new password hashes.
-nsh "set -e
-    sed -i -e 's#^DURIN_REDIS_URL=.*#DURIN_REDIS_URL=unix://durin:$redis_pass@$redis_sock#' \
-           -e 's#^DURIN_PASSWORD_ITERATIONS=.*#DURIN_PASSWORD_ITERATIONS=20000#' /etc/durin/durin.env
-    grep -q '^DURIN_REDIS_URL=unix://durin:' /etc/durin/durin.env" || fatal "could not edit /etc/durin/durin.env"
-expect "/etc/durin/durin.env is still 0640 after editing" 640 "$(ns stat -c '%a' /etc/durin/durin.env)"
+# The README's step 2 set the ACL user; the test makes new password hashes cheap.
+expect "/etc/durin/durin.env is still 0640 root:root after the README's steps" "640 root:root" \
+    "$(ns stat -c '%a %U:%G' /etc/durin/durin.env)"
+ns grep -q '^DURIN_REDIS_URL=unix://durin:' /etc/durin/durin.env && ok "durin.env names the ACL user durin" \
+    || nok "durin.env has no DURIN_REDIS_URL for the ACL user"
+nsh "sed -i 's#^DURIN_PASSWORD_ITERATIONS=.*#DURIN_PASSWORD_ITERATIONS=20000#' /etc/durin/durin.env" || fatal "could not edit /etc/durin/durin.env"
 sctl restart durin.service || fatal "systemctl restart durin.service failed"
 durin_active() { [ "$(sctl is-active durin.service)" = active ]; }
 wait_for 10 durin_active || fatal "durin.service is not active after the restart"
 ok "durin.service restarted with the ACL user in DURIN_REDIS_URL"
+expect "durin.service joins no group of Redis's" "" "$(prop durin.service SupplementaryGroups)"
+durin_groups=$(ns ps -o supgrp= -p "$(prop durin.service MainPID)" | xargs)
+case ",$durin_groups," in *,redis,*) nok "durin-fcgi runs in group redis ($durin_groups)" ;; *) ok "durin-fcgi is not in group redis (groups: ${durin_groups:--})" ;; esac
 
 # durin's state: "NRestarts MainPID ExecMainStatus ActiveState".
 durin_state() {
@@ -377,6 +400,13 @@ else
     ok "durin did not log a refused priority change"
 fi
 
+tok_key=$(printf '%s\n' "$tok" | ctl token key 2>&1)
+expect "redis: durin-inspect reads a token hash (the README's recipe)" alice \
+    "$(redis_as durin-inspect hget "$tok_key" u 2>&1)"
+expect "redis: durin-inspect cannot write one" NOPERM "$(redis_as durin-inspect hset "$tok_key" u mallory 2>&1 | grep -o NOPERM | head -1)"
+expect "redis: durin-inspect cannot read keys outside durin:" NOPERM \
+    "$(redis_as durin-inspect get other 2>&1 | grep -o NOPERM | head -1)"
+expect "redis: durin-inspect cannot change Redis" NOPERM "$(redis_as durin-inspect config set dir /tmp 2>&1 | grep -o NOPERM | head -1)"
 req GET /api/ping/ "$tok"
 expect "GET /api/ping/ with the token: 200" 200 "$code"
 expect "/api/ping/ answers for alice and web" "alice web" "$(json user) $(json client)"
@@ -679,7 +709,11 @@ expect "purge: no durin-fcgi process" "" "$(ns pgrep -x durin-fcgi | xargs)"
 expect "purge: durin.service inactive" inactive "$(sctl is-active durin.service)"
 expect "purge: durin.socket inactive" inactive "$(sctl is-active durin.socket)"
 expect "purge: /run/durin/durin.sock is gone" no "$(ns test -e /run/durin/durin.sock && echo yes || echo no)"
-expect "purge: /etc/durin is gone" no "$(ns test -e /etc/durin && echo yes || echo no)"
+expect "purge: /etc/durin/durin.env (the secrets) is gone" no "$(ns test -e /etc/durin/durin.env && echo yes || echo no)"
+expect "purge: nginx's proxy-key include is gone" no "$(ns test -e /etc/nginx/durin/proxy-key.conf && echo yes || echo no)"
+# The README's steps keep the Redis users' passwords in /etc/durin/redis: Redis still
+# has those users, so the operator's files stay, as dpkg leaves every file it did not install.
+expect "purge: only the operator's Redis passwords are left in /etc/durin" "redis" "$(ns ls /etc/durin 2>&1 | xargs)"
 expect "purge: no unit links left in /etc/systemd/system" "" \
     "$(ns find /etc/systemd/system -name 'durin.*' | xargs)"
 expect "purge: the package is gone from dpkg's database" "" "$(ns dpkg-query -W -f '${Status}' durin 2>/dev/null)"

@@ -25,34 +25,52 @@ struct AddClientScript: ScriptCall {
     """#)
 }
 
-/// Removes a client and, as durin's CASCADE does, its tokens. Outcome: how many
-/// tokens went, nil when there is no such client.
+/// Removes a client's record: no login issues it a token from then on. Its tokens
+/// go in batches afterwards (`RevokeClientTokensScript`, `AdminStore.removeClient`).
+/// Outcome: false when there was no such client.
 struct RemoveClientScript: ScriptCall {
     let name: String
 
     var group: KeyGroup { .clients }
     var arguments: [String] { [name] }
 
-    func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name"], #"""
     guard(P .. 'client:' .. name, P .. 'clients')
-    if redis.call('DEL', P .. 'client:' .. name) == 0 then return -1 end
+    if redis.call('DEL', P .. 'client:' .. name) == 0 then return 0 end
     redis.call('SREM', P .. 'clients', name)
+    return 1
+    """#)
+}
+
+/// One batch of a client's removal on one server: the client's token of each named
+/// user goes. A batch is bounded (AdminStore's SSCAN count), so no call holds Redis
+/// for long, however many users there are. Outcome: the tokens revoked, or nil when
+/// the client exists again (added anew under the same name): the sweep stops there.
+struct RevokeClientTokensScript: ScriptCall {
+    let client: String
+    let users: [String]
+
+    var group: KeyGroup { .global }
+    var arguments: [String] { [client] + users }
+
+    func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
+
+    static let script = Script(parameters: ["client"], variadic: true, #"""
+    if redis.call('EXISTS', P .. 'client:' .. client) == 1 then return -1 end
     local n = 0
-    -- A cluster's users live in other slots: AdminStore revokes their tokens of
-    -- this client one user at a time, once responders have seen the client go.
-    if CLUSTER then return 0 end
-    for _, user in ipairs(redis.call('SMEMBERS', P .. 'users')) do
+    for i = FIRST_EXTRA, #ARGV do
+      local user = ARGV[i]
       local userKey = P .. 'user:' .. user
-      local d = redis.call('HGET', userKey, 't:' .. name)
+      local d = redis.call('HGET', userKey, 't:' .. client)
       if d then
         local t = redis.call('HMGET', P .. 't:' .. d, 'i', 'e')
         redis.call('DEL', P .. 't:' .. d)
-        redis.call('HDEL', userKey, 't:' .. name)
+        redis.call('HDEL', userKey, 't:' .. client)
         if t[1] and live(t[2]) then
           n = n + 1
-          emit('token_revoked', user, name, t[1], 'client_removed')
+          emit('token_revoked', user, client, t[1], 'client_removed')
         end
       end
     end
@@ -113,17 +131,20 @@ struct SetActiveScript: ScriptCall {
 /// is no such user.
 struct RemoveUserScript: ScriptCall {
     let name: String
+    /// The name's failed-login backstop (`KeySpace.loginFailures(user:)`). Its
+    /// per-address windows are left to expire: they are never longer than their rate's period.
+    let failuresKey: String
 
     var group: KeyGroup { .user(name) }
-    var arguments: [String] { [name] }
+    var arguments: [String] { [name, failuresKey] }
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
-    static let script = Script(parameters: ["name"], #"""
+    static let script = Script(parameters: ["name", "failuresKey"], #"""
     local key = P .. 'user:' .. name
     local entries = tokenIndex(key)
     guardIndex(key)
-    guard(P .. 'events', P .. 'loginfail:' .. name)
+    guard(P .. 'events', failuresKey)
     if redis.call('DEL', key) == 0 then return -1 end
     if not CLUSTER then redis.call('SREM', P .. 'users', name) end
     local n = 0
@@ -135,7 +156,7 @@ struct RemoveUserScript: ScriptCall {
         emit('token_revoked', name, entries[i], t[1], 'user_removed')
       end
     end
-    redis.call('DEL', P .. 'loginfail:' .. name)
+    redis.call('DEL', failuresKey)
     return n
     """#)
 }

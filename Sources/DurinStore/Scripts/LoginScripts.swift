@@ -27,15 +27,21 @@ struct LoginAddressCheckScript: ScriptCall {
     """#)
 }
 
-/// Before a password is hashed: counts the attempt against the username and
-/// returns the user's record, unless the name is over its rate.
+/// Before a password is hashed: counts the attempt against the username from this
+/// address group, and against the username from anywhere, and returns the user's
+/// record, unless either is over its rate.
 struct LoginPrecheckScript: ScriptCall {
     let username: String
+    /// `KeySpace.loginFailures(user:addressGroup:)`: a sliding window of attempts.
+    let pairKey: String
+    /// `KeySpace.loginFailures(user:)`: a counter for the backstop's period.
+    let userKey: String
     /// nil: no limit.
-    let failureRate: ThrottleRate?
+    let pairRate: ThrottleRate?
+    let userRate: ThrottleRate?
 
     var group: KeyGroup { .user(username) }
-    var arguments: [String] { [username, failureRate?.description ?? ""] }
+    var arguments: [String] { [pairKey, userKey, pairRate?.description ?? "", userRate?.description ?? ""] }
 
     func decode(_ reply: RedisReply) -> LoginPrecheck? {
         guard let items = reply.array, let kind = items.first?.string else { return nil }
@@ -48,17 +54,32 @@ struct LoginPrecheckScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["username", "failureRate"], #"""
+    static let script = Script(parameters: ["pairKey", "userKey", "pairRate", "userRate"], #"""
     -- The attempt is counted now, before the password is hashed, so concurrent
     -- guesses cannot all pass a check that is counted only after the hash. A
-    -- successful login clears the name's window (login script).
-    guard(P .. 'user:' .. username)
-    local limit, period = parseRate(failureRate)
-    if limit then
-      local wait = window(P .. 'loginfail:' .. username, limit, period, true)
-      if wait > 0 then return {'limited', wait} end
+    -- successful login clears the pair's window (login script). Both limits are
+    -- checked before either counts, so a refused attempt spends neither. The
+    -- backstop is a plain counter: one small key per name, whatever its rate.
+    guard(KEYS[1], pairKey, userKey)
+    local pairLimit, pairPeriod = parseRate(pairRate)
+    local userLimit, userPeriod = parseRate(userRate)
+    local wait = 0
+    if pairLimit then wait = window(pairKey, pairLimit, pairPeriod, false) end
+    if userLimit then
+      local n = tonumber(redis.call('GET', userKey) or '0')
+      if n >= userLimit then
+        local left = redis.call('PTTL', userKey)
+        if left < 0 then
+          redis.call('PEXPIRE', userKey, userPeriod * 1000)
+          left = userPeriod * 1000
+        end
+        wait = math.max(wait, math.ceil(left / 1000))
+      end
     end
-    local fields = redis.call('HGETALL', P .. 'user:' .. username)
+    if wait > 0 then return {'limited', wait} end
+    if pairLimit then window(pairKey, pairLimit, pairPeriod, true) end
+    if userLimit and redis.call('INCR', userKey) == 1 then redis.call('PEXPIRE', userKey, userPeriod * 1000) end
+    local fields = redis.call('HGETALL', KEYS[1])
     table.insert(fields, 1, 'ok')
     return fields
     """#)
@@ -128,11 +149,14 @@ struct LoginScript: ScriptCall {
     let ttls: String
     /// On a cluster, the number of the user's tag, which session ids end in.
     let tagNumber: Int?
+    /// A password login's failure window (`KeySpace.loginFailures(user:addressGroup:)`),
+    /// cleared by its success; nil for any other issuance.
+    let failuresKey: String?
 
     var group: KeyGroup { .user(user) }
     var arguments: [String] {
         [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
-         tagNumber.map(String.init) ?? ""]
+         tagNumber.map(String.init) ?? "", failuresKey ?? ""]
     }
 
     func decode(_ reply: RedisReply) -> Outcome? {
@@ -149,7 +173,8 @@ struct LoginScript: ScriptCall {
     }
 
     static let script = Script(
-        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber"], #"""
+        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber",
+                     "failuresKey"], #"""
     grace = tonumber(grace)
     local ttl = setting(ttls, client, 'token_ttl')
     if not ttl then return {'noclient'} end
@@ -157,8 +182,9 @@ struct LoginScript: ScriptCall {
     if redis.call('HGET', userKey, 'is_active') ~= '1' then return {'inactive'} end
     local old = redis.call('HGET', userKey, 't:' .. client)
     guardIndex(userKey)
-    guard(P .. 'loginfail:' .. user, P .. 'events', P .. 't:' .. digest, P .. 'seq:token')
-    if event ~= '' then redis.call('DEL', P .. 'loginfail:' .. user) end
+    if failuresKey ~= '' then guard(failuresKey) end
+    guard(P .. 'events', P .. 't:' .. digest, P .. 'seq:token')
+    if failuresKey ~= '' then redis.call('DEL', failuresKey) end
     local replaced = ''
     if old then
       local tk = P .. 't:' .. old

@@ -48,7 +48,7 @@ struct Script: Sendable {
         AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
         AddIssuerScript.script, RemoveIssuerScript.script, MigrateTokenScript.script, MigrateTombstoneScript.script,
         MoveTokenScript.script, SessionFloorScript.script, ImportClientScript.script, ImportUserScript.script,
-        ImportTokenScript.script,
+        ImportTokenScript.script, RevokeClientTokensScript.script,
     ]
 
     /// Shared by the scripts.
@@ -190,10 +190,24 @@ struct ScriptContext: Sendable {
     /// How many: ARGV[1...count].
     static let count = 4
     let keys: KeySpace
+    /// DURIN_EVENTS_MAXLEN: about how many events are kept in all (0: none).
     let eventsMaxLength: Int
 
+    /// The MAXLEN each stream is trimmed to. One server has one stream. A cluster
+    /// has one per tag, 4,096 of them, so each keeps a 4,096th of the total, but at
+    /// least one stream node's worth (stream-node-max-entries, 100): trimming with
+    /// `MAXLEN ~` frees whole nodes only, so less would not keep a stream shorter.
+    var streamMaxLength: Int {
+        guard keys.cluster, eventsMaxLength > 0 else { return eventsMaxLength }
+        return max(Self.streamNodeEntries, (eventsMaxLength + KeySpace.tagCount - 1) / KeySpace.tagCount)
+    }
+
+    /// Redis's stream-node-max-entries (default 100): what `MAXLEN ~` may leave
+    /// above the limit, per stream.
+    static let streamNodeEntries = 100
+
     func header(group: KeyGroup, now: EpochMillis) -> [String] {
-        [keys.prefix(of: group), String(eventsMaxLength), String(now), keys.cluster ? "1" : ""]
+        [keys.prefix(of: group), String(streamMaxLength), String(now), keys.cluster ? "1" : ""]
     }
 }
 

@@ -18,6 +18,14 @@ struct HTTPResult {
 
 struct RawHTTP {
     let port: UInt16
+    /// The loopback address to send from (127.0.0.0/8 is all loopback): nginx's
+    /// $remote_addr, for tests of per-address limits. nil: the kernel's choice.
+    var source: String? = nil
+
+    init(port: UInt16, source: String? = nil) {
+        self.port = port
+        self.source = source
+    }
 
     func request(_ method: String, _ path: String, headers: [(String, [UInt8])] = [], body: [UInt8] = [],
                  timeout: Int = 10) throws -> HTTPResult {
@@ -48,6 +56,15 @@ struct RawHTTP {
         defer { close(fd) }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw Failure(description: "bind \(source): \(String(cString: strerror(errno)))") }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian

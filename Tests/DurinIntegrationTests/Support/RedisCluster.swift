@@ -124,7 +124,8 @@ final class RedisCluster: @unchecked Sendable {
 extension Stack {
     /// One redis-cli command against `cluster`, following its redirections.
     func redisCLICluster(_ cluster: RedisCluster, _ args: String...) throws -> String {
-        try Stack.run(["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args, environment: environment)
+        try Stack.run(["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args,
+                      environment: environment.filter { $0.key != "REDISCLI_AUTH" })
             .checked().trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

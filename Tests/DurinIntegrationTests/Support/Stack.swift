@@ -56,6 +56,10 @@ final class Stack: @unchecked Sendable {
         env["DURIN_HTTP_PORT"] = String(port)
         env["DURIN_HTTP_REUSEPORT"] = "1"
         env["DURIN_BIN_DIR"] = Stack.binDir
+        // The stack's Redis wants a password (devstack.sh): redis-cli finds it here.
+        let redisPassword = String(UInt64.random(in: .min ... .max), radix: 16) + String(UInt64.random(in: .min ... .max), radix: 16)
+        try (redisPassword + "\n").write(toFile: "\(state)/redis-password", atomically: true, encoding: .utf8)
+        env["REDISCLI_AUTH"] = redisPassword
         env["DURIN_PASSWORD_ITERATIONS"] = "1000"  // real PBKDF2, cheap enough for a test suite
         env["DURIN_THREADS"] = "8"
         // The suite logs in from 127.0.0.1 far more often than any one client would;
@@ -126,11 +130,17 @@ final class Stack: @unchecked Sendable {
     /// the redirections.
     func redisCLI(_ args: String...) throws -> String {
         var argv = ["redis-cli", "-s", "\(state)/redis.sock"] + args
+        var env = environment
         if let cluster = Stack.sharedCluster, environment["DURIN_REDIS_URL"] == cluster.url {
             argv = ["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args.map(clusterKey)
+            env["REDISCLI_AUTH"] = nil  // the test cluster has no password
         }
-        return try Stack.run(argv, environment: environment).checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        return try Stack.run(argv, environment: env).checked().trimmingCharacters(in: .whitespacesAndNewlines)
     }
+
+    /// The key names this stack's responder uses (its prefix, tags on the cluster):
+    /// keys built here go to redisCLI as they are.
+    var keys: KeySpace { KeySpace(prefix: environment["DURIN_KEY_PREFIX"] ?? "durin:", cluster: onCluster) }
 
     /// Whether this stack keeps its data in the shared cluster (DURIN_TEST_STORE=cluster).
     var onCluster: Bool { Stack.sharedCluster.map { environment["DURIN_REDIS_URL"] == $0.url } ?? false }
@@ -154,7 +164,7 @@ final class Stack: @unchecked Sendable {
         case "t": return keys.token(name)
         case "client": return keys.client(name)
         case "issuer": return keys.issuer(name)
-        case "throttle", "loginfail":
+        case "throttle":
             let user = String(name.split(separator: ":").first ?? "")
             return keys.prefix(of: .user(user)) + rest
         default: return prefix + rest
@@ -172,12 +182,20 @@ final class Stack: @unchecked Sendable {
         }.first
     }
 
+    /// The stack's own redis-server, with its password.
+    var localRedisURL: String { "unix://:\(environment["REDISCLI_AUTH"] ?? "")@\(state)/redis.sock" }
+
+    /// A counter's value for polling: -1 when it cannot be read (yet).
+    func counter(_ name: String) -> Double { ((try? metric(name)) ?? nil) ?? -1 }
+
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
-        var env = ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? "unix://\(state)/redis.sock",
+        var env = ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? localRedisURL,
                    "DURIN_SECRET_KEY": environment["DURIN_SECRET_KEY"]
                        ?? (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
         if let prefix = environment["DURIN_KEY_PREFIX"] { env["DURIN_KEY_PREFIX"] = prefix }
+        env["DURIN_PROXY_KEY"] = environment["DURIN_PROXY_KEY"]
+            ?? (try? String(contentsOfFile: "\(state)/proxy-key", encoding: .utf8)) ?? ""
         return env
     }
 

@@ -13,11 +13,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// a cluster slot still moving when the connection's retries ran out) is
     /// unavailability, answered 503 and retried later; any other is unexpected.
     init(reply message: String) {
-        let transient = ["LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY", "CLUSTERDOWN", "OOM", "NOREPLICAS",
-                         "ASK", "MOVED"]
-        let code = message.prefix { $0 != " " }
-        let migrating = message.contains("Script attempted to access a non local key")
-        self = transient.contains(String(code)) || migrating ? .unavailable(message) : .unexpected(message)
+        self = ClusterRoute.classify(message) == .transient ? .unavailable(message) : .unexpected(message)
     }
 
     init(_ error: RedisError) {

@@ -3,18 +3,9 @@ import Glibc
 /// A connection to a Redis Cluster: each command goes to the master that owns its
 /// key's hash slot, over one `RedisConnection` per node.
 ///
-/// The slot map is read with `CLUSTER SLOTS` from any known node. Redirections are
-/// followed as the cluster specification asks: `MOVED` updates the slot's owner and
-/// schedules a full map refresh (a resharding or a failover moved it); `ASK` sends
-/// this one command, after `ASKING`, to the node importing the slot; `TRYAGAIN` (a
-/// multi-key command whose keys are split mid-migration) and `CLUSTERDOWN` are
-/// retried after a short pause. A script is never sent after an ASK: on the importing
-/// node the keys it names but does not declare (durin's scripts compute them) and
-/// that have not arrived yet would read as missing, so it waits, like TRYAGAIN, for
-/// the slot to finish moving. A node that cannot be reached makes the map be read
-/// again, and the command is retried only if its slot now has another owner (a
-/// failover) and the failure was not a timeout: a command that timed out may have
-/// run, and one that ran on the old owner may have reached the new one.
+/// The slot map is read with `CLUSTER SLOTS` from any known node. Where a command
+/// goes after a redirection, a retry or a dead node is `ClusterRoute`'s decision;
+/// this type does the I/O and keeps the map.
 ///
 /// Not thread-safe, like `RedisConnection`: one per worker thread.
 public final class RedisClusterConnection: RedisCommandConnection {
@@ -32,9 +23,6 @@ public final class RedisClusterConnection: RedisCommandConnection {
     /// Bumped whenever the map is read or a node connection is made.
     public private(set) var generation = 0
 
-    /// How many redirections or retries one command may take.
-    static let maxAttempts = 16
-
     public init(seeds: [RedisEndpoint.Node], username: String?, password: String?, timeoutMilliseconds: Int) {
         self.seeds = seeds
         self.username = username
@@ -45,50 +33,32 @@ public final class RedisClusterConnection: RedisCommandConnection {
     public var isConnected: Bool { !owners.isEmpty && nodes.values.contains { $0.isConnected } }
 
     public func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
-        let slot = Self.routingKey(args).map { HashSlot.of($0) }
-        var target = try node(for: slot)
-        var asking = false
-        var attempt = 0
+        let slot = ClusterRoute.routingKey(args).map { HashSlot.of($0) }
+        var route = ClusterRoute(slot: slot, isScript: ClusterRoute.isScript(args), owner: try node(for: slot))
         while true {
-            attempt += 1
-            let connection = self.connection(to: target)
+            let connection = self.connection(to: route.target)
             let reply: RedisReply
             do {
-                if asking { _ = try connection.send(["ASKING"]) }
+                if route.asking { _ = try connection.send(["ASKING"]) }
                 reply = try connection.send(args)
             } catch {
-                // A dead node: read the map again; retry only where the slot moved.
-                guard attempt < Self.maxAttempts, let slot, !asking, !connection.lastFailureTimedOut else { throw error }
-                try refreshMap(avoiding: target)
-                let owner = try node(for: slot)
-                guard owner != target else { throw error }
-                target = owner
-                asking = false
+                guard route.failed(timedOut: connection.lastFailureTimedOut) == .rerouteAfterFailure else { throw error }
+                try refreshMap(avoiding: route.target)
+                guard route.reroute(to: try node(for: slot), afterFailure: true) else { throw error }
                 continue
             }
-            guard case .error(let message) = reply, attempt < Self.maxAttempts else {
-                lastNode = target
+            switch route.received(reply) {
+            case .deliver, .fail, .rerouteAfterFailure:
+                lastNode = route.target
                 if mapIsStale { try? refreshMap() }
                 return reply
-            }
-            switch Redirection(message) {
-            case .moved(let movedSlot, let address):
-                if owners.count == HashSlot.count { owners[movedSlot] = address }
-                mapIsStale = true
-                target = address
-                asking = false
-            case .ask(let address) where !Self.isScript(args):
-                target = address
-                asking = true
-            case .ask, .retryLater:
-                // (A script answered ASK waits here too, for the slot to finish moving.)
-                pause(attempt)
-                if message.hasPrefix("CLUSTERDOWN") { try? refreshMap() }
-                if let slot { target = try node(for: slot) }
-                asking = false
-            case nil:
-                lastNode = target
-                return reply
+            case .resend(let learned):
+                if let learned, owners.count == HashSlot.count { owners[learned.slot] = learned.node }
+                if learned != nil { mapIsStale = true }
+            case .retryLater(let refresh):
+                pause(route.attempt)
+                if refresh { try? refreshMap() }
+                if let slot { _ = route.reroute(to: try node(for: slot)) }
             }
         }
     }
@@ -99,7 +69,7 @@ public final class RedisClusterConnection: RedisCommandConnection {
     public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         guard let first = commands.first else { return [] }
         let bytes = first.map { Array($0.utf8) }
-        let target = try node(for: Self.routingKey(bytes).map { HashSlot.of($0) })
+        let target = try node(for: ClusterRoute.routingKey(bytes).map { HashSlot.of($0) })
         // A failure is not retried as a batch: some commands may have run.
         var replies = try connection(to: target).pipeline(commands)
         for (index, reply) in replies.enumerated() {
@@ -140,7 +110,7 @@ public final class RedisClusterConnection: RedisCommandConnection {
                 reasons.append("\(address): \(error)")
                 continue
             }
-            guard let map = Self.slotMap(reply, queried: address) else {
+            guard let map = ClusterRoute.slotMap(reply, queried: address) else {
                 reasons.append("\(address): CLUSTER SLOTS answered \(reply)")
                 continue
             }
@@ -159,25 +129,6 @@ public final class RedisClusterConnection: RedisCommandConnection {
         throw .unavailable("no cluster node gave its slot map: \(reasons.joined(separator: "; "))")
     }
 
-    /// A `CLUSTER SLOTS` reply as the owner of each slot; nil unless every slot is
-    /// served (a cluster that is still forming or has lost a shard).
-    static func slotMap(_ reply: RedisReply, queried: String) -> [String]? {
-        guard let ranges = reply.array else { return nil }
-        var owners = [String?](repeating: nil, count: HashSlot.count)
-        for range in ranges {
-            guard let items = range.array, items.count >= 3, let first = items[0].int, let last = items[1].int,
-                  let master = items[2].array, master.count >= 2, let port = master[1].int,
-                  first >= 0, last < HashSlot.count, first <= last else { return nil }
-            var host = master[0].string ?? ""
-            // An empty or "?" address means "the address you asked".
-            if host.isEmpty || host == "?" { host = RedisEndpoint.Node.parse(queried)?.host ?? host }
-            let address = RedisEndpoint.Node(host: host, port: Int(port)).description
-            for slot in Int(first)...Int(last) { owners[slot] = address }
-        }
-        let complete = owners.compactMap { $0 }
-        return complete.count == HashSlot.count ? complete : nil
-    }
-
     private func connection(to address: String) -> RedisConnection {
         if let existing = nodes[address] { return existing }
         let node = RedisEndpoint.Node.parse(address) ?? RedisEndpoint.Node(host: address, port: 6379)
@@ -189,73 +140,8 @@ public final class RedisClusterConnection: RedisCommandConnection {
     }
 
     private func pause(_ attempt: Int) {
-        var pause = timespec(tv_sec: 0, tv_nsec: min(attempt, 10) * 20_000_000)
+        let (seconds, attoseconds) = ClusterRoute.pause(attempt: attempt).components
+        var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         nanosleep(&pause, nil)
-    }
-
-    // MARK: - Routing
-
-    static func isScript(_ args: [[UInt8]]) -> Bool {
-        guard let name = args.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else { return false }
-        return name.hasPrefix("EVAL") || name.hasPrefix("FCALL")
-    }
-
-    /// The key whose slot decides where a command goes; nil for keyless commands.
-    static func routingKey(_ args: [[UInt8]]) -> [UInt8]? {
-        guard let name = args.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else { return nil }
-        switch name {
-        case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL":
-            guard args.count > 3, let count = Int(String(decoding: args[2], as: UTF8.self)), count > 0 else { return nil }
-            return args[3]
-        case "XREAD", "XREADGROUP":
-            guard let streams = args.firstIndex(where: { String(decoding: $0, as: UTF8.self).uppercased() == "STREAMS" }),
-                  streams + 1 < args.count else { return nil }
-            return args[streams + 1]
-        case "PING", "AUTH", "SELECT", "SCRIPT", "CLIENT", "WAIT", "ROLE", "SCAN", "INFO", "CLUSTER", "SUBSCRIBE",
-             "UNSUBSCRIBE", "ASKING", "READONLY", "ACL", "CONFIG", "MULTI", "EXEC", "DBSIZE", "HELLO", "ECHO", "TIME":
-            return nil
-        default:
-            return args.count > 1 ? args[1] : nil
-        }
-    }
-}
-
-/// A cluster error reply that says where to go instead.
-enum Redirection: Equatable {
-    /// The slot lives elsewhere for good: `-MOVED <slot> <host:port>`.
-    case moved(slot: Int, address: String)
-    /// This one command goes to the node importing the slot: `-ASK <slot> <host:port>`.
-    case ask(address: String)
-    /// `-TRYAGAIN` (keys split by a migration), `-CLUSTERDOWN`, or a script that met
-    /// a key already migrated: retry shortly.
-    case retryLater
-
-    init?(_ message: String) {
-        let words = message.split(separator: " ")
-        switch words.first {
-        case "MOVED" where words.count == 3:
-            guard let slot = Int(words[1]), let node = RedisEndpoint.Node.parse(String(words[2])) else { return nil }
-            self = .moved(slot: slot, address: node.description)
-        case "ASK" where words.count == 3:
-            guard let node = RedisEndpoint.Node.parse(String(words[2])) else { return nil }
-            self = .ask(address: node.description)
-        case "TRYAGAIN", "CLUSTERDOWN":
-            self = .retryLater
-        default:
-            // A script that touched a key of its slot already moved by a migration in
-            // progress (durin's scripts do so before their first write).
-            guard message.contains("Script attempted to access a non local key") else { return nil }
-            self = .retryLater
-        }
-    }
-}
-
-extension RedisEndpoint.Node {
-    /// "host:port" or "[v6]:port", as `description` writes it.
-    static func parse(_ text: String) -> RedisEndpoint.Node? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return RedisEndpoint.Node(host: host, port: port)
     }
 }

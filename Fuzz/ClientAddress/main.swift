@@ -1,0 +1,18 @@
+// ClientAddress.group on arbitrary REMOTE_ADDR text: a group is always one of three
+// shapes, and every IPv6 address of a /64 falls in that /64's group.
+import DurinCore
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    let group = ClientAddress.group(text)
+    precondition(group == "other" || group.hasPrefix("v4:") || (group.hasPrefix("v6:") && group.hasSuffix("::/64")), group)
+    precondition(group.utf8.count <= 64, "a group is short: \(group)")
+    if group.hasPrefix("v6:") {
+        // The /64 itself, written out, is in its own group.
+        let prefix = String(group.dropFirst(3).dropLast(4))
+        precondition(ClientAddress.group(prefix + ":1") == group || ClientAddress.group(prefix + "::1") == group,
+                     "\(text) -> \(group)")
+    }
+    return 0
+}

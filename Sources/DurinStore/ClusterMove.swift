@@ -154,7 +154,7 @@ public struct ClusterMove {
         }
         for (field, digest) in here where field.hasPrefix(KeySpace.tokenIndexPrefix) && !live.contains(digest) {
             // Only tokens that came from the server: one issued here has no mark.
-            guard try destination.call(["EXISTS", keys.prefix(of: .user(name)) + "m:" + digest]).int == 1 else { continue }
+            guard try destination.call(["EXISTS", keys.movedMark(digest, of: name)]).int == 1 else { continue }
             let client = String(field.dropFirst(KeySpace.tokenIndexPrefix.count))
             report.revoked += 1
             if dryRun { continue }

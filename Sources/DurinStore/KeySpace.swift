@@ -53,26 +53,26 @@ public struct KeySpace: Sendable {
         }
     }
 
-    public func client(_ name: String) -> String { prefix(of: .clients) + "client:" + name }
-    public var clients: String { prefix(of: .clients) + "clients" }
+    public func client(_ name: String) -> String { prefix(of: .clients) + Name.client + name }
+    public var clients: String { prefix(of: .clients) + Name.clients }
     /// A user's record, and the index of their tokens (`tokenIndexField`).
-    public func user(_ name: String) -> String { prefix(of: .user(name)) + "user:" + name }
+    public func user(_ name: String) -> String { prefix(of: .user(name)) + Name.user + name }
     /// The set of usernames. On a cluster it is kept beside the user scripts, not in
     /// them (it has a slot of its own).
-    public var users: String { prefix(of: .users) + "users" }
+    public var users: String { prefix(of: .users) + Name.users }
     /// A token's hash, by `Token.digest`. It lives until its expiry plus the grace
     /// period, so that an expired token can answer "The given token has expired." once.
-    public func token(_ digest: String) -> String { prefix(of: .token(digest)) + "t:" + digest }
+    public func token(_ digest: String) -> String { prefix(of: .token(digest)) + Name.token + digest }
     /// A token's hash in its user's group: the same key as `token(_:)`, except for a
     /// token moved into a cluster from one server, whose digest does not start with
     /// its user's tag (`tokenHome`).
-    public func token(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + "t:" + digest }
+    public func token(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.token + digest }
     /// On a cluster, where the digest's own slot says a moved-in token lives: the
     /// user's tag, so that a check that has only the token finds its hash
     /// (`ClusterMove`). Absent for every token issued on the cluster.
-    public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + "h:" + digest }
+    public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + Name.tokenHome + digest }
     /// The hash of a moved-in token, under the tag its home pointer names.
-    public func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + "t:" + digest }
+    public func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + Name.token + digest }
     /// The digest named by a token key; nil for any other key.
     public func digest(ofTokenKey key: String) -> String? {
         guard key.hasPrefix(prefix) else { return nil }
@@ -81,20 +81,20 @@ public struct KeySpace: Sendable {
             guard rest.first == "{", let close = rest.firstIndex(of: "}") else { return nil }
             rest = rest[rest.index(after: close)...]
         }
-        guard rest.hasPrefix("t:") else { return nil }
-        return String(rest.dropFirst(2))
+        guard rest.hasPrefix(Name.token) else { return nil }
+        return String(rest.dropFirst(Name.token.count))
     }
     /// The field of the user hash that holds the digest of the user's token for
     /// `client` (one token per user and client).
-    public static func tokenIndexField(_ client: String) -> String { "t:" + client }
+    public static func tokenIndexField(_ client: String) -> String { tokenIndexPrefix + client }
     public static let tokenIndexPrefix = "t:"
     /// The session-id counter: one key on one server. A cluster keeps one per tag
     /// (`P{tag}seq:token`, in its users' slot), and a session id is that counter
     /// times 4,096 plus the tag's number: integers, unique across users as durin's
     /// are, and increasing for each user, without a key every login writes.
-    public var tokenSequence: String { prefix + "seq:token" }
+    public var tokenSequence: String { prefix + Name.tokenSequence }
     /// A cluster tag's session-id counter.
-    public func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + "seq:token" }
+    public func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + Name.tokenSequence }
     /// A fixed-size stand-in for values a client chooses (a name it tries, its
     /// address): 120 bits of the SHA-256 of the parts, in base64url (20 characters,
     /// like a token's digest). Such a value becomes part of a key name only this
@@ -105,28 +105,34 @@ public struct KeySpace: Sendable {
 
     /// Login attempts from one address group (`ClientAddress.group`): the
     /// per-address limit. Its own slot on a cluster.
-    public func loginAddress(_ group: String) -> String { prefix + "loginaddr:" + Self.fingerprint(group) }
+    public func loginAddress(_ group: String) -> String { prefix + Name.loginAddress + Self.fingerprint(group) }
     /// Failed logins of one username from one address group: a guesser locks the
     /// name only for where they guess from, never for its owner elsewhere.
     public func loginFailures(user: String, addressGroup: String) -> String {
-        prefix(of: .user(user)) + "loginfail:" + Self.fingerprint(user, addressGroup)
+        prefix(of: .user(user)) + Name.loginFailures + Self.fingerprint(user, addressGroup)
     }
     /// Failed logins of one username from anywhere: the looser backstop that still
     /// slows guesses spread over many addresses.
-    public func loginFailures(user: String) -> String { prefix(of: .user(user)) + "loginuser:" + Self.fingerprint(user) }
+    public func loginFailures(user: String) -> String { prefix(of: .user(user)) + Name.loginUser + Self.fingerprint(user) }
+    /// A (user, client) pair's throttle window (DRF's UserClientRateThrottle history).
+    public func throttle(user: String, client: String) -> String { prefix(of: .user(user)) + Name.throttle + user + ":" + client }
+    /// An imported token's mark: a token revoked here is never imported again.
+    public func importedMark(_ digest: String) -> String { prefix(of: .token(digest)) + Name.importedMark + digest }
+    /// A token moved into a cluster by `migrate --from`: never created again by a later run.
+    public func movedMark(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.movedMark + digest }
     /// The event stream on one server. A cluster has one per key group, in its slot
     /// (`P{tag}events`: the scripts write to their group's).
-    public var events: String { prefix + "events" }
+    public var events: String { prefix + Name.events }
     /// The pattern of a cluster's event streams.
-    public var eventStreamPattern: String { prefix + "{*}events" }
+    public var eventStreamPattern: String { prefix + "{*}" + Name.events }
     /// A trusted-issuance key's record, by the key's SHA-256 digest.
-    public func issuer(_ digest: String) -> String { prefix(of: .issuers) + "issuer:" + digest }
+    public func issuer(_ digest: String) -> String { prefix(of: .issuers) + Name.issuer + digest }
     /// Issuer name -> key digest.
-    public var issuers: String { prefix(of: .issuers) + "issuers" }
+    public var issuers: String { prefix(of: .issuers) + Name.issuers }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
-    public var secret: String { prefix + "secret" }
+    public var secret: String { prefix + Name.secret }
     /// The layout the data is in (`2`); absent in layout 1 (see LayoutMigration).
-    public var layout: String { prefix + "layout" }
+    public var layout: String { prefix + Name.layout }
 
     /// How many characters of a digest make its tag: 2 base64url characters, 4,096
     /// groups, so that drawing a token for a user's tag takes 4,096 tries on average.
@@ -166,13 +172,64 @@ public struct KeySpace: Sendable {
     /// index and its expiry tombstones: read only to migrate them.
     public struct Layout1: Sendable {
         let prefix: String
-        public var tokenPattern: String { prefix + "token:*" }
-        public func token(_ sha256Hex: String) -> String { prefix + "token:" + sha256Hex }
-        public func expired(_ sha256Hex: String) -> String { prefix + "expired:" + sha256Hex }
-        public func userTokens(_ user: String) -> String { prefix + "user:" + user + ":tokens" }
+        public var tokenPattern: String { prefix + Name.layout1Token + "*" }
+        public func token(_ sha256Hex: String) -> String { prefix + Name.layout1Token + sha256Hex }
+        public func expired(_ sha256Hex: String) -> String { prefix + Name.layout1Expired + sha256Hex }
+        public func userTokens(_ user: String) -> String { prefix + Name.user + user + Name.layout1UserTokens }
     }
 
     public var layout1: Layout1 { Layout1(prefix: prefix) }
+}
+
+extension KeySpace {
+    /// What follows a group's prefix in each key name. The Swift builders above and
+    /// the scripts' Lua builders (`luaBuilders`) are both made from these, so a key's
+    /// name is written in this one place.
+    enum Name {
+        static let user = "user:"
+        static let token = "t:"
+        static let tokenHome = "h:"
+        static let client = "client:"
+        static let clients = "clients"
+        static let users = "users"
+        static let events = "events"
+        static let tokenSequence = "seq:token"
+        static let issuer = "issuer:"
+        static let issuers = "issuers"
+        static let throttle = "throttle:"
+        static let importedMark = "imported:"
+        static let movedMark = "m:"
+        static let loginAddress = "loginaddr:"
+        static let loginFailures = "loginfail:"
+        static let loginUser = "loginuser:"
+        static let secret = "secret"
+        static let layout = "layout"
+        static let layout1Token = "token:"
+        static let layout1Expired = "expired:"
+        static let layout1UserTokens = ":tokens"
+    }
+
+    /// The scripts' key builders, generated from `Name`: a script builds every key
+    /// through these (on its group's prefix, `P`), never by joining strings itself.
+    /// A test renders every script and checks both.
+    static let luaBuilders = """
+    local function userKey(name) return P .. '\(Name.user)' .. name end
+    local function tokenKey(digest) return P .. '\(Name.token)' .. digest end
+    local function homeKey(digest) return P .. '\(Name.tokenHome)' .. digest end
+    local function clientKey(name) return P .. '\(Name.client)' .. name end
+    local function issuerKey(digest) return P .. '\(Name.issuer)' .. digest end
+    local function throttleKey(user, client) return P .. '\(Name.throttle)' .. user .. ':' .. client end
+    local function importedKey(digest) return P .. '\(Name.importedMark)' .. digest end
+    local function movedKey(digest) return P .. '\(Name.movedMark)' .. digest end
+    local function layout1TokenKey(sha) return P .. '\(Name.layout1Token)' .. sha end
+    local function layout1ExpiredKey(sha) return P .. '\(Name.layout1Expired)' .. sha end
+    local function layout1IndexKey(user) return P .. '\(Name.user)' .. user .. '\(Name.layout1UserTokens)' end
+    local CLIENTS, USERS, ISSUERS = P .. '\(Name.clients)', P .. '\(Name.users)', P .. '\(Name.issuers)'
+    local EVENTS, TOKEN_SEQUENCE = P .. '\(Name.events)', P .. '\(Name.tokenSequence)'
+    local INDEX_PREFIX = '\(tokenIndexPrefix)'
+    local function indexField(client) return INDEX_PREFIX .. client end
+
+    """
 }
 
 /// The keys one script may touch together: on a cluster, one hash slot.

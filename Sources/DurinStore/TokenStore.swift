@@ -108,7 +108,7 @@ public final class TokenStore {
     public func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
                               userRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
         try run(LoginPrecheckScript(username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
-                                    userKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate))
+                                    backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate))
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).

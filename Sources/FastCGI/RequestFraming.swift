@@ -90,6 +90,7 @@ public struct RequestFraming: Sendable {
         return progress
     }
 
+    @discardableResult
     public mutating func feed(_ bytes: [UInt8]) -> Progress {
         bytes.withUnsafeBytes { feed($0) }
     }

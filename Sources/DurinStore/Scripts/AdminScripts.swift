@@ -16,11 +16,11 @@ struct AddClientScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name", "ttl", "throttle", "created"], #"""
-    local key = P .. 'client:' .. name
+    local key = clientKey(name)
     if redis.call('EXISTS', key) == 1 then return 0 end
-    guard(P .. 'clients')
+    guard(CLIENTS)
     redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
-    redis.call('SADD', P .. 'clients', name)
+    redis.call('SADD', CLIENTS, name)
     return 1
     """#)
 }
@@ -37,9 +37,9 @@ struct RemoveClientScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name"], #"""
-    guard(P .. 'client:' .. name, P .. 'clients')
-    if redis.call('DEL', P .. 'client:' .. name) == 0 then return 0 end
-    redis.call('SREM', P .. 'clients', name)
+    guard(clientKey(name), CLIENTS)
+    if redis.call('DEL', clientKey(name)) == 0 then return 0 end
+    redis.call('SREM', CLIENTS, name)
     return 1
     """#)
 }
@@ -58,16 +58,16 @@ struct RevokeClientTokensScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
     static let script = Script(parameters: ["client"], variadic: true, #"""
-    if redis.call('EXISTS', P .. 'client:' .. client) == 1 then return -1 end
+    if redis.call('EXISTS', clientKey(client)) == 1 then return -1 end
     local n = 0
     for i = FIRST_EXTRA, #ARGV do
       local user = ARGV[i]
-      local userKey = P .. 'user:' .. user
-      local d = redis.call('HGET', userKey, 't:' .. client)
+      local userHash = userKey(user)
+      local d = redis.call('HGET', userHash, indexField(client))
       if d then
-        local t = redis.call('HMGET', P .. 't:' .. d, 'i', 'e')
-        redis.call('DEL', P .. 't:' .. d)
-        redis.call('HDEL', userKey, 't:' .. client)
+        local t = redis.call('HMGET', tokenKey(d), 'i', 'e')
+        redis.call('DEL', tokenKey(d))
+        redis.call('HDEL', userHash, indexField(client))
         if t[1] and live(t[2]) then
           n = n + 1
           emit('token_revoked', user, client, t[1], 'client_removed')
@@ -95,13 +95,13 @@ struct AddUserScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name"], variadic: true, #"""
-    local key = P .. 'user:' .. name
+    local key = userKey(name)
     if redis.call('EXISTS', key) == 1 then return 0 end
     local fields = {}
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     redis.call('HSET', key, unpack(fields))
     -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
-    if not CLUSTER then redis.call('SADD', P .. 'users', name) end
+    if not CLUSTER then redis.call('SADD', USERS, name) end
     return 1
     """#)
 }
@@ -118,7 +118,7 @@ struct SetActiveScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name", "active"], #"""
-    local key = P .. 'user:' .. name
+    local key = userKey(name)
     if redis.call('EXISTS', key) == 0 then return 0 end
     guardIndex(key)
     redis.call('HSET', key, 'is_active', active)
@@ -141,16 +141,16 @@ struct RemoveUserScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
     static let script = Script(parameters: ["name", "failuresKey"], #"""
-    local key = P .. 'user:' .. name
+    local key = userKey(name)
     local entries = tokenIndex(key)
     guardIndex(key)
-    guard(P .. 'events', failuresKey)
+    guard(EVENTS, failuresKey)
     if redis.call('DEL', key) == 0 then return -1 end
-    if not CLUSTER then redis.call('SREM', P .. 'users', name) end
+    if not CLUSTER then redis.call('SREM', USERS, name) end
     local n = 0
     for i = 1, #entries, 2 do
-      local t = redis.call('HMGET', P .. 't:' .. entries[i + 1], 'i', 'e')
-      redis.call('DEL', P .. 't:' .. entries[i + 1])
+      local t = redis.call('HMGET', tokenKey(entries[i + 1]), 'i', 'e')
+      redis.call('DEL', tokenKey(entries[i + 1]))
       if t[1] and live(t[2]) then
         n = n + 1
         emit('token_revoked', name, entries[i], t[1], 'user_removed')
@@ -192,10 +192,10 @@ struct AddIssuerScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name", "digest", "clients"], #"""
-    if redis.call('HGET', P .. 'issuers', name) then return 0 end
-    guard(P .. 'issuer:' .. digest, P .. 'events')
-    redis.call('HSET', P .. 'issuer:' .. digest, 'name', name, 'clients', clients, 'created', NOW_TEXT)
-    redis.call('HSET', P .. 'issuers', name, digest)
+    if redis.call('HGET', ISSUERS, name) then return 0 end
+    guard(issuerKey(digest), EVENTS)
+    redis.call('HSET', issuerKey(digest), 'name', name, 'clients', clients, 'created', NOW_TEXT)
+    redis.call('HSET', ISSUERS, name, digest)
     emit('issuer_added', '', '', '', nil, name)
     return 1
     """#)
@@ -211,11 +211,11 @@ struct RemoveIssuerScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["name"], #"""
-    local digest = redis.call('HGET', P .. 'issuers', name)
+    local digest = redis.call('HGET', ISSUERS, name)
     if not digest then return 0 end
-    guard(P .. 'issuer:' .. digest, P .. 'events')
-    redis.call('DEL', P .. 'issuer:' .. digest)
-    redis.call('HDEL', P .. 'issuers', name)
+    guard(issuerKey(digest), EVENTS)
+    redis.call('DEL', issuerKey(digest))
+    redis.call('HDEL', ISSUERS, name)
     emit('issuer_removed', '', '', '', nil, name)
     return 1
     """#)

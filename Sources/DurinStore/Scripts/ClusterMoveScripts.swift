@@ -43,12 +43,12 @@ struct MoveTokenScript: ScriptCall {
 
     static let script = Script(parameters: ["user", "client", "digest", "grace"], variadic: true, #"""
     grace = tonumber(grace)
-    local userKey = P .. 'user:' .. user
-    local tk = P .. 't:' .. digest
-    local mark = P .. 'm:' .. digest
-    guardIndex(userKey)
+    local userHash = userKey(user)
+    local tk = tokenKey(digest)
+    local mark = movedKey(digest)
+    guardIndex(userHash)
     guard(tk, mark)
-    if redis.call('EXISTS', userKey) == 0 then return 'nouser' end
+    if redis.call('EXISTS', userHash) == 0 then return 'nouser' end
     local fields, from = {}, 'never'
     for i = FIRST_EXTRA, #ARGV, 2 do
       table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
@@ -65,14 +65,14 @@ struct MoveTokenScript: ScriptCall {
       return 'unchanged'
     end
     if redis.call('EXISTS', mark) == 1 then return 'gone' end
-    local current = redis.call('HGET', userKey, 't:' .. client)
+    local current = redis.call('HGET', userHash, indexField(client))
     if current and current ~= digest then
-      local other = redis.call('HGET', P .. 't:' .. current, 'e')
+      local other = redis.call('HGET', tokenKey(current), 'e')
       if other and live(other) then return 'superseded' end
     end
     redis.call('HSET', tk, unpack(fields))
     arm(tk, from, grace)
-    redis.call('HSET', userKey, 't:' .. client, digest)
+    redis.call('HSET', userHash, indexField(client), digest)
     redis.call('SET', mark, '1')
     arm(mark, from, grace)
     return 'moved'

@@ -30,12 +30,12 @@ struct ImportClientScript: ScriptCall {
     func decode(_ reply: RedisReply) -> ImportOutcome? { reply.string.flatMap(ImportOutcome.init(rawValue:)) }
 
     static let script = Script(parameters: ["name", "ttl", "throttle", "created", "digest", "dry"], #"""
-    local key = P .. 'client:' .. name
+    local key = clientKey(name)
     if redis.call('EXISTS', key) == 0 then
       if dry == '1' then return 'created' end
       redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created,
                  'import_digest', digest)
-      redis.call('SADD', P .. 'clients', name)
+      redis.call('SADD', CLIENTS, name)
       return 'created'
     end
     local t = redis.call('HMGET', key, 'import_digest', 'token_ttl', 'throttle_rate')
@@ -69,13 +69,13 @@ struct ImportUserScript: ScriptCall {
     func decode(_ reply: RedisReply) -> ImportOutcome? { reply.string.flatMap(ImportOutcome.init(rawValue:)) }
 
     static let script = Script(parameters: ["name", "digest", "created", "dry"], variadic: true, #"""
-    local key = P .. 'user:' .. name
+    local key = userKey(name)
     local fields = {}
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     if redis.call('EXISTS', key) == 0 then
       if dry == '1' then return 'created' end
       redis.call('HSET', key, 'username', name, 'created', created, 'import_digest', digest, unpack(fields))
-      redis.call('SADD', P .. 'users', name)
+      redis.call('SADD', USERS, name)
       return 'created'
     end
     if redis.call('HGET', key, 'import_digest') == digest then return 'unchanged' end
@@ -156,11 +156,11 @@ struct ImportTokenScript: ScriptCall {
         parameters: ["user", "client", "digest", "sealed", "created", "expiry", "id", "grace", "floor", "pending", "dry"],
         #"""
     grace = tonumber(grace)
-    local seq = P .. 'seq:token'
+    local seq = TOKEN_SEQUENCE
     if dry ~= '1' and (tonumber(redis.call('GET', seq)) or 0) < tonumber(floor) then redis.call('SET', seq, floor) end
-    local tk = P .. 't:' .. digest
-    local marker = P .. 'imported:' .. digest
-    local userKey = P .. 'user:' .. user
+    local tk = tokenKey(digest)
+    local marker = importedKey(digest)
+    local userHash = userKey(user)
     local exp = tonumber(expiry)
     local t = redis.call('HMGET', tk, 'u', 'c', 'e', 'i')
     if t[1] then
@@ -179,41 +179,41 @@ struct ImportTokenScript: ScriptCall {
     if exp <= NOW then return {'expired'} end
     if redis.call('EXISTS', marker) == 1 then return {'gone'} end
     -- pending (dry run): 'u' and/or 'c' when the user or client is one this import creates
-    if not string.find(pending, 'c', 1, true) and redis.call('EXISTS', P .. 'client:' .. client) == 0 then
+    if not string.find(pending, 'c', 1, true) and redis.call('EXISTS', clientKey(client)) == 0 then
       return {'noclient'}
     end
-    if not string.find(pending, 'u', 1, true) and redis.call('EXISTS', userKey) == 0 then return {'nouser'} end
-    local other = redis.call('HGET', userKey, 't:' .. client)
+    if not string.find(pending, 'u', 1, true) and redis.call('EXISTS', userHash) == 0 then return {'nouser'} end
+    local other = redis.call('HGET', userHash, indexField(client))
     local replaced = ''
     if other then
-      local o = redis.call('HMGET', P .. 't:' .. other, 'i', 'e')
+      local o = redis.call('HMGET', tokenKey(other), 'i', 'e')
       if o[1] and live(o[2]) then
-        if redis.call('EXISTS', P .. 'imported:' .. other) == 0 then return {'superseded', o[1]} end
+        if redis.call('EXISTS', importedKey(other)) == 0 then return {'superseded', o[1]} end
         replaced = o[1]
       end
     end
     -- durin's pk is the session id, unless another of this user's live tokens has it here
     local renumbered = ''
-    local entries = tokenIndex(userKey)
+    local entries = tokenIndex(userHash)
     for i = 1, #entries, 2 do
       if entries[i] ~= client then
-        local o = redis.call('HMGET', P .. 't:' .. entries[i + 1], 'i', 'e')
+        local o = redis.call('HMGET', tokenKey(entries[i + 1]), 'i', 'e')
         if o[1] == id and live(o[2]) then renumbered = id end
       end
     end
     if dry == '1' then return {'created', id, renumbered, replaced} end
     if replaced ~= '' then
-      redis.call('DEL', P .. 't:' .. other)
+      redis.call('DEL', tokenKey(other))
       emit('token_revoked', user, client, replaced, 'replaced_in_django')
     end
     local sid = id
     if renumbered ~= '' then sid = tostring(redis.call('INCR', seq)) end
     redis.call('HSET', tk, 'u', user, 'c', client, 't', created, 'e', expiry, 'i', sid, 's', sealed)
-    if redis.call('HGET', userKey, 'is_active') ~= '1' then redis.call('HSET', tk, 'x', '1') end
+    if redis.call('HGET', userHash, 'is_active') ~= '1' then redis.call('HSET', tk, 'x', '1') end
     arm(tk, expiry, grace)
     redis.call('SET', marker, sid)
-    redis.call('HSET', userKey, 't:' .. client, digest)
-    reindex(userKey)
+    redis.call('HSET', userHash, indexField(client), digest)
+    reindex(userHash)
     emit('token_imported', user, client, sid)
     return {'created', sid, renumbered, replaced}
     """#)

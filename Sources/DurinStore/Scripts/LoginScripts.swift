@@ -35,13 +35,13 @@ struct LoginPrecheckScript: ScriptCall {
     /// `KeySpace.loginFailures(user:addressGroup:)`: a sliding window of attempts.
     let pairKey: String
     /// `KeySpace.loginFailures(user:)`: a counter for the backstop's period.
-    let userKey: String
+    let backstopKey: String
     /// nil: no limit.
     let pairRate: ThrottleRate?
     let userRate: ThrottleRate?
 
     var group: KeyGroup { .user(username) }
-    var arguments: [String] { [pairKey, userKey, pairRate?.description ?? "", userRate?.description ?? ""] }
+    var arguments: [String] { [pairKey, backstopKey, pairRate?.description ?? "", userRate?.description ?? ""] }
 
     func decode(_ reply: RedisReply) -> LoginPrecheck? {
         guard let items = reply.array, let kind = items.first?.string else { return nil }
@@ -54,23 +54,23 @@ struct LoginPrecheckScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["pairKey", "userKey", "pairRate", "userRate"], #"""
+    static let script = Script(parameters: ["pairKey", "backstopKey", "pairRate", "userRate"], #"""
     -- The attempt is counted now, before the password is hashed, so concurrent
     -- guesses cannot all pass a check that is counted only after the hash. A
     -- successful login clears the pair's window (login script). Both limits are
     -- checked before either counts, so a refused attempt spends neither. The
     -- backstop is a plain counter: one small key per name, whatever its rate.
-    guard(KEYS[1], pairKey, userKey)
+    guard(KEYS[1], pairKey, backstopKey)
     local pairLimit, pairPeriod = parseRate(pairRate)
     local userLimit, userPeriod = parseRate(userRate)
     local wait = 0
     if pairLimit then wait = window(pairKey, pairLimit, pairPeriod, false) end
     if userLimit then
-      local n = tonumber(redis.call('GET', userKey) or '0')
+      local n = tonumber(redis.call('GET', backstopKey) or '0')
       if n >= userLimit then
-        local left = redis.call('PTTL', userKey)
+        local left = redis.call('PTTL', backstopKey)
         if left < 0 then
-          redis.call('PEXPIRE', userKey, userPeriod * 1000)
+          redis.call('PEXPIRE', backstopKey, userPeriod * 1000)
           left = userPeriod * 1000
         end
         wait = math.max(wait, math.ceil(left / 1000))
@@ -78,7 +78,7 @@ struct LoginPrecheckScript: ScriptCall {
     end
     if wait > 0 then return {'limited', wait} end
     if pairLimit then window(pairKey, pairLimit, pairPeriod, true) end
-    if userLimit and redis.call('INCR', userKey) == 1 then redis.call('PEXPIRE', userKey, userPeriod * 1000) end
+    if userLimit and redis.call('INCR', backstopKey) == 1 then redis.call('PEXPIRE', backstopKey, userPeriod * 1000) end
     local fields = redis.call('HGETALL', KEYS[1])
     table.insert(fields, 1, 'ok')
     return fields
@@ -178,16 +178,16 @@ struct LoginScript: ScriptCall {
     grace = tonumber(grace)
     local ttl = setting(ttls, client, 'token_ttl')
     if not ttl then return {'noclient'} end
-    local userKey = P .. 'user:' .. user
-    if redis.call('HGET', userKey, 'is_active') ~= '1' then return {'inactive'} end
-    local old = redis.call('HGET', userKey, 't:' .. client)
-    guardIndex(userKey)
+    local userHash = userKey(user)
+    if redis.call('HGET', userHash, 'is_active') ~= '1' then return {'inactive'} end
+    local old = redis.call('HGET', userHash, indexField(client))
+    guardIndex(userHash)
     if failuresKey ~= '' then guard(failuresKey) end
-    guard(P .. 'events', P .. 't:' .. digest, P .. 'seq:token')
+    guard(EVENTS, tokenKey(digest), TOKEN_SEQUENCE)
     if failuresKey ~= '' then redis.call('DEL', failuresKey) end
     local replaced = ''
     if old then
-      local tk = P .. 't:' .. old
+      local tk = tokenKey(old)
       local t = redis.call('HMGET', tk, 'e', 'i')
       -- An expired token is left to its grace period (to be reported once); the
       -- pair gets a new one.
@@ -212,14 +212,14 @@ struct LoginScript: ScriptCall {
     end
     -- Session ids: one counter on one server; on a cluster, the counter of the
     -- user's tag, in its slot, times 4096 plus the tag's number (KeySpace).
-    local id = redis.call('INCR', P .. 'seq:token')
+    local id = redis.call('INCR', TOKEN_SEQUENCE)
     if CLUSTER then id = id * 4096 + tonumber(tagNumber) end
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)
     arm(tk, exp, grace)
-    redis.call('HSET', userKey, 't:' .. client, digest)
-    reindex(userKey)
+    redis.call('HSET', userHash, indexField(client), digest)
+    reindex(userHash)
     emit('token_created', user, client, id, nil, issuer)
     if event ~= '' then emit(event, user, client, id, nil, issuer) end
     return {'created', digest, replaced, unpack(tokenFields(tk))}

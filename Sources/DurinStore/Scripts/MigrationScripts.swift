@@ -23,19 +23,19 @@ struct MigrateTokenScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["sha", "digest", "sealed", "grace"], #"""
-    local old = P .. 'token:' .. sha
+    local old = layout1TokenKey(sha)
     local o = redis.call('HMGET', old, 'user', 'client', 'created', 'expiry', 'id', 'inactive')
     if not o[1] then return 0 end
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     redis.call('HSET', tk, 'u', o[1], 'c', o[2], 't', o[3] or '0', 'e', o[4] or 'never', 'i', o[5], 's', sealed)
     if o[6] == '1' then redis.call('HSET', tk, 'x', '1') end
     arm(tk, o[4] or 'never', tonumber(grace))
-    local index = P .. 'user:' .. o[1] .. ':tokens'
+    local index = layout1IndexKey(o[1])
     if redis.call('HGET', index, o[2]) == sha then
-      redis.call('HSET', P .. 'user:' .. o[1], 't:' .. o[2], digest)
+      redis.call('HSET', userKey(o[1]), indexField(o[2]), digest)
       redis.call('HDEL', index, o[2])
     end
-    redis.call('DEL', old, P .. 'expired:' .. sha)
+    redis.call('DEL', old, layout1ExpiredKey(sha))
     return 1
     """#)
 }
@@ -54,17 +54,17 @@ struct MigrateTombstoneScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(parameters: ["sha", "digest", "grace"], #"""
-    local tomb = P .. 'expired:' .. sha
+    local tomb = layout1ExpiredKey(sha)
     local text = redis.call('GET', tomb)
     if not text then return 0 end
     -- A tombstone whose token is still there moves with the token.
-    if redis.call('EXISTS', P .. 'token:' .. sha) == 1 then return 0 end
+    if redis.call('EXISTS', layout1TokenKey(sha)) == 1 then return 0 end
     local deadline = redis.call('PEXPIRETIME', tomb)
     local user, client, id = string.match(text, '^([^\t]*)\t([^\t]*)\t(.*)$')
     redis.call('DEL', tomb)
     if not user or deadline <= NOW then return 1 end
     local exp = math.min(deadline - tonumber(grace), NOW)
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     redis.call('HSET', tk, 'u', user, 'c', client, 'e', string.format('%d', exp), 'i', id)
     redis.call('PEXPIREAT', tk, deadline)
     return 1

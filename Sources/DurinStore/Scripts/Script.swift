@@ -79,6 +79,7 @@ struct Script: Sendable {
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
     local CLUSTER = ARGV[4] == '1'
+    """# + KeySpace.luaBuilders + #"""
     local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
     local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
     local function emit(kind, user, client, id, reason, issuer)
@@ -87,7 +88,7 @@ struct Script: Sendable {
                         'time', string.format('%d', NOW)}
         if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
         if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
-        redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+        redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
       end
     end
     local function guard(...)
@@ -97,16 +98,16 @@ struct Script: Sendable {
         if key then redis.call('EXISTS', key) end
       end
     end
-    local function guardIndex(userKey)
+    local function guardIndex(userHash)
       if not CLUSTER then return end
-      local fields = redis.call('HGETALL', userKey)
+      local fields = redis.call('HGETALL', userHash)
       for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, 2) == 't:' then redis.call('EXISTS', P .. 't:' .. fields[i + 1]) end
+        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then redis.call('EXISTS', tokenKey(fields[i + 1])) end
       end
     end
     local function movedHome(digest)
       if not CLUSTER then return nil end
-      return redis.call('GET', P .. 'h:' .. digest)
+      return redis.call('GET', homeKey(digest))
     end
     local function live(exp)
       return exp == 'never' or tonumber(exp) > NOW
@@ -118,29 +119,29 @@ struct Script: Sendable {
         redis.call('PEXPIREAT', tk, string.format('%d', tonumber(exp) + grace))
       end
     end
-    local function reindex(userKey)
-      local fields = redis.call('HGETALL', userKey)
+    local function reindex(userHash)
+      local fields = redis.call('HGETALL', userHash)
       for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, 2) == 't:' then
-          local exp = redis.call('HGET', P .. 't:' .. fields[i + 1], 'e')
-          if not exp or not live(exp) then redis.call('HDEL', userKey, fields[i]) end
+        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
+          local exp = redis.call('HGET', tokenKey(fields[i + 1]), 'e')
+          if not exp or not live(exp) then redis.call('HDEL', userHash, fields[i]) end
         end
       end
     end
-    local function tokenIndex(userKey)
-      local fields, out = redis.call('HGETALL', userKey), {}
+    local function tokenIndex(userHash)
+      local fields, out = redis.call('HGETALL', userHash), {}
       for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, 2) == 't:' then
-          table.insert(out, string.sub(fields[i], 3))
+        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
+          table.insert(out, string.sub(fields[i], #INDEX_PREFIX + 1))
           table.insert(out, fields[i + 1])
         end
       end
       return out
     end
-    local function markUserTokens(userKey, active)
-      local entries = tokenIndex(userKey)
+    local function markUserTokens(userHash, active)
+      local entries = tokenIndex(userHash)
       for i = 2, #entries, 2 do
-        local tk = P .. 't:' .. entries[i]
+        local tk = tokenKey(entries[i])
         if redis.call('EXISTS', tk) == 1 then
           if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
         end
@@ -170,7 +171,7 @@ struct Script: Sendable {
       return 0
     end
     local function setting(list, client, field)
-      if list == '-' then return redis.call('HGET', P .. 'client:' .. client, field) end
+      if list == '-' then return redis.call('HGET', clientKey(client), field) end
       local _, stop = string.find(list, ' ' .. client .. '=', 1, true)
       if not stop then return nil end
       return string.match(list, '^(%S*)', stop + 1)

@@ -56,7 +56,7 @@ struct VerifyScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates"], #"""
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     local t = tokenFields(tk)
     if not t[1] then
       local home = movedHome(digest)
@@ -65,14 +65,14 @@ struct VerifyScript: ScriptCall {
     end
     if not live(t[4]) then
       -- Kept for the grace period to be reported once: now it goes.
-      local userKey = P .. 'user:' .. t[1]
-      guard(userKey, P .. 'events')
+      local userHash = userKey(t[1])
+      guard(userHash, EVENTS)
       redis.call('DEL', tk)
-      if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
+      if redis.call('HGET', userHash, indexField(t[2])) == digest then redis.call('HDEL', userHash, indexField(t[2])) end
       emit('token_expired', t[1], t[2], t[5])
       return {'expired'}
     end
-    if redis.call('HGET', P .. 'user:' .. t[1], 'is_active') ~= '1' then return {'inactive'} end
+    if redis.call('HGET', userKey(t[1]), 'is_active') ~= '1' then return {'inactive'} end
     local function listed(list, name)
       for word in string.gmatch(list, '%S+') do if word == name then return true end end
       return false
@@ -85,7 +85,7 @@ struct VerifyScript: ScriptCall {
       if not rate or rate == '' then rate = defaultRate end
       local limit, period = parseRate(rate)
       if limit then
-        local wait = window(P .. 'throttle:' .. t[1] .. ':' .. t[2], limit, period, true)
+        local wait = window(throttleKey(t[1], t[2]), limit, period, true)
         if wait > 0 then return {'throttled', wait, t[1], t[2]} end
       end
     end
@@ -123,7 +123,7 @@ struct RefreshScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls"], #"""
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e')
     if not t[1] then
       local home = movedHome(digest)
@@ -131,7 +131,7 @@ struct RefreshScript: ScriptCall {
       return {'invalid'}
     end
     if not live(t[4]) then return {'invalid'} end
-    guard(P .. 'events')
+    guard(EVENTS)
     local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'e', exp)
@@ -173,17 +173,17 @@ struct RevokeTokenScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["digest", "reason"], #"""
-    local tk = P .. 't:' .. digest
+    local tk = tokenKey(digest)
     local t = redis.call('HMGET', tk, 'u', 'c', 'i')
     if not t[1] then
       local home = movedHome(digest)
       if home then return {'moved', home} end
       return {}
     end
-    local userKey = P .. 'user:' .. t[1]
-    guard(userKey, P .. 'events')
+    local userHash = userKey(t[1])
+    guard(userHash, EVENTS)
     redis.call('DEL', tk)
-    if redis.call('HGET', userKey, 't:' .. t[2]) == digest then redis.call('HDEL', userKey, 't:' .. t[2]) end
+    if redis.call('HGET', userHash, indexField(t[2])) == digest then redis.call('HDEL', userHash, indexField(t[2])) end
     emit('token_revoked', t[1], t[2], t[3], reason)
     return {t[1], t[2], t[3]}
     """#)
@@ -210,17 +210,17 @@ struct RevokeUserTokensScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["user", "only", "reason"], #"""
-    local userKey = P .. 'user:' .. user
-    local entries = tokenIndex(userKey)
-    guardIndex(userKey)
-    guard(P .. 'events')
+    local userHash = userKey(user)
+    local entries = tokenIndex(userHash)
+    guardIndex(userHash)
+    guard(EVENTS)
     local revoked = {}
     for i = 1, #entries, 2 do
       if only == '' or entries[i] == only then
-        local tk = P .. 't:' .. entries[i + 1]
+        local tk = tokenKey(entries[i + 1])
         local t = redis.call('HMGET', tk, 'i', 'e')
         redis.call('DEL', tk)
-        redis.call('HDEL', userKey, 't:' .. entries[i])
+        redis.call('HDEL', userHash, indexField(entries[i]))
         if t[1] and live(t[2]) then
           table.insert(revoked, entries[i])
           table.insert(revoked, t[1])
@@ -255,18 +255,18 @@ struct RevokeSessionScript: ScriptCall {
     }
 
     static let script = Script(parameters: ["user", "id", "current", "hidden"], #"""
-    local userKey = P .. 'user:' .. user
-    local entries = tokenIndex(userKey)
+    local userHash = userKey(user)
+    local entries = tokenIndex(userHash)
     for i = 1, #entries, 2 do
-      local tk = P .. 't:' .. entries[i + 1]
+      local tk = tokenKey(entries[i + 1])
       local t = redis.call('HMGET', tk, 'i', 'e')
       if t[1] == id and live(t[2]) then
         -- A client the listing hides is not there to delete either (durin's queryset).
         if entries[i] == hidden then return {'notfound'} end
         if entries[i + 1] == current then return {'current'} end
-        guard(P .. 'events')
+        guard(EVENTS)
         redis.call('DEL', tk)
-        redis.call('HDEL', userKey, 't:' .. entries[i])
+        redis.call('HDEL', userHash, indexField(entries[i]))
         emit('token_revoked', user, entries[i], id, 'session_delete')
         return {'ok', entries[i]}
       end

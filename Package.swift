@@ -67,11 +67,18 @@ let package = Package(
         .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore"], exclude: ["naturaldelta-vectors.txt"]),
         .testTarget(name: "DurinHTTPTests", dependencies: ["DurinHTTP"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
-        .testTarget(name: "DurinServerTests", dependencies: ["DurinServer", "DurinCore", "DurinHTTP"]),
+        // A redis-server of a test's own, for the tests that need Redis but not nginx.
+        .target(name: "DurinTestSupport", dependencies: ["RedisClient"], path: "Tests/DurinTestSupport"),
+        // Routes in process: the route table, and every route's answers through the
+        // API against a real redis-server, without FastCGI or nginx.
+        .testTarget(
+            name: "DurinServerTests",
+            dependencies: ["DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "RedisClient", "DurinTestSupport",
+                           .product(name: "Logging", package: "swift-log")]),
         // The store against a real redis-server, without nginx or the responder.
         .testTarget(
             name: "DurinStoreTests",
-            dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
+            dependencies: ["DurinCore", "DurinStore", "RedisClient", "DurinTestSupport"]),
         // End to end: nginx, durin-fcgi and redis-server started by scripts/devstack.sh.
         .testTarget(
             name: "DurinIntegrationTests",

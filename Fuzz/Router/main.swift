@@ -8,10 +8,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // Leading slashes never matter.
     precondition(Route.match("/" + path) == route, "a leading slash changes the route")
     if let route {
-        _ = route.allowedMethods
-        _ = route.requiresToken
-        _ = route.viewName
-        if case .session(let id) = route {
+        precondition(!route.spec.methods.isEmpty)
+        _ = route.spec.requiresToken
+        _ = route.spec.viewName
+        if let id = route.parameter {
+            precondition(route.spec.name == "session", "only sessions/<id>/ has a parameter")
             precondition(!id.isEmpty && !id.contains("/"), "session id \(id.debugDescription)")
         }
     }

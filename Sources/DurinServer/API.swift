@@ -28,9 +28,6 @@ public final class API {
     let metrics: Metrics?
     /// This thread's counters (nil with DURIN_METRICS=off).
     let slot: Metrics.Slot?
-    /// The route of the request being handled, for the request counters (nil: none
-    /// matched, or the request was refused before routing).
-    var currentRoute: Route?
     /// The connection generation last seen, to count reconnects.
     private var seenGeneration = 0
     /// This worker's reads through the cache (nil: no cache).
@@ -60,67 +57,89 @@ public final class API {
     }
 
     /// What to do with a request: answer it now, or check a password first (on a
-    /// hasher thread, see LoginPool) and answer with `completeLogin`.
+    /// hasher thread, see LoginPool, which answers it).
     public enum Handling {
         case respond(HTTPResponse)
         case checkPassword(LoginJob)
     }
 
-    /// Handles one request. Never throws: every failure becomes durin's error response.
-    public func handle(_ request: HTTPRequest) -> Handling {
-        let response: HTTPResponse
-        do {
-            switch try route(request) {
-            case .checkPassword(let job): return .checkPassword(job)
-            case .respond(let r): response = r
-            }
-        } catch {
-            response = error.response(authPrefix: config.authHeaderPrefix)
-        }
-        return .respond(request.directives.authRequest ? Self.forAuthRequest(response) : response)
+    /// A request's route (nil: none matched) and what to do with it.
+    public struct Handled {
+        public let route: Route?
+        public let handling: Handling
     }
 
-    private func route(_ request: HTTPRequest) throws(APIError) -> Handling {
-        currentRoute = Route.match(request.path)
-        guard let route = currentRoute else { throw .notFound }
+    /// Handles one request. Never throws: every failure becomes durin's error response.
+    public func handle(_ request: HTTPRequest) -> Handled {
+        let route = Route.match(request.path)
+        var handling: Handling
+        do {
+            handling = try dispatch(request, route: route)
+        } catch {
+            handling = .respond(error.response(authPrefix: config.authHeaderPrefix))
+        }
+        if request.directives.authRequest, case .respond(let response) = handling {
+            handling = .respond(Self.forAuthRequest(response))
+        }
+        return Handled(route: route, handling: handling)
+    }
+
+    /// Runs a route as its declaration in `Route.table` says. DRF's order:
+    /// authenticate, check permissions, then the method.
+    private func dispatch(_ request: HTTPRequest, route: Route?) throws(APIError) -> Handling {
+        guard let route else { throw .notFound }
+        let spec = route.spec
         // Routes that exist only where configured look like any unknown path elsewhere.
-        if route == .issue && !request.directives.trusted { throw .notFound }
-        if route == .apiAccess && config.apiAccessClientName == nil { throw .notFound }
-        if route == .metrics && !(request.directives.metrics && metrics != nil) { throw .notFound }
-        // DRF order: authenticate, check permissions, then the method.
-        var auth: TokenRecord?
-        if route.requiresToken {
-            // durin's TokenAuthentication: no credentials is "not provided", not an error of the header.
-            guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix) else {
-                throw .notAuthenticated
-            }
-            let digest = Token.digest(of: token)
-            let d = request.directives
-            if route == .verify && d.cache && !d.throttle {
-                auth = try authenticateCached(digest: digest, rules: rules(d))
-            } else {
-                auth = try authenticate(digest: digest, rules: route == .verify ? rules(d) : .none)
-            }
+        guard exists(spec, request.directives) else { throw .notFound }
+        /// nil: the method is the route's own; else OPTIONS's description of the route.
+        func methodChecked() throws(APIError) -> HTTPResponse? {
+            let method = request.method.uppercased()
+            guard spec.methods.contains(method) else { throw .methodNotAllowed(method: method, allowed: spec.methods) }
+            return method == "OPTIONS" ? options(spec) : nil
         }
-        let method = request.method.uppercased()
-        guard route.allowedMethods.contains(method) else {
-            throw .methodNotAllowed(method: method, allowed: route.allowedMethods)
+        let call = Route.Call(request: request, parameter: route.parameter)
+        switch spec.action {
+        case .token(let locationRules, let handler):
+            let auth = try authenticate(request, locationRules: locationRules)
+            if let options = try methodChecked() { return .respond(options) }
+            return .respond(try handler(self, call, auth))
+        case .open(let handler):
+            if let options = try methodChecked() { return .respond(options) }
+            return .respond(try handler(self, call))
+        case .login:
+            if let options = try methodChecked() { return .respond(options) }
+            return .checkPassword(try admitLogin(request))
         }
-        if method == "OPTIONS" { return .respond(options(route)) }
-        switch route {
-        case .login: return .checkPassword(try admitLogin(request))
-        case .issue: return .respond(try issue(request))
-        case .ready: return .respond(ready())
-        case .metrics: return .respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                                                    body: Array(metrics!.render().utf8)))
-        case .refresh: return .respond(try refresh(auth!))
-        case .logout: return .respond(try logout(auth!))
-        case .logoutAll: return .respond(try logoutAll(auth!))
-        case .verify: return .respond(verify(auth!))
-        case .sessions: return .respond(try sessions(auth!))
-        case .session(let id): return .respond(try deleteSession(id, auth: auth!, mountPrefix: request.mountPrefix))
-        case .apiAccess: return .respond(try apiAccess(method, auth: auth!))
+    }
+
+    private func exists(_ spec: Route.Spec, _ directives: HTTPRequest.Directives) -> Bool {
+        switch spec.exists {
+        case .always: return true
+        case .trustedLocation: return directives.trusted
+        case .apiAccessClient: return config.apiAccessClientName != nil
+        case .metricsLocation: return directives.metrics && metrics != nil
         }
+    }
+
+    /// The request's token, checked: durin's TokenAuthentication, where no
+    /// credentials is "not provided", not an error of the header. With
+    /// `locationRules` (verify/), the location's client rules and throttle apply in
+    /// the same round trip, and its cache when it asks for one.
+    func authenticate(_ request: HTTPRequest, locationRules: Bool) throws(APIError) -> TokenRecord {
+        guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix) else {
+            throw .notAuthenticated
+        }
+        let digest = Token.digest(of: token)
+        let d = request.directives
+        guard locationRules else { return try authenticate(digest: digest, rules: .none) }
+        if d.cache && !d.throttle { return try authenticateCached(digest: digest, rules: rules(d)) }
+        return try authenticate(digest: digest, rules: rules(d))
+    }
+
+    /// metrics/: the Prometheus text exposition.
+    func metricsResponse() -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                     body: Array((metrics?.render() ?? "").utf8))
     }
 
     func rules(_ d: HTTPRequest.Directives) -> AccessRules {
@@ -168,12 +187,12 @@ public final class API {
         return record
     }
 
-    func options(_ route: Route) -> HTTPResponse {
+    func options(_ spec: Route.Spec) -> HTTPResponse {
         .json(200, [
-            "name": .string(route.viewName), "description": "",
+            "name": .string(spec.viewName), "description": "",
             "renders": ["application/json"],
             "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
-        ], headers: [("Allow", route.allowedMethods.joined(separator: ", "))])
+        ], headers: [("Allow", spec.methods.joined(separator: ", "))])
     }
 
     // MARK: Helpers
@@ -198,10 +217,11 @@ public final class API {
     }
 
     /// Counts an answer (before it leaves, so a scrape that follows sees it) and any
-    /// reconnects the request caused. `route` nil: unmatched, or refused before routing.
+    /// reconnects the request caused: the one place requests are counted. `route`
+    /// nil: unmatched, or refused before routing.
     func countAnswer(_ response: HTTPResponse, route: Route?) {
         guard let slot else { return }
-        slot.request(route: route?.metricsIndex ?? Metrics.unknownRoute, status: response.status)
+        slot.request(route: route?.index ?? Metrics.unknownRoute, status: response.status)
         countReconnects()
     }
 

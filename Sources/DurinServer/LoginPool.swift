@@ -68,8 +68,10 @@ final class LoginPool: Sendable {
     /// Logins queued or being checked.
     var depth: Int { unanswered.load(ordering: .relaxed) }
 
-    /// Runs one hasher: takes jobs in arrival order, answers each with `complete`.
-    func runHasher(index: Int, complete: (LoginJob) -> HTTPResponse) {
+    /// Runs one hasher: takes jobs in arrival order and finishes each login here:
+    /// checks it, issues the token, counts and sends the answer (`api` is this
+    /// thread's, with its own Redis connection and metrics slot).
+    func runHasher(index: Int, api: API) {
         Threads.name("durin-hash\(index)")
         if case .refused(let code) = Threads.lowerPriority(),
            !priorityWarned.exchange(true, ordering: .relaxed) {
@@ -86,7 +88,8 @@ final class LoginPool: Sendable {
                 q.bytes -= job.login.request.body.count
                 return job
             }) else { continue }
-            let response = complete(job.login)
+            let response = api.completeLogin(job.login)
+            api.countAnswer(response, route: .login)
             unanswered.subtract(1, ordering: .relaxed)
             job.request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             job.request.finish()

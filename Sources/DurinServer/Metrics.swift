@@ -14,8 +14,7 @@ public final class Metrics: Sendable {
     private let readings: @Sendable () -> Readings
 
     /// Label values of `durin_requests_total`'s `route`.
-    static let routes = ["login", "refresh", "logout", "logoutall", "verify", "sessions", "session", "apiaccess",
-                         "issue", "ready", "metrics", "unknown"]
+    static let routes = Route.table.map(\.name) + [Route.unknownLabel]
     static let unknownRoute = routes.count - 1
     /// The statuses durin answers with; anything else counts as "other".
     static let statuses = [200, 201, 204, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503]

@@ -107,12 +107,8 @@ public enum Server {
         }
         for index in 0..<hashers {
             let thread = Thread {
-                let api = API(settings: settings, endpoint: endpoint, metrics: metrics, logLevel: logLevelForThreads)
-                logins.runHasher(index: index) { job in
-                    let response = api.completeLogin(job)
-                    api.countAnswer(response, route: .login)
-                    return response
-                }
+                logins.runHasher(index: index, api: API(settings: settings, endpoint: endpoint, metrics: metrics,
+                                                        logLevel: logLevelForThreads))
             }
             thread.stackSize = 1 << 20
             thread.start()

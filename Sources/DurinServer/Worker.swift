@@ -72,49 +72,54 @@ struct Worker {
             // A params block libfcgi cannot read: it has closed the connection.
             guard request.begin(connection) else { continue }
             let started = api.slot != nil ? ContinuousClock.now : nil
-            api.currentRoute = nil  // a request refused before routing counts as "unknown"
-            var response: HTTPResponse
-            switch serve(request, api: api, config: config) {
+            let handled = serve(request, api: api, config: config)
+            let response: HTTPResponse
+            switch handled.handling {
             case .respond(let r):
                 response = r
             case .checkPassword(let login):
                 if logins.submit(LoginPool.Job(request: request, login: login)) {
-                    // The hasher answers it; this thread takes a fresh request slot.
+                    // The pool checks, issues and answers; this thread takes a fresh request slot.
                     request = FastCGIRequest()
                     continue
                 }
                 response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
             }
-            if let started, api.currentRoute == .verify {
+            if let started, handled.route == .verify {
                 api.slot?.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds)
             }
-            api.countAnswer(response, route: api.currentRoute)
+            api.countAnswer(response, route: handled.route)
             request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             request.finish()
         }
     }
 
-    private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> API.Handling {
+    /// A request refused before routing counts as "unknown" (route nil).
+    private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> API.Handled {
+        func refused(_ error: APIError) -> API.Handled {
+            API.Handled(route: nil, handling: .respond(error.response(authPrefix: config.authHeaderPrefix)))
+        }
         let authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
         // Before anything else, the body included: only nginx gives durin requests.
         guard let key = config.proxyKey, ProxyKey.admits(request.paramBytes("DURIN_PROXY_KEY"), key: key) else {
             api.slot?.proxyRefusals.add()
             api.logger.notice("request refused: no valid proxy key (not from nginx)")
-            return .respond(APIError.notFromProxy.response(authPrefix: config.authHeaderPrefix))
+            return refused(.notFromProxy)
         }
         // nginx passes the client's request headers to the auth_request check as
         // HTTP_* params, every line of them: a client's own X-Durin-* header (in any
         // number of lines, empty ones too) must never reach an upstream that trusts
         // them, whatever the protected location forwards.
         if authRequest && request.hasParam(prefixed: "HTTP_X_DURIN_") {
-            return .respond(API.forAuthRequest(APIError.forgedIdentityHeaders.response(authPrefix: config.authHeaderPrefix)))
+            return API.Handled(route: nil, handling: .respond(API.forAuthRequest(
+                APIError.forgedIdentityHeaders.response(authPrefix: config.authHeaderPrefix))))
         }
         let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
         let body: [UInt8]
         switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
         case .body(let b): body = b
-        case .tooLarge: return .respond(APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authPrefix: config.authHeaderPrefix))
-        case .truncated: return .respond(APIError.jsonParse("request body ended early").response(authPrefix: config.authHeaderPrefix))
+        case .tooLarge: return refused(.bodyTooLarge(limit: config.maxBodyBytes))
+        case .truncated: return refused(.jsonParse("request body ended early"))
         }
         var directives = HTTPRequest.Directives()
         directives.allowClients = HTTPRequest.clientList(request.param("DURIN_ALLOW_CLIENTS"))

@@ -2,6 +2,7 @@ import DurinCore
 @testable import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// The cached read: bypassed while tracking is down, a tracked fetch then hits, and

@@ -1,6 +1,7 @@
 import DurinCore
 @testable import DurinStore
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// The event streams' memory is bounded, whatever clients make durin record: each

@@ -2,6 +2,7 @@ import DurinCore
 import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// The import scripts (durinctl import django) against a real redis-server: tokens

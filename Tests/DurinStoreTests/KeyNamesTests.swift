@@ -1,6 +1,7 @@
 import DurinCore
 @testable import DurinStore
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// Key names are written in one place, KeySpace: the scripts build theirs with Lua

@@ -2,6 +2,7 @@
 import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// Layout 1 (a release before this one) moved to layout 2 by LayoutMigration:

@@ -3,6 +3,7 @@ import DurinCore
 import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// Redis as the README sets it up: the shipped durin-redis.conf's durability

@@ -2,6 +2,7 @@ import DurinCore
 import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// What a live token costs in Redis memory, every key it adds included (the token

@@ -2,6 +2,7 @@ import DurinCore
 import DurinStore
 import Foundation
 import RedisClient
+import DurinTestSupport
 import XCTest
 
 /// Every store operation and script against a real redis-server, without nginx or

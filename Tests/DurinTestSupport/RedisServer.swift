@@ -4,17 +4,19 @@ import RedisClient
 import XCTest
 
 /// A redis-server of the test's own on a unix socket in a temporary directory: no
-/// TCP port, so nothing to race for. Readiness is polled, never slept for.
-final class RedisServer: @unchecked Sendable {
-    let dir: String
-    let socket: String
-    let pid: pid_t
+/// TCP port, so nothing to race for. Readiness is polled, never slept for. Shared by
+/// the test targets that need a real Redis without nginx (DurinStoreTests, the
+/// in-process route tests).
+public final class RedisServer: @unchecked Sendable {
+    public let dir: String
+    public let socket: String
+    public let pid: pid_t
 
     /// - Parameters:
     ///   - settings: redis-server arguments that replace or add to the defaults
     ///     (`["--appendonly", "yes"]`).
     ///   - dir: a directory of an earlier server's, to start on its data again.
-    init(settings: [String] = [], dir existing: String? = nil) throws {
+    public init(settings: [String] = [], dir existing: String? = nil) throws {
         dir = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = "\(dir)/redis.sock"
@@ -47,13 +49,13 @@ final class RedisServer: @unchecked Sendable {
         throw NSError(domain: "RedisServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not answer on \(socket)"])
     }
 
-    var endpoint: RedisEndpoint { RedisEndpoint(address: .unix(path: socket)) }
+    public var endpoint: RedisEndpoint { RedisEndpoint(address: .unix(path: socket)) }
 
-    func connection(readTimeout: Bool = true) -> RedisConnection {
+    public func connection(readTimeout: Bool = true) -> RedisConnection {
         RedisConnection(endpoint: endpoint, timeoutMilliseconds: 2000, readTimeout: readTimeout)
     }
 
-    func stop() {
+    public func stop() {
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
@@ -62,7 +64,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// Stops the server as systemd does (SIGTERM: it writes and syncs its files),
     /// keeping its directory for a next server.
-    func shutDown() {
+    public func shutDown() {
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)

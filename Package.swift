@@ -75,6 +75,8 @@ let package = Package(
             name: "DurinServerTests",
             dependencies: ["DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "RedisClient", "DurinTestSupport",
                            .product(name: "Logging", package: "swift-log")]),
+        // durinctl's command line, parsed in process (ArgumentParser's parseAsRoot).
+        .testTarget(name: "DurinctlParsingTests", dependencies: ["durinctl", "DurinCore"]),
         // The store against a real redis-server, without nginx or the responder.
         .testTarget(
             name: "DurinStoreTests",

@@ -10,13 +10,14 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Check the configuration, Redis and its ACL rights, the secret, the clients and the nginx snippets.",
         discussion: """
-            Reads the same DURIN_* environment as durin-fcgi (e.g. `set -a; . /etc/durin/durin.env; set +a`).
+            Reads the service's settings (/etc/durin/durin.env, or --env-file), as durin-fcgi gets them.
             Prints one line per check and what to fix; exits 1 when something would fail in production.
             """)
 
     @Option(help: "Where the nginx snippets are installed.") var nginxDir = "/etc/nginx/durin"
     @Option(help: "nginx's configuration root, searched for the `upstream durin` block.") var nginxRoot = "/etc/nginx"
     @Flag(help: "Skip the nginx checks (durin on another host than nginx).") var noNginx = false
+    @OptionGroup var settings: Settings
 
     /// One finding: `ok`, a `warning` (works, but not as it should in production) or a failure.
     enum Level: String { case ok = "ok  ", warning = "warn", failure = "FAIL" }
@@ -33,7 +34,7 @@ struct CheckCommand: ParsableCommand {
         let report = Report()
         let config: Configuration
         do {
-            config = try Configuration.fromEnvironment(ProcessInfo.processInfo.environment)
+            config = try Configuration.fromEnvironment(try settings.environment())
             report.say(.ok, "settings: every DURIN_* value is valid")
         } catch {
             report.say(.failure, "settings: \(error)")

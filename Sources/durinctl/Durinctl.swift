@@ -12,7 +12,10 @@ struct Durinctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "durinctl",
         abstract: "Manage durin's API clients, users and tokens.",
-        discussion: "Reads the same DURIN_* environment as durin-fcgi (DURIN_REDIS_URL, DURIN_KEY_PREFIX, ...).",
+        discussion: """
+            Reads the service's settings by itself: /etc/durin/durin.env when it exists (or --env-file), as systemd \
+            gives them to durin-fcgi; DURIN_* variables set in the environment win.
+            """,
         subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self, CheckCommand.self,
                       MigrateCommand.self])
 
@@ -33,6 +36,41 @@ struct Durinctl: ParsableCommand {
     }
 }
 
+/// Where durinctl's settings come from, shared by every subcommand that reaches
+/// Redis: the service's env file, as systemd gives it to durin-fcgi, with any
+/// DURIN_* variable set in durinctl's own environment taking precedence.
+struct Settings: ParsableArguments {
+    static let serviceEnvFile = "/etc/durin/durin.env"
+
+    @Option(name: .customLong("env-file"),
+            help: ArgumentHelp("The service's settings (default: \(Settings.serviceEnvFile) when it exists). "
+                               + "DURIN_* variables set in the environment win.", valueName: "path"))
+    var envFile: String?
+
+    /// The settings: the file's, then the environment's over them.
+    func environment(_ process: [String: String] = ProcessInfo.processInfo.environment,
+                     fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws -> [String: String] {
+        let path = envFile ?? (fileExists(Self.serviceEnvFile) ? Self.serviceEnvFile : nil)
+        guard let path else { return process }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError("cannot read \(path)\(getuid() != 0 ? " (it is root's: run durinctl as root, or give --env-file)" : "")")
+        }
+        return EnvironmentFile.parse(text).merging(process) { _, own in own }
+    }
+
+    /// The configuration and a Redis connection.
+    func context() throws -> Context {
+        let env = try environment()
+        let config: Configuration
+        do { config = try Configuration.fromEnvironment(env) } catch {
+            throw CLIError("invalid configuration: \(error)")
+        }
+        let endpoint: RedisEndpoint
+        do { endpoint = try RedisEndpoint.parse(config.redisURL) } catch { throw CLIError("DURIN_REDIS_URL: \(error)") }
+        return Context(config: config, connection: endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis))
+    }
+}
+
 /// Connection and settings shared by every subcommand.
 struct Context {
     let config: Configuration
@@ -40,17 +78,49 @@ struct Context {
     var admin: AdminStore { AdminStore(connection: connection, configuration: config) }
     var tokens: TokenStore { TokenStore(connection: connection, configuration: config) }
 
-    static func load() throws -> Context {
-        let config: Configuration
-        do { config = try Configuration.fromEnvironment(ProcessInfo.processInfo.environment) } catch {
-            throw CLIError("invalid configuration: \(error)")
-        }
-        let endpoint: RedisEndpoint
-        do { endpoint = try RedisEndpoint.parse(config.redisURL) } catch { throw CLIError("DURIN_REDIS_URL: \(error)") }
-        return Context(config: config, connection: endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis))
+    func format(_ millis: EpochMillis?) -> String { millis.map { config.expiryFormat.format($0) } ?? "never" }
+}
+
+// Typed arguments: a bad value is ArgumentParser's usage error, naming the option.
+
+extension TokenTTL: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let ttl = TokenTTL.parse(argument) else { return nil }
+        self = ttl
+    }
+    public static var defaultCompletionKind: CompletionKind { .list(["1d", "7d", "30d", "never"]) }
+}
+
+/// `--throttle N/s|m|h|d`, or `none` (also `off`, empty): no rate of the client's own.
+enum ThrottleSetting: ExpressibleByArgument, Equatable {
+    case none
+    case rate(ThrottleRate)
+
+    init?(argument: String) {
+        if ["", "none", "off"].contains(argument.lowercased()) { self = .none; return }
+        guard let rate = ThrottleRate.parse(argument) else { return nil }
+        self = .rate(rate)
     }
 
-    func format(_ millis: EpochMillis?) -> String { millis.map { config.expiryFormat.format($0) } ?? "never" }
+    var rate: ThrottleRate? {
+        if case .rate(let r) = self { return r }
+        return nil
+    }
+}
+
+/// A client name: letters, digits and . _ - @ +, at most 64 bytes (it becomes part
+/// of key names).
+struct ClientName: Equatable, CustomStringConvertible {
+    let value: String
+    var description: String { value }
+
+    /// For `@Argument(transform:)`: a refusal that says what a name may hold.
+    static func parse(_ argument: String) throws -> ClientName {
+        guard Names.isValidClientName(argument) else {
+            throw ValidationError("invalid client name \"\(Terminal.escaped(argument))\": letters, digits and . _ - @ + only, at most 64 bytes")
+        }
+        return ClientName(value: argument)
+    }
 }
 
 /// An error for the user: printed to stderr, exit status 1.

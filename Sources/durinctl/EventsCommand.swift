@@ -13,8 +13,9 @@ struct EventsCommand: ParsableCommand {
     @Option(help: "How many of the latest events to print first.") var last: Int = 100
     @OptionGroup var output: JSONFlag
 
+    @OptionGroup var settings: Settings
     func run() throws {
-        let ctx = try Context.load()
+        let ctx = try settings.context()
         let admin = ctx.admin
         // Continue after the last event shown; from the start when the stream is
         // empty (re-reading `$` each time would miss events between two reads).

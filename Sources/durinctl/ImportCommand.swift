@@ -37,13 +37,14 @@ struct ImportCommand: ParsableCommand {
         var allowShortTokens = false
         @OptionGroup var output: JSONFlag
 
+        @OptionGroup var settings: Settings
         func validate() throws {
             guard reserveIds >= 0, reserveIds <= 1 << 52 else { throw ValidationError("--reserve-ids: expected 0 or more") }
         }
 
         func run() throws {
             let now = WallClock.nowMillis()
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let dump = try Self.read(file, now: now, allowShortTokens: allowShortTokens, config: ctx.config)
             let earlier = try previous.map { try Self.read($0, now: now, allowShortTokens: allowShortTokens, config: ctx.config) }
             // Each imported token is checked against its client, its user and the

@@ -16,11 +16,12 @@ struct IssuerCommand: ParsableCommand {
         @Argument(help: "Issuer name (letters, digits, . _ - @ +; at most 64).") var name: String
         @Option(help: "The clients it may issue tokens for, comma-separated (default: any).") var clients: String?
 
+        @OptionGroup var settings: Settings
         func run() throws {
             guard Names.isValidClientName(name) else { throw CLIError("invalid issuer name \"\(name)\"") }
             let list = (clients ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for c in list where !Names.isValidClientName(c) { throw CLIError("--clients: invalid client name \"\(c)\"") }
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let key = try attempt { try ctx.admin.addIssuer(name, clients: list) }
             Terminal.out(key.value)
         }
@@ -29,8 +30,9 @@ struct IssuerCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List issuers (never their keys).")
         @OptionGroup var output: JSONFlag
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let issuers = try attempt { try ctx.admin.issuers() }
             if output.json {
                 printJSON(.array(issuers.map {
@@ -45,8 +47,9 @@ struct IssuerCommand: ParsableCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove an issuer: its key stops working at once.")
         @Argument var name: String
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             try attempt { try ctx.admin.removeIssuer(name) }
             Terminal.out("removed issuer \(name)")
         }

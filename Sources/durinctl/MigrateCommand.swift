@@ -24,8 +24,9 @@ struct MigrateCommand: ParsableCommand {
     @Flag(help: "Read --from's password from standard input (first line).") var fromPasswordStdin = false
     @OptionGroup var output: JSONFlag
 
+    @OptionGroup var settings: Settings
     func run() throws {
-        let ctx = try Context.load()
+        let ctx = try settings.context()
         if let from { return try move(from: from, ctx) }
         let migration = LayoutMigration(connection: ctx.connection, configuration: ctx.config)
         let report = try attempt { try migration.run(dryRun: dryRun) }

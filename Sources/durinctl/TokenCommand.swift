@@ -14,8 +14,9 @@ struct TokenCommand: ParsableCommand {
             abstract: "Issue a token for USER and CLIENT and print it (the pair's live token if it has one, as login does).")
         @Argument var user: String
         @Argument var client: String
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             guard try attempt({ try ctx.admin.user(named: user) }) != nil else { throw CLIError("no user \(user)") }
             let result = try attempt { try ctx.tokens.login(user: user, client: client, mode: .keep, event: "token_issued") }
             switch result {
@@ -30,11 +31,12 @@ struct TokenCommand: ParsableCommand {
     struct Key: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the Redis key of the token read from standard input (never from the command line, where ps shows it).")
+        @OptionGroup var settings: Settings
         func run() throws {
             guard let token = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces), !token.isEmpty else {
                 throw CLIError("no token on standard input")
             }
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let keys = KeySpace(configuration: ctx.config)
             let digest = Token.digest(of: token)
             // A token moved into a cluster from one server lives under its user's tag.
@@ -51,8 +53,9 @@ struct TokenCommand: ParsableCommand {
         @Option var user: String?
         @Option var client: String?
         @OptionGroup var output: JSONFlag
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let tokens = try attempt { try ctx.admin.tokens(user: user, client: client) }
             if output.json {
                 printJSON(.array(tokens.map {
@@ -70,8 +73,9 @@ struct TokenCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a user's tokens (all, or one client's).")
         @Option var user: String
         @Option var client: String?
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let revoked = try attempt { try ctx.tokens.revokeAll(user: user, client: client, reason: "cli") }
             Terminal.out("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s")")
         }

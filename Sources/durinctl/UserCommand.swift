@@ -23,6 +23,7 @@ struct UserCommand: ParsableCommand {
         @Flag(help: "Create the user inactive.") var inactive = false
         @Option(name: .customLong("field"), help: "A profile field KEY=VALUE (repeatable), e.g. email=a@b.c.") var fields: [String] = []
 
+        @OptionGroup var settings: Settings
         func run() throws {
             guard Names.isValidUsername(name) else { throw CLIError("invalid username \"\(name)\"") }
             guard !(passwordStdin && passwordHash) else { throw CLIError("give --password-stdin or --password-hash, not both") }
@@ -32,7 +33,7 @@ struct UserCommand: ParsableCommand {
                 guard kv.count == 2, Names.isValidProfileField(kv[0]) else { throw CLIError("--field: expected KEY=VALUE with a lowercase key, got \"\(f)\"") }
                 profile[kv[0]] = kv[1]
             }
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let hash: String
             if passwordHash {
                 let stored = try readSecretFromStdin()
@@ -57,8 +58,9 @@ struct UserCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users.")
         @OptionGroup var output: JSONFlag
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let users = try attempt { try ctx.admin.users() }
             if output.json { printJSON(.array(users.map(UserCommand.json))) } else {
                 users.forEach { Terminal.out("\(Terminal.escaped($0.username))\t\($0.isActive ? "active" : "inactive")") }
@@ -70,8 +72,9 @@ struct UserCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one user (never the password hash).")
         @Argument var name: String
         @OptionGroup var output: JSONFlag
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             guard let u = try attempt({ try ctx.admin.user(named: name) }) else { throw CLIError("no user \(name)") }
             if output.json { printJSON(UserCommand.json(u)) } else {
                 Terminal.out("username:  \(Terminal.escaped(u.username))\nis_active: \(u.isActive)")
@@ -84,9 +87,10 @@ struct UserCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set-password", abstract: "Set a user's password.")
         @Argument var name: String
         @Flag(help: "Read the password from standard input (first line).") var passwordStdin = false
+        @OptionGroup var settings: Settings
         func run() throws {
             guard passwordStdin else { throw CLIError("give --password-stdin (passwords are never taken as arguments)") }
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let hash = PasswordHasher(iterations: ctx.config.passwordIterations).hash(try readSecretFromStdin())
             try attempt { try ctx.admin.setPasswordHash(name, hash: hash) }
             Terminal.out("password set for \(name)")
@@ -96,8 +100,9 @@ struct UserCommand: ParsableCommand {
     struct Activate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Allow a user to log in and use their tokens.")
         @Argument var name: String
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             try attempt { try ctx.admin.setActive(name, true) }
             Terminal.out("activated \(name)")
         }
@@ -106,8 +111,9 @@ struct UserCommand: ParsableCommand {
     struct Deactivate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Refuse a user's logins and tokens (tokens are kept).")
         @Argument var name: String
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             try attempt { try ctx.admin.setActive(name, false) }
             Terminal.out("deactivated \(name)")
         }
@@ -116,8 +122,9 @@ struct UserCommand: ParsableCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a user and their tokens.")
         @Argument var name: String
+        @OptionGroup var settings: Settings
         func run() throws {
-            let ctx = try Context.load()
+            let ctx = try settings.context()
             let n = try attempt { try ctx.admin.removeUser(name) }
             Terminal.out("removed user \(name) and \(n) token\(n == 1 ? "" : "s")")
         }

@@ -151,8 +151,8 @@ ns() {
 nsh() { ns bash -c "$1"; }
 sctl() { ns systemctl "$@"; }
 prop() { ns systemctl show "$1" -p "$2" --value; }
-# durinctl with the settings durin-fcgi uses.
-ctl() { ns bash -c 'set -a; . /etc/durin/durin.env; set +a; exec durinctl "$@"' durinctl "$@"; }
+# durinctl as the README runs it: as root, reading /etc/durin/durin.env by itself.
+ctl() { ns durinctl "$@"; }
 now() { date +%s.%N; }
 ms_since() { python3 -c "import sys; print(round((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$2"; }
 # Waits up to $1 seconds for a command to succeed.

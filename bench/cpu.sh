@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# CPU time per verify/: durin-fcgi against a C libfcgi responder that does one hiredis
+# HMGET of the same token hash (bench/check.c), both behind the same nginx with the
+# same params (durin-api.conf), measured side by side in alternating rounds. The
+# figure is each process's CPU time (user + system, all threads, from
+# /proc/PID/task/*/schedstat) divided by the requests it answered: it moves far less
+# with the machine's noise than req/s does.
+#
+#   bench/cpu.sh     (release build; needs wrk, gcc, libfcgi-dev, libhiredis-dev)
+#
+# BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (16). Prints the medians and
+# the ratio durin-fcgi / C; the goal is at most 1.25.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNECTIONS:-16}
+out=$root/bench/out
+state=$out/cpu-stack
+mkdir -p "$out"
+
+command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
+swift build -c release --package-path "$root" >/dev/null
+bin=$(swift build -c release --package-path "$root" --show-bin-path)
+gcc -O2 -o "$out/check" "$root/bench/check.c" -I/usr/include/hiredis -lfcgi -lhiredis -lpthread
+
+port=${BENCH_PORT:-18490}
+export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_LOG_LEVEL=warning DURIN_THREADS=8
+"$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
+rm -rf "$state"
+"$root/scripts/devstack.sh" start >/dev/null
+trap 'kill ${check_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+
+export REDISCLI_AUTH
+REDISCLI_AUTH=$(cat "$state/redis-password")
+export DURIN_REDIS_URL=unix://:$REDISCLI_AUTH@$state/redis.sock DURIN_SECRET_KEY=$(cat "$state/secret")
+"$bin/durinctl" client add web >/dev/null
+echo "x" | "$bin/durinctl" user add bench --password-stdin >/dev/null
+token=$("$bin/durinctl" token issue bench web)
+key=$(printf '%s\n' "$token" | "$bin/durinctl" token key)
+
+"$out/check" "$state/check.sock" "$state/redis.sock" "$key" & check_pid=$!
+for _ in $(seq 50); do [ -S "$state/check.sock" ] && break; sleep 0.1; done
+chmod 666 "$state/check.sock"
+# The C responder behind the same kind of location as durin's API.
+sed -i "s#^    server_name _;#    server_name _;\n    location /check/ {\n        fastcgi_split_path_info ^(/check)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/check.sock;\n    }#" "$state/nginx/site.conf"
+nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
+for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ] && break
+    sleep 0.05
+done
+
+# CPU time of every thread of a process, in nanoseconds.
+cpu_ns() { local t=0 f; for f in /proc/"$1"/task/*/schedstat; do t=$((t + $(cut -d' ' -f1 "$f"))); done; echo "$t"; }
+
+# One round against URL, charged to PID: prints "ns_per_request requests".
+round() {
+    local pid=$1 url=$2 before after requests
+    before=$(cpu_ns "$pid")
+    wrk -t2 -c"$conns" -d"${seconds}s" -H "Authorization: Token $token" "$url" > "$out/cpu-wrk.txt" 2>&1
+    after=$(cpu_ns "$pid")
+    requests=$(awk '/requests in/ {print $1}' "$out/cpu-wrk.txt")
+    grep -q 'Non-2xx' "$out/cpu-wrk.txt" && { echo "bench: non-2xx answers from $url" >&2; cat "$out/cpu-wrk.txt" >&2; exit 1; }
+    echo "$(( (after - before) / requests )) $requests"
+}
+
+durin_pid=$(cat "$state/durin.pid")
+declare -a durin_runs=() c_runs=()
+for r in $(seq "$rounds"); do
+    c_runs+=("$(round "$check_pid" "http://127.0.0.1:$port/check/verify/")")
+    durin_runs+=("$(round "$durin_pid" "http://127.0.0.1:$port/api/auth/verify/")")
+    echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi ${durin_runs[-1]%% *} ns per request" >&2
+done
+median() { printf '%s\n' "$@" | cut -d' ' -f1 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+c=$(median "${c_runs[@]}")
+d=$(median "${durin_runs[@]}")
+printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) |\n|---|---:|\n' "$rounds" "$seconds"
+printf '| C libfcgi + one hiredis HMGET (bench/check.c) | %.1f µs |\n' "$(echo "$c / 1000" | bc -l)"
+printf '| durin-fcgi | %.1f µs |\n' "$(echo "$d / 1000" | bc -l)"
+printf '\ndurin-fcgi / C: %.2f (goal: at most 1.25)\n' "$(echo "$d / $c" | bc -l)"

@@ -18,7 +18,7 @@ STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationaliza
     dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 
-.PHONY: build build-static run check test test-cluster test-install test-systemd fuzz bench install deb clean
+.PHONY: build build-static run check test test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -77,6 +77,11 @@ fuzz:
 
 bench:
 	bench/run.sh
+
+# CPU time per verify/: durin-fcgi against a C libfcgi + hiredis HMGET responder,
+# side by side (bench/cpu.sh prints the ratio).
+bench-cpu:
+	bench/cpu.sh
 
 # Binaries to $(PREFIX)/bin, units to $(UNITDIR), nginx snippets to
 # $(SYSCONFDIR)/nginx/durin/, the example site to $(SYSCONFDIR)/nginx/sites-available/durin

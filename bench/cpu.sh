@@ -46,10 +46,16 @@ chmod 666 "$state/check.sock"
 # The C responder behind the same kind of location as durin's API.
 sed -i "s#^    server_name _;#    server_name _;\n    location /check/ {\n        fastcgi_split_path_info ^(/check)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/check.sock;\n    }#" "$state/nginx/site.conf"
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
-for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ] && break
-    sleep 0.05
+# Ready when the old workers (without /check/) are gone: 50 answers of 200 in a row.
+ok=0
+for _ in $(seq 2000); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ]; then
+        ok=$((ok + 1)); [ "$ok" -ge 50 ] && break
+    else
+        ok=0; sleep 0.05
+    fi
 done
+[ "$ok" -ge 50 ] || { echo "bench: /check/verify/ never answered 200 steadily" >&2; exit 1; }
 
 # CPU time of every thread of a process, in nanoseconds.
 cpu_ns() { local t=0 f; for f in /proc/"$1"/task/*/schedstat; do t=$((t + $(cut -d' ' -f1 "$f"))); done; echo "$t"; }

@@ -23,10 +23,29 @@ public struct ExpiryFormat: Sendable, Equatable {
         var tm = Glibc.tm()
         gmtime_r(&t, &tm)
         guard let pattern else {
-            var s = "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))"
-            s += "T\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2))"
-            if micros != 0 { s += ".\(pad(micros, 6))" }
-            return s + "Z"
+            // Every response with an expiry formats one: digits into one buffer.
+            var out: [UInt8] = []
+            out.reserveCapacity(27)
+            func digits(_ v: Int, _ width: Int) {
+                var divisor = 1
+                for _ in 1..<width { divisor *= 10 }
+                var v = v
+                if v >= divisor * 10 { out.append(contentsOf: String(v).utf8); return }  // a year past 9999
+                while divisor > 0 {
+                    out.append(UInt8(ascii: "0") + UInt8(v / divisor))
+                    v %= divisor
+                    divisor /= 10
+                }
+            }
+            digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+            digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+            digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
+            digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
+            digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
+            digits(Int(tm.tm_sec), 2)
+            if micros != 0 { out.append(UInt8(ascii: ".")); digits(micros, 6) }
+            out.append(UInt8(ascii: "Z"))
+            return String(decoding: out, as: UTF8.self)
         }
         // strftime has no %f; substitute it first (and keep %% intact).
         var expanded = ""

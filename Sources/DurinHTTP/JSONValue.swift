@@ -43,62 +43,72 @@ public enum JSONValue: Sendable, Equatable {
 
 extension JSONValue {
     /// Compact JSON (DRF's renderer: no spaces, non-ASCII kept as UTF-8).
-    public var rendered: String {
-        var out = ""
+    public var rendered: String { String(decoding: renderedBytes, as: UTF8.self) }
+
+    /// The same, as the bytes a response carries: rendered straight into one buffer
+    /// (every answer is rendered, verify/'s included).
+    public var renderedBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
         render(into: &out)
         return out
     }
 
-    public var renderedBytes: [UInt8] { Array(rendered.utf8) }
-
-    private func render(into out: inout String) {
+    private func render(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += n
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: n.utf8)
         case .string(let s): Self.renderString(s, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.render(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 Self.renderString(key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 value.render(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func renderString(_ s: String, into out: inout String) {
-        out += "\""
+    /// A JSON string. Escaped: the quote and the backslash, controls, and what a
+    /// terminal or an editor would act on: DEL and C1 controls (0x9B is CSI), line
+    /// and paragraph separators (JavaScript line ends), bidirectional overrides and
+    /// isolates. Escaped, the value is the same JSON.
+    static func renderString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Printable ASCII without `"` or `\` (names, dates, tokens) is copied as it is;
+        // anything else goes through the scalar view.
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            // Controls, and what a terminal or an editor would act on: DEL and C1
-            // controls (0x9B is CSI), line and paragraph separators (JavaScript
-            // line ends), bidirectional overrides and isolates. Escaped, the value
-            // is the same JSON.
+            case "\"": out.append(contentsOf: "\\\"".utf8)
+            case "\\": out.append(contentsOf: "\\\\".utf8)
+            case "\n": out.append(contentsOf: "\\n".utf8)
+            case "\r": out.append(contentsOf: "\\r".utf8)
+            case "\t": out.append(contentsOf: "\\t".utf8)
+            case "\u{08}": out.append(contentsOf: "\\b".utf8)
+            case "\u{0C}": out.append(contentsOf: "\\f".utf8)
             case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
                 || scalar.value == 0x2029 || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value):
                 let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+            default: UTF8.encode(scalar) { out.append($0) }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

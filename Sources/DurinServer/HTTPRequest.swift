@@ -48,11 +48,6 @@ public struct HTTPRequest: Sendable {
         self.remoteAddress = remoteAddress
     }
 
-    /// A FastCGI switch param: `on`, `1`, `true` or `yes`.
-    public static func isOn(_ param: String?) -> Bool {
-        ["on", "1", "true", "yes"].contains((param ?? "").lowercased())
-    }
-
     /// Splits a FastCGI param list (`"web mobile"`) into client names.
     public static func clientList(_ param: String?) -> [String] {
         (param ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)

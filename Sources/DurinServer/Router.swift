@@ -116,7 +116,9 @@ public struct Route: Equatable, Sendable {
         var path = Substring(pathInfo)
         while path.hasPrefix("/") { path = path.dropFirst() }
         if path.hasSuffix("/") { path = path.dropLast() }
-        if let index = table.firstIndex(where: { $0.path == .fixed(String(path)) }) { return Route(index: index, parameter: nil) }
+        for (index, spec) in table.enumerated() {
+            if case .fixed(let name) = spec.path, name.utf8.elementsEqual(path.utf8) { return Route(index: index, parameter: nil) }
+        }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if parts.count == 2, parts[0] == "sessions", path.hasPrefix("sessions/"),
            let index = table.firstIndex(where: { $0.path == .session }) {

@@ -99,7 +99,7 @@ struct Worker {
         func refused(_ error: APIError) -> API.Handled {
             API.Handled(route: nil, handling: .respond(error.response(authPrefix: config.authHeaderPrefix)))
         }
-        let authRequest = request.param("DURIN_AUTH_REQUEST") == "1"
+        let authRequest = request.param("DURIN_AUTH_REQUEST", is: "1")
         // Before anything else, the body included: only nginx gives durin requests.
         guard let key = config.proxyKey, ProxyKey.admits(request.paramBytes("DURIN_PROXY_KEY"), key: key) else {
             api.slot?.proxyRefusals.add()
@@ -124,10 +124,10 @@ struct Worker {
         var directives = HTTPRequest.Directives()
         directives.allowClients = HTTPRequest.clientList(request.param("DURIN_ALLOW_CLIENTS"))
         directives.denyClients = HTTPRequest.clientList(request.param("DURIN_DENY_CLIENTS"))
-        directives.throttle = HTTPRequest.isOn(request.param("DURIN_THROTTLE"))
-        directives.cache = HTTPRequest.isOn(request.param("DURIN_CACHE"))
-        directives.trusted = request.param("DURIN_TRUSTED") == "1"
-        directives.metrics = request.param("DURIN_METRICS") == "1"
+        directives.throttle = request.paramIsOn("DURIN_THROTTLE")
+        directives.cache = request.paramIsOn("DURIN_CACHE")
+        directives.trusted = request.param("DURIN_TRUSTED", is: "1")
+        directives.metrics = request.param("DURIN_METRICS", is: "1")
         directives.authRequest = authRequest
         return api.handle(HTTPRequest(
             method: request.param("REQUEST_METHOD") ?? "GET",

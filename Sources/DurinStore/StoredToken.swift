@@ -12,21 +12,26 @@ struct StoredToken {
     static let fields = ["u", "c", "t", "e", "i", "s", "x"]
     /// The same list as Lua source, for the scripts.
     static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
+    /// What a token check reads: every field but the sealed copy (`s`, 45 bytes),
+    /// which only re-login and apiaccess/ need.
+    static let checkFields = fields.filter { $0 != "s" }
 
     let record: TokenRecord
     let sealed: String?
     /// Set while the user is deactivated (the token check reads one key).
     let inactive: Bool
 
-    /// From the values of an HMGET of `fields`; nil when the token does not exist.
+    /// From the values of an HMGET of `fields`, or of `checkFields` (no sealed
+    /// copy); nil when the token does not exist.
     init?(digest: String, values: ArraySlice<RedisReply>) {
-        guard values.count == Self.fields.count else { return nil }
+        let withSealed = values.count == Self.fields.count
+        guard withSealed || values.count == Self.checkFields.count else { return nil }
         let v = Array(values)
         guard let user = v[0].string, let client = v[1].string, let id = v[4].int else { return nil }
         record = TokenRecord(digest: digest, user: user, client: client, created: v[2].int ?? 0,
                              expiry: Self.expiry(v[3].string), id: id)
-        sealed = v[5].string
-        inactive = v[6].string == "1"
+        sealed = withSealed ? v[5].string : nil
+        inactive = v[withSealed ? 6 : 5].string == "1"
     }
 
     /// Whether it is still valid at `now`; an expired token stays stored for the

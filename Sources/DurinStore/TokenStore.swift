@@ -321,7 +321,7 @@ extension TokenStore {
     /// One HMGET of the token hash; nil when there is no such token, or when it has
     /// expired (the script then reports it once).
     func read(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Found? {
-        let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.fields).array ?? []
+        let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.checkFields).array ?? []
         guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now) else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)
     }

@@ -64,7 +64,20 @@ public final class FastCGIRequest {
     /// A FastCGI parameter of the current request (`PATH_INFO`, `HTTP_AUTHORIZATION`).
     /// Bytes that are not UTF-8 are kept as they are, in `paramBytes`.
     public func param(_ name: String) -> String? {
-        paramBytes(name).map { String(decoding: $0, as: UTF8.self) }
+        FCGX_GetParam(name, raw.pointee.envp).map { String(cString: $0) }
+    }
+
+    /// Whether a param is exactly `value`: compared in place, nothing copied.
+    public func param(_ name: String, is value: String) -> Bool {
+        guard let p = FCGX_GetParam(name, raw.pointee.envp) else { return false }
+        return strcmp(p, value) == 0
+    }
+
+    /// A switch param (nginx's `set $durin_cache on;`): `on`, `1`, `true` or `yes`,
+    /// in any case; compared in place.
+    public func paramIsOn(_ name: String) -> Bool {
+        guard let p = FCGX_GetParam(name, raw.pointee.envp) else { return false }
+        return strcasecmp(p, "on") == 0 || strcmp(p, "1") == 0 || strcasecmp(p, "true") == 0 || strcasecmp(p, "yes") == 0
     }
 
     public func paramBytes(_ name: String) -> [UInt8]? {
@@ -125,13 +138,29 @@ public final class FastCGIRequest {
         while scratch.withUnsafeMutableBufferPointer({ FCGX_GetStr($0.baseAddress!, 65536, raw.pointee.in) }) > 0 {}
     }
 
-    /// Writes a complete CGI response (status line, headers, body) in one call.
+    /// Writes a complete CGI response (status line, headers, body) in one call,
+    /// built in one buffer.
     public func respond(status: Int, reason: String, headers: [(String, String)], body: [UInt8]) {
-        var head = "Status: \(status) \(reason)\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        if !body.isEmpty { head += "Content-Length: \(body.count)\r\n" }
-        head += "\r\n"
-        var out = Array(head.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 } + body.count)
+        let crlf: [UInt8] = [0x0D, 0x0A], separator: [UInt8] = [0x3A, 0x20]
+        out.append(contentsOf: "Status: ".utf8)
+        out.append(contentsOf: String(status).utf8)
+        out.append(0x20)
+        out.append(contentsOf: reason.utf8)
+        out.append(contentsOf: crlf)
+        for (name, value) in headers {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: separator)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: crlf)
+        }
+        if !body.isEmpty {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            out.append(contentsOf: String(body.count).utf8)
+            out.append(contentsOf: crlf)
+        }
+        out.append(contentsOf: crlf)
         out.append(contentsOf: body)
         out.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in

@@ -46,18 +46,24 @@ let package = Package(
         .target(
             name: "DurinStore",
             dependencies: ["Codecs", "DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+        // The verification cache: its entries, the invalidation listener (Redis client
+        // tracking) and each worker's reads through it.
+        .target(name: "DurinCache", dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
+        // Moving data in: layout 1 to layout 2, one server into a cluster, a
+        // django-rest-durin site's users, clients and tokens.
+        .target(name: "DurinMigration", dependencies: ["Codecs", "DurinCore", "DurinStore", "RedisClient"]),
         // HTTP semantics of every route, worker threads, signal handling.
         .target(
             name: "DurinServer",
             dependencies: [
-                "DurinCore", "DurinHTTP", "DurinStore", "FastCGI", "RedisClient", "SystemSupport",
+                "DurinCore", "DurinHTTP", "DurinStore", "DurinCache", "DurinMigration", "FastCGI", "RedisClient", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer"]),
         .executableTarget(
             name: "durinctl",
             dependencies: [
-                "DurinCore", "DurinHTTP", "DurinStore", "RedisClient",
+                "DurinCore", "DurinHTTP", "DurinStore", "DurinMigration", "RedisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -80,7 +86,13 @@ let package = Package(
         // The store against a real redis-server, without nginx or the responder.
         .testTarget(
             name: "DurinStoreTests",
-            dependencies: ["DurinCore", "DurinStore", "RedisClient", "DurinTestSupport"]),
+            dependencies: ["DurinCore", "DurinStore", "DurinMigration", "RedisClient", "DurinTestSupport"]),
+        // The verification cache and its listener against a real redis-server.
+        .testTarget(name: "DurinCacheTests", dependencies: ["DurinCore", "DurinStore", "DurinCache", "RedisClient", "DurinTestSupport"]),
+        // The migrations and imports against a real redis-server.
+        .testTarget(
+            name: "DurinMigrationTests",
+            dependencies: ["DurinCore", "DurinStore", "DurinMigration", "RedisClient", "DurinTestSupport"]),
         // End to end: nginx, durin-fcgi and redis-server started by scripts/devstack.sh.
         .testTarget(
             name: "DurinIntegrationTests",

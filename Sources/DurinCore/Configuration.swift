@@ -19,8 +19,6 @@ public struct Configuration: Sendable {
     public var throttleRate: ThrottleRate?
     // the service's settings
     public var redisURL = "redis://127.0.0.1:6379/0"
-    /// Whether the store is a Redis Cluster (its keys then carry hash tags).
-    public var redisIsCluster: Bool { redisURL.hasPrefix("redis-cluster://") }
     public var redisTimeoutMillis = 2000
     /// Replicas that must acknowledge each write that has to survive a failover
     /// (WAIT), else the request answers 503. 0: do not wait.

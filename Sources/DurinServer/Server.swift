@@ -1,4 +1,6 @@
+import DurinCache
 import DurinCore
+import DurinMigration
 import DurinStore
 import FastCGI
 import Foundation

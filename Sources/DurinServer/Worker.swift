@@ -1,3 +1,4 @@
+import DurinCache
 import DurinCore
 import DurinHTTP
 import DurinStore

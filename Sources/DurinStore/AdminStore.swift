@@ -7,7 +7,7 @@ import RedisClient
 public final class AdminStore {
     public let connection: any RedisCommandConnection
     public let keys: KeySpace
-    let context: ScriptContext
+    package let context: ScriptContext
 
     private let redisTimeoutMillis: Int
 

@@ -1,6 +1,7 @@
 import Codecs
 import Crypto
 import DurinCore
+import RedisClient
 
 /// The Redis key names (docs/redis-layout.md lists each with its fields, expiry and
 /// the scripts that touch it), under one prefix (`DURIN_KEY_PREFIX`).
@@ -20,8 +21,10 @@ public struct KeySpace: Sendable {
         self.cluster = cluster
     }
 
+    /// The key space of the configured store: tagged when DURIN_REDIS_URL names a
+    /// cluster, as the one parse of the URL (`RedisEndpoint`) says.
     public init(configuration: Configuration) {
-        self.init(prefix: configuration.keyPrefix, cluster: configuration.redisIsCluster)
+        self.init(prefix: configuration.keyPrefix, cluster: (try? RedisEndpoint.parse(configuration.redisURL))?.isCluster ?? false)
     }
 
     /// The prefix of a group's keys: `P` on one server, `P{tag}` on a cluster.

@@ -12,11 +12,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// restart, a replica or a full memory refusing writes, a busy script, a failover,
     /// a cluster slot still moving when the connection's retries ran out) is
     /// unavailability, answered 503 and retried later; any other is unexpected.
-    init(reply message: String) {
+    package init(reply message: String) {
         self = ClusterRoute.classify(message) == .transient ? .unavailable(message) : .unexpected(message)
     }
 
-    init(_ error: RedisError) {
+    package init(_ error: RedisError) {
         switch error {
         // A refused login still means "no store to answer with": 503, and durin-fcgi
         // checks the login at start so that this is seen there first.
@@ -37,7 +37,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 extension RedisCommandConnection {
     /// Every key of this server matching `pattern` (and of `type`, if given), one
     /// SCAN batch at a time.
-    func scan(matching pattern: String, type: String? = nil, _ body: (String) throws(StoreError) -> Void) throws(StoreError) {
+    package func scan(matching pattern: String, type: String? = nil, _ body: (String) throws(StoreError) -> Void) throws(StoreError) {
         var cursor = "0"
         repeat {
             let reply = try call(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"] + (type.map { ["TYPE", $0] } ?? []))
@@ -50,7 +50,7 @@ extension RedisCommandConnection {
     }
 
     /// One command, with Redis errors turned into store errors.
-    func call(_ args: [String]) throws(StoreError) -> RedisReply {
+    package func call(_ args: [String]) throws(StoreError) -> RedisReply {
         let reply: RedisReply
         do { reply = try send(args) } catch { throw StoreError(error) }
         if case .error(let message) = reply { throw StoreError(reply: message) }

@@ -8,22 +8,22 @@ import RedisClient
 /// Fields are one letter each (a token costs its field names in every hash): `u`
 /// user, `c` client, `t` created (ms), `e` expiry (ms, or `never`), `i` session id,
 /// `s` sealed token, `x` set while the user is deactivated.
-struct StoredToken {
-    static let fields = ["u", "c", "t", "e", "i", "s", "x"]
+package struct StoredToken {
+    package static let fields = ["u", "c", "t", "e", "i", "s", "x"]
     /// The same list as Lua source, for the scripts.
-    static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
+    package static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
     /// What a token check reads: every field but the sealed copy (`s`, 45 bytes),
     /// which only re-login and apiaccess/ need.
-    static let checkFields = fields.filter { $0 != "s" }
+    package static let checkFields = fields.filter { $0 != "s" }
 
-    let record: TokenRecord
-    let sealed: String?
+    package let record: TokenRecord
+    package let sealed: String?
     /// Set while the user is deactivated (the token check reads one key).
-    let inactive: Bool
+    package let inactive: Bool
 
     /// From the values of an HMGET of `fields`, or of `checkFields` (no sealed
     /// copy); nil when the token does not exist.
-    init?(digest: String, values: ArraySlice<RedisReply>) {
+    package init?(digest: String, values: ArraySlice<RedisReply>) {
         let withSealed = values.count == Self.fields.count
         guard withSealed || values.count == Self.checkFields.count else { return nil }
         let v = Array(values)
@@ -36,10 +36,10 @@ struct StoredToken {
 
     /// Whether it is still valid at `now`; an expired token stays stored for the
     /// grace period, to be reported once.
-    func isLive(at now: EpochMillis) -> Bool { record.expiry.map { $0 > now } ?? true }
+    package func isLive(at now: EpochMillis) -> Bool { record.expiry.map { $0 > now } ?? true }
 
     /// The stored `expiry`: epoch milliseconds, or `never`.
-    static func expiry(_ text: String?) -> EpochMillis? {
+    package static func expiry(_ text: String?) -> EpochMillis? {
         text.flatMap { $0 == "never" ? nil : EpochMillis($0) }
     }
 }

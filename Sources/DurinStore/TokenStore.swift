@@ -7,8 +7,8 @@ import RedisClient
 public final class TokenStore {
     public let connection: any RedisCommandConnection
     public let keys: KeySpace
-    let context: ScriptContext
-    let graceMillis: Int64
+    package let context: ScriptContext
+    package let graceMillis: Int64
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
     private let minReplicas: Int
@@ -234,12 +234,12 @@ public final class TokenStore {
     }
 
     /// Seals a token under its digest, as login stores it.
-    func seal(_ token: Token) throws(StoreError) -> String {
+    package func seal(_ token: Token) throws(StoreError) -> String {
         try sealingKey().seal(token, digest: token.digest)
     }
 
     /// Opens a token sealed by layout 1 (LayoutMigration).
-    func unsealLayout1(_ sealed: String, sha256Hex: String) throws(StoreError) -> Token? {
+    package func unsealLayout1(_ sealed: String, sha256Hex: String) throws(StoreError) -> Token? {
         try sealingKey().unsealLayout1(sealed, sha256Hex: sha256Hex)
     }
 
@@ -301,7 +301,7 @@ extension TokenStore {
     }
 
     /// The address of the server this connection reached (`CLIENT INFO` `laddr`).
-    func serverAddress() throws(StoreError) -> String? {
+    package func serverAddress() throws(StoreError) -> String? {
         try connection.call(["CLIENT", "INFO"]).serverAddress
     }
 
@@ -366,5 +366,17 @@ extension RedisCommandConnection {
             found.append((stored.record, stored.sealed))
         }
         return found.sorted { $0.record.id < $1.record.id }
+    }
+}
+
+extension RedisReply {
+    /// The server's own address in a `CLIENT INFO` reply (`laddr=`): which server a
+    /// connection reached, whatever name or sentinel led to it.
+    package var serverAddress: String? {
+        guard let text = string else { return nil }
+        for field in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) where field.hasPrefix("laddr=") {
+            return String(field.dropFirst("laddr=".count))
+        }
+        return nil
     }
 }

@@ -1,5 +1,6 @@
 import DurinCore
 import DurinHTTP
+import DurinMigration
 import DurinStore
 
 /// The JSON of `manage.py dumpdata auth.user durin` (Django's fixture format: a list of

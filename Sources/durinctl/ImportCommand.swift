@@ -1,6 +1,7 @@
 import ArgumentParser
 import DurinCore
 import DurinHTTP
+import DurinMigration
 import DurinStore
 import Foundation
 
@@ -49,7 +50,7 @@ struct ImportCommand: ParsableCommand {
             let earlier = try previous.map { try Self.read($0, now: now, allowShortTokens: allowShortTokens, config: ctx.config) }
             // Each imported token is checked against its client, its user and the
             // session-id sequence in one script: keys in several slots of a cluster.
-            guard !ctx.config.redisIsCluster else {
+            guard !KeySpace(configuration: ctx.config).cluster else {
                 throw CLIError("durinctl import needs one Redis server (redis://, unix:// or redis-sentinel://), not a cluster")
             }
             var report = ImportReport(dryRun: dryRun)

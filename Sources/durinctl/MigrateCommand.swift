@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import DurinHTTP
+import DurinMigration
 import DurinStore
 import RedisClient
 

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinMigration
 @testable import DurinStore
 import RedisClient
 import DurinTestSupport
@@ -21,7 +22,7 @@ final class KeyNamesTests: XCTestCase {
                         KeySpace.Name.layout1Token, KeySpace.Name.layout1Expired, KeySpace.Name.tokenSequence]
         // (Names without a colon, `clients` say, are also field names; a key of that
         // name could only be made by joining it to P, which is checked below.)
-        for script in Script.all + [RedisRights.probe] {
+        for script in Script.all + MigrationScripts.all + [RedisRights.probe] {
             let prefix = "#!lua\n" + Script.helpers
             XCTAssertTrue(script.source.hasPrefix(prefix), "every script starts with the shared helpers")
             let own = String(script.source.dropFirst(prefix.count))

@@ -108,16 +108,21 @@ struct AddUserScript: ScriptCall {
 
 /// Sets a user's `is_active` and marks their tokens, so that the token check reads
 /// one key. Outcome: false when there is no such user.
-struct SetActiveScript: ScriptCall {
+package struct SetActiveScript: ScriptCall {
     let name: String
     let active: Bool
 
-    var group: KeyGroup { .user(name) }
-    var arguments: [String] { [name, active ? "1" : "0"] }
+    package init(name: String, active: Bool) {
+        self.name = name
+        self.active = active
+    }
 
-    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+    package var group: KeyGroup { .user(name) }
+    package var arguments: [String] { [name, active ? "1" : "0"] }
 
-    static let script = Script(parameters: ["name", "active"], #"""
+    package func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    package static let script = Script(parameters: ["name", "active"], #"""
     local key = userKey(name)
     if redis.call('EXISTS', key) == 0 then return 0 end
     guardIndex(key)

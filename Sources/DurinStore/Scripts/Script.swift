@@ -12,16 +12,16 @@ import RedisClient
 /// the Swift side passes them through a `ScriptCall`, in the same order. KEYS[1] is
 /// the group's routing key, by which a cluster sends the script to its slot's
 /// master. docs/redis-layout.md lists which keys each script touches.
-struct Script: Sendable {
-    let source: String
-    let sha: String
+package struct Script: Sendable {
+    package let source: String
+    package let sha: String
     /// The names of the script's own arguments, bound to Lua locals in this order.
-    let parameters: [String]
+    package let parameters: [String]
     /// Whether more arguments may follow the named ones (field/value pairs),
     /// read in the Lua from ARGV[FIRST_EXTRA].
-    let variadic: Bool
+    package let variadic: Bool
 
-    init(parameters: [String] = [], variadic: Bool = false, _ body: String) {
+    package init(parameters: [String] = [], variadic: Bool = false, _ body: String) {
         self.parameters = parameters
         self.variadic = variadic
         var prologue = ""
@@ -40,15 +40,13 @@ struct Script: Sendable {
         sha = Hex.encode(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
 
-    /// Every script the responder runs, for loading them all at start.
-    static let all: [Script] = [
+    /// Every script of the store (DurinMigration has its own: `MigrationScripts.all`).
+    package static let all: [Script] = [
         VerifyScript.script, LoginAddressCheckScript.script, LoginPrecheckScript.script, LoginFailedScript.script,
         UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
-        AddUserScript.script, RemoveUserScript.script, SetExistingScript.script, SetActiveScript.script,
-        AddIssuerScript.script, RemoveIssuerScript.script, MigrateTokenScript.script, MigrateTombstoneScript.script,
-        MoveTokenScript.script, SessionFloorScript.script, ImportClientScript.script, ImportUserScript.script,
-        ImportTokenScript.script, RevokeClientTokensScript.script,
+        RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
+        SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script,
     ]
 
     /// Shared by the scripts.
@@ -75,7 +73,7 @@ struct Script: Sendable {
     /// setting: a client's setting, from `list` (` name=value ...`, as a cluster's
     /// responders pass their copy of the client records: those live in another
     /// slot), or from its record when `list` is `-` (one server).
-    static let helpers = #"""
+    package static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
     local CLUSTER = ARGV[4] == '1'
@@ -187,27 +185,32 @@ struct Script: Sendable {
 }
 
 /// The arguments every script starts with.
-struct ScriptContext: Sendable {
+package struct ScriptContext: Sendable {
     /// How many: ARGV[1...count].
-    static let count = 4
-    let keys: KeySpace
+    package static let count = 4
+    package let keys: KeySpace
     /// DURIN_EVENTS_MAXLEN: about how many events are kept in all (0: none).
-    let eventsMaxLength: Int
+    package let eventsMaxLength: Int
 
     /// The MAXLEN each stream is trimmed to. One server has one stream. A cluster
     /// has one per tag, 4,096 of them, so each keeps a 4,096th of the total, but at
     /// least one stream node's worth (stream-node-max-entries, 100): trimming with
     /// `MAXLEN ~` frees whole nodes only, so less would not keep a stream shorter.
-    var streamMaxLength: Int {
+    package var streamMaxLength: Int {
         guard keys.cluster, eventsMaxLength > 0 else { return eventsMaxLength }
         return max(Self.streamNodeEntries, (eventsMaxLength + KeySpace.tagCount - 1) / KeySpace.tagCount)
     }
 
     /// Redis's stream-node-max-entries (default 100): what `MAXLEN ~` may leave
     /// above the limit, per stream.
-    static let streamNodeEntries = 100
+    package static let streamNodeEntries = 100
 
-    func header(group: KeyGroup, now: EpochMillis) -> [String] {
+    package init(keys: KeySpace, eventsMaxLength: Int) {
+        self.keys = keys
+        self.eventsMaxLength = eventsMaxLength
+    }
+
+    package func header(group: KeyGroup, now: EpochMillis) -> [String] {
         [keys.prefix(of: group), String(streamMaxLength), String(now), keys.cluster ? "1" : ""]
     }
 }
@@ -215,7 +218,7 @@ struct ScriptContext: Sendable {
 /// One script, typed: the arguments it takes and what its reply means. The reply's
 /// shape is decoded here and nowhere else; the argument order is the script's
 /// `parameters`.
-protocol ScriptCall {
+package protocol ScriptCall {
     associatedtype Outcome
     static var script: Script { get }
     /// The keys it touches: they all share the group's prefix (on a cluster, a
@@ -230,7 +233,7 @@ protocol ScriptCall {
 extension RedisCommandConnection {
     /// Runs a script by SHA, loading it on NOSCRIPT (after a Redis restart or
     /// SCRIPT FLUSH) with a plain EVAL, which also caches it again.
-    func run(_ script: Script, keys: [String] = [], args: [String]) throws(StoreError) -> RedisReply {
+    package func run(_ script: Script, keys: [String] = [], args: [String]) throws(StoreError) -> RedisReply {
         let tail = [String(keys.count)] + keys + args
         var reply: RedisReply
         do {
@@ -246,7 +249,7 @@ extension RedisCommandConnection {
     }
 
     /// Runs a typed script call: an unexpected reply is a store error naming the script.
-    func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis())
+    package func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis())
         throws(StoreError) -> Call.Outcome
     {
         let arguments = call.arguments
@@ -264,7 +267,7 @@ extension RedisCommandConnection {
     /// work (`durinctl import`). Each call is still one atomic script; an error reply
     /// fails that call only. Throws when Redis cannot be reached: the calls answered
     /// until then have run, each whole.
-    func runPipelined<Call: ScriptCall>(_ calls: [Call], context: ScriptContext, batch: Int = 256)
+    package func runPipelined<Call: ScriptCall>(_ calls: [Call], context: ScriptContext, batch: Int = 256)
         throws(StoreError) -> [Result<Call.Outcome, StoreError>]
     {
         guard !calls.isEmpty else { return [] }

@@ -191,15 +191,21 @@ struct RevokeTokenScript: ScriptCall {
 
 /// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
 /// Reply: (client, session id) of each token revoked.
-struct RevokeUserTokensScript: ScriptCall {
+package struct RevokeUserTokensScript: ScriptCall {
     let user: String
     let client: String?
     let reason: String
 
-    var group: KeyGroup { .user(user) }
-    var arguments: [String] { [user, client ?? "", reason] }
+    package init(user: String, client: String?, reason: String) {
+        self.user = user
+        self.client = client
+        self.reason = reason
+    }
 
-    func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
+    package var group: KeyGroup { .user(user) }
+    package var arguments: [String] { [user, client ?? "", reason] }
+
+    package func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
         guard let items = reply.array, items.count % 2 == 0 else { return nil }
         var revoked: [(client: String, id: Int64)] = []
         for i in stride(from: 0, to: items.count, by: 2) {
@@ -209,7 +215,7 @@ struct RevokeUserTokensScript: ScriptCall {
         return revoked
     }
 
-    static let script = Script(parameters: ["user", "only", "reason"], #"""
+    package static let script = Script(parameters: ["user", "only", "reason"], #"""
     local userHash = userKey(user)
     local entries = tokenIndex(userHash)
     guardIndex(userHash)

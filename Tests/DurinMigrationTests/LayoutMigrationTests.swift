@@ -1,4 +1,5 @@
 @testable import DurinCore
+import DurinMigration
 import DurinStore
 import Foundation
 import RedisClient

@@ -1,4 +1,5 @@
 import DurinCore
+import DurinStore
 import RedisClient
 
 // Layout 1 to layout 2 (docs/redis-layout.md, "Layouts"). Each token moves in one

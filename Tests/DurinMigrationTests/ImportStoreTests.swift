@@ -1,4 +1,5 @@
 import DurinCore
+import DurinMigration
 import DurinStore
 import Foundation
 import RedisClient

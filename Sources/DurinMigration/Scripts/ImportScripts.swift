@@ -1,4 +1,5 @@
 import DurinCore
+import DurinStore
 import RedisClient
 
 // The scripts of `durinctl import django`: one record each, so an interrupted import

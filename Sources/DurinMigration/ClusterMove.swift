@@ -1,4 +1,5 @@
 import DurinCore
+import DurinStore
 import RedisClient
 
 /// Moves a one-server keyspace into a Redis Cluster (`durinctl migrate --from URL`),

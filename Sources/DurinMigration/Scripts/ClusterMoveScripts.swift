@@ -1,4 +1,5 @@
 import DurinCore
+import DurinStore
 import RedisClient
 
 // One server to a Redis Cluster (ClusterMove). A token's hash, its user's index

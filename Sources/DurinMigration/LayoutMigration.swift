@@ -1,5 +1,6 @@
 import Codecs
 import DurinCore
+import DurinStore
 import RedisClient
 
 /// Moves data from layout 1 to layout 2 (docs/redis-layout.md, "Layouts"): token

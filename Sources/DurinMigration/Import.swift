@@ -1,6 +1,7 @@
 import Codecs
 import Crypto
 import DurinCore
+import DurinStore
 import RedisClient
 
 // `durinctl import django`: records another system issued, stored as this service

@@ -1,3 +1,4 @@
+@testable import DurinCache
 import DurinCore
 @testable import DurinStore
 import Foundation

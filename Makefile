@@ -18,7 +18,7 @@ STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationaliza
     dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 
-.PHONY: build build-static run check test test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -36,14 +36,30 @@ check:
 	swift build --build-tests
 	swift test --skip-build --skip DurinIntegrationTests
 
-# The whole suite: unit tests and end-to-end tests through real nginx and Redis,
-# then the Debian package under a real systemd (needs root).
+# The whole suite, its independent parts at once (most of their time is spent waiting
+# for servers, failovers and restarts): the unit and end-to-end tests through real
+# nginx and Redis, the end-to-end suite against a Redis Cluster, and `make install`
+# and the Debian package under a real systemd (needs root). Everything is built first:
+# the static binaries for the install and the package are kept apart, so no build
+# runs while the tests use the build folder. Each part's output is printed whole.
+STATIC_BIN = .build/static-bin
 test:
+	$(MAKE) build-static CONFIG=debug
+	rm -rf $(STATIC_BIN) && mkdir -p $(STATIC_BIN)
+	cp $$(swift build -c debug --show-bin-path)/durin-fcgi $$(swift build -c debug --show-bin-path)/durinctl $(STATIC_BIN)/
 	swift build --build-tests
-	swift test
-	$(MAKE) test-cluster
-	$(MAKE) test-install
-	$(MAKE) test-systemd
+	$(MAKE) --output-sync=target -j3 test-e2e test-cluster-e2e test-packaged
+
+test-e2e:
+	swift test --skip-build
+
+test-cluster-e2e:
+	DURIN_TEST_STORE=cluster swift test --skip-build --filter DurinIntegrationTests --skip '$(CLUSTER_SKIP)'
+
+test-packaged:
+	DURIN_INSTALL_BIN=$(STATIC_BIN) Tests/install/run.sh
+	scripts/build-deb.sh $(STATIC_BIN) .build/test-dist $(VERSION) >/dev/null
+	Tests/systemd/run.sh .build/test-dist/durin_$(VERSION)_$$(dpkg --print-architecture).deb
 
 # The end-to-end suite once more with a Redis Cluster as the store (three masters and
 # three replicas on loopback, shared by the run, each stack under its own key prefix).
@@ -52,7 +68,7 @@ test:
 CLUSTER_SKIP = SentinelFailoverTests|ClusterTests|SystemdUnitTests|UpgradeTests|RedisACLTests|DjangoImportTests
 test-cluster:
 	swift build --build-tests
-	DURIN_TEST_STORE=cluster swift test --skip-build --filter DurinIntegrationTests --skip '$(CLUSTER_SKIP)'
+	$(MAKE) test-cluster-e2e
 
 # `make install` into a temporary DESTDIR (debug build, static runtime).
 test-install:

@@ -1,9 +1,12 @@
-/* The check's ceiling: a C libfcgi responder that does what verify/ must do at the
- * least, one hiredis HMGET of the token hash, and answers 200 with the identity, on
- * the same threading model as durin-fcgi (8 threads, one Redis connection each).
- * bench/cpu.sh compares durin-fcgi's CPU time per request with this one's.
+/* C libfcgi responders on the same threading model as durin-fcgi (8 threads, a
+ * FCGX_Accept_r loop each), the ceilings durin is measured against:
  *
- *   check SOCKET REDIS_SOCKET TOKEN_KEY        (Redis password in REDISCLI_AUTH)
+ *   check SOCKET                              the least a responder can do: 204
+ *   check SOCKET REDIS_SOCKET TOKEN_KEY       what verify/ must do at the least: one
+ *                                             hiredis HMGET of the token hash (a Redis
+ *                                             connection per thread), 200 with the identity
+ *
+ * bench/run.sh uses the first, bench/cpu.sh the second (Redis password in REDISCLI_AUTH).
  */
 #include <fcgiapp.h>
 #include <hiredis/hiredis.h>
@@ -16,7 +19,19 @@
 static int listen_fd;
 static const char *redis_socket, *token_key, *password;
 
-static void *serve(void *arg) {
+static void *serve_204(void *arg) {
+    (void)arg;
+    FCGX_Request req;
+    FCGX_InitRequest(&req, listen_fd, 0);
+    static const char answer[] = "Status: 204 No Content\r\n\r\n";
+    while (FCGX_Accept_r(&req) >= 0) {
+        FCGX_PutStr(answer, sizeof answer - 1, req.out);
+        FCGX_Finish_r(&req);
+    }
+    return NULL;
+}
+
+static void *serve_check(void *arg) {
     (void)arg;
     redisContext *redis = redisConnectUnix(redis_socket);
     if (!redis || redis->err) { fprintf(stderr, "redis: %s\n", redis ? redis->errstr : "no memory"); exit(1); }
@@ -49,15 +64,17 @@ static void *serve(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: %s SOCKET REDIS_SOCKET TOKEN_KEY\n", argv[0]); return 2; }
-    redis_socket = argv[2];
-    token_key = argv[3];
-    password = getenv("REDISCLI_AUTH");
+    if (argc != 2 && argc != 4) { fprintf(stderr, "usage: %s SOCKET [REDIS_SOCKET TOKEN_KEY]\n", argv[0]); return 2; }
+    if (argc == 4) {
+        redis_socket = argv[2];
+        token_key = argv[3];
+        password = getenv("REDISCLI_AUTH");
+    }
     FCGX_Init();
     listen_fd = FCGX_OpenSocket(argv[1], 1024);
     if (listen_fd < 0) { perror("FCGX_OpenSocket"); return 1; }
     pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, serve, NULL);
+    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, argc == 4 ? serve_check : serve_204, NULL);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks durin-fcgi through nginx with wrk, against two ceilings measured in the
-# same run: nginx answering 204 by itself, and nginx -> a minimal C libfcgi responder.
+# same run: nginx answering 204 by itself, and nginx -> a minimal C libfcgi responder
+# (bench/check.c with a socket only: it answers 204).
 #
 #   bench/run.sh            (release build; needs wrk, gcc, libfcgi-dev)
 #
@@ -21,7 +22,7 @@ mkdir -p "$out"
 command -v wrk >/dev/null || { echo "bench: install wrk (apt-get install wrk)" >&2; exit 1; }
 swift build -c release --package-path "$root" >/dev/null
 bin=$(swift build -c release --package-path "$root" --show-bin-path)
-gcc -O2 -o "$out/ceiling" "$root/bench/ceiling.c" -lfcgi -lpthread
+gcc -O2 -o "$out/ceiling" "$root/bench/check.c" -I/usr/include/hiredis -lfcgi -lhiredis -lpthread
 
 port=${BENCH_PORT:-18480}
 export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=$iterations

@@ -17,6 +17,11 @@ STATIC = --static-swift-stdlib $(foreach l,Foundation FoundationInternationaliza
     FoundationEssentials _FoundationICU _FoundationCShims _FoundationCollections swiftSynchronization \
     dispatch BlocksRuntime swiftCore stdc++,-Xlinker -l$(l))
 BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
+# The static binaries (for `make install`, the package and their tests) are built in
+# a scratch folder of their own: sharing .build with the ordinary build made each
+# rebuild the other, and a static build followed by a test build failed to link.
+STATIC_SCRATCH = .build-static
+STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
 .PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
@@ -24,7 +29,7 @@ build:
 	swift build -c $(CONFIG)
 
 build-static:
-	swift build -c $(CONFIG) $(STATIC)
+	swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) $(STATIC)
 
 # Redis, durin-fcgi and nginx on 127.0.0.1:$${DURIN_HTTP_PORT:-8080}, with demo data.
 run: build
@@ -39,14 +44,11 @@ check:
 # The whole suite, its independent parts at once (most of their time is spent waiting
 # for servers, failovers and restarts): the unit and end-to-end tests through real
 # nginx and Redis, the end-to-end suite against a Redis Cluster, and `make install`
-# and the Debian package under a real systemd (needs root). Everything is built first:
-# the static binaries for the install and the package are kept apart, so no build
-# runs while the tests use the build folder. Each part's output is printed whole.
-STATIC_BIN = .build/static-bin
+# and the Debian package under a real systemd (needs root). Everything is built first
+# (the static binaries for the install and the package in their own scratch folder),
+# so no build runs while the tests run. Each part's output is printed whole.
 test:
 	$(MAKE) build-static CONFIG=debug
-	rm -rf $(STATIC_BIN) && mkdir -p $(STATIC_BIN)
-	cp $$(swift build -c debug --show-bin-path)/durin-fcgi $$(swift build -c debug --show-bin-path)/durinctl $(STATIC_BIN)/
 	swift build --build-tests
 	$(MAKE) --output-sync=target -j3 test-e2e test-cluster-e2e test-packaged
 
@@ -56,9 +58,10 @@ test-e2e:
 test-cluster-e2e:
 	DURIN_TEST_STORE=cluster swift test --skip-build --filter DurinIntegrationTests --skip '$(CLUSTER_SKIP)'
 
+test-packaged: CONFIG = debug
 test-packaged:
-	DURIN_INSTALL_BIN=$(STATIC_BIN) Tests/install/run.sh
-	scripts/build-deb.sh $(STATIC_BIN) .build/test-dist $(VERSION) >/dev/null
+	DURIN_INSTALL_BIN=$(STATIC_BIN_DIR) Tests/install/run.sh
+	scripts/build-deb.sh $(STATIC_BIN_DIR) .build/test-dist $(VERSION) >/dev/null
 	Tests/systemd/run.sh .build/test-dist/durin_$(VERSION)_$$(dpkg --print-architecture).deb
 
 # The end-to-end suite once more with a Redis Cluster as the store (three masters and
@@ -104,12 +107,12 @@ bench-cpu:
 # and, where none exists, $(SYSCONFDIR)/durin/durin.env with a fresh secret.
 install: build-static
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" UNITDIR="$(UNITDIR)" \
-	    scripts/install.sh $(BIN_DIR)
+	    scripts/install.sh $(STATIC_BIN_DIR)
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 # $(DIST)/durin_$(VERSION)_<arch>.deb
 deb: build-static
-	scripts/build-deb.sh $(BIN_DIR) $(DIST) $(VERSION)
+	scripts/build-deb.sh $(STATIC_BIN_DIR) $(DIST) $(VERSION)
 
 clean:
-	rm -rf .build .devstack dist
+	rm -rf .build $(STATIC_SCRATCH) .devstack dist

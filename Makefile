@@ -23,13 +23,15 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-cluster-and-packaged test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
 
+# With swift-argument-parser's generate-manual, which writes durinctl's man page.
 build-static:
 	swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) $(STATIC)
+	swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) $(STATIC) --product generate-manual
 
 # Redis, durin-fcgi and nginx on 127.0.0.1:$${DURIN_HTTP_PORT:-8080}, with demo data.
 run: build
@@ -50,7 +52,13 @@ check:
 test:
 	$(MAKE) build-static CONFIG=debug
 	swift build --build-tests
-	$(MAKE) --output-sync=target -j3 test-e2e test-cluster-e2e test-packaged
+	$(MAKE) --output-sync=target -j2 test-e2e test-cluster-and-packaged
+
+# The second lane of `make test`: together about as long as the first (test-e2e), and
+# never all three at once, whose load made a busy 2-core machine's timings slip.
+test-cluster-and-packaged:
+	$(MAKE) test-cluster-e2e
+	$(MAKE) test-packaged
 
 test-e2e:
 	swift test --skip-build

@@ -17,6 +17,14 @@ public struct TokenSeal: Sendable {
 
     public init(secret: [UInt8]) { self.secret = secret }
 
+    /// Names the secret without revealing it: 128 bits of an HMAC under it, in hex.
+    /// durin-fcgi records it in Redis, and durinctl compares its own before sealing.
+    public var fingerprint: String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        mac.update(data: Array("durin-seal fingerprint".utf8))
+        return Hex.encode(Array(Array(mac.finalize()).prefix(16)))
+    }
+
     public func seal(_ token: Token, digest: String) -> String {
         let packed = Self.isPackableHex(token.value) ? Hex.decode(token.value) : nil
         let bytes = packed ?? Array(token.value.utf8)

@@ -35,12 +35,13 @@ public struct LayoutMigration {
     private let graceMillis: Int64
     private let store: TokenStore
 
-    public init(connection: any RedisCommandConnection, configuration: Configuration) {
+    /// - Parameter sealing: who re-seals the tokens (`TokenStore.SealingRole`).
+    public init(connection: any RedisCommandConnection, configuration: Configuration, sealing: TokenStore.SealingRole = .tool) {
         self.connection = connection
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
-        store = TokenStore(connection: connection, configuration: configuration)
+        store = TokenStore(connection: connection, configuration: configuration, sealing: sealing)
     }
 
     /// Whether the data is already in layout 2 (one GET).

@@ -42,7 +42,7 @@ public final class API {
         logger.logLevel = logLevel
         let config = settings.configuration
         let connection = endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis)
-        self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config), cache: cache,
+        self.init(settings: settings, tokens: TokenStore(connection: connection, configuration: config, sealing: .service), cache: cache,
                   metrics: metrics, logger: logger)
     }
 

@@ -48,13 +48,13 @@ public enum Server {
             return 78  // EX_CONFIG
         }
 
-        // Data left by a release with layout 1 moves before the first request, so
-        // an upgrade logs no one out. When Redis is down now, a thread moves it as
-        // soon as Redis returns.
-        if !Self.migrate(endpoint: endpoint, config: config, logger: logger) {
+        // Before the first request: the sealing secret is recorded for durinctl, and
+        // data left by a release with layout 1 moves, so an upgrade logs no one out.
+        // When Redis is down now, a thread does both as soon as Redis returns.
+        if !Self.prepareStore(endpoint: endpoint, config: config, logger: logger) {
             Thread { [logger] in
                 Threads.name("durin-migrate")
-                while !Self.migrate(endpoint: endpoint, config: config, logger: logger) { sleep(1) }
+                while !Self.prepareStore(endpoint: endpoint, config: config, logger: logger) { sleep(1) }
             }.start()
         }
 
@@ -155,12 +155,19 @@ public enum Server {
     /// misbehaving peer's): workers also serve them between two requests.
     static let slowLaneThreads = 2
 
-    /// Runs the layout migration once; false when Redis could not be reached.
-    private static func migrate(endpoint: RedisEndpoint, config: Configuration, logger: Logger) -> Bool {
+    /// Records the sealing secret's fingerprint and runs the layout migration, once;
+    /// false when Redis could not be reached.
+    private static func prepareStore(endpoint: RedisEndpoint, config: Configuration, logger: Logger) -> Bool {
         // Its own connection, with room for a large keyspace's scripts.
         let connection = endpoint.connection(timeoutMilliseconds: max(config.redisTimeoutMillis, 5000))
         do {
-            let report = try LayoutMigration(connection: connection, configuration: config).run()
+            if try TokenStore(connection: connection, configuration: config, sealing: .service).recordSealingSecret() {
+                logger.warning("""
+                    the sealing secret is not the one recorded before (DURIN_SECRET_KEY changed, or durinctl ran \
+                    with other settings): tokens sealed under the old one get a new token at their next login
+                    """)
+            }
+            let report = try LayoutMigration(connection: connection, configuration: config, sealing: .service).run()
             if !report.alreadyDone { logger.notice("\(report)") }
             return true
         } catch .unavailable {

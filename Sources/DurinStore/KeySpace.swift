@@ -134,6 +134,9 @@ public struct KeySpace: Sendable {
     public var issuers: String { prefix(of: .issuers) + Name.issuers }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
     public var secret: String { prefix + Name.secret }
+    /// The fingerprint of the sealing secret durin-fcgi uses (`TokenSeal.fingerprint`):
+    /// durinctl refuses to seal under another.
+    public var sealingFingerprint: String { prefix + Name.sealingFingerprint }
     /// The layout the data is in (`2`); absent in layout 1 (see LayoutMigration).
     public var layout: String { prefix + Name.layout }
 
@@ -206,6 +209,7 @@ extension KeySpace {
         static let loginFailures = "loginfail:"
         static let loginUser = "loginuser:"
         static let secret = "secret"
+        static let sealingFingerprint = "sealing"
         static let layout = "layout"
         static let layout1Token = "token:"
         static let layout1Expired = "expired:"

@@ -7,6 +7,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Redis answered something the store does not expect (an error reply, a
     /// value of the wrong type): a bug or foreign data under our prefix.
     case unexpected(String)
+    /// durinctl's sealing secret is not the one durin-fcgi recorded: what it sealed,
+    /// the service could not open (`TokenStore.SealingRole`).
+    case otherSealingSecret
 
     /// An error reply: one that says "not now" (Redis loading its data after a
     /// restart, a replica or a full memory refusing writes, a busy script, a failover,
@@ -30,6 +33,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .unavailable(let why): return "Redis unavailable: \(why)"
         case .unexpected(let why): return "unexpected Redis reply: \(why)"
+        case .otherSealingSecret:
+            return "this sealing secret (DURIN_SECRET_KEY) is not the one durin-fcgi uses: tokens sealed with it "
+                + "could not be handed back by the service"
         }
     }
 }

@@ -14,6 +14,9 @@ public final class TokenStore {
     private let minReplicas: Int
     private let waitMillis: Int
     private var seal: TokenSeal?
+    /// Whether `seal` was recorded (service) or found recorded (tool) in Redis.
+    private var sealAgreed = false
+    private let sealing: SealingRole
     /// On a cluster, this store's copy of the client records for the throttled
     /// check (they live in another slot than the scripts that need them), and when
     /// it was read. Login and refresh read the one client they need instead.
@@ -22,9 +25,22 @@ public final class TokenStore {
     /// throttled checks within this.
     public static let clientCopyMillis: EpochMillis = 1000
 
+    /// Who seals through a store. A token is sealed so that the service can hand it
+    /// back; one sealed under another secret cannot be, and its user silently gets a
+    /// new token at the next login. So the service records its secret's fingerprint
+    /// (`KeySpace.sealingFingerprint`), and a tool must have the same secret to seal.
+    public enum SealingRole: Sendable {
+        /// durin-fcgi: its secret is the one that counts; it records it.
+        case service
+        /// durinctl: seals only under the secret the service recorded (or, before any
+        /// service has, records its own).
+        case tool
+    }
+
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
-    public init(connection: any RedisCommandConnection, configuration: Configuration) {
+    public init(connection: any RedisCommandConnection, configuration: Configuration, sealing: SealingRole = .tool) {
         self.connection = connection
+        self.sealing = sealing
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
@@ -275,18 +291,61 @@ public final class TokenStore {
         return true
     }
 
-    /// The sealing secret: DURIN_SECRET_KEY, else one generated once and kept in Redis.
+    /// The sealing secret, agreed with Redis on first use (`SealingRole`).
     private func sealingKey() throws(StoreError) -> TokenSeal {
+        if let seal, sealAgreed { return seal }
+        let candidate = try currentSeal()
+        switch sealing {
+        case .service:
+            _ = try recordSealingSecret(candidate)
+        case .tool:
+            _ = try connection.call(["SET", keys.sealingFingerprint, candidate.fingerprint, "NX"])
+            guard try connection.call(["GET", keys.sealingFingerprint]).string == candidate.fingerprint else {
+                throw .otherSealingSecret
+            }
+        }
+        seal = candidate
+        sealAgreed = true
+        return candidate
+    }
+
+    /// Agrees on the sealing secret before a tool writes anything sealed: throws
+    /// `.otherSealingSecret` when the service recorded another (`SealingRole`).
+    public func agreeOnSealingSecret() throws(StoreError) {
+        _ = try sealingKey()
+    }
+
+    /// Records the service's sealing secret for durinctl (`SealingRole.service`).
+    /// Returns true when another secret was recorded before: tokens sealed under it
+    /// cannot be handed back, and get replaced at their next login.
+    @discardableResult
+    public func recordSealingSecret() throws(StoreError) -> Bool {
+        let candidate = try currentSeal()
+        let replaced = try recordSealingSecret(candidate)
+        seal = candidate
+        sealAgreed = true
+        return replaced
+    }
+
+    private func recordSealingSecret(_ seal: TokenSeal) throws(StoreError) -> Bool {
+        let previous = try connection.call(["SET", keys.sealingFingerprint, seal.fingerprint, "GET"]).string
+        return previous != nil && previous != seal.fingerprint
+    }
+
+    private func currentSeal() throws(StoreError) -> TokenSeal {
         if let seal { return seal }
+        return try secretKeptInRedis()
+    }
+
+    /// DURIN_SECRET_KEY unset: one generated once and kept in Redis.
+    private func secretKeptInRedis() throws(StoreError) -> TokenSeal {
         var rng = SystemRandomNumberGenerator()
         let fresh = Hex.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &rng) })
         _ = try connection.call(["SET", keys.secret, fresh, "NX"])
         guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = Hex.decode(stored), !bytes.isEmpty else {
             throw .unexpected("\(keys.secret) is not a hex secret")
         }
-        let made = TokenSeal(secret: bytes)
-        seal = made
-        return made
+        return TokenSeal(secret: bytes)
     }
 }
 

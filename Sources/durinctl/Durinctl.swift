@@ -47,6 +47,10 @@ struct Settings: ParsableArguments {
                                + "DURIN_* variables set in the environment win.", valueName: "path"))
     var envFile: String?
 
+    /// The settings file this run read, for messages that send the operator to it.
+    /// (durinctl is one command on one thread.)
+    nonisolated(unsafe) static var fileRead: String?
+
     /// The settings: the file's, then the environment's over them.
     func environment(_ process: [String: String] = ProcessInfo.processInfo.environment,
                      fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws -> [String: String] {
@@ -55,7 +59,21 @@ struct Settings: ParsableArguments {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CLIError("cannot read \(path)\(getuid() != 0 ? " (it is root's: run durinctl as root, or give --env-file)" : "")")
         }
+        Self.fileRead = path
         return EnvironmentFile.parse(text).merging(process) { _, own in own }
+    }
+
+    /// Where the service's sealing secret is, when durinctl's is another.
+    static var sealingAdvice: String {
+        let own = ProcessInfo.processInfo.environment["DURIN_SECRET_KEY"].map { _ in
+            " (DURIN_SECRET_KEY set in durinctl's environment wins over the file's: unset it)"
+        } ?? ""
+        if let fileRead {
+            return "durinctl read \(fileRead)\(own); run it with the service's settings: --env-file with the file "
+                + "durin.service reads (\(serviceEnvFile) as installed)"
+        }
+        return "durinctl read no settings file\(own); run it as root so that it reads \(serviceEnvFile), or give "
+            + "--env-file with the file durin.service reads"
     }
 
     /// The configuration and a Redis connection.
@@ -77,6 +95,12 @@ struct Context {
     let connection: any RedisCommandConnection
     var admin: AdminStore { AdminStore(connection: connection, configuration: config) }
     var tokens: TokenStore { TokenStore(connection: connection, configuration: config) }
+
+    /// Before a command that seals tokens (import, migrate) writes anything: its
+    /// secret must be the service's, or the service could not hand them back.
+    func requireServiceSealingSecret() throws {
+        try attempt { try tokens.agreeOnSealingSecret() }
+    }
 
     func format(_ millis: EpochMillis?) -> String { millis.map { config.expiryFormat.format($0) } ?? "never" }
 }
@@ -131,7 +155,9 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Runs a store call, turning its failures into messages for the user.
 func attempt<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as StoreError {
+    do { return try body() } catch StoreError.otherSealingSecret {
+        throw CLIError("\(StoreError.otherSealingSecret); nothing was written. \(Settings.sealingAdvice)")
+    } catch let e as StoreError {
         throw CLIError(e.description)
     } catch let e as AdminStore.Failure {
         throw CLIError(e.description)

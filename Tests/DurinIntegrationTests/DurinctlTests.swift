@@ -162,4 +162,45 @@ final class DurinctlTests: SharedStackTestCase {
         XCTAssertFalse(raw(imported.stderr.replacingOccurrences(of: "\n", with: "")), imported.stderr.debugDescription)
         XCTAssertTrue(imported.stderr.contains("\\u{1b}[2J"), imported.stderr)
     }
+
+    /// durinctl with another sealing secret than durin-fcgi's refuses to seal (a token
+    /// issued, an import), says which settings it read, and writes nothing: else the
+    /// service could not hand such a token back, and its user would silently get a
+    /// new one at the next login. With the service's secret the same token verifies.
+    func testDurinctlRefusesToSealUnderAnotherSecretThanTheServices() throws {
+        try stack.addClient("vault")
+        try stack.addUser("vera", password: "pw-vera-1")
+        let other = String(repeating: "0123456789abcdef", count: 4)  // 64 hex, as openssl rand -hex 32 gives
+        var out = try stack.durinctl(["token", "issue", "vera", "vault"], env: ["DURIN_SECRET_KEY": other])
+        XCTAssertEqual(out.status, 1, out.stdout)
+        XCTAssertTrue(out.stderr.contains("not the one durin-fcgi uses"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("DURIN_SECRET_KEY set in durinctl's environment"), out.stderr)
+        XCTAssertEqual(try stack.redisCLI("HGET", "durin:user:vera", "t:vault"), "", "no token was written")
+
+        // The same from a settings file: the message names it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-env-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var settings = stack.stackEnv
+        settings["DURIN_SECRET_KEY"] = other
+        try settings.map { "\($0.key)=\($0.value)\n" }.joined().write(toFile: "\(dir)/other.env", atomically: true, encoding: .utf8)
+        let bare = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DURIN_") }
+        out = try Stack.run(["\(Stack.binDir)/durinctl", "token", "issue", "vera", "vault", "--env-file", "\(dir)/other.env"],
+                            environment: bare)
+        XCTAssertEqual(out.status, 1, out.stdout)
+        XCTAssertTrue(out.stderr.contains("durinctl read \(dir)/other.env"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("nothing was written"), out.stderr)
+
+        if !stack.onCluster {  // the import needs one server
+            let dump = #"[{"model": "auth.user", "pk": 31, "fields": {"username": "walt", "password": "!", "is_active": true}}]"#
+            out = try stack.durinctl(["import", "django", "-"], stdin: dump, env: ["DURIN_SECRET_KEY": other])
+            XCTAssertEqual(out.status, 1, out.stdout)
+            XCTAssertTrue(out.stderr.contains("not the one durin-fcgi uses"), out.stderr)
+            XCTAssertEqual(try stack.redisCLI("EXISTS", "durin:user:walt"), "0", "the refused import wrote no user")
+        }
+
+        let token = try ctl("token", "issue", "vera", "vault").checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: token).status, 200)
+        XCTAssertEqual(try stack.login("vera", "pw-vera-1", client: "vault"), token, "the service hands the same token back")
+    }
 }

@@ -80,6 +80,14 @@ final class ShippedRedisSetupTests: XCTestCase {
         XCTAssertEqual(try inspect.send("DEL", key).errorPrefix, "NOPERM")
         XCTAssertEqual(try inspect.send("CONFIG", "SET", "dir", "/tmp").errorPrefix, "NOPERM")
         XCTAssertEqual(try inspect.send("SET", "other", "x").errorPrefix, "NOPERM")
+        // Every durin key but the sealing secret (kept in Redis here: no DURIN_SECRET_KEY),
+        // which would unseal every token's sealed copy.
+        XCTAssertNotNil(try durin.send("GET", "durin:secret").string)
+        XCTAssertEqual(try inspect.send("GET", "durin:secret").errorPrefix, "NOPERM")
+        XCTAssertEqual(try inspect.send("MGET", "durin:layout", "durin:secret").errorPrefix, "NOPERM")
+        for readable in ["durin:seq:token", "durin:sealing", "durin:secret:other", "durin:user:sam", "durin:{Ab}events"] {
+            XCTAssertNil(try inspect.send("EXISTS", readable).errorPrefix, readable)
+        }
         XCTAssertEqual(try durin.send("GET", "other").errorPrefix, "NOPERM", "durin's user stays in durin:")
 
         // Every write so far came from a script, which the append-only file records as

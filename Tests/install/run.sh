@@ -32,6 +32,18 @@ for f in /etc/systemd/system/durin.service /etc/systemd/system/durin.socket \
          /usr/local/share/doc/durin/examples/durin-redis.conf; do
     check "$f installed" test -s "$dest$f"
 done
+# durinctl's man page and completions, generated from durinctl itself.
+page="$dest/usr/local/share/man/man1/durinctl.1.gz"
+check "durinctl's man page is installed, gzipped" gzip -t "$page"
+check "... it names every subcommand" bash -c "zcat '$page' | grep -q '^.Nm durinctl' &&
+    for c in client user token events issuer import check migrate; do zcat '$page' | grep -qx \".It Em \$c\" || exit 1; done"
+check "... and man renders it" bash -c "man -l '$page' 2>/dev/null | grep -q 'DURINCTL(1)'"
+bashc="$dest/usr/local/share/bash-completion/completions/durinctl"
+check "the bash completion completes subcommands" bash -c "
+    . '$bashc'; COMP_WORDS=(durinctl cl); COMP_CWORD=1; COMP_LINE='durinctl cl'; COMP_POINT=11
+    _durinctl durinctl cl durinctl; [[ \" \${COMPREPLY[*]} \" == *' client '* ]]"
+check "the zsh completion is installed where zsh looks under /usr/local" \
+    grep -qx '#compdef durinctl' "$dest/usr/local/share/zsh/site-functions/_durinctl"
 check "the service runs /usr/local/bin/durin-fcgi" grep -qx 'ExecStart=/usr/local/bin/durin-fcgi' "$dest/etc/systemd/system/durin.service"
 env="$dest/etc/durin/durin.env"
 check "durin.env is mode 0640" test "$(stat -c %a "$env")" = 640

@@ -24,11 +24,13 @@ final class Stack: @unchecked Sendable {
     /// With DURIN_TEST_STORE=cluster (`make test-cluster`), every stack whose test does
     /// not bring its own DURIN_REDIS_URL keeps its data in one Redis Cluster (three
     /// masters, three replicas) started for the whole run, under a key prefix of its
-    /// own. Its local redis-server then only idles.
+    /// own. Its local redis-server then only idles. No test fails it over, so its
+    /// node timeout is long: `make test` runs other suites beside it, and on a busy
+    /// machine a node that answered the bus late would be failed over for nothing.
     static let sharedCluster: RedisCluster? = {
         guard ProcessInfo.processInfo.environment["DURIN_TEST_STORE"] == "cluster" else { return nil }
         do {
-            let cluster = try RedisCluster()
+            let cluster = try RedisCluster(nodeTimeoutMillis: 15_000)
             atexit { Stack.sharedCluster?.stop() }
             return cluster
         } catch {

@@ -17,6 +17,13 @@ done
 expect "Depends name every library package at its full Debian version (libfcgi0ldbl's revision carries CVE-2025-23016's fix)" "" "$short"
 echo "$depends" | grep -q 'libfcgi0ldbl (>= [^)]*-[^)]*)' && ok "Depends: libfcgi0ldbl with its Debian revision" \
     || nok "Depends: libfcgi0ldbl without a Debian revision: $depends"
+shipped=$(dpkg-deb -c "$work/files/durin.deb" | awk '{ print $6 }')
+for f in ./usr/share/man/man1/durinctl.1.gz ./usr/share/bash-completion/completions/durinctl \
+         ./usr/share/zsh/vendor-completions/_durinctl; do
+    echo "$shipped" | grep -qx "$f" && ok "the package ships ${f#.}" || nok "the package lacks ${f#.}"
+done
+expect "man durinctl opens the installed page" "DURINCTL(1)" \
+    "$(ns bash -c 'MANPAGER=cat man durinctl 2>/dev/null' | grep -o 'DURINCTL(1)' | head -1)"
 
 # Steps 1 and 2 of the README's deployment block, verbatim (the README says so).
 awk '/^# 1\. Redis:/ { on = 1 } /^# 3\. / { on = 0 } on' "$root/README.md" > "$work/files/readme-steps.sh"

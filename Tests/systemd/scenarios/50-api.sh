@@ -29,6 +29,8 @@ expect "redis: durin-inspect reads a token hash (the README's recipe)" alice \
 expect "redis: durin-inspect cannot write one" NOPERM "$(redis_as durin-inspect hset "$tok_key" u mallory 2>&1 | grep -o NOPERM | head -1)"
 expect "redis: durin-inspect cannot read keys outside durin:" NOPERM \
     "$(redis_as durin-inspect get other 2>&1 | grep -o NOPERM | head -1)"
+expect "redis: durin-inspect cannot read the sealing secret's key" NOPERM \
+    "$(redis_as durin-inspect get durin:secret 2>&1 | grep -o NOPERM | head -1)"
 expect "redis: durin-inspect cannot change Redis" NOPERM "$(redis_as durin-inspect config set dir /tmp 2>&1 | grep -o NOPERM | head -1)"
 req GET /api/ping/ "$tok"
 expect "GET /api/ping/ with the token: 200" 200 "$code"

@@ -44,7 +44,7 @@ static void *serve_check(void *arg) {
     FCGX_InitRequest(&req, listen_fd, 0);
     char out[512];
     while (FCGX_Accept_r(&req) >= 0) {
-        redisReply *r = redisCommand(redis, "HMGET %s u c t e i x", token_key);
+        redisReply *r = redisCommand(redis, "HMGET %s u c t e i x w d", token_key);
         int n;
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && r->element[0]->type == REDIS_REPLY_STRING) {
             const char *user = r->element[0]->str, *client = r->element[1]->str;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CPU time per verify/: durin-fcgi against a C libfcgi responder that does one hiredis
 # HMGET of the same token hash (bench/check.c), both behind the same nginx with the
-# same params (durin-api.conf), measured side by side in alternating rounds. The
+# same params (durin-api.conf), measured side by side in alternating rounds; and a
+# second durin-fcgi with DURIN_LAST_USED_RESOLUTION=off, to show what keeping each
+# token's last use costs a check (nothing but one write a token a minute). The
 # figure is each process's CPU time (user + system, all threads, from
 # /proc/PID/task/*/schedstat) divided by the requests it answered: it moves far less
 # with the machine's noise than req/s does.
@@ -9,7 +11,8 @@
 #   bench/cpu.sh     (release build; needs wrk, gcc, libfcgi-dev, libhiredis-dev)
 #
 # BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (16). Prints the medians and
-# the ratio durin-fcgi / C; the goal is at most 1.25.
+# the ratio durin-fcgi / C (the goal is at most 1.25), and durin-fcgi with the last use
+# kept / without.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +33,9 @@ export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_LOG
 "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
 rm -rf "$state"
 "$root/scripts/devstack.sh" start >/dev/null
-trap 'kill ${check_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+# libfcgi's SIGTERM handler only asks the accept loop to end, and the C responder
+# waits in accept(): it gets SIGKILL.
+trap 'kill -KILL ${check_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
 
 export REDISCLI_AUTH
 REDISCLI_AUTH=$(cat "$state/redis-password")
@@ -41,15 +46,21 @@ token=$("$bin/durinctl" token issue bench web)
 key=$(printf '%s\n' "$token" | "$bin/durinctl" token key)
 
 "$out/check" "$state/check.sock" "$state/redis.sock" "$key" & check_pid=$!
-for _ in $(seq 50); do [ -S "$state/check.sock" ] && break; sleep 0.1; done
-chmod 666 "$state/check.sock"
-# The C responder behind the same kind of location as durin's API.
-sed -i "s#^    server_name _;#    server_name _;\n    location /check/ {\n        fastcgi_split_path_info ^(/check)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/check.sock;\n    }#" "$state/nginx/site.conf"
+DURIN_LAST_USED_RESOLUTION=off DURIN_LISTEN=$state/durin-off.sock DURIN_PROXY_KEY=$(cat "$state/proxy-key") \
+    "$bin/durin-fcgi" > "$out/cpu-durin-off.log" 2>&1 & off_pid=$!
+trap 'kill -KILL ${check_pid:-0} 2>/dev/null; kill ${off_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+for _ in $(seq 50); do [ -S "$state/check.sock" ] && [ -S "$state/durin-off.sock" ] && break; sleep 0.1; done
+chmod 666 "$state/check.sock" "$state/durin-off.sock"
+# The C responder, and durin-fcgi without last use, behind the same kind of location as durin's API.
+for name in check durin-off; do
+    sed -i "s#^    server_name _;#    server_name _;\n    location /$name/ {\n        fastcgi_split_path_info ^(/$name)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/$name.sock;\n    }#" "$state/nginx/site.conf"
+done
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
 # Ready when the old workers (without /check/) are gone: 50 answers of 200 in a row.
 ok=0
 for _ in $(seq 2000); do
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ]; then
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ] &&
+       [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/durin-off/verify/")" = 200 ]; then
         ok=$((ok + 1)); [ "$ok" -ge 50 ] && break
     else
         ok=0; sleep 0.05
@@ -72,16 +83,20 @@ round() {
 }
 
 durin_pid=$(cat "$state/durin.pid")
-declare -a durin_runs=() c_runs=()
+declare -a durin_runs=() c_runs=() off_runs=()
 for r in $(seq "$rounds"); do
     c_runs+=("$(round "$check_pid" "http://127.0.0.1:$port/check/verify/")")
     durin_runs+=("$(round "$durin_pid" "http://127.0.0.1:$port/api/auth/verify/")")
-    echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi ${durin_runs[-1]%% *} ns per request" >&2
+    off_runs+=("$(round "$off_pid" "http://127.0.0.1:$port/durin-off/verify/")")
+    echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi ${durin_runs[-1]%% *} ns, without last use ${off_runs[-1]%% *} ns per request" >&2
 done
 median() { printf '%s\n' "$@" | cut -d' ' -f1 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 c=$(median "${c_runs[@]}")
 d=$(median "${durin_runs[@]}")
+o=$(median "${off_runs[@]}")
 printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) |\n|---|---:|\n' "$rounds" "$seconds"
 printf '| C libfcgi + one hiredis HMGET (bench/check.c) | %.1f µs |\n' "$(echo "$c / 1000" | bc -l)"
 printf '| durin-fcgi | %.1f µs |\n' "$(echo "$d / 1000" | bc -l)"
+printf '| durin-fcgi, DURIN_LAST_USED_RESOLUTION=off | %.1f µs |\n' "$(echo "$o / 1000" | bc -l)"
 printf '\ndurin-fcgi / C: %.2f (goal: at most 1.25)\n' "$(echo "$d / $c" | bc -l)"
+printf 'last use kept / not kept: %.2f\n' "$(echo "$d / $o" | bc -l)"

@@ -33,7 +33,8 @@ export DURIN_LOG_LEVEL=warning DURIN_THROTTLE_RATE=100000000/s DURIN_LOGIN_RATE_
 rm -rf "$state"
 "$root/scripts/devstack.sh" start >/dev/null
 "$out/ceiling" "$state/ceiling.sock" & ceiling_pid=$!
-trap 'kill $ceiling_pid 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+# libfcgi's SIGTERM handler only asks the accept loop to end: the C responder gets SIGKILL.
+trap 'kill -KILL $ceiling_pid 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
 
 # The login runs measure durin's hashers, not nginx's login rate limit: lift it.
 sed -i -e '/^ *limit_req /d' "$state/nginx/site.conf"

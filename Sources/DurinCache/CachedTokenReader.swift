@@ -34,7 +34,10 @@ public final class CachedTokenReader {
 
     public func record(digest: String, now: EpochMillis = WallClock.nowMillis()) -> Found {
         guard let ticket = cache.ticket() else { return .bypassed }
-        if let hit = cache.lookup(digest, now: now) { return .hit(hit) }
+        if let hit = cache.lookup(digest, now: now) {
+            // Past its idle timeout: the full path removes it and answers that it expired.
+            return store.isIdle(hit, now: now) ? .miss : .hit(hit)
+        }
         let connection = store.connection
         do {
             if tracking?.epoch != ticket.epoch || tracking?.generation != connection.generation || !connection.isConnected {

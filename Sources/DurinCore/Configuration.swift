@@ -67,6 +67,13 @@ public struct Configuration: Sendable {
     public var logLevel = "info"
     /// Count requests, latencies and tokens for `metrics/` (off: the bench's baseline).
     public var metricsEnabled = true
+    /// How stale a token's last use may get before a check writes it again (one
+    /// write a token per this, at most); nil (`off`): checks never write it, and an
+    /// idle timeout counts from the last login or refresh.
+    public var lastUsedResolutionMillis: Int64? = 60_000
+    /// `sessions/` adds each session's details (address, user agent, label, last
+    /// use); off, its body stays durin's.
+    public var sessionDetails = false
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     public var secretKey: [UInt8]?
@@ -191,6 +198,13 @@ public struct Configuration: Sendable {
         try reader.int("DURIN_LOGIN_QUEUE", in: 1...100_000) { c.loginQueueLimit = $0 }
         try reader.int("DURIN_HASH_THREADS", in: 1...256) { c.hashThreads = $0 }
         try reader.bool("DURIN_METRICS") { c.metricsEnabled = $0 }
+        try reader.read("DURIN_LAST_USED_RESOLUTION", expected: "a duration such as 60, 60s or 5m, or off") { s in
+            if s.lowercased() == "off" { c.lastUsedResolutionMillis = nil; return true }
+            guard let d = DurationSpec.parse(s), d.seconds <= 86400 else { return false }
+            c.lastUsedResolutionMillis = d.seconds * 1000
+            return true
+        }
+        try reader.bool("DURIN_SESSION_DETAILS") { c.sessionDetails = $0 }
         try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(s.lowercased()) else { return false }

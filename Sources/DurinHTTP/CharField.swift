@@ -20,7 +20,7 @@ public enum CharField {
 
     public struct FieldMessage: Error, Equatable {
         public let text: String
-        init(_ text: String) { self.text = text }
+        public init(_ text: String) { self.text = text }
     }
 }
 

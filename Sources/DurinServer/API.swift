@@ -170,10 +170,10 @@ public final class API {
         switch cachedReader?.record(digest: digest) ?? .bypassed {
         case .hit(let record):
             slot?.cacheHits.add()
-            return try Self.check(record, rules)
+            return tokens.noteUse(try Self.check(record, rules))
         case .fetched(let record):
             slot?.cacheMisses.add()
-            return try Self.check(record, rules)
+            return tokens.noteUse(try Self.check(record, rules))
         case .miss:
             slot?.cacheMisses.add()
             return try authenticate(digest: digest, rules: rules)

@@ -15,6 +15,8 @@ public struct HTTPRequest: Sendable {
     public var directives: Directives
     /// REMOTE_ADDR as nginx passes it: the per-address login limit's key.
     public var remoteAddress: String?
+    /// The User-Agent header (POST requests only), kept with a token at login.
+    public var userAgent: String?
 
     public struct Directives: Sendable, Equatable {
         /// `$durin_allow_clients`: only these clients pass verify/.
@@ -37,7 +39,7 @@ public struct HTTPRequest: Sendable {
 
     public init(method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
                 contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives(),
-                remoteAddress: String? = nil) {
+                remoteAddress: String? = nil, userAgent: String? = nil) {
         self.method = method
         self.path = path
         self.mountPrefix = mountPrefix
@@ -46,6 +48,7 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.directives = directives
         self.remoteAddress = remoteAddress
+        self.userAgent = userAgent
     }
 
     /// Splits a FastCGI param list (`"web mobile"`) into client names.

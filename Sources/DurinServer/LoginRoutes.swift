@@ -22,6 +22,8 @@ struct LoginAttempt {
     let user: UserRecord?
     let client: JSONValue?
     let addressGroup: String
+    /// Where it came from, kept with the token it gets.
+    let details: SessionDetails
 }
 
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
@@ -58,6 +60,11 @@ extension API {
         case .success(let v): password = v
         case .failure(let m): errors.append(.init(field: "password", messages: [m.text]))
         }
+        var label: String?
+        switch Self.label(data["label"]) {
+        case .success(let v): label = v
+        case .failure(let m): errors.append(.init(field: "label", messages: [m.text]))
+        }
         if !errors.isEmpty { throw .fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw .invalidCredentials }
@@ -70,7 +77,8 @@ extension API {
             logger.notice("login refused: too many attempts", metadata: ["user": .string(username), "address": .string(job.addressGroup)])
             throw .throttled(waitSeconds: wait)
         case .proceed(let user):
-            return LoginAttempt(username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup)
+            return LoginAttempt(username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup,
+                                details: SessionDetails(address: job.request.remoteAddress, userAgent: job.request.userAgent, label: label))
         }
     }
 
@@ -95,7 +103,7 @@ extension API {
             }
             upgradeHashIfNeeded(user, password: attempt.password)
             return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login",
-                                  clearingFailuresFrom: attempt.addressGroup)
+                                  clearingFailuresFrom: attempt.addressGroup, details: attempt.details)
         } catch {
             return error.response(authPrefix: config.authHeaderPrefix)
         }
@@ -158,6 +166,11 @@ extension API {
         case .success(let v): username = v
         case .failure(let m): throw .fieldErrors([.init(field: "username", messages: [m.text])])
         }
+        let label: String?
+        switch Self.label(data["label"]) {
+        case .success(let v): label = v
+        case .failure(let m): throw .fieldErrors([.init(field: "label", messages: [m.text])])
+        }
         guard Names.isValidUsername(username),
               let user = try store({ () throws(StoreError) in try admin.user(named: username) }), user.isActive else {
             throw .invalidCredentials
@@ -167,15 +180,16 @@ extension API {
             logger.notice("issue/ refused: client not allowed for this issuer", metadata: ["issuer": .string(issuer.name), "client": .string(client)])
             throw .permissionDenied
         }
-        return try issueToken(for: user, client: client, event: "token_issued", issuer: issuer.name)
+        return try issueToken(for: user, client: client, event: "token_issued", issuer: issuer.name,
+                              details: SessionDetails(address: request.remoteAddress, userAgent: request.userAgent, label: label))
     }
 
     private func issueToken(for user: UserRecord, client: String, event: String, issuer: String? = nil,
-                            clearingFailuresFrom addressGroup: String? = nil) throws(APIError) -> HTTPResponse {
+                            clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails) throws(APIError) -> HTTPResponse {
         let mode = loginMode
         let outcome = try store { () throws(StoreError) in
             try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer,
-                             clearingFailuresFrom: addressGroup)
+                             clearingFailuresFrom: addressGroup, details: details)
         }
         switch outcome {
         case .failure(.noClient): throw .noClientWithName
@@ -198,6 +212,24 @@ extension API {
             throw .fieldErrors([.init(field: "non_field_errors", messages: ["Invalid data. Expected a dictionary, but got \(type)."])])
         }
         return data
+    }
+
+    /// The optional `label` of a login or issuance: the user's own name for the
+    /// device, shown with the session. Absent, null or blank: none. Otherwise a
+    /// CharField (trimmed) of at most `SessionDetails.labelLimit` characters, none of
+    /// them a control character.
+    static func label(_ value: JSONValue?) -> Result<String?, CharField.FieldMessage> {
+        switch value {
+        case nil, .null?: return .success(nil)
+        case .string(let s)? where s.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }): return .success(nil)
+        default: break
+        }
+        switch CharField.validate(value, trimWhitespace: true) {
+        case .failure(let m): return .failure(m)
+        case .success(let text):
+            if let problem = SessionDetails.labelProblem(text) { return .failure(CharField.FieldMessage(problem)) }
+            return .success(text)
+        }
     }
 
     /// durin's `get_client_obj`: a falsy value is "not specified"; anything else is

@@ -15,6 +15,7 @@ extension API {
             var fields = tokenFields(entry.record, now: now)
             fields.insert(("id", .number(String(entry.record.id))), at: 0)
             fields.insert(("is_current", .bool(entry.record.digest == auth.digest)), at: fields.count - 1)
+            if config.sessionDetails { fields += detailFields(entry.record) }
             return .object(fields)
         }))
     }
@@ -70,6 +71,18 @@ extension API {
             }
             return .json(200, .object(fields))
         }
+    }
+
+    /// With DURIN_SESSION_DETAILS: where each session was last logged into from, and
+    /// when it was last used (within DURIN_LAST_USED_RESOLUTION).
+    private func detailFields(_ record: TokenRecord) -> [(String, JSONValue)] {
+        func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+        return [
+            ("last_used", record.lastUsed.map { .string(ExpiryFormat().format($0)) } ?? .null),
+            ("address", text(record.details.address)),
+            ("user_agent", text(record.details.userAgent)),
+            ("label", text(record.details.label)),
+        ]
     }
 
     /// durin's token serializer fields: client, created, expiry, has_expired, expires_in_str.

@@ -130,14 +130,18 @@ struct Worker {
         directives.trusted = request.param("DURIN_TRUSTED", is: "1")
         directives.metrics = request.param("DURIN_METRICS", is: "1")
         directives.authRequest = authRequest
+        let method = request.param("REQUEST_METHOD") ?? "GET"
         return api.handle(HTTPRequest(
-            method: request.param("REQUEST_METHOD") ?? "GET",
+            method: method,
             path: request.param("PATH_INFO") ?? "",
             mountPrefix: request.param("SCRIPT_NAME") ?? "",
             authorization: request.paramBytes("HTTP_AUTHORIZATION"),
             contentType: request.param("CONTENT_TYPE"),
             body: body,
             directives: directives,
-            remoteAddress: request.param("REMOTE_ADDR")))
+            remoteAddress: request.param("REMOTE_ADDR"),
+            // Kept with a token at login/ and issue/, both POST: a check (GET) does
+            // not copy it.
+            userAgent: method == "POST" ? request.param("HTTP_USER_AGENT") : nil))
     }
 }

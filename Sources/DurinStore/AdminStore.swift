@@ -50,11 +50,41 @@ public final class AdminStore {
         if try !run(AddClientScript(client: client)) { throw .exists("client \(client.name)") }
     }
 
-    public func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??) throws(Failure) {
+    /// Changes a client's settings. A new TTL applies to tokens issued or refreshed
+    /// from now on (as durin's does); a new idle timeout (`idle`: seconds, `.some(nil)`
+    /// for none) also reaches the client's live tokens (`stampIdleTimeout`): returns
+    /// how many it changed.
+    @discardableResult
+    public func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil) throws(Failure) -> Int {
         var pairs: [String] = []
         if let ttl { pairs += ["token_ttl", ttl.storedValue] }
         if let throttle { pairs += ["throttle_rate", throttle?.description ?? ""] }
+        if let idle { pairs += ["idle_timeout", idle.map(String.init) ?? ""] }
         try setFields(key: keys.client(name), pairs, what: "client \(name)")
+        guard let idle else { return 0 }
+        return try stampIdleTimeout(client: name, idle: idle)
+    }
+
+    /// Gives the client's live tokens its idle timeout, `batch` users at a time (one
+    /// at a time on a cluster), as `removeClient` walks them. A login or refresh
+    /// meanwhile takes the client's setting itself.
+    func stampIdleTimeout(client: String, idle: Int64?, batch: Int = 500) throws(Failure) -> Int {
+        var stamped = 0
+        do {
+            try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
+                if keys.cluster {
+                    for user in names {
+                        stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, users: [user], cluster: true),
+                                                      context: context)
+                    }
+                } else {
+                    stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, users: names, cluster: false),
+                                                  context: context)
+                }
+                return true
+            }
+        } catch { throw .store(error) }
+        return stamped
     }
 
     /// Removes the client and every token issued to it. Returns how many tokens went.

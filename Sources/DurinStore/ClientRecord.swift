@@ -6,12 +6,15 @@ public struct ClientRecord: Sendable, Equatable {
     public var tokenTTL: TokenTTL
     public var throttleRate: ThrottleRate?
     public var created: EpochMillis
+    /// A token unused this long (seconds) expires before its TTL; nil: never.
+    public var idleTimeout: Int64?
 
-    public init(name: String, tokenTTL: TokenTTL, throttleRate: ThrottleRate?, created: EpochMillis) {
+    public init(name: String, tokenTTL: TokenTTL, throttleRate: ThrottleRate?, created: EpochMillis, idleTimeout: Int64? = nil) {
         self.name = name
         self.tokenTTL = tokenTTL
         self.throttleRate = throttleRate
         self.created = created
+        self.idleTimeout = idleTimeout
     }
 
     init?(fields: [String: String]) {
@@ -20,5 +23,6 @@ public struct ClientRecord: Sendable, Equatable {
         tokenTTL = ttl
         throttleRate = fields["throttle_rate"].flatMap(ThrottleRate.parse)
         created = fields["created"].flatMap { EpochMillis($0) } ?? 0
+        idleTimeout = fields["idle_timeout"].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
     }
 }

@@ -3,35 +3,63 @@ import RedisClient
 
 /// A token hash (`<prefix>t:<digest>`) as read: its one decoder. Every reader,
 /// in Swift and in the scripts (`tokenFields` in Scripts/Script.swift), asks for `fields`
-/// in this order, so the order lives here only.
+/// in this order, so the order lives here only; scripts name a field's place as
+/// `F.<name>` (`luaFieldIndex`).
 ///
 /// Fields are one letter each (a token costs its field names in every hash): `u`
 /// user, `c` client, `t` created (ms), `e` expiry (ms, or `never`), `i` session id,
-/// `s` sealed token, `x` set while the user is deactivated.
+/// `s` sealed token, `x` set while the user is deactivated; the session's details
+/// `a` address, `g` user agent, `l` label (SessionDetails); `w` last use (ms) and
+/// `d` the client's idle timeout (seconds, only when it has one: LastUse).
 package struct StoredToken {
-    package static let fields = ["u", "c", "t", "e", "i", "s", "x"]
+    package static let fields = ["u", "c", "t", "e", "i", "s", "x", "a", "g", "l", "w", "d"]
     /// The same list as Lua source, for the scripts.
     package static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
-    /// What a token check reads: every field but the sealed copy (`s`, 45 bytes),
-    /// which only re-login and apiaccess/ need.
-    package static let checkFields = fields.filter { $0 != "s" }
+    /// Each field's place in `fields`, as a Lua table: `t[F.w]`.
+    package static let luaFieldIndex = "local F = {"
+        + fields.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ") + "}"
+    /// What a token check reads: the record, the deactivation mark and what idle
+    /// timeouts need; not the sealed copy (45 bytes, for re-login and apiaccess/ only)
+    /// nor the details (for listings).
+    package static let checkFields = ["u", "c", "t", "e", "i", "x", "w", "d"]
 
     package let record: TokenRecord
     package let sealed: String?
     /// Set while the user is deactivated (the token check reads one key).
     package let inactive: Bool
 
-    /// From the values of an HMGET of `fields`, or of `checkFields` (no sealed
-    /// copy); nil when the token does not exist.
+    /// Where each field is in a reply to one of the two lists.
+    private struct Places {
+        let u, c, t, e, i, x, w, d: Int
+        let s, a, g, l: Int?
+        init(_ list: [String]) {
+            func at(_ name: String) -> Int? { list.firstIndex(of: name) }
+            u = at("u")!; c = at("c")!; t = at("t")!; e = at("e")!; i = at("i")!; x = at("x")!; w = at("w")!; d = at("d")!
+            s = at("s"); a = at("a"); g = at("g"); l = at("l")
+        }
+    }
+    private static let full = Places(fields)
+    private static let check = Places(checkFields)
+
+    /// From the values of an HMGET of `fields`, or of `checkFields`; nil when the
+    /// token does not exist.
     package init?(digest: String, values: ArraySlice<RedisReply>) {
-        let withSealed = values.count == Self.fields.count
-        guard withSealed || values.count == Self.checkFields.count else { return nil }
-        let v = Array(values)
-        guard let user = v[0].string, let client = v[1].string, let id = v[4].int else { return nil }
-        record = TokenRecord(digest: digest, user: user, client: client, created: v[2].int ?? 0,
-                             expiry: Self.expiry(v[3].string), id: id)
-        sealed = withSealed ? v[5].string : nil
-        inactive = v[withSealed ? 6 : 5].string == "1"
+        let places: Places
+        switch values.count {
+        case Self.fields.count: places = Self.full
+        case Self.checkFields.count: places = Self.check
+        default: return nil
+        }
+        let base = values.startIndex
+        func value(_ place: Int) -> RedisReply { values[base + place] }
+        func text(_ place: Int?) -> String? { place.flatMap { value($0).string } }
+        guard let user = value(places.u).string, let client = value(places.c).string, let id = value(places.i).int else { return nil }
+        record = TokenRecord(digest: digest, user: user, client: client, created: value(places.t).int ?? 0,
+                             expiry: Self.expiry(value(places.e).string), id: id,
+                             lastUsed: value(places.w).int, idleSeconds: value(places.d).int,
+                             details: SessionDetails(stored: text(places.a), text(places.g), text(places.l)))
+        sealed = text(places.s)
+        inactive = value(places.x).string == "1"
     }
 
     /// Whether it is still valid at `now`; an expired token stays stored for the
@@ -41,5 +69,15 @@ package struct StoredToken {
     /// The stored `expiry`: epoch milliseconds, or `never`.
     package static func expiry(_ text: String?) -> EpochMillis? {
         text.flatMap { $0 == "never" ? nil : EpochMillis($0) }
+    }
+}
+
+extension SessionDetails {
+    /// As stored: the values were bounded before they were written.
+    init(stored address: String?, _ userAgent: String?, _ label: String?) {
+        self.init()
+        self.address = address
+        self.userAgent = userAgent
+        self.label = label
     }
 }

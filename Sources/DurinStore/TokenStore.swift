@@ -13,6 +13,8 @@ public final class TokenStore {
     private let tokenLength: Int
     private let minReplicas: Int
     private let waitMillis: Int
+    /// DURIN_LAST_USED_RESOLUTION in ms; nil: checks never write a token's last use.
+    private let lastUsedResolution: Int64?
     private var seal: TokenSeal?
     /// Whether `seal` was recorded (service) or found recorded (tool) in Redis.
     private var sealAgreed = false
@@ -48,6 +50,7 @@ public final class TokenStore {
         tokenLength = configuration.tokenCharacterLength
         minReplicas = configuration.redisMinReplicas
         waitMillis = max(10, configuration.redisTimeoutMillis / 2)
+        lastUsedResolution = configuration.lastUsedResolutionMillis
         if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
@@ -73,18 +76,39 @@ public final class TokenStore {
     /// user's tokens, so the user hash need not be read). A throttled location needs
     /// the script (its count is a write), and so does a missing token (the script
     /// reports an expiry once and records it).
-    public func authenticate(digest: String, rules: AccessRules = .none) throws(StoreError) -> Authentication {
-        if !rules.throttle, let found = try read(digest: digest) {
+    public func authenticate(digest: String, rules: AccessRules = .none,
+                             now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Authentication {
+        if !rules.throttle, let found = try read(digest: digest, now: now) {
             switch found {
             case .inactive: return .userInactive
             case .active(let record):
-                return rules.permits(client: record.client) ? .valid(record) : .denied(user: record.user, client: record.client)
+                guard rules.permits(client: record.client) else { return .denied(user: record.user, client: record.client) }
+                return .valid(noteUse(record, now: now))
             }
         }
         let rates = rules.throttle ? try clientSettings(\.rate) : "-"
+        // The script writes a stale last use itself.
         return try runLocated { home throws(StoreError) in
-            try run(VerifyScript(digest: digest, rules: rules, rates: rates, home: home))
+            try run(VerifyScript(digest: digest, rules: rules, rates: rates, resolution: lastUsedResolution, home: home), now: now)
         }.outcome
+    }
+
+    /// After a check that did not go through the script (a plain read, a cache hit):
+    /// writes the token's last use when it is stale (LastUse), at most once per write
+    /// interval, so the common check costs no write. A failed write is not an error
+    /// of the check: the next check tries again. Returns the record as written.
+    public func noteUse(_ record: TokenRecord, now: EpochMillis = WallClock.nowMillis()) -> TokenRecord {
+        guard LastUse.isStale(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now),
+              (try? run(TouchScript(digest: record.digest), now: now)) != nil else { return record }
+        var used = record
+        used.lastUsed = now
+        return used
+    }
+
+    /// Whether a token read as valid (from a plain read or the cache) has passed its
+    /// idle timeout: the full check then removes it and answers that it expired.
+    public func isIdle(_ record: TokenRecord, now: EpochMillis = WallClock.nowMillis()) -> Bool {
+        LastUse.isIdle(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
     }
 
     /// Runs a script that starts from a token's digest; when it answers that the
@@ -144,25 +168,28 @@ public final class TokenStore {
     /// - Parameter issuer: the issuer of a trusted issuance, named in the events.
     /// - Parameter addressGroup: for a password login, where it came from: its
     ///   failure window is cleared.
+    /// - Parameter details: where the login came from, kept with the token.
     public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
-                      clearingFailuresFrom addressGroup: String? = nil,
+                      clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails = SessionDetails(),
                       now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
         // On a cluster: the user's tag, which the new token's digest must start with.
         let tag = keys.cluster ? KeySpace.userTag(user) : nil
-        var ttls = "-"
+        var ttls = "-", idles = "-"
         if keys.cluster {
             // Read now, not from the copy: a client just added logs in at once, and
             // one just removed never does.
             guard let record = try connection.clientRecord(named: client, keys: keys) else { return .failure(.noClient) }
             ttls = " \(client)=\(record.tokenTTL.storedValue) "
+            idles = " \(client)=\(record.idleTimeout.map(String.init) ?? "") "
         }
         let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
         let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
                                sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
-                               event: event, issuer: issuer, ttls: ttls, tagNumber: tag.map(KeySpace.tagNumber),
-                               failuresKey: addressGroup.map { keys.loginFailures(user: user, addressGroup: $0) })
+                               event: event, issuer: issuer, ttls: ttls, idles: idles, tagNumber: tag.map(KeySpace.tagNumber),
+                               failuresKey: addressGroup.map { keys.loginFailures(user: user, addressGroup: $0) },
+                               details: details, resolution: lastUsedResolution)
         let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
         switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
@@ -182,14 +209,14 @@ public final class TokenStore {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
             return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer,
-                             clearingFailuresFrom: addressGroup, now: now)
+                             clearingFailuresFrom: addressGroup, details: details, now: now)
         }
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
     }
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
-    public func refresh(digest: String) throws(StoreError) -> TokenRecord? {
-        var ttls = "-"
+    public func refresh(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> TokenRecord? {
+        var ttls = "-", idles = "-"
         var home: String?
         if keys.cluster {
             // The token's client, then its TTL as it is now (reads in two slots; a
@@ -200,13 +227,16 @@ public final class TokenStore {
                 client = try connection.call(["HGET", keys.token(digest, home: moved), "c"]).string
             }
             guard let client else { return nil }
-            ttls = try connection.clientRecord(named: client, keys: keys).map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
+            let record = try connection.clientRecord(named: client, keys: keys)
+            ttls = record.map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
+            idles = " \(client)=\(record?.idleTimeout.map(String.init) ?? "") "
         }
-        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, home: home)
+        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, idles: idles,
+                                 resolution: lastUsedResolution, home: home)
         let (outcome, foundHome) = try runLocated { home throws(StoreError) in
             var located = call
             if let home { located.home = home }
-            return try runDurably(located)
+            return try runDurably(located, now: now)
         }
         switch outcome {
         case .renewed(let stored):
@@ -311,8 +341,17 @@ public final class TokenStore {
 
     /// Agrees on the sealing secret before a tool writes anything sealed: throws
     /// `.otherSealingSecret` when the service recorded another (`SealingRole`).
-    public func agreeOnSealingSecret() throws(StoreError) {
-        _ = try sealingKey()
+    /// With `writing` false (a dry run) nothing is recorded, and a secret kept in
+    /// Redis is not made: only a recorded fingerprint that differs is refused.
+    public func agreeOnSealingSecret(writing: Bool = true) throws(StoreError) {
+        if writing { _ = try sealingKey(); return }
+        guard let recorded = try connection.call(["GET", keys.sealingFingerprint]).string else { return }
+        let mine: TokenSeal
+        if let seal { mine = seal } else {
+            guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = Hex.decode(stored) else { return }
+            mine = TokenSeal(secret: bytes)
+        }
+        if recorded != mine.fingerprint { throw .otherSealingSecret }
     }
 
     /// Records the service's sealing secret for durinctl (`SealingRole.service`).
@@ -381,7 +420,8 @@ extension TokenStore {
     /// expired (the script then reports it once).
     func read(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Found? {
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.checkFields).array ?? []
-        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now) else { return nil }
+        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now),
+              !isIdle(stored.record, now: now) else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)
     }
 }

@@ -11,24 +11,30 @@ struct ClientCommand: ParsableCommand {
     static func json(_ c: ClientRecord, _ ctx: Context) -> JSONValue {
         ["name": .string(c.name), "token_ttl": .string(c.tokenTTL.description),
          "throttle_rate": c.throttleRate.map { .string($0.description) } ?? .null,
+         "idle_timeout": c.idleTimeout.map { .string(DurationSpec(seconds: $0).description) } ?? .null,
          "created": .string(ctx.format(c.created))]
     }
 
     static func text(_ c: ClientRecord) -> String {
-        "\(c.name)\tttl=\(c.tokenTTL)\tthrottle=\(c.throttleRate?.description ?? "none")"
+        "\(c.name)\tttl=\(c.tokenTTL)\tthrottle=\(c.throttleRate?.description ?? "none")\tidle=\(idleText(c.idleTimeout))"
     }
+
+    static func idleText(_ seconds: Int64?) -> String { seconds.map { DurationSpec(seconds: $0).description } ?? "none" }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a client.")
         @Argument(help: "Client name (letters, digits, . _ - @ +; at most 64).", transform: ClientName.parse) var name: ClientName
         @Option(help: "Token lifetime: 86400, 30m, 12h, 7d or never (default: DURIN_DEFAULT_TOKEN_TTL).") var ttl: TokenTTL?
         @Option(help: "Throttle rate for protected locations: N/s, N/m, N/h or N/d.") var throttle: ThrottleSetting?
+        @Option(help: ArgumentHelp("A token unused this long expires (the TTL stays its cap): 30m, 2h, 7d; default none.",
+                                   valueName: "duration"))
+        var idle: IdleSetting?
         @OptionGroup var settings: Settings
 
         func run() throws {
             let ctx = try settings.context()
             let record = ClientRecord(name: name.value, tokenTTL: ttl ?? ctx.config.defaultTokenTTL,
-                                      throttleRate: throttle?.rate, created: WallClock.nowMillis())
+                                      throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds)
             try attempt { try ctx.admin.addClient(record) }
             Terminal.out("added client \(ClientCommand.text(record))")
         }
@@ -56,26 +62,34 @@ struct ClientCommand: ParsableCommand {
             let ctx = try settings.context()
             guard let c = try attempt({ try ctx.admin.client(named: name) }) else { throw CLIError("no client \(name)") }
             if output.json { printJSON(ClientCommand.json(c, ctx)) } else {
-                Terminal.out("name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\ncreated:       \(ctx.format(c.created))")
+                Terminal.out("name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\n"
+                             + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncreated:       \(ctx.format(c.created))")
             }
         }
     }
 
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a client's TTL or throttle rate (existing tokens keep their expiry until renewed).")
+        static let configuration = CommandConfiguration(
+            abstract: "Change a client's TTL, throttle rate or idle timeout.",
+            discussion: "Existing tokens keep their expiry until renewed; a new idle timeout reaches them at once.")
         @Argument var name: String
         @Option(help: "Token lifetime: 86400, 30m, 12h, 7d or never.") var ttl: TokenTTL?
         @Option(help: "Throttle rate N/s|m|h|d, or none.") var throttle: ThrottleSetting?
+        @Option(help: ArgumentHelp("Idle timeout: 30m, 2h, 7d, or none.", valueName: "duration")) var idle: IdleSetting?
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard ttl != nil || throttle != nil else { throw ValidationError("nothing to change: give --ttl and/or --throttle") }
+            guard ttl != nil || throttle != nil || idle != nil else {
+                throw ValidationError("nothing to change: give --ttl, --throttle and/or --idle")
+            }
         }
 
         func run() throws {
             let ctx = try settings.context()
-            try attempt { try ctx.admin.updateClient(name, ttl: ttl, throttle: throttle.map { $0.rate }) }
-            Terminal.out("updated client \(name)")
+            let stamped = try attempt {
+                try ctx.admin.updateClient(name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds })
+            }
+            Terminal.out("updated client \(name)" + (idle != nil ? " (idle timeout now on \(stamped) live token\(stamped == 1 ? "" : "s"))" : ""))
         }
     }
 

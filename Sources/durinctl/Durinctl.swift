@@ -98,8 +98,9 @@ struct Context {
 
     /// Before a command that seals tokens (import, migrate) writes anything: its
     /// secret must be the service's, or the service could not hand them back.
-    func requireServiceSealingSecret() throws {
-        try attempt { try tokens.agreeOnSealingSecret() }
+    /// A dry run (`writing` false) records nothing.
+    func requireServiceSealingSecret(writing: Bool = true) throws {
+        try attempt { try tokens.agreeOnSealingSecret(writing: writing) }
     }
 
     func format(_ millis: EpochMillis?) -> String { millis.map { config.expiryFormat.format($0) } ?? "never" }
@@ -130,6 +131,26 @@ enum ThrottleSetting: ExpressibleByArgument, Equatable {
         if case .rate(let r) = self { return r }
         return nil
     }
+}
+
+/// `--idle 30m|2h|7d`, or `none` (also `off`, empty): how long a token of the client
+/// may go unused before it expires.
+enum IdleSetting: ExpressibleByArgument, Equatable {
+    case none
+    case after(seconds: Int64)
+
+    init?(argument: String) {
+        if ["", "none", "off"].contains(argument.lowercased()) { self = .none; return }
+        guard let d = DurationSpec.parse(argument) else { return nil }
+        self = .after(seconds: d.seconds)
+    }
+
+    var seconds: Int64? {
+        if case .after(let s) = self { return s }
+        return nil
+    }
+
+    static var defaultCompletionKind: CompletionKind { .list(["30m", "2h", "1d", "none"]) }
 }
 
 /// A client name: letters, digits and . _ - @ +, at most 64 bytes (it becomes part

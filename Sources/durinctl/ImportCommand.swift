@@ -53,7 +53,7 @@ struct ImportCommand: ParsableCommand {
             guard !KeySpace(configuration: ctx.config).cluster else {
                 throw CLIError("durinctl import needs one Redis server (redis://, unix:// or redis-sentinel://), not a cluster")
             }
-            try ctx.requireServiceSealingSecret()
+            try ctx.requireServiceSealingSecret(writing: !dryRun)
             var report = ImportReport(dryRun: dryRun)
             report.ignored = dump.ignored
             try attempt { try importRecords(dump, earlier: earlier, ctx: ctx, report: &report) }

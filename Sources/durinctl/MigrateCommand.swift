@@ -28,7 +28,7 @@ struct MigrateCommand: ParsableCommand {
     @OptionGroup var settings: Settings
     func run() throws {
         let ctx = try settings.context()
-        try ctx.requireServiceSealingSecret()
+        try ctx.requireServiceSealingSecret(writing: !dryRun)
         if let from { return try move(from: from, ctx) }
         let migration = LayoutMigration(connection: ctx.connection, configuration: ctx.config)
         let report = try attempt { try migration.run(dryRun: dryRun) }

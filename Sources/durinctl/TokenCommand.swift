@@ -14,11 +14,26 @@ struct TokenCommand: ParsableCommand {
             abstract: "Issue a token for USER and CLIENT and print it (the pair's live token if it has one, as login does).")
         @Argument var user: String
         @Argument var client: String
+        @Option(help: ArgumentHelp("The session's label, as a login's `label` (a kiosk's name, say).", valueName: "text"))
+        var label: String?
+        @Option(help: ArgumentHelp("The address to show with the session, as nginx would give a login's.", valueName: "address"))
+        var address: String?
+        @Option(help: ArgumentHelp("The user agent to show with the session, shortened as a login's.", valueName: "text"))
+        var userAgent: String?
         @OptionGroup var settings: Settings
+
+        func validate() throws {
+            if let label, let problem = SessionDetails.labelProblem(label) { throw ValidationError("--label: \(problem)") }
+            if let address, SessionDetails(address: address).address == nil { throw ValidationError("--address: not an IP address") }
+        }
+
         func run() throws {
             let ctx = try settings.context()
             guard try attempt({ try ctx.admin.user(named: user) }) != nil else { throw CLIError("no user \(user)") }
-            let result = try attempt { try ctx.tokens.login(user: user, client: client, mode: .keep, event: "token_issued") }
+            let details = SessionDetails(address: address, userAgent: userAgent, label: label)
+            let result = try attempt {
+                try ctx.tokens.login(user: user, client: client, mode: .keep, event: "token_issued", details: details)
+            }
             switch result {
             case .failure(.noClient): throw CLIError("no client \(client)")
             case .failure(.userInactive): throw CLIError("user \(user) is inactive")
@@ -57,14 +72,26 @@ struct TokenCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             let tokens = try attempt { try ctx.admin.tokens(user: user, client: client) }
+            func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
             if output.json {
                 printJSON(.array(tokens.map {
                     ["id": .number(String($0.id)), "user": .string($0.user), "client": .string($0.client),
                      "created": .string(ctx.format($0.created)), "expiry": $0.expiry.map { .string(ctx.format($0)) } ?? .null,
+                     "last_used": $0.lastUsed.map { .string(ctx.format($0)) } ?? .null,
+                     "idle_timeout": $0.idleSeconds.map { .string(DurationSpec(seconds: $0).description) } ?? .null,
+                     "address": text($0.details.address), "user_agent": text($0.details.userAgent), "label": text($0.details.label),
                      "digest": .string($0.digest)]
                 }))
             } else {
-                tokens.forEach { Terminal.out("\($0.id)\t\($0.user)\t\($0.client)\texpires \(ctx.format($0.expiry))") }
+                for t in tokens {
+                    var line = "\(t.id)\t\(t.user)\t\(t.client)\texpires \(ctx.format(t.expiry))"
+                    line += "\tlast used \(t.lastUsed.map { ctx.format($0) } ?? "unknown")"
+                    if let idle = t.idleSeconds { line += " (idle timeout \(DurationSpec(seconds: idle)))" }
+                    if let address = t.details.address { line += "\tfrom \(address)" }
+                    if let agent = t.details.userAgent { line += "\t\(agent)" }
+                    if let label = t.details.label { line += "\t[\(label)]" }
+                    Terminal.out(line)
+                }
             }
         }
     }

@@ -53,14 +53,17 @@ final class ImportStoreTests: XCTestCase {
         let t = token("alice", "web", id: 41)
         XCTAssertEqual(try outcomes(store().importTokens([t], dryRun: false)), [.created(id: 41, renumbered: false, replacedID: nil)])
         guard case .valid(let record) = try store().authenticate(digest: t.token.digest) else { return XCTFail("not valid") }
-        XCTAssertEqual(record, TokenRecord(digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41))
+        // Django kept no last use: the check just now is its first (`w`).
+        XCTAssertEqual(record, TokenRecord(digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41,
+                                           lastUsed: record.lastUsed))
+        XCTAssertNotNil(record.lastUsed)
         // Layout 2: `t:<digest>` with one-letter fields, sealed as login seals (`h`: hex
         // packed), living for its expiry plus the grace period; the index is a field of
         // the user hash; no tombstone, no layout-1 key.
         let key = "durin:t:\(t.token.digest)"
         XCTAssertEqual(t.token.digest.count, 20)
         let fields = try redisCall("HGETALL", key).fieldMap
-        XCTAssertEqual(Set(fields.keys), ["u", "c", "t", "e", "i", "s"])
+        XCTAssertEqual(Set(fields.keys), ["u", "c", "t", "e", "i", "s", "w"])
         XCTAssertEqual([fields["u"], fields["c"], fields["t"], fields["e"], fields["i"]],
                        ["alice", "web", String(t.created), String(t.expiry), "41"])
         XCTAssertEqual(fields["s"]?.first, "h")
@@ -176,8 +179,9 @@ final class ImportStoreTests: XCTestCase {
     }
 
     /// What an imported token costs in Redis memory, as TokenMemoryTests measures a
-    /// login's (2,000 users, one token each; under 400 bytes): the same token hash and
-    /// index field, and its `imported:<digest>` marker (about 70 bytes more).
+    /// login's (2,000 users, one token each, after 200 unmeasured; under 400 bytes):
+    /// the same token hash and index field, and its `imported:<digest>` marker (about
+    /// 70 bytes more).
     func testAnImportedTokenCostsLittleMoreThanALoginsToken() throws {
         config.eventsMaxLength = 0
         try seed()
@@ -188,6 +192,7 @@ final class ImportStoreTests: XCTestCase {
             let line = try XCTUnwrap(info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") })
             return try XCTUnwrap(Int(line.dropFirst("used_memory:".count)))
         }
+        _ = try store().importTokens((0..<200).map { token("user\($0)", "mobile", id: Int64(3000 + $0)) }, dryRun: false)
         let before = try usedMemory()
         let tokens = (0..<2000).map { token("user\($0)", "web", id: Int64($0 + 1)) }
         XCTAssertEqual(try outcomes(store().importTokens(tokens, dryRun: false)).count, 2000)

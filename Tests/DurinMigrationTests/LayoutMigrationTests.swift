@@ -63,7 +63,7 @@ final class LayoutMigrationTests: XCTestCase {
         let store = TokenStore(connection: redis.connection(), configuration: config)
         guard case .valid(let record) = try store.authenticate(digest: live.digest) else { return XCTFail("the live token no longer verifies") }
         XCTAssertEqual(record, TokenRecord(digest: live.digest, user: "alice", client: "web", created: 1_700_000_000_000,
-                                           expiry: now + 3_600_000, id: 7))
+                                           expiry: now + 3_600_000, id: 7, lastUsed: record.lastUsed))
         XCTAssertEqual(try store.sessions(user: "alice").map(\.record.id), [7])
         guard case .success(let again) = try store.login(user: "alice", client: "web", mode: .keep) else { return XCTFail("login") }
         XCTAssertEqual(again.token, live, "re-login hands back the same token: it was sealed again under the new digest")

@@ -73,4 +73,13 @@ final class SealingSecretTests: XCTestCase {
         let keptInRedis = TokenStore(connection: redis.connection(), configuration: Configuration(), sealing: .tool)
         XCTAssertThrowsError(try keptInRedis.agreeOnSealingSecret())
     }
+
+    func testADryRunComparesAndRecordsNothing() throws {
+        let mine = "tool-secret-0123456789abcdefghij", other = "other-tool-secret-0123456789abcd"
+        XCTAssertNoThrow(try store(mine, .tool).agreeOnSealingSecret(writing: false))
+        XCTAssertEqual(try redis.connection().send("DBSIZE").int, 0, "nothing recorded, no secret made")
+        XCTAssertNoThrow(try store(mine, .service).recordSealingSecret())
+        XCTAssertNoThrow(try store(mine, .tool).agreeOnSealingSecret(writing: false))
+        XCTAssertThrowsError(try store(other, .tool).agreeOnSealingSecret(writing: false))
+    }
 }

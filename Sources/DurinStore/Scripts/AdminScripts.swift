@@ -10,16 +10,18 @@ struct AddClientScript: ScriptCall {
 
     var group: KeyGroup { .clients }
     var arguments: [String] {
-        [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created)]
+        [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created),
+         client.idleTimeout.map(String.init) ?? ""]
     }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "ttl", "throttle", "created"], #"""
+    static let script = Script(parameters: ["name", "ttl", "throttle", "created", "idle"], #"""
     local key = clientKey(name)
     if redis.call('EXISTS', key) == 1 then return 0 end
     guard(CLIENTS)
     redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
+    if idle ~= '' then redis.call('HSET', key, 'idle_timeout', idle) end
     redis.call('SADD', CLIENTS, name)
     return 1
     """#)
@@ -72,6 +74,35 @@ struct RevokeClientTokensScript: ScriptCall {
           n = n + 1
           emit('token_revoked', user, client, t[1], 'client_removed')
         end
+      end
+    end
+    return n
+    """#)
+}
+
+/// Gives the live tokens of a client, among some users, the client's idle timeout as
+/// it is now (after `durinctl client set --idle`): a batch of `AdminStore.setIdleTimeout`.
+/// Reply: how many tokens were changed.
+struct StampClientIdleScript: ScriptCall {
+    let client: String
+    /// Seconds, or nil: none.
+    let idle: Int64?
+    let users: [String]
+    /// On a cluster one user a call, in that user's slot; else one server.
+    let cluster: Bool
+
+    var group: KeyGroup { cluster ? .user(users[0]) : .global }
+    var arguments: [String] { [client, idle.map(String.init) ?? ""] + users }
+
+    func decode(_ reply: RedisReply) -> Int? { reply.int.map { Int($0) } }
+
+    static let script = Script(parameters: ["client", "idle"], variadic: true, #"""
+    local n = 0
+    for i = FIRST_EXTRA, #ARGV do
+      local d = redis.call('HGET', userKey(ARGV[i]), indexField(client))
+      if d and redis.call('EXISTS', tokenKey(d)) == 1 then
+        setIdle(tokenKey(d), idle)
+        n = n + 1
       end
     end
     return n

@@ -147,16 +147,23 @@ struct LoginScript: ScriptCall {
     let issuer: String?
     /// The clients' TTLs as `setting` reads them (`-`: from their records).
     let ttls: String
+    /// The clients' idle timeouts, the same way.
+    let idles: String
     /// On a cluster, the number of the user's tag, which session ids end in.
     let tagNumber: Int?
     /// A password login's failure window (`KeySpace.loginFailures(user:addressGroup:)`),
     /// cleared by its success; nil for any other issuance.
     let failuresKey: String?
+    /// Where the login came from, kept with the token it gets.
+    let details: SessionDetails
+    /// DURIN_LAST_USED_RESOLUTION in ms (nil: off), for the pair's token's idle check.
+    let resolution: Int64?
 
     var group: KeyGroup { .user(user) }
     var arguments: [String] {
         [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
-         tagNumber.map(String.init) ?? "", failuresKey ?? ""]
+         tagNumber.map(String.init) ?? "", failuresKey ?? "", idles, details.address ?? "", details.userAgent ?? "",
+         details.label ?? "", resolution.map(String.init) ?? ""]
     }
 
     func decode(_ reply: RedisReply) -> Outcome? {
@@ -174,10 +181,20 @@ struct LoginScript: ScriptCall {
 
     static let script = Script(
         parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber",
-                     "failuresKey"], #"""
+                     "failuresKey", "idles", "address", "agent", "label", "resolution"], #"""
     grace = tonumber(grace)
     local ttl = setting(ttls, client, 'token_ttl')
     if not ttl then return {'noclient'} end
+    local idle = setting(idles, client, 'idle_timeout')
+    -- The login's details (the latest login's address and agent; a label stays
+    -- until another is given), its use, and the client's idle timeout as it is now.
+    local function stamp(tk)
+      redis.call('HSET', tk, 'w', NOW_TEXT)
+      if address ~= '' then redis.call('HSET', tk, 'a', address) else redis.call('HDEL', tk, 'a') end
+      if agent ~= '' then redis.call('HSET', tk, 'g', agent) else redis.call('HDEL', tk, 'g') end
+      if label ~= '' then redis.call('HSET', tk, 'l', label) end
+      setIdle(tk, idle)
+    end
     local userHash = userKey(user)
     if redis.call('HGET', userHash, 'is_active') ~= '1' then return {'inactive'} end
     local old = redis.call('HGET', userHash, indexField(client))
@@ -188,18 +205,23 @@ struct LoginScript: ScriptCall {
     local replaced = ''
     if old then
       local tk = tokenKey(old)
-      local t = redis.call('HMGET', tk, 'e', 'i')
-      -- An expired token is left to its grace period (to be reported once); the
-      -- pair gets a new one.
-      if t[1] and live(t[1]) then
+      local t = redis.call('HMGET', tk, 'e', 'i', 'w', 'd')
+      -- An expired token is left to its grace period (to be reported once), an
+      -- idle one goes (as a check would remove it); the pair gets a new one.
+      if t[1] and live(t[1]) and idleOut(t[3], t[4], resolution) then
+        forget(tk, userHash, client, old)
+        emit('token_expired', user, client, t[2], 'idle')
+      elseif t[1] and live(t[1]) then
         if mode == 'new' then return {'exists'} end
         if mode == 'keep' then
+          stamp(tk)
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
           return {'existing', old, '', unpack(tokenFields(tk))}
         end
         if mode == 'refresh' then
           local exp = expiryAfter(ttl)
           redis.call('HSET', tk, 'e', exp)
+          stamp(tk)
           arm(tk, exp, grace)
           emit('token_renewed', user, client, t[2], nil, issuer)
           if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
@@ -217,6 +239,7 @@ struct LoginScript: ScriptCall {
     local tk = tokenKey(digest)
     local exp = expiryAfter(ttl)
     redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)
+    stamp(tk)
     arm(tk, exp, grace)
     redis.call('HSET', userHash, indexField(client), digest)
     reindex(userHash)

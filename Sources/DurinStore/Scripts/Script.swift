@@ -46,7 +46,8 @@ package struct Script: Sendable {
         UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
-        SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script,
+        SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script, TouchScript.script,
+        StampClientIdleScript.script,
     ]
 
     /// Shared by the scripts.
@@ -73,13 +74,19 @@ package struct Script: Sendable {
     /// setting: a client's setting, from `list` (` name=value ...`, as a cluster's
     /// responders pass their copy of the client records: those live in another
     /// slot), or from its record when `list` is `-` (one server).
+    /// writeInterval, idleOut, stale: a token's last use and idle timeout (LastUse).
+    /// setIdle: a token's idle timeout as its client's is now ('' or false: none).
+    /// forget: removes a token and its user's index entry for it.
     package static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
     local CLUSTER = ARGV[4] == '1'
     """# + KeySpace.luaBuilders + #"""
     local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
+    \#(StoredToken.luaFieldIndex)
     local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
+
+    """# + LastUse.lua + #"""
     local function emit(kind, user, client, id, reason, issuer)
       if MAXLEN > 0 then
         local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
@@ -173,6 +180,13 @@ package struct Script: Sendable {
       local _, stop = string.find(list, ' ' .. client .. '=', 1, true)
       if not stop then return nil end
       return string.match(list, '^(%S*)', stop + 1)
+    end
+    local function setIdle(tk, idle)
+      if idle and idle ~= '' then redis.call('HSET', tk, 'd', idle) else redis.call('HDEL', tk, 'd') end
+    end
+    local function forget(tk, userHash, client, digest)
+      redis.call('DEL', tk)
+      if redis.call('HGET', userHash, indexField(client)) == digest then redis.call('HDEL', userHash, indexField(client)) end
     end
     local function parseRate(rate)
       local n, unit = string.match(rate or '', '^(%d+)/(%a)')

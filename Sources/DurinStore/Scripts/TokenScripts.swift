@@ -27,13 +27,15 @@ struct VerifyScript: ScriptCall {
     let rules: AccessRules
     /// The clients' throttle rates as `setting` reads them (`-`: from their records).
     let rates: String
+    /// DURIN_LAST_USED_RESOLUTION in ms (nil: off): a valid check writes `w` when stale.
+    let resolution: Int64?
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] {
         [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
-         rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates]
+         rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates, resolution.map(String.init) ?? ""]
     }
 
     func decode(_ reply: RedisReply) -> Located<Authentication>? { Located.decode(reply, authentication) }
@@ -55,7 +57,7 @@ struct VerifyScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates"], #"""
+    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates", "resolution"], #"""
     local tk = tokenKey(digest)
     local t = tokenFields(tk)
     if not t[1] then
@@ -63,13 +65,15 @@ struct VerifyScript: ScriptCall {
       if home then return {'moved', home} end
       return {'invalid'}
     end
-    if not live(t[4]) then
-      -- Kept for the grace period to be reported once: now it goes.
+    local expired, idle = not live(t[4]), false
+    if not expired then idle = idleOut(t[F.w], t[F.d], resolution) end
+    if expired or idle then
+      -- An expired token was kept for the grace period to be reported once, an
+      -- idle one is found now: either way it goes.
       local userHash = userKey(t[1])
       guard(userHash, EVENTS)
-      redis.call('DEL', tk)
-      if redis.call('HGET', userHash, indexField(t[2])) == digest then redis.call('HDEL', userHash, indexField(t[2])) end
-      emit('token_expired', t[1], t[2], t[5])
+      forget(tk, userHash, t[2], digest)
+      emit('token_expired', t[1], t[2], t[5], idle and 'idle' or nil)
       return {'expired'}
     end
     if redis.call('HGET', userKey(t[1]), 'is_active') ~= '1' then return {'inactive'} end
@@ -89,7 +93,30 @@ struct VerifyScript: ScriptCall {
         if wait > 0 then return {'throttled', wait, t[1], t[2]} end
       end
     end
+    if stale(t[F.w], t[F.d], resolution) then
+      redis.call('HSET', tk, 'w', NOW_TEXT)
+      t[F.w] = NOW_TEXT
+    end
     return {'ok', unpack(t)}
+    """#)
+}
+
+/// Writes a token's last use (`w`) after a check that read it stale (LastUse); a
+/// token gone meanwhile stays gone. One key: the token's.
+struct TouchScript: ScriptCall {
+    let digest: String
+
+    var group: KeyGroup { .token(digest) }
+    var arguments: [String] { [digest] }
+
+    func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
+
+    static let script = Script(parameters: ["digest"], #"""
+    -- HSET alone would make a revoked token's key again, without its expiry.
+    local tk = tokenKey(digest)
+    if redis.call('EXISTS', tk) == 0 then return 0 end
+    redis.call('HSET', tk, 'w', NOW_TEXT)
+    return 1
     """#)
 }
 
@@ -100,11 +127,16 @@ struct RefreshScript: ScriptCall {
     let defaultTTL: TokenTTL
     /// The clients' TTLs as `setting` reads them (`-`: from their records).
     let ttls: String
+    /// The clients' idle timeouts, the same way.
+    let idles: String
+    let resolution: Int64?
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
-    var arguments: [String] { [digest, String(graceMillis), defaultTTL.storedValue, ttls] }
+    var arguments: [String] {
+        [digest, String(graceMillis), defaultTTL.storedValue, ttls, idles, resolution.map(String.init) ?? ""]
+    }
 
     enum Renewal {
         case renewed(StoredToken)
@@ -122,19 +154,21 @@ struct RefreshScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls"], #"""
+    static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution"], #"""
     local tk = tokenKey(digest)
-    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e')
+    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd')
     if not t[1] then
       local home = movedHome(digest)
       if home then return {'moved', home} end
       return {'invalid'}
     end
-    if not live(t[4]) then return {'invalid'} end
+    if not live(t[4]) or idleOut(t[5], t[6], resolution) then return {'invalid'} end
     guard(EVENTS)
     local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
-    redis.call('HSET', tk, 'e', exp)
+    -- A refresh is a use, and takes the client's idle timeout as it is now.
+    redis.call('HSET', tk, 'e', exp, 'w', NOW_TEXT)
+    setIdle(tk, setting(idles, t[2], 'idle_timeout'))
     arm(tk, exp, tonumber(grace))
     emit('token_renewed', t[1], t[2], t[3])
     return {'ok', unpack(tokenFields(tk))}
@@ -182,8 +216,7 @@ struct RevokeTokenScript: ScriptCall {
     end
     local userHash = userKey(t[1])
     guard(userHash, EVENTS)
-    redis.call('DEL', tk)
-    if redis.call('HGET', userHash, indexField(t[2])) == digest then redis.call('HDEL', userHash, indexField(t[2])) end
+    forget(tk, userHash, t[2], digest)
     emit('token_revoked', t[1], t[2], t[3], reason)
     return {t[1], t[2], t[3]}
     """#)

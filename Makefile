@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-cluster-and-packaged test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -52,13 +52,19 @@ check:
 test:
 	$(MAKE) build-static CONFIG=debug
 	swift build --build-tests
-	$(MAKE) --output-sync=target -j2 test-e2e test-cluster-and-packaged
+	$(MAKE) --output-sync=target -j2 test-e2e test-lane2
 
 # The second lane of `make test`: together about as long as the first (test-e2e), and
-# never all three at once, whose load made a busy 2-core machine's timings slip.
-test-cluster-and-packaged:
+# never all of them at once, whose load made a busy 2-core machine's timings slip.
+test-lane2:
 	$(MAKE) test-cluster-e2e
 	$(MAKE) test-packaged
+	$(MAKE) test-browser
+
+# The operator console in Debian's headless Chromium, driven by Selenium from PyPI
+# (Tests/browser/run.sh): screenshots of every page in .build/test-output/console/.
+test-browser:
+	Tests/browser/run.sh
 
 test-e2e:
 	swift test --skip-build

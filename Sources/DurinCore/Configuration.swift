@@ -74,6 +74,9 @@ public struct Configuration: Sendable {
     /// `sessions/` adds each session's details (address, user agent, label, last
     /// use); off, its body stays durin's.
     public var sessionDetails = false
+    /// The API client of the operator console's sign-ins (made at the first one, with
+    /// a TTL of 1 h and an idle timeout of 15 min, unless it exists).
+    public var consoleClientName = "console"
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     public var secretKey: [UInt8]?
@@ -205,6 +208,11 @@ public struct Configuration: Sendable {
             return true
         }
         try reader.bool("DURIN_SESSION_DETAILS") { c.sessionDetails = $0 }
+        try reader.read("DURIN_CONSOLE_CLIENT", expected: "a client name (letters, digits, . _ - @ +)") { s in
+            guard Names.isValidClientName(s) else { return false }
+            c.consoleClientName = s
+            return true
+        }
         try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(s.lowercased()) else { return false }

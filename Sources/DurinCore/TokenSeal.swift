@@ -25,6 +25,14 @@ public struct TokenSeal: Sendable {
         return Hex.encode(Array(Array(mac.finalize()).prefix(16)))
     }
 
+    /// An HMAC under the secret, for values a browser must give back unchanged (the
+    /// console's CSRF token): `purpose` keeps one use's values from serving another.
+    public func mac(purpose: String, _ text: String) -> String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        mac.update(data: Array("durin-mac \(purpose)".utf8) + [0] + Array(text.utf8))
+        return Base64.encodeURLSafe(Array(mac.finalize()))
+    }
+
     public func seal(_ token: Token, digest: String) -> String {
         let packed = Self.isPackableHex(token.value) ? Hex.decode(token.value) : nil
         let bytes = packed ?? Array(token.value.utf8)

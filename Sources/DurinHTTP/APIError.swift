@@ -32,6 +32,13 @@ public enum APIError: Error, Equatable, Sendable {
     case forgedIdentityHeaders
     case throttled(waitSeconds: Int)
     case busy
+    // The operator console.
+    /// A signed-in user who is not staff.
+    case notStaff
+    /// A state change from another origin (Origin, Sec-Fetch-Site).
+    case crossOrigin
+    /// A state change without the session's CSRF token.
+    case csrfFailed
     // Infrastructure.
     case storeUnavailable
     case internalError
@@ -58,7 +65,7 @@ extension APIError {
         case .bodyTooLarge: return 413
         case .methodNotAllowed: return 405
         case .notFound, .noSuchSession: return 404
-        case .permissionDenied, .notFromProxy: return 403
+        case .permissionDenied, .notFromProxy, .notStaff, .crossOrigin, .csrfFailed: return 403
         case .throttled: return 429
         case .busy, .storeUnavailable: return 503
         case .internalError: return 500
@@ -89,6 +96,9 @@ extension APIError {
         case .forgedIdentityHeaders: return "X-Durin-* headers are set by durin, never by a client."
         case .throttled(let wait): return "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s")."
         case .busy: return "Too many logins waiting. Try again shortly."
+        case .notStaff: return "Only staff users may use the console."
+        case .crossOrigin: return "Cross-origin request refused."
+        case .csrfFailed: return "CSRF Failed: CSRF token missing or incorrect."
         case .storeUnavailable: return "Token store unavailable."
         case .internalError: return "A server error occurred."
         }

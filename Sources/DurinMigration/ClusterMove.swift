@@ -97,7 +97,10 @@ public struct ClusterMove {
             let index = fields.filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
             if try copy(fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }, to: keys.user(name), dryRun: dryRun) {
                 report.users += 1
-                if !dryRun { _ = try destination.call(["SADD", keys.users, name]) }
+                if !dryRun {
+                    _ = try destination.call(["SADD", keys.users, name])
+                    _ = try destination.call(["ZADD", keys.userIndex, "0", name])
+                }
             }
             var live: [(client: String, digest: String, token: [String: String])] = []
             for (field, digest) in index.sorted(by: { $0.key < $1.key }) {

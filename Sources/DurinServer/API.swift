@@ -11,9 +11,12 @@ public struct ServiceSettings: Sendable {
     /// A hash at the configured cost that no password matches: checked for unknown
     /// users so that their login takes as long as a real one (no user enumeration).
     public let decoyHash: String
+    /// The console's count of live tokens by client (nil: the console shows none).
+    public let census: TokenCensus?
 
-    public init(configuration: Configuration) {
+    public init(configuration: Configuration, census: TokenCensus? = nil) {
         self.configuration = configuration
+        self.census = census
         decoyHash = PasswordHasher.encode(password: "\u{0}decoy", salt: "durindecoysalt", iterations: configuration.passwordIterations)
     }
 }
@@ -72,7 +75,8 @@ public final class API {
 
     /// Handles one request. Never throws: every failure becomes durin's error response.
     public func handle(_ request: HTTPRequest) -> Handled {
-        let route = Route.match(request.path)
+        // The console's location answers the console only, and no API route answers it.
+        let route = request.directives.console ? Route.console : Route.match(request.path)
         var handling: Handling
         do {
             handling = try dispatch(request, route: route)
@@ -110,6 +114,8 @@ public final class API {
         case .login:
             if let options = try methodChecked() { return .respond(options) }
             return .checkPassword(try admitLogin(request))
+        case .console:
+            return console(request)
         }
     }
 
@@ -119,6 +125,7 @@ public final class API {
         case .trustedLocation: return directives.trusted
         case .apiAccessClient: return config.apiAccessClientName != nil
         case .metricsLocation: return directives.metrics && metrics != nil
+        case .consoleLocation: return directives.console
         }
     }
 

@@ -17,6 +17,25 @@ public struct HTTPRequest: Sendable {
     public var remoteAddress: String?
     /// The User-Agent header (POST requests only), kept with a token at login.
     public var userAgent: String?
+    /// What only the console's location reads (nil elsewhere: a check copies none of it).
+    public var console: ConsoleContext?
+
+    /// The browser's side of a console request.
+    public struct ConsoleContext: Sendable, Equatable {
+        /// The Cookie header.
+        public var cookie: String?
+        /// Origin and Sec-Fetch-Site: where a state-changing request came from.
+        public var origin: String?
+        public var fetchSite: String?
+        /// The Host header and the scheme nginx was reached by: this page's origin.
+        public var host: String?
+        public var scheme: String = "http"
+        /// QUERY_STRING.
+        public var query: String = ""
+        /// The X-CSRF-Token header of a state change.
+        public var csrf: String?
+        public init() {}
+    }
 
     public struct Directives: Sendable, Equatable {
         /// `$durin_allow_clients`: only these clients pass verify/.
@@ -34,12 +53,14 @@ public struct HTTPRequest: Sendable {
         /// Set by the auth_request snippet: denials travel as 401/403 plus headers,
         /// since auth_request turns any other status into 500.
         public var authRequest = false
+        /// Set by durin-console.conf: the operator console, and nothing else, answers.
+        public var console = false
         public init() {}
     }
 
     public init(method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
                 contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives(),
-                remoteAddress: String? = nil, userAgent: String? = nil) {
+                remoteAddress: String? = nil, userAgent: String? = nil, console: ConsoleContext? = nil) {
         self.method = method
         self.path = path
         self.mountPrefix = mountPrefix
@@ -49,6 +70,7 @@ public struct HTTPRequest: Sendable {
         self.directives = directives
         self.remoteAddress = remoteAddress
         self.userAgent = userAgent
+        self.console = console
     }
 
     /// Splits a FastCGI param list (`"web mobile"`) into client names.

@@ -12,6 +12,8 @@ public struct LoginJob: Sendable {
     let addressGroup: String
     /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not processed.
     let queuedAt = ContinuousClock.now
+    /// A sign-in to the operator console: a staff user's, answered with a cookie.
+    var forConsole = false
 }
 
 /// A login's validated fields and the user they name.
@@ -34,7 +36,7 @@ extension API {
     /// flood from one address is refused before it queues for a hasher.
     /// An address nginx did not give (none, or not an address) still counts, in one
     /// shared group: nothing a request sends skips the limit.
-    func admitLogin(_ request: HTTPRequest) throws(APIError) -> LoginJob {
+    func admitLogin(_ request: HTTPRequest, forConsole: Bool = false) throws(APIError) -> LoginJob {
         let group = ClientAddress.group(request.remoteAddress)
         if let rate = config.loginRatePerAddress {
             if let wait = try store({ () throws(StoreError) in try tokens.loginAddressCheck(addressGroup: group, rate: rate) }) {
@@ -42,7 +44,9 @@ extension API {
                 throw .throttled(waitSeconds: wait)
             }
         }
-        return LoginJob(request: request, addressGroup: group)
+        var job = LoginJob(request: request, addressGroup: group)
+        job.forConsole = forConsole
+        return job
     }
 
     /// On the hasher: DRF's field validation, then the per-username limit and the
@@ -102,10 +106,12 @@ extension API {
                 throw .invalidCredentials
             }
             upgradeHashIfNeeded(user, password: attempt.password)
+            if job.forConsole { return try consoleSignIn(user, job: job, details: attempt.details) }
             return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login",
                                   clearingFailuresFrom: attempt.addressGroup, details: attempt.details)
         } catch {
-            return error.response(authPrefix: config.authHeaderPrefix)
+            let response = error.response(authPrefix: config.authHeaderPrefix)
+            return job.forConsole ? Self.secured(response) : response
         }
     }
 

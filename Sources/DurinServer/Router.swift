@@ -39,6 +39,8 @@ public struct Route: Equatable, Sendable {
         /// `sessions/<id>`: durin's router writes `sessions//<id>`; nginx merges the
         /// slashes, and a server that does not still reaches the same session.
         case session
+        /// Every path of the console's location (durin-console.conf), and of no other.
+        case console
     }
 
     enum Availability: Sendable {
@@ -49,6 +51,8 @@ public struct Route: Equatable, Sendable {
         case apiAccessClient
         /// metrics/: only where nginx sets DURIN_METRICS, with metrics on.
         case metricsLocation
+        /// The operator console: only where nginx sets DURIN_CONSOLE.
+        case consoleLocation
     }
 
     /// What a handler gets: the request and, for `sessions/<id>/`, the id.
@@ -69,6 +73,8 @@ public struct Route: Equatable, Sendable {
         case token(locationRules: Bool, Authenticated)
         /// Admitted here; its password is checked on a hasher (LoginPool).
         case login
+        /// The operator console's pages and JSON (Console.swift), signed in by cookie.
+        case console
     }
 
     /// The HTTP API.
@@ -100,6 +106,8 @@ public struct Route: Equatable, Sendable {
              action: .open { api, _ in api.ready() }),
         Spec(name: "metrics", path: .fixed("metrics"), methods: ["GET", "HEAD"], viewName: "Metrics", exists: .metricsLocation,
              action: .open { api, _ in api.metricsResponse() }),
+        Spec(name: "console", path: .console, methods: ["GET", "HEAD", "POST"], viewName: "Console", exists: .consoleLocation,
+             action: .console),
     ]
 
     /// The metrics label of a request that matched no route (or was refused first).
@@ -111,6 +119,7 @@ public struct Route: Equatable, Sendable {
 
     public static let login = named("login")
     public static let verify = named("verify")
+    public static let console = named("console")
 
     public static func match(_ pathInfo: String) -> Route? {
         var path = Substring(pathInfo)

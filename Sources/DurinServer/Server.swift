@@ -71,7 +71,7 @@ public enum Server {
         if config.secretKey == nil {
             logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
         }
-        let settings = ServiceSettings(configuration: config)
+        let settings = ServiceSettings(configuration: config, census: TokenCensus(endpoint: endpoint, configuration: config))
 
         if config.apiAccessClientName == nil {
             logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
@@ -107,6 +107,7 @@ public enum Server {
                              cacheEntries: cache?.count ?? 0, cacheInvalidations: cache?.invalidations ?? 0,
                              fastcgi: intake.snapshot)
         }
+        metrics?.startSampling()
         for index in 0..<hashers {
             let thread = Thread {
                 logins.runHasher(index: index, api: API(settings: settings, endpoint: endpoint, metrics: metrics,
@@ -168,6 +169,19 @@ public enum Server {
                     """)
             }
             let report = try LayoutMigration(connection: connection, configuration: config, sealing: .service).run()
+            // The console's username index, for data from before it: built beside the
+            // requests, a thousand names a round trip.
+            Thread { [logger] in
+                Threads.name("durin-userindex")
+                let admin = AdminStore(connection: endpoint.connection(timeoutMilliseconds: max(config.redisTimeoutMillis, 5000)),
+                                       configuration: config)
+                do {
+                    let added = try admin.ensureUserIndex()
+                    if added > 0 { logger.notice("username index built for the console", metadata: ["users": "\(added)"]) }
+                } catch {
+                    logger.warning("username index not built", metadata: ["error": .string("\(error)")])
+                }
+            }.start()
             if !report.alreadyDone { logger.notice("\(report)") }
             return true
         } catch .unavailable {

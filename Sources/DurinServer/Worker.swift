@@ -130,6 +130,19 @@ struct Worker {
         directives.trusted = request.param("DURIN_TRUSTED", is: "1")
         directives.metrics = request.param("DURIN_METRICS", is: "1")
         directives.authRequest = authRequest
+        directives.console = request.param("DURIN_CONSOLE", is: "1")
+        var console: HTTPRequest.ConsoleContext?
+        if directives.console {
+            var c = HTTPRequest.ConsoleContext()
+            c.cookie = request.param("HTTP_COOKIE")
+            c.origin = request.param("HTTP_ORIGIN")
+            c.fetchSite = request.param("HTTP_SEC_FETCH_SITE")
+            c.host = request.param("HTTP_HOST")
+            c.scheme = request.param("REQUEST_SCHEME") ?? "http"
+            c.query = request.param("QUERY_STRING") ?? ""
+            c.csrf = request.param("HTTP_X_CSRF_TOKEN")
+            console = c
+        }
         let method = request.param("REQUEST_METHOD") ?? "GET"
         return api.handle(HTTPRequest(
             method: method,
@@ -142,6 +155,7 @@ struct Worker {
             remoteAddress: request.param("REMOTE_ADDR"),
             // Kept with a token at login/ and issue/, both POST: a check (GET) does
             // not copy it.
-            userAgent: method == "POST" ? request.param("HTTP_USER_AGENT") : nil))
+            userAgent: method == "POST" ? request.param("HTTP_USER_AGENT") : nil,
+            console: console))
     }
 }

@@ -160,7 +160,7 @@ public final class AdminStore {
     public func addUser(_ user: UserRecord) throws(Failure) {
         // On a cluster the name set has a slot of its own: the name goes in first, so
         // that no user exists without it (a name without a user is skipped).
-        if keys.cluster { do { _ = try connection.call(["SADD", keys.users, user.username]) } catch { throw .store(error) } }
+        if keys.cluster { try run(IndexUsernameScript(name: user.username, add: true)) }
         if try !run(AddUserScript(user: user, created: WallClock.nowMillis())) { throw .exists("user \(user.username)") }
     }
 
@@ -177,7 +177,7 @@ public final class AdminStore {
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
         guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name))) else { throw .notFound("user \(name)") }
-        if keys.cluster { do { _ = try connection.call(["SREM", keys.users, name]) } catch { throw .store(error) } }
+        if keys.cluster { try run(IndexUsernameScript(name: name, add: false)) }
         return n
     }
 
@@ -199,5 +199,81 @@ public final class AdminStore {
     private func setFields(key: String, _ pairs: [String], what: String) throws(Failure) {
         guard !pairs.isEmpty else { return }
         if try !run(SetExistingScript(key: key, pairs: pairs)) { throw .notFound(what) }
+    }
+}
+
+// MARK: - The operator console's reads
+
+extension AdminStore {
+    /// Records an event of its own (the console's actions: `kind` `console`, `user`
+    /// the operator, `client` what they acted on, `reason` the action).
+    public func recordEvent(kind: String, user: String, client: String, reason: String) throws(Failure) {
+        try run(RecordEventScript(kind: kind, user: user, client: client, reason: reason))
+    }
+
+    /// Grants or takes away the console (`is_staff`).
+    public func setStaff(_ name: String, _ staff: Bool) throws(Failure) {
+        try setFields(key: keys.user(name), ["is_staff", staff ? "1" : "0"], what: "user \(name)")
+    }
+
+    /// Usernames starting with `prefix`, in byte order, at most `limit`: a ZRANGE BYLEX
+    /// of the username index, O(log n + limit) however many users there are. The
+    /// index may still name a removed user (durin's ACL has no ZREM, and an index
+    /// entry costs less than a right operators must add): such names are skipped.
+    public func usernames(prefix: String, limit: Int) throws(StoreError) -> [String] {
+        let start = Array("[\(prefix)".utf8)
+        // Every name with the prefix sorts before the prefix followed by 0xFF (no
+        // UTF-8 byte is 0xFF).
+        let end = Array("[\(prefix)".utf8) + [0xFF]
+        let args: [[UInt8]] = [Array("ZRANGE".utf8), Array(keys.userIndex.utf8), start, end, Array("BYLEX".utf8),
+                               Array("LIMIT".utf8), Array("0".utf8), Array(String(limit * 2 + 10).utf8)]
+        let reply: RedisReply
+        do { reply = try connection.send(args) } catch { throw StoreError(error) }
+        if case .error(let message) = reply { throw StoreError(reply: message) }
+        let names = (reply.array ?? []).compactMap(\.string)
+        guard !names.isEmpty else { return [] }
+        let exists: [RedisReply]
+        let commands = names.map { ["EXISTS", keys.user($0)] }
+        do throws(RedisError) { exists = try connection.pipeline(commands) } catch { throw StoreError(error) }
+        return Array(zip(names, exists).filter { $0.1.int == 1 }.map(\.0).prefix(limit))
+    }
+
+    /// Builds the username index from the set of usernames when it is missing while
+    /// users exist (data from before the index), `batch` names a round trip. Returns
+    /// how many names it added.
+    @discardableResult
+    public func ensureUserIndex(batch: Int = 1000) throws(StoreError) -> Int {
+        guard (try connection.call(["ZCARD", keys.userIndex]).int ?? 0) == 0 else { return 0 }
+        var added = 0
+        try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
+            _ = try connection.call(["ZADD", keys.userIndex] + names.flatMap { ["0", $0] })
+            added += names.count
+            return true
+        }
+        return added
+    }
+
+    /// About how many live tokens each client has: one pass over the users, `batch`
+    /// of them a pipelined round trip (an HMGET of their index entries for `clients`),
+    /// so no command holds Redis for long. An index entry whose token expired and was
+    /// not yet swept still counts: "about".
+    public func tokenCounts(clients: [String], batch: Int = 500) throws(StoreError) -> [String: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: clients.map { ($0, 0) })
+        guard !clients.isEmpty else { return counts }
+        let fields = clients.map { KeySpace.tokenIndexPrefix + $0 }
+        try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
+            let replies: [RedisReply]
+            if keys.cluster {
+                replies = try names.map { name throws(StoreError) in try connection.call(["HMGET", keys.user(name)] + fields) }
+            } else {
+                let commands = names.map { ["HMGET", keys.user($0)] + fields }
+                do throws(RedisError) { replies = try connection.pipeline(commands) } catch { throw StoreError(error) }
+            }
+            for reply in replies {
+                for (client, value) in zip(clients, reply.array ?? []) where value.string != nil { counts[client, default: 0] += 1 }
+            }
+            return true
+        }
+        return counts
     }
 }

@@ -63,6 +63,10 @@ public struct KeySpace: Sendable {
     /// The set of usernames. On a cluster it is kept beside the user scripts, not in
     /// them (it has a slot of its own).
     public var users: String { prefix(of: .users) + Name.users }
+    /// The usernames again, as a sorted set whose members all score 0, so that
+    /// ZRANGE BYLEX finds those with a prefix in O(log n): the console's user search.
+    /// Kept beside `users` (same slot on a cluster).
+    public var userIndex: String { prefix(of: .users) + Name.userIndex }
     /// A token's hash, by `Token.digest`. It lives until its expiry plus the grace
     /// period, so that an expired token can answer "The given token has expired." once.
     public func token(_ digest: String) -> String { prefix(of: .token(digest)) + Name.token + digest }
@@ -198,6 +202,7 @@ extension KeySpace {
         static let client = "client:"
         static let clients = "clients"
         static let users = "users"
+        static let userIndex = "userindex"
         static let events = "events"
         static let tokenSequence = "seq:token"
         static let issuer = "issuer:"
@@ -232,6 +237,7 @@ extension KeySpace {
     local function layout1ExpiredKey(sha) return P .. '\(Name.layout1Expired)' .. sha end
     local function layout1IndexKey(user) return P .. '\(Name.user)' .. user .. '\(Name.layout1UserTokens)' end
     local CLIENTS, USERS, ISSUERS = P .. '\(Name.clients)', P .. '\(Name.users)', P .. '\(Name.issuers)'
+    local USER_INDEX = P .. '\(Name.userIndex)'
     local EVENTS, TOKEN_SEQUENCE = P .. '\(Name.events)', P .. '\(Name.tokenSequence)'
     local INDEX_PREFIX = '\(tokenIndexPrefix)'
     local function indexField(client) return INDEX_PREFIX .. client end

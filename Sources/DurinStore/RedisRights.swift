@@ -37,6 +37,12 @@ public enum RedisRights {
         "pexpire", "pexpireat", "pexpiretime", "pttl", "persist", "scan", "sscan", "wait", "time",
     ]
 
+    /// Granted by the shipped ACL but not required: without them durin starts and
+    /// works, and says what it lacks where they would have been used (`info`: the
+    /// console's Redis memory and persistence). A right added after a release is
+    /// optional this way, so an upgrade never stops on an older ACL.
+    public static let optionalCommands = ["info"]
+
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
     /// instead of stopping at the first, and deletes what it made.
     static let probe = Script(#"""

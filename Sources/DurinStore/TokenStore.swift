@@ -354,6 +354,11 @@ public final class TokenStore {
         if recorded != mine.fingerprint { throw .otherSealingSecret }
     }
 
+    /// An HMAC of `text` under the sealing secret (TokenSeal.mac).
+    public func mac(purpose: String, _ text: String) throws(StoreError) -> String {
+        try sealingKey().mac(purpose: purpose, text)
+    }
+
     /// Records the service's sealing secret for durinctl (`SealingRole.service`).
     /// Returns true when another secret was recorded before: tokens sealed under it
     /// cannot be handed back, and get replaced at their next login.

@@ -3,13 +3,16 @@ public struct UserRecord: Sendable, Equatable {
     public var username: String
     public var passwordHash: String
     public var isActive: Bool
+    /// May sign in to the operator console (`is_staff`, as Django's).
+    public var isStaff: Bool
     /// Profile fields (`email`, `first_name`, ...) for DURIN_USER_FIELDS.
     public var profile: [String: String]
 
-    public init(username: String, passwordHash: String, isActive: Bool, profile: [String: String] = [:]) {
+    public init(username: String, passwordHash: String, isActive: Bool, isStaff: Bool = false, profile: [String: String] = [:]) {
         self.username = username
         self.passwordHash = passwordHash
         self.isActive = isActive
+        self.isStaff = isStaff
         self.profile = profile
     }
 
@@ -18,10 +21,11 @@ public struct UserRecord: Sendable, Equatable {
         self.username = username
         passwordHash = fields["password"] ?? "!"
         isActive = fields["is_active"] == "1"
+        isStaff = fields["is_staff"] == "1"
         // The user hash also holds the user's token index (`t:<client>` fields),
         // which is not the profile.
         var profile = fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
-        for reserved in ["username", "password", "is_active", "import_digest"] { profile[reserved] = nil }
+        for reserved in ["username", "password", "is_active", "is_staff", "import_digest"] { profile[reserved] = nil }
         self.profile = profile
     }
 }

@@ -6,10 +6,11 @@ import DurinStore
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage users.",
-        subcommands: [Add.self, List.self, Show.self, SetPassword.self, Activate.self, Deactivate.self, Remove.self])
+        subcommands: [Add.self, List.self, Show.self, Set.self, SetPassword.self, Activate.self, Deactivate.self, Remove.self])
 
     static func json(_ u: UserRecord) -> JSONValue {
-        var members: [(String, JSONValue)] = [("username", .string(u.username)), ("is_active", .bool(u.isActive))]
+        var members: [(String, JSONValue)] = [("username", .string(u.username)), ("is_active", .bool(u.isActive)),
+                                              ("is_staff", .bool(u.isStaff))]
         for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { members.append((k, .string(v))) }
         return .object(members)
     }
@@ -21,6 +22,7 @@ struct UserCommand: ParsableCommand {
         @Flag(help: "Read an existing Django hash (pbkdf2_sha256$...) from standard input and keep it unchanged.")
         var passwordHash = false
         @Flag(help: "Create the user inactive.") var inactive = false
+        @Flag(help: "Let the user sign in to the operator console.") var staff = false
         @Option(name: .customLong("field"), help: "A profile field KEY=VALUE (repeatable), e.g. email=a@b.c.") var fields: [String] = []
 
         @OptionGroup var settings: Settings
@@ -50,7 +52,9 @@ struct UserCommand: ParsableCommand {
             } else {
                 hash = "!"  // Django's unusable password: the user cannot log in until one is set
             }
-            try attempt { try ctx.admin.addUser(UserRecord(username: name, passwordHash: hash, isActive: !inactive, profile: profile)) }
+            try attempt {
+                try ctx.admin.addUser(UserRecord(username: name, passwordHash: hash, isActive: !inactive, isStaff: staff, profile: profile))
+            }
             Terminal.out("added user \(name)\(hash == "!" ? " (no password yet: set one with set-password)" : "")")
         }
     }
@@ -77,9 +81,26 @@ struct UserCommand: ParsableCommand {
             let ctx = try settings.context()
             guard let u = try attempt({ try ctx.admin.user(named: name) }) else { throw CLIError("no user \(name)") }
             if output.json { printJSON(UserCommand.json(u)) } else {
-                Terminal.out("username:  \(Terminal.escaped(u.username))\nis_active: \(u.isActive)")
+                Terminal.out("username:  \(Terminal.escaped(u.username))\nis_active: \(u.isActive)\nis_staff:  \(u.isStaff)")
                 for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { Terminal.out("\(Terminal.escaped(k)): \(Terminal.escaped(v))") }
             }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a user's flags.")
+        @Argument var name: String
+        @Flag(inversion: .prefixedNo, help: "Whether the user may sign in to the operator console.") var staff: Bool?
+        @OptionGroup var settings: Settings
+
+        func validate() throws {
+            guard staff != nil else { throw ValidationError("nothing to change: give --staff or --no-staff") }
+        }
+
+        func run() throws {
+            let ctx = try settings.context()
+            if let staff { try attempt { try ctx.admin.setStaff(name, staff) } }
+            Terminal.out("updated user \(name)")
         }
     }
 

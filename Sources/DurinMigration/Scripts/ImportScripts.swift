@@ -77,6 +77,7 @@ struct ImportUserScript: ScriptCall {
       if dry == '1' then return 'created' end
       redis.call('HSET', key, 'username', name, 'created', created, 'import_digest', digest, unpack(fields))
       redis.call('SADD', USERS, name)
+      redis.call('ZADD', USER_INDEX, 0, name)
       return 'created'
     end
     if redis.call('HGET', key, 'import_digest') == digest then return 'unchanged' end

@@ -109,6 +109,49 @@ struct StampClientIdleScript: ScriptCall {
     """#)
 }
 
+/// An event of its own: what an operator did in the console, naming them as `user`
+/// and what they acted on as `client` and `reason`.
+struct RecordEventScript: ScriptCall {
+    let kind: String
+    let user: String
+    let client: String
+    let reason: String
+
+    var group: KeyGroup { .user(user) }
+    var arguments: [String] { [kind, user, client, reason] }
+
+    func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
+
+    static let script = Script(parameters: ["kind", "user", "client", "reason"], #"""
+    guard(EVENTS)
+    emit(kind, user, client, '', reason)
+    return 1
+    """#)
+}
+
+/// On a cluster, where the names live in a slot of their own: adds a name to (or
+/// removes it from) the set of usernames and their search index, together.
+struct IndexUsernameScript: ScriptCall {
+    let name: String
+    let add: Bool
+
+    var group: KeyGroup { .users }
+    var arguments: [String] { [name, add ? "1" : ""] }
+
+    func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
+
+    static let script = Script(parameters: ["name", "add"], #"""
+    if add == '1' then
+      redis.call('SADD', USERS, name)
+      redis.call('ZADD', USER_INDEX, 0, name)
+    else
+      redis.call('SREM', USERS, name)
+      redis.call('ZREM', USER_INDEX, name)
+    end
+    return 1
+    """#)
+}
+
 /// Adds a user unless the name exists. Outcome: whether it was added.
 struct AddUserScript: ScriptCall {
     let user: UserRecord
@@ -119,6 +162,7 @@ struct AddUserScript: ScriptCall {
     var arguments: [String] {
         var pairs = ["username", user.username, "password", user.passwordHash,
                      "is_active", user.isActive ? "1" : "0", "created", String(created)]
+        if user.isStaff { pairs += ["is_staff", "1"] }
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { pairs += [k, v] }
         return [user.username] + pairs
     }
@@ -132,7 +176,10 @@ struct AddUserScript: ScriptCall {
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     redis.call('HSET', key, unpack(fields))
     -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
-    if not CLUSTER then redis.call('SADD', USERS, name) end
+    if not CLUSTER then
+      redis.call('SADD', USERS, name)
+      redis.call('ZADD', USER_INDEX, 0, name)
+    end
     return 1
     """#)
 }
@@ -182,7 +229,10 @@ struct RemoveUserScript: ScriptCall {
     guardIndex(key)
     guard(EVENTS, failuresKey)
     if redis.call('DEL', key) == 0 then return -1 end
-    if not CLUSTER then redis.call('SREM', USERS, name) end
+    if not CLUSTER then
+      redis.call('SREM', USERS, name)
+      redis.call('ZREM', USER_INDEX, name)
+    end
     local n = 0
     for i = 1, #entries, 2 do
       local t = redis.call('HMGET', tokenKey(entries[i + 1]), 'i', 'e')

@@ -47,7 +47,7 @@ package struct Script: Sendable {
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
         SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script, TouchScript.script,
-        StampClientIdleScript.script,
+        StampClientIdleScript.script, IndexUsernameScript.script, RecordEventScript.script,
     ]
 
     /// Shared by the scripts.

@@ -1,0 +1,165 @@
+import DurinCore
+import DurinHTTP
+import DurinStore
+
+/// The operator console (docs/console.md): a page for staff users, served where
+/// nginx sets DURIN_CONSOLE (durin-console.conf), and the JSON it reads and writes
+/// under `api/`.
+///
+/// Signed in by durin's own login (a staff user, the console client), the token
+/// living in an HttpOnly, SameSite=Strict cookie scoped to the console's path. Every
+/// state change is a POST that must come from the console's own origin (Origin,
+/// Sec-Fetch-Site) and carry the session's CSRF token (an HMAC of its token's
+/// digest under the sealing secret). Every answer carries a strict
+/// Content-Security-Policy: the page loads its own script and style, nothing else.
+extension API {
+    /// Every request of the console's location.
+    func console(_ request: HTTPRequest) -> Handling {
+        do throws(APIError) {
+            let method = request.method.uppercased()
+            switch (method, request.path) {
+            case ("GET", "/"), ("HEAD", "/"), ("GET", ""):
+                return .respond(Self.asset(ConsoleAssets.page, type: "text/html; charset=utf-8"))
+            case ("GET", "/console.js"):
+                return .respond(Self.asset(ConsoleAssets.script, type: "text/javascript; charset=utf-8"))
+            case ("GET", "/console.css"):
+                return .respond(Self.asset(ConsoleAssets.style, type: "text/css; charset=utf-8"))
+            case ("POST", "/api/session"):
+                // A sign-in from another origin would sign the browser in as someone else.
+                try Self.requireSameOrigin(request)
+                return .checkPassword(try admitLogin(request, forConsole: true))
+            default:
+                break
+            }
+            guard request.path.hasPrefix("/api/") else { throw .notFound }
+            let session = try consoleSession(request)
+            if method == "POST" {
+                try Self.requireSameOrigin(request)
+                guard let sent = request.console?.csrf,
+                      constantTimeEquals(Array(sent.utf8), Array(session.csrf.utf8)) else { throw .csrfFailed }
+            } else if method != "GET" && method != "HEAD" {
+                throw .methodNotAllowed(method: method, allowed: ["GET", "POST"])
+            }
+            let route = String(request.path.dropFirst("/api/".count))
+            return .respond(Self.secured(try consoleAPI(request, route: route, method: method, session: session)))
+        } catch {
+            return .respond(Self.secured(error.response(authPrefix: "Cookie")))
+        }
+    }
+
+    /// A signed-in staff user: the cookie's token, checked as any token is (expiry,
+    /// idle timeout, deactivation) but valid here only if it is the console client's.
+    struct ConsoleSession {
+        let user: UserRecord
+        let record: TokenRecord
+        /// The CSRF token every POST must carry (X-CSRF-Token).
+        let csrf: String
+    }
+
+    static let cookieName = "durin_console"
+
+    func consoleSession(_ request: HTTPRequest) throws(APIError) -> ConsoleSession {
+        guard let token = Self.cookie(Self.cookieName, in: request.console?.cookie), !token.isEmpty else { throw .notAuthenticated }
+        let digest = Token.digest(of: token)
+        let rules = AccessRules(allowClients: [config.consoleClientName])
+        let record: TokenRecord
+        switch try store({ () throws(StoreError) in try tokens.authenticate(digest: digest, rules: rules) }) {
+        case .valid(let r): record = r
+        case .expired: throw .tokenExpired
+        case .userInactive: throw .userInactive
+        case .invalid, .denied, .throttled: throw .invalidToken
+        }
+        guard let user = try store({ () throws(StoreError) in try admin.user(named: record.user) }), user.isActive else {
+            throw .userInactive
+        }
+        guard user.isStaff else { throw .notStaff }
+        return ConsoleSession(user: user, record: record, csrf: try csrfToken(digest: digest))
+    }
+
+    func csrfToken(digest: String) throws(APIError) -> String {
+        try store { () throws(StoreError) in try tokens.mac(purpose: "console-csrf", digest) }
+    }
+
+    /// The hasher's end of a console sign-in: a staff user gets the console client's
+    /// token (made on the first sign-in) in a cookie, and the session's CSRF token.
+    func consoleSignIn(_ user: UserRecord, job: LoginJob, details: SessionDetails) throws(APIError) -> HTTPResponse {
+        guard user.isStaff else {
+            logger.notice("console sign-in refused: not staff", metadata: ["user": .string(user.username)])
+            throw .notStaff
+        }
+        let client = config.consoleClientName
+        if try store({ () throws(StoreError) in try admin.client(named: client) }) == nil {
+            do {
+                try admin.addClient(ClientRecord(name: client, tokenTTL: .seconds(3600), throttleRate: nil,
+                                                 created: WallClock.nowMillis(), idleTimeout: 900))
+            } catch .store(let error) {
+                _ = try store { () throws(StoreError) in throw error }
+            } catch {
+                // Made meanwhile by another sign-in: fine.
+            }
+        }
+        let outcome = try store { () throws(StoreError) in
+            try tokens.login(user: user.username, client: client, mode: .keep, event: "login", details: details)
+        }
+        guard case .success(let issued) = outcome else { throw .invalidCredentials }
+        if issued.outcome != .existing { slot?.tokenIssued(client: client) }
+        logger.info("console sign-in", metadata: ["user": .string(user.username), "session": "\(issued.record.id)"])
+        let csrf = try csrfToken(digest: issued.record.digest)
+        let cookie = Self.sessionCookie(issued.token.value, request: job.request)
+        return Self.secured(.json(200, ["user": .string(user.username), "csrf": .string(csrf),
+                                        "expiry": expiryJSON(issued.record.expiry)], headers: [("Set-Cookie", cookie)]))
+    }
+
+    /// The session cookie: only this path, never to scripts, never cross-site, and
+    /// only over TLS when the page came over TLS.
+    static func sessionCookie(_ value: String, request: HTTPRequest, clear: Bool = false) -> String {
+        var cookie = "\(cookieName)=\(value); Path=\(request.mountPrefix)/; HttpOnly; SameSite=Strict"
+        if request.console?.scheme == "https" { cookie += "; Secure" }
+        if clear { cookie += "; Max-Age=0" }
+        return cookie
+    }
+
+    /// A state change must come from the console's own page: a browser says where a
+    /// request came from (Origin; Sec-Fetch-Site), and anything but this origin is
+    /// refused. A client that sends neither is no browser; the CSRF token still applies.
+    static func requireSameOrigin(_ request: HTTPRequest) throws(APIError) {
+        let context = request.console ?? HTTPRequest.ConsoleContext()
+        if let site = context.fetchSite, site != "same-origin" { throw .crossOrigin }
+        if let origin = context.origin {
+            guard let host = context.host, origin == "\(context.scheme)://\(host)" else { throw .crossOrigin }
+        }
+    }
+
+    /// One cookie's value from a Cookie header.
+    static func cookie(_ name: String, in header: String?) -> String? {
+        guard let header else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.drop { $0 == " " }
+            if pair.hasPrefix(name + "=") { return String(pair.dropFirst(name.count + 1)) }
+        }
+        return nil
+    }
+
+    /// The headers every console answer carries: its own script and style only, no
+    /// framing, no sniffing, no referrer, no caching of what may name users.
+    static let securityHeaders: [(String, String)] = [
+        ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+    ]
+
+    static func secured(_ response: HTTPResponse) -> HTTPResponse {
+        var secured = response
+        secured.headers += securityHeaders
+        return secured
+    }
+
+    static func asset(_ text: String, type: String) -> HTTPResponse {
+        secured(HTTPResponse(status: 200, headers: [("Content-Type", type)], body: Array(text.utf8)))
+    }
+}

@@ -166,7 +166,8 @@ seed() {
     local ctl="$bin/durinctl"
     for c in web cli mobile; do "$ctl" client add "$c" >/dev/null 2>&1 || true; done
     if ! "$ctl" user show demo >/dev/null 2>&1; then
-        echo "demo-password" | "$ctl" user add demo --password-stdin --field email=demo@example.com >/dev/null
+        # Staff, so that the demo signs in to the operator console too.
+        echo "demo-password" | "$ctl" user add demo --password-stdin --staff --field email=demo@example.com >/dev/null
     fi
 }
 
@@ -208,6 +209,8 @@ durin is running on http://127.0.0.1:$port (clients web, cli, mobile; user demo 
   curl -s -X POST http://127.0.0.1:$port/api/auth/refresh/ -H "Authorization: Token \$TOKEN"
   curl -s -X POST http://127.0.0.1:$port/api/auth/logout/  -H "Authorization: Token \$TOKEN"
   DURIN_REDIS_URL=unix://:\$(cat $state/redis-password)@$state/redis.sock $bin/durinctl token list
+
+The operator console: http://127.0.0.1:$port/durin/console/ (demo / demo-password)
 
 Ctrl-C stops the stack.
 MSG

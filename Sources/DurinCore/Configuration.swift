@@ -8,7 +8,9 @@ public struct Configuration: Sendable {
     // durin's settings
     public var defaultTokenTTL: TokenTTL = .seconds(86400)
     public var tokenCharacterLength = 64
-    public var authHeaderPrefix = "Token"
+    /// DURIN_AUTH_HEADER_PREFIX's words: the Authorization schemes accepted (durin's
+    /// one keyword, `Token`, by default; `Token Bearer` for RFC 6750 clients too).
+    public var authSchemes = ["Token"]
     public var expiryFormat = ExpiryFormat()
     public var tokenCacheTimeout: Int64 = 60
     public var refreshTokenOnLogin = false
@@ -50,6 +52,10 @@ public struct Configuration: Sendable {
     /// guesses spread over many addresses are slowed too. Above what one address
     /// group can send at `loginFailureRate` (600 an hour at 10/m).
     public var loginFailureRatePerUser: ThrottleRate? = ThrottleRate(requests: 1000, periodSeconds: 3600)
+    /// Calls to introspect/ and revoke/ per issuer: a leaked or runaway issuer key
+    /// cannot scan tokens, nor load Redis, faster than this. A gateway that
+    /// introspects each request (and caches the answer) stays well under it.
+    public var introspectionRate: ThrottleRate? = ThrottleRate(requests: 1000, periodSeconds: 1)
     /// Login attempts per address group (REMOTE_ADDR: an IPv4 address, an IPv6 /64),
     /// hashed or not.
     public var loginRatePerAddress: ThrottleRate? = ThrottleRate(requests: 30, periodSeconds: 60)
@@ -99,9 +105,13 @@ public struct Configuration: Sendable {
             return true
         }
         try reader.int("DURIN_TOKEN_CHARACTER_LENGTH", in: 32...256) { c.tokenCharacterLength = $0 }
-        try reader.read("DURIN_AUTH_HEADER_PREFIX", expected: "one word of printable ASCII, such as Token or Bearer") { s in
-            guard !s.isEmpty, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
-            c.authHeaderPrefix = s
+        try reader.read("DURIN_AUTH_HEADER_PREFIX",
+                        expected: "one or more words of letters, digits and - . _ ~ + /, such as Token, Bearer or \"Token Bearer\"") { s in
+            let words = s.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            // An auth-scheme is an RFC 9110 token; a challenge is built from it.
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/!#$%&'*^`|".utf8)
+            guard !words.isEmpty, words.allSatisfy({ $0.utf8.allSatisfy(allowed.contains) }) else { return false }
+            c.authSchemes = words
             return true
         }
         if let f = env["DURIN_EXPIRY_DATETIME_FORMAT"], !f.isEmpty { c.expiryFormat = ExpiryFormat(pattern: f) }
@@ -182,6 +192,12 @@ public struct Configuration: Sendable {
             if s.lowercased() == "off" { c.loginFailureRatePerUser = nil; return true }
             guard let r = ThrottleRate.parse(s) else { return false }
             c.loginFailureRatePerUser = r
+            return true
+        }
+        try reader.read("DURIN_INTROSPECTION_RATE", expected: "N/s, N/m, N/h or N/d, or off") { s in
+            if s.lowercased() == "off" { c.introspectionRate = nil; return true }
+            guard let r = ThrottleRate.parse(s) else { return false }
+            c.introspectionRate = r
             return true
         }
         try reader.read("DURIN_LOGIN_RATE_PER_ADDRESS", expected: "N/s, N/m, N/h or N/d, or off") { s in

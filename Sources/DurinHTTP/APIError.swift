@@ -39,6 +39,11 @@ public enum APIError: Error, Equatable, Sendable {
     case crossOrigin
     /// A state change without the session's CSRF token.
     case csrfFailed
+    // introspect/ and revoke/ (RFC 7662, RFC 7009), in OAuth's error form (RFC 6749 §5.2).
+    /// No issuer key, or a wrong one: `invalid_client`.
+    case invalidClient
+    /// A request without the `token` (or `username`) parameter: `invalid_request`.
+    case oauthInvalidRequest(String)
     // Infrastructure.
     case storeUnavailable
     case internalError
@@ -56,8 +61,10 @@ public enum APIError: Error, Equatable, Sendable {
 extension APIError {
     public var status: Int {
         switch self {
-        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
+        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive,
+             .invalidClient:
             return 401
+        case .oauthInvalidRequest: return 400
         case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation,
              .forgedIdentityHeaders:
             return 400
@@ -70,6 +77,22 @@ extension APIError {
         case .busy, .storeUnavailable: return 503
         case .internalError: return 500
         }
+    }
+
+    /// One scheme's challenge. RFC 6750 §3: no error code when no credentials came;
+    /// `invalid_request` for a malformed header; `invalid_token` for a token that is
+    /// not (or no longer) valid.
+    func challenge(_ scheme: String) -> String {
+        guard scheme.lowercased() == "bearer" else { return scheme }
+        let code: String
+        switch self {
+        case .notAuthenticated: return scheme
+        case .invalidHeaderNoCredentials, .invalidHeaderSpaces: code = "invalid_request"
+        default: code = "invalid_token"
+        }
+        // A quoted-string: durin's texts hold neither quote nor backslash, and never will here.
+        let description = String((detail ?? "").filter { $0 != "\"" && $0 != "\\" })
+        return "\(scheme) error=\"\(code)\", error_description=\"\(description)\""
     }
 
     /// The `detail` text, for errors that have one.
@@ -99,17 +122,28 @@ extension APIError {
         case .notStaff: return "Only staff users may use the console."
         case .crossOrigin: return "Cross-origin request refused."
         case .csrfFailed: return "CSRF Failed: CSRF token missing or incorrect."
+        case .invalidClient: return "Client authentication failed."
+        case .oauthInvalidRequest(let why): return why
         case .storeUnavailable: return "Token store unavailable."
         case .internalError: return "A server error occurred."
         }
     }
 
-    /// The response durin gives for this error.
-    public func response(authPrefix: String) -> HTTPResponse {
+    /// The response durin gives for this error, with one scheme (durin's).
+    public func response(authPrefix: String) -> HTTPResponse { response(authSchemes: [authPrefix]) }
+
+    /// The response durin gives for this error. A 401 challenges with every scheme the
+    /// service accepts, one WWW-Authenticate header each: durin's bare keyword
+    /// (`Token`), and for `Bearer` RFC 6750's form, which says what was wrong.
+    public func response(authSchemes: [String]) -> HTTPResponse {
         var headers: [(String, String)] = []
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
-            headers.append(("WWW-Authenticate", authPrefix))
+            for scheme in authSchemes { headers.append(("WWW-Authenticate", challenge(scheme))) }
+        case .invalidClient:
+            // The ways an issuer may present its key (IssuerCredentials).
+            headers.append(("WWW-Authenticate", "Issuer"))
+            headers.append(("WWW-Authenticate", "Basic realm=\"durin\""))
         case .methodNotAllowed(_, let allowed):
             headers.append(("Allow", allowed.joined(separator: ", ")))
         case .throttled(let wait):
@@ -126,6 +160,10 @@ extension APIError {
             body = ["non_field_errors": ["Unable to log in with provided credentials."]]
         case .validation(let message):
             body = [.string(message)]
+        case .invalidClient:
+            body = ["error": "invalid_client"]
+        case .oauthInvalidRequest(let description):
+            body = ["error": "invalid_request", "error_description": .string(description)]
         default:
             body = ["detail": .string(detail ?? "")]
         }

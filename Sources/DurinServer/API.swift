@@ -81,7 +81,7 @@ public final class API {
         do {
             handling = try dispatch(request, route: route)
         } catch {
-            handling = .respond(error.response(authPrefix: config.authHeaderPrefix))
+            handling = .respond(error.response(authSchemes: config.authSchemes))
         }
         if request.directives.authRequest, case .respond(let response) = handling {
             handling = .respond(Self.forAuthRequest(response))
@@ -134,7 +134,7 @@ public final class API {
     /// `locationRules` (verify/), the location's client rules and throttle apply in
     /// the same round trip, and its cache when it asks for one.
     func authenticate(_ request: HTTPRequest, locationRules: Bool) throws(APIError) -> TokenRecord {
-        guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, prefix: config.authHeaderPrefix) else {
+        guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, schemes: config.authSchemes) else {
             throw .notAuthenticated
         }
         let digest = Token.digest(of: token)
@@ -246,7 +246,11 @@ public final class API {
     /// shipped nginx snippet turns back into durin's response.
     static func forAuthRequest(_ response: HTTPResponse) -> HTTPResponse {
         guard response.status >= 300 else { return response }
-        var headers = response.headers.filter { $0.0 != "Content-Type" }
+        // nginx before 1.23 keeps one WWW-Authenticate of a subrequest: every
+        // scheme's challenge goes in that one, comma-separated (RFC 9110 §11.6.1).
+        let challenges = response.headers.filter { $0.0 == "WWW-Authenticate" }.map(\.1)
+        var headers = response.headers.filter { $0.0 != "Content-Type" && $0.0 != "WWW-Authenticate" }
+        if !challenges.isEmpty { headers.append(("WWW-Authenticate", challenges.joined(separator: ", "))) }
         headers.append(("X-Durin-Status", String(response.status)))
         headers.append(("X-Durin-Error", String(decoding: response.body, as: UTF8.self)))
         return HTTPResponse(status: response.status == 401 ? 401 : 403, headers: headers)

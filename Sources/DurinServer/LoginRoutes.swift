@@ -110,7 +110,7 @@ extension API {
             return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login",
                                   clearingFailuresFrom: attempt.addressGroup, details: attempt.details)
         } catch {
-            let response = error.response(authPrefix: config.authHeaderPrefix)
+            let response = error.response(authSchemes: config.authSchemes)
             return job.forConsole ? Self.secured(response) : response
         }
     }

@@ -84,7 +84,7 @@ struct Worker {
                     request = FastCGIRequest()
                     continue
                 }
-                response = APIError.busy.response(authPrefix: config.authHeaderPrefix)
+                response = APIError.busy.response(authSchemes: config.authSchemes)
             }
             if let started, handled.route == .verify {
                 api.slot?.verifyLatency.observe(nanos: (ContinuousClock.now - started).nanoseconds)
@@ -98,7 +98,7 @@ struct Worker {
     /// A request refused before routing counts as "unknown" (route nil).
     private func serve(_ request: FastCGIRequest, api: API, config: Configuration) -> API.Handled {
         func refused(_ error: APIError) -> API.Handled {
-            API.Handled(route: nil, handling: .respond(error.response(authPrefix: config.authHeaderPrefix)))
+            API.Handled(route: nil, handling: .respond(error.response(authSchemes: config.authSchemes)))
         }
         let authRequest = request.param("DURIN_AUTH_REQUEST", is: "1")
         // Before anything else, the body included: only nginx gives durin requests.
@@ -113,7 +113,7 @@ struct Worker {
         // them, whatever the protected location forwards.
         if authRequest && request.hasParam(prefixed: "HTTP_X_DURIN_") {
             return API.Handled(route: nil, handling: .respond(API.forAuthRequest(
-                APIError.forgedIdentityHeaders.response(authPrefix: config.authHeaderPrefix))))
+                APIError.forgedIdentityHeaders.response(authSchemes: config.authSchemes))))
         }
         let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
         let body: [UInt8]

@@ -113,6 +113,9 @@ public struct KeySpace: Sendable {
     /// Login attempts from one address group (`ClientAddress.group`): the
     /// per-address limit. Its own slot on a cluster.
     public func loginAddress(_ group: String) -> String { prefix + Name.loginAddress + Self.fingerprint(group) }
+    /// An issuer's calls to introspect/ and revoke/: its per-issuer limit
+    /// (DURIN_INTROSPECTION_RATE). Its own slot on a cluster.
+    public func issuerCalls(_ name: String) -> String { prefix + Name.issuerCalls + Self.fingerprint(name) }
     /// Failed logins of one username from one address group: a guesser locks the
     /// name only for where they guess from, never for its owner elsewhere.
     public func loginFailures(user: String, addressGroup: String) -> String {
@@ -211,6 +214,7 @@ extension KeySpace {
         static let importedMark = "imported:"
         static let movedMark = "m:"
         static let loginAddress = "loginaddr:"
+        static let issuerCalls = "issuercalls:"
         static let loginFailures = "loginfail:"
         static let loginUser = "loginuser:"
         static let secret = "secret"

@@ -139,7 +139,13 @@ public final class TokenStore {
     /// Counts a login attempt from an address group (`ClientAddress.group`); the
     /// wait in seconds when it is over `rate`.
     public func loginAddressCheck(addressGroup: String, rate: ThrottleRate) throws(StoreError) -> Int? {
-        try run(LoginAddressCheckScript(key: keys.loginAddress(addressGroup), rate: rate))
+        try run(RateWindowScript(key: keys.loginAddress(addressGroup), rate: rate))
+    }
+
+    /// Counts an issuer's call to introspect/ or revoke/; the wait in seconds when
+    /// the issuer is over `rate`.
+    public func issuerCallCheck(issuer: String, rate: ThrottleRate) throws(StoreError) -> Int? {
+        try run(RateWindowScript(key: keys.issuerCalls(issuer), rate: rate))
     }
 
     /// Counts a login attempt against the username from this address group (a
@@ -246,11 +252,12 @@ public final class TokenStore {
         }
     }
 
-    /// Revokes one token (logout). Returns what was revoked, nil if it was already gone.
+    /// Revokes one token (logout; revoke/ by an issuer, limited to its `clients`).
+    /// Returns what was revoked, nil if it was already gone (or another client's).
     @discardableResult
-    public func revoke(digest: String, reason: String) throws(StoreError) -> RevokedToken? {
+    public func revoke(digest: String, reason: String, issuer: String = "", clients: [String] = []) throws(StoreError) -> RevokedToken? {
         let (outcome, home) = try runLocated { home throws(StoreError) in
-            try runDurably(RevokeTokenScript(digest: digest, reason: reason, home: home))
+            try runDurably(RevokeTokenScript(digest: digest, reason: reason, issuer: issuer, clients: clients, home: home))
         }
         if home != nil { _ = try connection.call(["DEL", keys.tokenHome(digest)]) }
         switch outcome {
@@ -259,11 +266,13 @@ public final class TokenStore {
         }
     }
 
-    /// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
+    /// Revokes a user's tokens: all of them (logoutall), the one of `client`, or
+    /// those of an issuer's `clients` (revoke/'s back-channel form).
     /// Returns (client, session id) of each revoked token.
     @discardableResult
-    public func revokeAll(user: String, client: String? = nil, reason: String) throws(StoreError) -> [(client: String, id: Int64)] {
-        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason))
+    public func revokeAll(user: String, client: String? = nil, reason: String, issuer: String = "",
+                          clients: [String] = []) throws(StoreError) -> [(client: String, id: Int64)] {
+        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason, issuer: issuer, clients: clients))
     }
 
     /// durin's session delete: another of the user's tokens, by session id.

@@ -66,7 +66,7 @@ final class SettingsTests: XCTestCase {
             "DURIN_REFRESH_TOKEN_ON_LOGIN": "true", "DURIN_LOGIN_FAILURE_RATE": "off", "DURIN_EXPIRED_GRACE": "0",
         ])
         XCTAssertEqual(c.defaultTokenTTL, .seconds(43200))
-        XCTAssertEqual(c.authHeaderPrefix, "Bearer")
+        XCTAssertEqual(c.authSchemes, ["Bearer"])
         XCTAssertEqual(c.userFields, ["username", "email"])
         XCTAssertEqual(c.refreshTokenOnLogin, true)
         XCTAssertNil(c.loginFailureRate)

@@ -1,4 +1,5 @@
 @testable import DurinHTTP
+import Foundation
 import XCTest
 
 final class RequestTests: XCTestCase {
@@ -63,5 +64,39 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(t.headers.first { $0.0 == "Retry-After" }?.1, "7")
         XCTAssertEqual(String(decoding: APIError.invalidCredentials.response(authPrefix: "T").body, as: UTF8.self),
                        #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
+    }
+}
+
+/// introspect/'s and revoke/'s caller: an issuer key in any of the ways OAuth
+/// clients send one.
+final class IssuerCredentialsTests: XCTestCase {
+    func testKeysArriveByHeaderBasicOrForm() {
+        let none = RequestData.empty
+        XCTAssertEqual(IssuerCredentials.parse(authorization: Array("Issuer abc".utf8), form: none), .key("abc"))
+        XCTAssertEqual(IssuerCredentials.parse(authorization: Array("issuer\tabc".utf8), form: none), .key("abc"))
+        let basic = "Basic " + Data("gw%2B1:k%3Ay".utf8).base64EncodedString()
+        XCTAssertEqual(IssuerCredentials.parse(authorization: Array(basic.utf8), form: none), .named("gw+1", key: "k:y"))
+        let form = RequestData.fields(["client_id": "gw", "client_secret": "k"])
+        XCTAssertEqual(IssuerCredentials.parse(authorization: nil, form: form), .named("gw", key: "k"))
+        // A header wins over the form, and a malformed or foreign one is no key at all.
+        for bad in ["Issuer", "Issuer a b", "Basic !!!", "Basic " + Data("nocolon".utf8).base64EncodedString(),
+                    "Basic " + Data(":k".utf8).base64EncodedString(), "Token abc", "Bearer abc"] {
+            XCTAssertEqual(IssuerCredentials.parse(authorization: Array(bad.utf8), form: form), .none, bad)
+        }
+        XCTAssertEqual(IssuerCredentials.parse(authorization: nil, form: .fields(["client_id": "gw"])), .none)
+    }
+
+    func testBearerChallengesFollowRFC6750() {
+        let schemes = ["Token", "Bearer"]
+        func challenges(_ e: APIError) -> [String] {
+            e.response(authSchemes: schemes).headers.filter { $0.0 == "WWW-Authenticate" }.map(\.1)
+        }
+        XCTAssertEqual(challenges(.notAuthenticated), ["Token", "Bearer"])
+        XCTAssertEqual(challenges(.tokenExpired), ["Token", #"Bearer error="invalid_token", error_description="The given token has expired.""#])
+        XCTAssertEqual(challenges(.invalidHeaderSpaces).last,
+                       #"Bearer error="invalid_request", error_description="Invalid token header. Token string should not contain spaces.""#)
+        XCTAssertEqual(challenges(.invalidClient), ["Issuer", #"Basic realm="durin""#])
+        XCTAssertEqual(try AuthorizationHeader.parse(Array("bearer abc".utf8), schemes: schemes), .token("abc"))
+        XCTAssertEqual(try AuthorizationHeader.parse(Array("Basic abc".utf8), schemes: schemes), .none)
     }
 }

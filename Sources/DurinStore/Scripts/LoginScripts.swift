@@ -5,10 +5,12 @@ import RedisClient
 // on the worker, then on a hasher the per-username count and the user record,
 // the token, and a password hash upgrade or a failure event.
 
-/// Counts a login attempt from one client address. Outcome: the wait in seconds
-/// when the address is over `rate`, else nil.
-struct LoginAddressCheckScript: ScriptCall {
-    /// The address's key (`KeySpace.loginAddress`), its own slot on a cluster.
+/// Counts one request in a sliding window of its own key: a login attempt from one
+/// client address (`KeySpace.loginAddress`), an issuer's introspection call
+/// (`KeySpace.issuerCalls`). Outcome: the wait in seconds when the key is over
+/// `rate`, else nil.
+struct RateWindowScript: ScriptCall {
+    /// The window's key, its own slot on a cluster.
     let key: String
     let rate: ThrottleRate
 

@@ -42,7 +42,7 @@ package struct Script: Sendable {
 
     /// Every script of the store (DurinMigration has its own: `MigrationScripts.all`).
     package static let all: [Script] = [
-        VerifyScript.script, LoginAddressCheckScript.script, LoginPrecheckScript.script, LoginFailedScript.script,
+        VerifyScript.script, RateWindowScript.script, LoginPrecheckScript.script, LoginFailedScript.script,
         UpgradePasswordHashScript.script, LoginScript.script, RefreshScript.script, RevokeTokenScript.script,
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
@@ -95,6 +95,11 @@ package struct Script: Sendable {
         if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
         redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
       end
+    end
+    -- Whether a client is in a comma-separated list; an empty list names every client.
+    local function listed(list, client)
+      if list == '' then return true end
+      return string.find(',' .. list .. ',', ',' .. client .. ',', 1, true) ~= nil
     end
     local function guard(...)
       if not CLUSTER then return end

@@ -186,11 +186,16 @@ public struct RevokedToken: Sendable, Equatable {
 struct RevokeTokenScript: ScriptCall {
     let digest: String
     let reason: String
+    /// The issuer revoking it (revoke/), named in its event; empty for its owner.
+    var issuer = ""
+    /// The clients whose tokens the caller may revoke (an issuer's); empty: any.
+    /// A token of another client is left alone and reported as gone.
+    var clients: [String] = []
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
-    var arguments: [String] { [digest, reason] }
+    var arguments: [String] { [digest, reason, issuer, clients.joined(separator: ",")] }
 
     enum Revocation {
         case revoked(RevokedToken)
@@ -206,7 +211,7 @@ struct RevokeTokenScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "reason"], #"""
+    static let script = Script(parameters: ["digest", "reason", "issuer", "clients"], #"""
     local tk = tokenKey(digest)
     local t = redis.call('HMGET', tk, 'u', 'c', 'i')
     if not t[1] then
@@ -214,10 +219,11 @@ struct RevokeTokenScript: ScriptCall {
       if home then return {'moved', home} end
       return {}
     end
+    if not listed(clients, t[2]) then return {} end
     local userHash = userKey(t[1])
     guard(userHash, EVENTS)
     forget(tk, userHash, t[2], digest)
-    emit('token_revoked', t[1], t[2], t[3], reason)
+    emit('token_revoked', t[1], t[2], t[3], reason, issuer)
     return {t[1], t[2], t[3]}
     """#)
 }
@@ -228,15 +234,21 @@ package struct RevokeUserTokensScript: ScriptCall {
     let user: String
     let client: String?
     let reason: String
+    /// The issuer revoking them (revoke/'s back-channel form), named in the events.
+    let issuer: String
+    /// Only these clients' tokens (an issuer's); empty: any.
+    let clients: [String]
 
-    package init(user: String, client: String?, reason: String) {
+    package init(user: String, client: String?, reason: String, issuer: String = "", clients: [String] = []) {
         self.user = user
         self.client = client
         self.reason = reason
+        self.issuer = issuer
+        self.clients = clients
     }
 
     package var group: KeyGroup { .user(user) }
-    package var arguments: [String] { [user, client ?? "", reason] }
+    package var arguments: [String] { [user, client ?? "", reason, issuer, clients.joined(separator: ",")] }
 
     package func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
         guard let items = reply.array, items.count % 2 == 0 else { return nil }
@@ -248,14 +260,14 @@ package struct RevokeUserTokensScript: ScriptCall {
         return revoked
     }
 
-    package static let script = Script(parameters: ["user", "only", "reason"], #"""
+    package static let script = Script(parameters: ["user", "only", "reason", "issuer", "clients"], #"""
     local userHash = userKey(user)
     local entries = tokenIndex(userHash)
     guardIndex(userHash)
     guard(EVENTS)
     local revoked = {}
     for i = 1, #entries, 2 do
-      if only == '' or entries[i] == only then
+      if (only == '' or entries[i] == only) and listed(clients, entries[i]) then
         local tk = tokenKey(entries[i + 1])
         local t = redis.call('HMGET', tk, 'i', 'e')
         redis.call('DEL', tk)
@@ -263,7 +275,7 @@ package struct RevokeUserTokensScript: ScriptCall {
         if t[1] and live(t[2]) then
           table.insert(revoked, entries[i])
           table.insert(revoked, t[1])
-          emit('token_revoked', user, entries[i], t[1], reason)
+          emit('token_revoked', user, entries[i], t[1], reason, issuer)
         end
       end
     end

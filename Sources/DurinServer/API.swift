@@ -126,6 +126,7 @@ public final class API {
         case .apiAccessClient: return config.apiAccessClientName != nil
         case .metricsLocation: return directives.metrics && metrics != nil
         case .consoleLocation: return directives.console
+        case .openAPILocation: return directives.openAPI
         }
     }
 
@@ -143,6 +144,10 @@ public final class API {
         if d.cache && !d.throttle { return try authenticateCached(digest: digest, rules: rules(d)) }
         return try authenticate(digest: digest, rules: rules(d))
     }
+
+    /// openapi.json: the API's description (docs/openapi.yaml), rendered once.
+    static let openAPIResponse = HTTPResponse(status: 200, headers: [("Content-Type", "application/json")],
+                                              body: Array(OpenAPIDocument.json.utf8))
 
     /// metrics/: the Prometheus text exposition.
     func metricsResponse() -> HTTPResponse {

@@ -55,6 +55,8 @@ public struct HTTPRequest: Sendable {
         public var authRequest = false
         /// Set by durin-console.conf: the operator console, and nothing else, answers.
         public var console = false
+        /// Set by a location that serves the API's description: enables `openapi.json`.
+        public var openAPI = false
         public init() {}
     }
 

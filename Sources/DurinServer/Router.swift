@@ -53,6 +53,8 @@ public struct Route: Equatable, Sendable {
         case metricsLocation
         /// The operator console: only where nginx sets DURIN_CONSOLE.
         case consoleLocation
+        /// openapi.json: only where nginx sets DURIN_OPENAPI.
+        case openAPILocation
     }
 
     /// What a handler gets: the request and, for `sessions/<id>/`, the id.
@@ -110,6 +112,8 @@ public struct Route: Equatable, Sendable {
              action: .open { api, _ in api.ready() }),
         Spec(name: "metrics", path: .fixed("metrics"), methods: ["GET", "HEAD"], viewName: "Metrics", exists: .metricsLocation,
              action: .open { api, _ in api.metricsResponse() }),
+        Spec(name: "openapi", path: .fixed("openapi.json"), methods: ["GET", "HEAD"], viewName: "OpenAPI",
+             exists: .openAPILocation, action: .open { _, _ in API.openAPIResponse }),
         Spec(name: "console", path: .console, methods: ["GET", "HEAD", "POST"], viewName: "Console", exists: .consoleLocation,
              action: .console),
     ]

@@ -131,6 +131,7 @@ struct Worker {
         directives.metrics = request.param("DURIN_METRICS", is: "1")
         directives.authRequest = authRequest
         directives.console = request.param("DURIN_CONSOLE", is: "1")
+        directives.openAPI = request.param("DURIN_OPENAPI", is: "1")
         var console: HTTPRequest.ConsoleContext?
         if directives.console {
             var c = HTTPRequest.ConsoleContext()

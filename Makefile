@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -60,11 +60,17 @@ test-lane2:
 	$(MAKE) test-cluster-e2e
 	$(MAKE) test-packaged
 	$(MAKE) test-browser
+	$(MAKE) test-caddy
 
 # The operator console in Debian's headless Chromium, driven by Selenium from PyPI
 # (Tests/browser/run.sh): screenshots of every page in .build/test-output/console/.
 test-browser:
 	Tests/browser/run.sh
+
+# Caddy 2.6 as a second front (Tests/caddy/run.sh): caddy/Caddyfile.example as
+# shipped, forward_auth over FastCGI, in front of a protected upstream.
+test-caddy:
+	Tests/caddy/run.sh
 
 test-e2e:
 	swift test --skip-build

@@ -45,7 +45,8 @@ install -m 0644 "$root/README.md" "$DESTDIR$PREFIX/share/doc/durin/"
 # The manuals the README links to (docs/...), beside it.
 install -m 0644 "$root"/docs/*.md "$DESTDIR$PREFIX/share/doc/durin/docs/"
 install -m 0644 "$root/systemd/durin.env" "$DESTDIR$PREFIX/share/doc/durin/examples/durin.env"
-install -m 0644 "$root/redis/durin-redis.conf" "$root/redis/durin.acl" "$DESTDIR$PREFIX/share/doc/durin/examples/"
+install -m 0644 "$root/redis/durin-redis.conf" "$root/redis/durin.acl" "$root/caddy/Caddyfile.example" \
+    "$DESTDIR$PREFIX/share/doc/durin/examples/"
 
 # durinctl's man page and completions, from its own description of its commands.
 [ -x "$bin/generate-manual" ] || { echo "install.sh: no $bin/generate-manual (make build-static builds it)" >&2; exit 1; }

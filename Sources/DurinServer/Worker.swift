@@ -107,15 +107,23 @@ struct Worker {
             api.logger.notice("request refused: no valid proxy key (not from nginx)")
             return refused(.notFromProxy)
         }
-        // nginx passes the client's request headers to the auth_request check as
-        // HTTP_* params, every line of them: a client's own X-Durin-* header (in any
-        // number of lines, empty ones too) must never reach an upstream that trusts
-        // them, whatever the protected location forwards.
-        if authRequest && request.hasParam(prefixed: "HTTP_X_DURIN_") {
-            return API.Handled(route: nil, handling: .respond(API.forAuthRequest(
-                APIError.forgedIdentityHeaders.response(authSchemes: config.authSchemes))))
+        // Another gateway's check (Caddy's forward_auth), whose denials reach the
+        // client as durin gives them: auth_request's defence without its rewriting.
+        let forwardAuth = request.param("DURIN_FORWARD_AUTH", is: "1")
+        // The gateway passes the client's request headers to the check as HTTP_*
+        // params, every line of them: a client's own X-Durin-* header (in any number
+        // of lines, empty ones too) must never reach an upstream that trusts them,
+        // whatever the protected location forwards. (Caddy 2.6's copy_headers leaves
+        // a client's header in place when durin's answer lacks it: X-Durin-Expiry of
+        // a token that never expires.)
+        if (authRequest || forwardAuth) && request.hasParam(prefixed: "HTTP_X_DURIN_") {
+            let refusal = APIError.forgedIdentityHeaders.response(authSchemes: config.authSchemes)
+            return API.Handled(route: nil, handling: .respond(authRequest ? API.forAuthRequest(refusal) : refusal))
         }
-        let contentLength = Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
+        // A check reads no body. Caddy 2.6's forward_auth passes the client's body to
+        // the check (its method rewritten to GET): reading it would answer 413 for an
+        // upload the upstream accepts. Left unread, it goes with the connection.
+        let contentLength = forwardAuth ? 0 : Int(request.param("CONTENT_LENGTH") ?? "") ?? 0
         let body: [UInt8]
         switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
         case .body(let b): body = b

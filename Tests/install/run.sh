@@ -30,7 +30,7 @@ for f in /etc/systemd/system/durin.service /etc/systemd/system/durin.socket \
          /etc/nginx/durin/durin-server.conf /etc/nginx/durin/durin-api.conf /etc/nginx/durin/durin-protect.conf \
          /etc/nginx/durin/durin-console.conf \
          /etc/nginx/sites-available/durin /usr/local/share/doc/durin/examples/durin.acl \
-         /usr/local/share/doc/durin/examples/durin-redis.conf; do
+         /usr/local/share/doc/durin/examples/durin-redis.conf /usr/local/share/doc/durin/examples/Caddyfile.example; do
     check "$f installed" test -s "$dest$f"
 done
 # durinctl's man page and completions, generated from durinctl itself.

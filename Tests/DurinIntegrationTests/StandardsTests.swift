@@ -123,6 +123,8 @@ final class StandardsTests: SharedStackTestCase {
     func testEachIssuerIsThrottledOnItsOwn() throws {
         let busy = try issuer("busy")
         let quiet = try issuer("quiet")
+        let counted = #"durin_requests_total{route="introspect",status="429"}"#
+        let before = try stack.metric(counted) ?? 0
         var last: HTTPResult?
         for _ in 0..<21 { last = try post("introspect", form: "token=x", key: busy) }
         let r = try XCTUnwrap(last)
@@ -131,6 +133,7 @@ final class StandardsTests: SharedStackTestCase {
         XCTAssertEqual(try post("revoke", form: "token=x", key: busy).status, 429, "revoke/ counts against the same limit")
         XCTAssertEqual(try post("introspect", form: "token=x", key: quiet).status, 200, "another issuer is not slowed")
         XCTAssertEqual(try stack.redisCLI("EXISTS", stack.keys.issuerCalls("busy")), "1", "the window's key")
+        XCTAssertEqual(try stack.metric(counted), before + 1, "each call is counted by route and status")
     }
 
     func testBearerIsAcceptedAndChallengedAsRFC6750Says() throws {

@@ -7,14 +7,14 @@ import DurinStore
 /// users itself sends `Authorization: Issuer <key>` to the trusted location.
 struct IssuerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "issuer", abstract: "Manage the keys of trusted issuance (issue/).",
+        commandName: "issuer", abstract: "Manage issuer keys: trusted issuance (issue/), introspection (introspect/) and revocation (revoke/).",
         subcommands: [Add.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add an issuer and print its key (once: only its digest is stored).")
         @Argument(help: "Issuer name (letters, digits, . _ - @ +; at most 64).") var name: String
-        @Option(help: "The clients it may issue tokens for, comma-separated (default: any).") var clients: String?
+        @Option(help: "The clients whose tokens it may issue, introspect and revoke, comma-separated (default: any).") var clients: String?
 
         @OptionGroup var settings: Settings
         func run() throws {

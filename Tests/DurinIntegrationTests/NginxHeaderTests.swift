@@ -100,6 +100,28 @@ final class NginxHeaderTests: SharedStackTestCase {
         XCTAssertEqual(try http.call("GET", "/api/nested/deeper/", token: token).status, 200)
     }
 
+    /// What nginx refuses before any location runs is answered in durin's JSON, not
+    /// nginx's HTML page: a header over its buffers, a request line over them, a
+    /// request it cannot read.
+    func testNginxsOwnRefusalsAreJSON() throws {
+        let long = String(repeating: "a", count: 9000)
+        var r = try http.request("GET", "/api/ping/", headers: [("Authorization", Array("Token \(long)".utf8))])
+        XCTAssertEqual(r.status, 431)
+        XCTAssertEqual(r.text, #"{"detail":"Request header too large."}"#)
+        XCTAssertEqual(r.header("Content-Type"), "application/json")
+        r = try http.request("GET", "/api/auth/\(long)/")
+        XCTAssertEqual(r.status, 414)
+        XCTAssertEqual(r.text, #"{"detail":"Request URI too long."}"#)
+        r = try http.request("GET", "/api/ping/", headers: [("Host", Array("second.example".utf8))])
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual(r.text, #"{"detail":"Bad request."}"#)
+        // durin's own 400s keep their bodies.
+        r = try http.call("POST", "/api/auth/login/", json: "{")
+        XCTAssertEqual(r.status, 400)
+        XCTAssertTrue(r.detail?.hasPrefix("JSON parse error") == true, r.text)
+        XCTAssertEqual(try http.request("GET", "/_durin/431").status, 404, "the handlers are internal")
+    }
+
     func testTheTokenReachesTheUpstreamOnlyWhereTheLocationOptsIn() throws {
         let token = try stack.login("alice", "alice-pw", client: "web")
         let plain = try http.call("GET", "/api/echo/", token: token)

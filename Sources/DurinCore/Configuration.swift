@@ -182,30 +182,10 @@ public struct Configuration: Sendable {
             c.expiredGraceSeconds = d.seconds
             return true
         }
-        try reader.read("DURIN_LOGIN_FAILURE_RATE", expected: "N/s, N/m, N/h or N/d, or off") { s in
-            if s.lowercased() == "off" { c.loginFailureRate = nil; return true }
-            guard let r = ThrottleRate.parse(s) else { return false }
-            c.loginFailureRate = r
-            return true
-        }
-        try reader.read("DURIN_LOGIN_FAILURE_RATE_PER_USER", expected: "N/s, N/m, N/h or N/d, or off") { s in
-            if s.lowercased() == "off" { c.loginFailureRatePerUser = nil; return true }
-            guard let r = ThrottleRate.parse(s) else { return false }
-            c.loginFailureRatePerUser = r
-            return true
-        }
-        try reader.read("DURIN_INTROSPECTION_RATE", expected: "N/s, N/m, N/h or N/d, or off") { s in
-            if s.lowercased() == "off" { c.introspectionRate = nil; return true }
-            guard let r = ThrottleRate.parse(s) else { return false }
-            c.introspectionRate = r
-            return true
-        }
-        try reader.read("DURIN_LOGIN_RATE_PER_ADDRESS", expected: "N/s, N/m, N/h or N/d, or off") { s in
-            if s.lowercased() == "off" { c.loginRatePerAddress = nil; return true }
-            guard let r = ThrottleRate.parse(s) else { return false }
-            c.loginRatePerAddress = r
-            return true
-        }
+        try reader.rateOrOff("DURIN_LOGIN_FAILURE_RATE") { c.loginFailureRate = $0 }
+        try reader.rateOrOff("DURIN_LOGIN_FAILURE_RATE_PER_USER") { c.loginFailureRatePerUser = $0 }
+        try reader.rateOrOff("DURIN_INTROSPECTION_RATE") { c.introspectionRate = $0 }
+        try reader.rateOrOff("DURIN_LOGIN_RATE_PER_ADDRESS") { c.loginRatePerAddress = $0 }
         try reader.read("DURIN_LOGIN_DEADLINE", expected: "a duration such as 20, 20s or 1m") { s in
             guard let d = DurationSpec.parse(s), d.seconds >= 1 else { return false }
             c.loginDeadlineSeconds = d.seconds
@@ -272,6 +252,16 @@ public struct Configuration: Sendable {
             try read(name, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { s in
                 guard let n = Int(s), range.contains(n) else { return false }
                 apply(n)
+                return true
+            }
+        }
+
+        /// A limit that may be switched off: `N/s`, `N/m`, `N/h` or `N/d`, or `off` (nil).
+        func rateOrOff(_ name: String, _ apply: (ThrottleRate?) -> Void) throws(Invalid) {
+            try read(name, expected: "N/s, N/m, N/h or N/d, or off") { s in
+                if s.lowercased() == "off" { apply(nil); return true }
+                guard let r = ThrottleRate.parse(s) else { return false }
+                apply(r)
                 return true
             }
         }

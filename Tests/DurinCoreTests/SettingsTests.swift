@@ -56,6 +56,18 @@ final class SettingsTests: XCTestCase {
         }
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_DEFAULT_TOKEN_TTL": "never"]))
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THROTTLE_RATE": "fast"]))
+        // The limits that may be switched off: a rate, `off`, or an error naming the variable.
+        XCTAssertEqual(try Configuration.fromEnvironment([:]).introspectionRate, ThrottleRate(requests: 1000, periodSeconds: 1))
+        XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_INTROSPECTION_RATE": "50/m"]).introspectionRate,
+                       ThrottleRate(requests: 50, periodSeconds: 60))
+        XCTAssertNil(try Configuration.fromEnvironment(["DURIN_INTROSPECTION_RATE": "OFF"]).introspectionRate)
+        XCTAssertNil(try Configuration.fromEnvironment(["DURIN_LOGIN_RATE_PER_ADDRESS": "off"]).loginRatePerAddress)
+        for name in ["DURIN_INTROSPECTION_RATE", "DURIN_LOGIN_FAILURE_RATE", "DURIN_LOGIN_FAILURE_RATE_PER_USER",
+                     "DURIN_LOGIN_RATE_PER_ADDRESS"] {
+            XCTAssertThrowsError(try Configuration.fromEnvironment([name: "fast"])) {
+                XCTAssertEqual(($0 as? Configuration.Invalid)?.variable, name)
+            }
+        }
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_SECRET_KEY": "short"]))
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_REDIS_URL": "http://u:hunter2@host/"])) {
             XCTAssertFalse("\($0)".contains("hunter2"), "a password in the URL is never echoed: \($0)")

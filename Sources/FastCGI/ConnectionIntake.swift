@@ -244,12 +244,14 @@ public final class ConnectionIntake: Sendable {
         for fd in late { drop(fd, timedOut: true) }
     }
 
+    /// Counts the connection, then closes it: a peer that sees the close and asks for
+    /// the metrics at once (a monitor, a test) finds it counted.
     private func drop(_ fd: Int32, refused: RequestFraming.Refusal? = nil, abandoned: Bool = false, timedOut: Bool = false) {
-        close(fd)  // also leaves the epoll set
         counts.withLock { c in
             if let refused { c.refused[refused, default: 0] += 1 }
             if abandoned { c.abandoned += 1 }
             if timedOut { c.timedOut += 1 }
         }
+        close(fd)  // also leaves the epoll set
     }
 }

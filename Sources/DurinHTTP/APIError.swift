@@ -1,5 +1,5 @@
 /// Every way a request can fail, each mapped to durin's exact status and body in
-/// `response(authPrefix:)`, the one place errors become HTTP.
+/// `response(authSchemes:)`, the one place errors become HTTP.
 public enum APIError: Error, Equatable, Sendable {
     // Authentication (401, with WWW-Authenticate).
     case notAuthenticated

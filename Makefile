@@ -95,7 +95,7 @@ test-packaged:
 # three replicas on loopback, shared by the run, each stack under its own key prefix).
 # Skipped: the classes about one server or their own Redis (Sentinel, the cluster's own
 # tests, layout-1 upgrades, ACL files, systemd units, the import, which needs one server).
-CLUSTER_SKIP = SentinelFailoverTests|ClusterTests|SystemdUnitTests|UpgradeTests|RedisACLTests|DjangoImportTests
+CLUSTER_SKIP = SentinelFailoverTests|ClusterTests|SystemdUnitTests|UpgradeTests|RedisACLTests|DjangoImportTests|ImportedIdleTests|RedisClientMemoryTests
 test-cluster:
 	swift build --build-tests
 	$(MAKE) test-cluster-e2e

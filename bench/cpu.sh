@@ -53,7 +53,7 @@ for _ in $(seq 50); do [ -S "$state/check.sock" ] && [ -S "$state/durin-off.sock
 chmod 666 "$state/check.sock" "$state/durin-off.sock"
 # The C responder, and durin-fcgi without last use, behind the same kind of location as durin's API.
 for name in check durin-off; do
-    sed -i "s#^    server_name _;#    server_name _;\n    location /$name/ {\n        fastcgi_split_path_info ^(/$name)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/$name.sock;\n    }#" "$state/nginx/site.conf"
+    sed -i "s#^    server_name localhost 127.0.0.1;#    server_name localhost 127.0.0.1;\n    location /$name/ {\n        fastcgi_split_path_info ^(/$name)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/$name.sock;\n    }#" "$state/nginx/site.conf"
 done
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
 # Ready when the old workers (without /check/) are gone: 50 answers of 200 in a row.

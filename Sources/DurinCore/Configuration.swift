@@ -83,6 +83,10 @@ public struct Configuration: Sendable {
     /// The API client of the operator console's sign-ins (made at the first one, with
     /// a TTL of 1 h and an idle timeout of 15 min, unless it exists).
     public var consoleClientName = "console"
+    /// DURIN_CONSOLE_ORIGIN: the one origin the console answers under, checked
+    /// against both the Host a request reached nginx by and its Origin. Unset, the
+    /// console answers only under a loopback name (127.0.0.1, localhost, [::1]).
+    public var consoleOrigin: WebOrigin?
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     public var secretKey: [UInt8]?
@@ -209,6 +213,11 @@ public struct Configuration: Sendable {
             c.consoleClientName = s
             return true
         }
+        try reader.read("DURIN_CONSOLE_ORIGIN", expected: "an origin such as https://admin.example.com (scheme, host, optional port)") { s in
+            guard let origin = WebOrigin(s) else { return false }
+            c.consoleOrigin = origin
+            return true
+        }
         try reader.read("DURIN_LOG_LEVEL", expected: "trace, debug, info, notice, warning, error or critical") { s in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(s.lowercased()) else { return false }
@@ -221,6 +230,10 @@ public struct Configuration: Sendable {
                 throw Invalid(variable: "DURIN_SECRET_KEY", problem: "the secret \(weakness)")
             }
             c.secretKey = Array(secret.utf8)
+        }
+        if c.apiAccessClientName == c.consoleClientName {
+            throw Invalid(variable: "DURIN_API_ACCESS_CLIENT_NAME",
+                          problem: "\(c.consoleClientName) is the console's client (DURIN_CONSOLE_CLIENT): its tokens are console sessions")
         }
         if c.passwordIterationsMax < c.passwordIterations {
             guard capSet else {

@@ -37,6 +37,10 @@ public enum APIError: Error, Equatable, Sendable {
     case notStaff
     /// A state change from another origin (Origin, Sec-Fetch-Site).
     case crossOrigin
+    /// The console was reached under a name that is not its own origin.
+    case wrongConsoleHost
+    /// More than one console session cookie came with a request.
+    case conflictingSessionCookies
     /// A state change without the session's CSRF token.
     case csrfFailed
     // introspect/ and revoke/ (RFC 7662, RFC 7009), in OAuth's error form (RFC 6749 §5.2).
@@ -73,6 +77,8 @@ extension APIError {
         case .methodNotAllowed: return 405
         case .notFound, .noSuchSession: return 404
         case .permissionDenied, .notFromProxy, .notStaff, .crossOrigin, .csrfFailed: return 403
+        case .wrongConsoleHost: return 421
+        case .conflictingSessionCookies: return 400
         case .throttled: return 429
         case .busy, .storeUnavailable: return 503
         case .internalError: return 500
@@ -121,6 +127,8 @@ extension APIError {
         case .busy: return "Too many logins waiting. Try again shortly."
         case .notStaff: return "Only staff users may use the console."
         case .crossOrigin: return "Cross-origin request refused."
+        case .wrongConsoleHost: return "The console answers only at its own address."
+        case .conflictingSessionCookies: return "More than one console session cookie was sent: clear this site's cookies and sign in again."
         case .csrfFailed: return "CSRF Failed: CSRF token missing or incorrect."
         case .invalidClient: return "Client authentication failed."
         case .oauthInvalidRequest(let why): return why

@@ -56,6 +56,8 @@ public struct ClusterMove {
     private let from: KeySpace
     private let keys: KeySpace
     private let context: ScriptContext
+    /// The console's client: a user deactivated on the server loses its console session here too.
+    private let console: String
     private let graceMillis: Int64
 
     /// - Parameters:
@@ -67,6 +69,7 @@ public struct ClusterMove {
         from = KeySpace(prefix: configuration.keyPrefix)
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
+        console = configuration.consoleClientName
         graceMillis = configuration.expiredGraceSeconds * 1000
     }
 
@@ -154,7 +157,7 @@ public struct ClusterMove {
         guard !here.isEmpty else { return }
         if server["is_active"] == "0" && here["is_active"] == "1" {
             report.deactivated += 1
-            if !dryRun { _ = try destination.run(SetActiveScript(name: name, active: false), context: context) }
+            if !dryRun { _ = try destination.run(SetActiveScript(name: name, active: false, console: console), context: context) }
         }
         for (field, digest) in here where field.hasPrefix(KeySpace.tokenIndexPrefix) && !live.contains(digest) {
             // Only tokens that came from the server: one issued here has no mark.

@@ -55,6 +55,9 @@ public enum TokenImportOutcome: Sendable, Equatable {
     case superseded(byID: Int64)
     case noUser
     case noClient
+    /// Of the operator console's client (DURIN_CONSOLE_CLIENT): never imported, since
+    /// a console session comes only from the console's sign-in.
+    case consoleClient
     /// The token is here already, for another user or client.
     case conflict(user: String, client: String)
 }
@@ -93,7 +96,7 @@ extension AdminStore {
 
 extension TokenStore {
     /// Stores each token as login stores its own (ImportTokenScript); one outcome per
-    /// token, in order.
+    /// token, in order. A token of the console's client is refused (`.consoleClient`).
     /// - Parameter idFloor: the session-id sequence is set to at least this (and to the
     ///   largest id of `tokens`), so that tokens issued here later get other ids.
     public func importTokens(_ tokens: [ImportedToken], idFloor: Int64 = 0, dryRun: Bool)
@@ -102,11 +105,12 @@ extension TokenStore {
         let floor = max(idFloor, tokens.map(\.id).max() ?? 0)
         var calls: [ImportTokenScript] = []
         calls.reserveCapacity(tokens.count)
-        for t in tokens {
+        for t in tokens where t.client != consoleClient {
             // Sealed as login seals its own (TokenStore.seal: under layout 2's digest).
             calls.append(ImportTokenScript(token: t, digest: t.token.digest, sealed: dryRun ? "" : try seal(t.token),
                                            graceMillis: graceMillis, idFloor: floor, dryRun: dryRun))
         }
-        return try connection.runPipelined(calls, context: context)
+        var stored = try connection.runPipelined(calls, context: context).makeIterator()
+        return tokens.map { t in t.client == consoleClient ? .success(.consoleClient) : stored.next()! }
     }
 }

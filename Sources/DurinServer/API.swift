@@ -182,10 +182,10 @@ public final class API {
         switch cachedReader?.record(digest: digest) ?? .bypassed {
         case .hit(let record):
             slot?.cacheHits.add()
-            return tokens.noteUse(try Self.check(record, rules))
+            return tokens.noteUse(try check(record, rules))
         case .fetched(let record):
             slot?.cacheMisses.add()
-            return tokens.noteUse(try Self.check(record, rules))
+            return tokens.noteUse(try check(record, rules))
         case .miss:
             slot?.cacheMisses.add()
             return try authenticate(digest: digest, rules: rules)
@@ -194,8 +194,10 @@ public final class API {
         }
     }
 
-    /// A location's client lists, for a token served from the cache.
-    static func check(_ record: TokenRecord, _ rules: AccessRules) throws(APIError) -> TokenRecord {
+    /// A location's client lists, for a token served from the cache (a console
+    /// session is no token here, as in the store's own check).
+    func check(_ record: TokenRecord, _ rules: AccessRules) throws(APIError) -> TokenRecord {
+        guard tokens.admits(client: record.client, rules) else { throw .invalidToken }
         guard rules.permits(client: record.client) else { throw .permissionDenied }
         return record
     }

@@ -16,6 +16,9 @@ extension API {
     /// Every request of the console's location.
     func console(_ request: HTTPRequest) -> Handling {
         do throws(APIError) {
+            // Before anything else, the page included: a name that merely resolves
+            // here (DNS rebinding) would otherwise be the console's own origin.
+            try requireConsoleOrigin(request)
             let method = request.method.uppercased()
             switch (method, request.path) {
             case ("GET", "/"), ("HEAD", "/"), ("GET", ""):
@@ -59,9 +62,13 @@ extension API {
     static let cookieName = "durin_console"
 
     func consoleSession(_ request: HTTPRequest) throws(APIError) -> ConsoleSession {
-        guard let token = Self.cookie(Self.cookieName, in: request.console?.cookie), !token.isEmpty else { throw .notAuthenticated }
+        let sent = Self.cookies(Self.cookieName, in: request.console?.cookie)
+        // Two: one may be planted by a sibling site (a cookie set for a parent domain
+        // or a narrower path comes along), and acting on either could act as its owner.
+        guard sent.count <= 1 else { throw .conflictingSessionCookies }
+        guard let token = sent.first, !token.isEmpty else { throw .notAuthenticated }
         let digest = Token.digest(of: token)
-        let rules = AccessRules(allowClients: [config.consoleClientName])
+        let rules = AccessRules.consoleSession(client: config.consoleClientName)
         let record: TokenRecord
         switch try store({ () throws(StoreError) in try tokens.authenticate(digest: digest, rules: rules) }) {
         case .valid(let r): record = r
@@ -80,8 +87,8 @@ extension API {
         try store { () throws(StoreError) in try tokens.mac(purpose: "console-csrf", digest) }
     }
 
-    /// The hasher's end of a console sign-in: a staff user gets the console client's
-    /// token (made on the first sign-in) in a cookie, and the session's CSRF token.
+    /// The hasher's end of a console sign-in: a staff user gets a new console session
+    /// (the previous one is revoked) in a cookie, and the session's CSRF token.
     func consoleSignIn(_ user: UserRecord, job: LoginJob, details: SessionDetails) throws(APIError) -> HTTPResponse {
         guard user.isStaff else {
             logger.notice("console sign-in refused: not staff", metadata: ["user": .string(user.username)])
@@ -98,11 +105,9 @@ extension API {
                 // Made meanwhile by another sign-in: fine.
             }
         }
-        let outcome = try store { () throws(StoreError) in
-            try tokens.login(user: user.username, client: client, mode: .keep, event: "login", details: details)
-        }
+        let outcome = try store { () throws(StoreError) in try tokens.consoleSignIn(user: user.username, details: details) }
         guard case .success(let issued) = outcome else { throw .invalidCredentials }
-        if issued.outcome != .existing { slot?.tokenIssued(client: client) }
+        slot?.tokenIssued(client: client)
         logger.info("console sign-in", metadata: ["user": .string(user.username), "session": "\(issued.record.id)"])
         let csrf = try csrfToken(digest: issued.record.digest)
         let cookie = Self.sessionCookie(issued.token.value, request: job.request)
@@ -119,25 +124,38 @@ extension API {
         return cookie
     }
 
-    /// A state change must come from the console's own page: a browser says where a
-    /// request came from (Origin; Sec-Fetch-Site), and anything but this origin is
-    /// refused. A client that sends neither is no browser; the CSRF token still applies.
-    static func requireSameOrigin(_ request: HTTPRequest) throws(APIError) {
+    /// The origin the console answers under: DURIN_CONSOLE_ORIGIN, else the loopback
+    /// name the request came by. Any other Host is refused before anything is read,
+    /// and so is an Origin that is not this one: a page of another site, or of a name
+    /// that resolves to this host, can neither sign in nor act.
+    func requireConsoleOrigin(_ request: HTTPRequest) throws(APIError) {
         let context = request.console ?? HTTPRequest.ConsoleContext()
-        if let site = context.fetchSite, site != "same-origin" { throw .crossOrigin }
+        guard let here = WebOrigin(scheme: context.scheme, authority: context.host ?? "") else { throw .wrongConsoleHost }
+        if let configured = config.consoleOrigin {
+            guard here == configured else { throw .wrongConsoleHost }
+        } else {
+            guard here.isLoopback else { throw .wrongConsoleHost }
+        }
         if let origin = context.origin {
-            guard let host = context.host, origin == "\(context.scheme)://\(host)" else { throw .crossOrigin }
+            guard WebOrigin(origin) == here else { throw .crossOrigin }
         }
     }
 
-    /// One cookie's value from a Cookie header.
-    static func cookie(_ name: String, in header: String?) -> String? {
-        guard let header else { return nil }
-        for part in header.split(separator: ";") {
+    /// A state change must come from the console's own page: a browser says where a
+    /// request came from (Sec-Fetch-Site; its Origin was checked with the Host), and
+    /// anything but this origin is refused. A client that sends neither is no
+    /// browser; the CSRF token still applies.
+    static func requireSameOrigin(_ request: HTTPRequest) throws(APIError) {
+        if let site = request.console?.fetchSite, site != "same-origin" { throw .crossOrigin }
+    }
+
+    /// Every value of one cookie in a Cookie header, in the order sent.
+    static func cookies(_ name: String, in header: String?) -> [String] {
+        guard let header else { return [] }
+        return header.split(separator: ";").compactMap { part in
             let pair = part.drop { $0 == " " }
-            if pair.hasPrefix(name + "=") { return String(pair.dropFirst(name.count + 1)) }
+            return pair.hasPrefix(name + "=") ? String(pair.dropFirst(name.count + 1)) : nil
         }
-        return nil
     }
 
     /// The headers every console answer carries: its own script and style only, no

@@ -316,6 +316,7 @@ extension API {
         switch failure {
         case .notFound: throw .notFound
         case .exists(let what): throw .validation("\(what) already exists.")
+        case .reserved(let why): throw .validation(why.prefix(1).uppercased() + why.dropFirst() + ".")
         case .store(let error): return try store { () throws(StoreError) in throw error }
         }
     }

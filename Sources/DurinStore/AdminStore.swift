@@ -10,10 +10,18 @@ public final class AdminStore {
     package let context: ScriptContext
 
     private let redisTimeoutMillis: Int
+    /// The operator console's client (`TokenStore.consoleClient`): no issuer may
+    /// name it, and a user who loses the console loses its session with it.
+    public let consoleClient: String
+    /// DURIN_LAST_USED_RESOLUTION in ms: how late a token's last use may be written,
+    /// so how long past its idle timeout a token may still be in use.
+    private let lastUsedResolution: Int64?
 
     public init(connection: any RedisCommandConnection, configuration: Configuration) {
         self.connection = connection
         redisTimeoutMillis = configuration.redisTimeoutMillis
+        lastUsedResolution = configuration.lastUsedResolutionMillis
+        consoleClient = configuration.consoleClientName
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
     }
@@ -25,12 +33,15 @@ public final class AdminStore {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case exists(String)
         case notFound(String)
+        /// A name this operation may not use (the console's client for an issuer).
+        case reserved(String)
         case store(StoreError)
 
         public var description: String {
             switch self {
             case .exists(let what): return "\(what) already exists"
             case .notFound(let what): return "no \(what)"
+            case .reserved(let why): return why
             case .store(let e): return e.description
             }
         }
@@ -66,19 +77,22 @@ public final class AdminStore {
     }
 
     /// Gives the client's live tokens its idle timeout, `batch` users at a time (one
-    /// at a time on a cluster), as `removeClient` walks them. A login or refresh
-    /// meanwhile takes the client's setting itself.
+    /// at a time on a cluster), as `removeClient` walks them, and expires those
+    /// already idle under it. A login or refresh meanwhile takes the client's
+    /// setting itself. Returns how many tokens now have the timeout.
     func stampIdleTimeout(client: String, idle: Int64?, batch: Int = 500) throws(Failure) -> Int {
         var stamped = 0
         do {
             try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
                 if keys.cluster {
                     for user in names {
-                        stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, users: [user], cluster: true),
+                        stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
+                                                                                    users: [user], cluster: true),
                                                       context: context)
                     }
                 } else {
-                    stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, users: names, cluster: false),
+                    stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
+                                                                                users: names, cluster: false),
                                                   context: context)
                 }
                 return true
@@ -152,9 +166,16 @@ public final class AdminStore {
     }
 
     /// The set of usernames. On a cluster it may name a user whose removal was cut
-    /// short before the name left it; readers skip names without a record.
+    /// short before the name left it; readers skip names without a record. Read in
+    /// batches: one SMEMBERS of a million names would be a 20 MB reply, above the
+    /// cap durin-redis.conf puts on a client's unread replies.
     func usernames() throws(StoreError) -> [String] {
-        (try connection.call(["SMEMBERS", keys.users]).array ?? []).compactMap(\.string)
+        var names = Set<String>()
+        try forEachBatchOfUsernames(count: 1000) { (batch: [String]) throws(StoreError) -> Bool in
+            names.formUnion(batch)
+            return true
+        }
+        return Array(names)
     }
 
     public func addUser(_ user: UserRecord) throws(Failure) {
@@ -169,8 +190,9 @@ public final class AdminStore {
     }
 
     /// Deactivated users keep their tokens, which answer "User inactive or deleted."
+    /// (and work again on reactivation), except their console session, which ends.
     public func setActive(_ name: String, _ active: Bool) throws(Failure) {
-        if try !run(SetActiveScript(name: name, active: active)) { throw .notFound("user \(name)") }
+        if try !run(SetActiveScript(name: name, active: active, console: consoleClient)) { throw .notFound("user \(name)") }
     }
 
     /// Removes the user and their tokens. Returns how many tokens went.
@@ -211,9 +233,10 @@ extension AdminStore {
         try run(RecordEventScript(kind: kind, user: user, client: client, reason: reason))
     }
 
-    /// Grants or takes away the console (`is_staff`).
+    /// Grants or takes away the console (`is_staff`). Taken away, the user's console
+    /// session ends with it: granting it again needs a new sign-in.
     public func setStaff(_ name: String, _ staff: Bool) throws(Failure) {
-        try setFields(key: keys.user(name), ["is_staff", staff ? "1" : "0"], what: "user \(name)")
+        if try !run(SetStaffScript(name: name, staff: staff, console: consoleClient)) { throw .notFound("user \(name)") }
     }
 
     /// Usernames starting with `prefix`, in byte order, at most `limit`: a ZRANGE BYLEX

@@ -26,7 +26,12 @@ public struct IssuerRecord: Equatable, Sendable {
 /// `<prefix>issuers` hash (name -> key digest), changed together by one script.
 extension AdminStore {
     /// Creates an issuer and returns its key (shown once, never stored).
+    /// An issuer may name any client but the console's: console sessions come only
+    /// from the console's sign-in.
     public func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
+        if clients.contains(consoleClient) {
+            throw .reserved("client \(consoleClient) is the operator console's: no issuer may issue, introspect or revoke its sessions")
+        }
         let key = Token.generate(length: 64)
         if try !run(AddIssuerScript(name: name, keyDigest: Token.sha256Hex(of: key.value), clients: clients)) { throw .exists("issuer \(name)") }
         return key

@@ -17,10 +17,15 @@ package enum LastUse {
         return max(1, min(resolution, idleSeconds * 250))
     }
 
-    /// Whether a token unused since `lastUsed` has passed its idle timeout.
-    package static func isIdle(lastUsed: EpochMillis?, idleSeconds: Int64?, resolution: Int64?, now: EpochMillis) -> Bool {
-        guard let idleSeconds, let lastUsed else { return false }
-        return now - lastUsed > idleSeconds * 1000 + (writeInterval(resolution: resolution, idleSeconds: idleSeconds) ?? 0)
+    /// Whether a token unused since `lastUsed` has passed its idle timeout. A token
+    /// never used (no `w`: not checked since it was made, or made by a path that
+    /// writes none, as an import did) counts from its creation: no token skips its
+    /// timeout by having no last use.
+    package static func isIdle(lastUsed: EpochMillis?, created: EpochMillis, idleSeconds: Int64?, resolution: Int64?,
+                               now: EpochMillis) -> Bool {
+        guard let idleSeconds else { return false }
+        let since = lastUsed ?? created
+        return now - since > idleSeconds * 1000 + (writeInterval(resolution: resolution, idleSeconds: idleSeconds) ?? 0)
     }
 
     /// Whether a check at `now` writes `w`.
@@ -31,7 +36,7 @@ package enum LastUse {
     }
 
     /// The rules as Lua, for Script.helpers. `resolution` is the scripts' argument
-    /// (milliseconds, or '' for off); `w` and `d` are HMGET values (false when absent).
+    /// (milliseconds, or '' for off); `w`, `t` and `d` are HMGET values (false when absent).
     static let lua = #"""
     local function writeInterval(resolution, d)
       if resolution == nil or resolution == '' then return nil end
@@ -39,9 +44,10 @@ package enum LastUse {
       if d and d ~= '' then r = math.max(1, math.min(r, tonumber(d) * 250)) end
       return r
     end
-    local function idleOut(w, d, resolution)
-      if not d or d == '' or not w then return false end
-      return NOW - tonumber(w) > tonumber(d) * 1000 + (writeInterval(resolution, d) or 0)
+    local function idleOut(w, t, d, resolution)
+      local since = w or t
+      if not d or d == '' or not since then return false end
+      return NOW - tonumber(since) > tonumber(d) * 1000 + (writeInterval(resolution, d) or 0)
     end
     local function stale(w, d, resolution)
       local interval = writeInterval(resolution, d)

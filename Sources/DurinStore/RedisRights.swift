@@ -40,8 +40,9 @@ public enum RedisRights {
     /// Granted by the shipped ACL but not required: without them durin starts and
     /// works, and says what it lacks where they would have been used (`info`: the
     /// console's Redis memory and persistence). A right added after a release is
-    /// optional this way, so an upgrade never stops on an older ACL.
-    public static let optionalCommands = ["info"]
+    /// optional this way, so an upgrade never stops on an older ACL. `client|no-evict`:
+    /// durin's connections are kept out of maxmemory-clients' evictions.
+    public static let optionalCommands = ["info", "client|no-evict"]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
     /// instead of stopping at the first, and deletes what it made.

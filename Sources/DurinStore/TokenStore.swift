@@ -9,6 +9,13 @@ public final class TokenStore {
     public let keys: KeySpace
     package let context: ScriptContext
     package let graceMillis: Int64
+    /// The operator console's client (DURIN_CONSOLE_CLIENT). Its tokens are console
+    /// sessions: made only by the console's sign-in (`consoleSignIn`), valid only in
+    /// the console's own check (`AccessRules.consoleSession`). No login, issuer, tool
+    /// or import makes one, and no other check, introspection or issuer's revocation
+    /// sees one: a credential that can reach those routes cannot become a console
+    /// administrator.
+    public let consoleClient: String
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
     private let minReplicas: Int
@@ -45,6 +52,7 @@ public final class TokenStore {
         self.sealing = sealing
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
+        consoleClient = configuration.consoleClientName
         graceMillis = configuration.expiredGraceSeconds * 1000
         defaultTTL = configuration.defaultTokenTTL
         tokenLength = configuration.tokenCharacterLength
@@ -82,15 +90,29 @@ public final class TokenStore {
             switch found {
             case .inactive: return .userInactive
             case .active(let record):
+                guard admits(client: record.client, rules) else { return .invalid }
                 guard rules.permits(client: record.client) else { return .denied(user: record.user, client: record.client) }
                 return .valid(noteUse(record, now: now))
             }
         }
         let rates = rules.throttle ? try clientSettings(\.rate) : "-"
         // The script writes a stale last use itself.
-        return try runLocated { home throws(StoreError) in
+        let outcome = try runLocated { home throws(StoreError) in
             try run(VerifyScript(digest: digest, rules: rules, rates: rates, resolution: lastUsedResolution, home: home), now: now)
         }.outcome
+        switch outcome {
+        case .valid(let record) where !admits(client: record.client, rules): return .invalid
+        case .denied(_, let client) where !admits(client: client, rules): return .invalid
+        case .throttled(_, _, let client) where !admits(client: client, rules): return .invalid
+        default: return outcome
+        }
+    }
+
+    /// Whether a token of `client` is a token at all for a check with `rules`: a
+    /// console session only in the console's check, and the console's check takes
+    /// nothing else. Anything else is answered as an unknown token.
+    public func admits(client: String, _ rules: AccessRules) -> Bool {
+        (client == consoleClient) == rules.console
     }
 
     /// After a check that did not go through the script (a plain read, a cache hit):
@@ -108,7 +130,7 @@ public final class TokenStore {
     /// Whether a token read as valid (from a plain read or the cache) has passed its
     /// idle timeout: the full check then removes it and answers that it expired.
     public func isIdle(_ record: TokenRecord, now: EpochMillis = WallClock.nowMillis()) -> Bool {
-        LastUse.isIdle(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
+        LastUse.isIdle(lastUsed: record.lastUsed, created: record.created, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
     }
 
     /// Runs a script that starts from a token's digest; when it answers that the
@@ -175,9 +197,31 @@ public final class TokenStore {
     /// - Parameter addressGroup: for a password login, where it came from: its
     ///   failure window is cleared.
     /// - Parameter details: where the login came from, kept with the token.
+    ///
+    /// The console's client is no client here (`.noClient`): its sessions come only
+    /// from `consoleSignIn`.
     public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
                       clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails = SessionDetails(),
                       now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
+    {
+        guard client != consoleClient else { return .failure(.noClient) }
+        return try issue(user: user, client: client, mode: mode, event: event, issuer: issuer,
+                         clearingFailuresFrom: addressGroup, details: details, now: now)
+    }
+
+    /// A console session for a staff user whose password was just checked: always a
+    /// new token, and the user's previous console session revoked with it, so a
+    /// session taken before this sign-in ends with it.
+    public func consoleSignIn(user: String, clearingFailuresFrom addressGroup: String? = nil,
+                              details: SessionDetails = SessionDetails(),
+                              now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
+        try issue(user: user, client: consoleClient, mode: .rotate, event: "login",
+                  clearingFailuresFrom: addressGroup, details: details, now: now)
+    }
+
+    private func issue(user: String, client: String, mode: LoginMode, event: String?, issuer: String? = nil,
+                       clearingFailuresFrom addressGroup: String?, details: SessionDetails,
+                       now: EpochMillis) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
         let seal = try sealingKey()
         // On a cluster: the user's tag, which the new token's digest must start with.
@@ -214,7 +258,7 @@ public final class TokenStore {
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
-            return try login(user: user, client: client, mode: .rotate, event: event, issuer: issuer,
+            return try issue(user: user, client: client, mode: .rotate, event: event, issuer: issuer,
                              clearingFailuresFrom: addressGroup, details: details, now: now)
         }
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
@@ -252,12 +296,14 @@ public final class TokenStore {
         }
     }
 
-    /// Revokes one token (logout; revoke/ by an issuer, limited to its `clients`).
-    /// Returns what was revoked, nil if it was already gone (or another client's).
+    /// Revokes one token (logout; revoke/ by an issuer, limited to its `clients`,
+    /// never a console session). Returns what was revoked, nil if it was already gone
+    /// (or not the caller's to revoke).
     @discardableResult
     public func revoke(digest: String, reason: String, issuer: String = "", clients: [String] = []) throws(StoreError) -> RevokedToken? {
+        let except = issuer.isEmpty ? "" : consoleClient
         let (outcome, home) = try runLocated { home throws(StoreError) in
-            try runDurably(RevokeTokenScript(digest: digest, reason: reason, issuer: issuer, clients: clients, home: home))
+            try runDurably(RevokeTokenScript(digest: digest, reason: reason, issuer: issuer, clients: clients, except: except, home: home))
         }
         if home != nil { _ = try connection.call(["DEL", keys.tokenHome(digest)]) }
         switch outcome {
@@ -267,12 +313,13 @@ public final class TokenStore {
     }
 
     /// Revokes a user's tokens: all of them (logoutall), the one of `client`, or
-    /// those of an issuer's `clients` (revoke/'s back-channel form).
-    /// Returns (client, session id) of each revoked token.
+    /// those of an issuer's `clients` (revoke/'s back-channel form, which never
+    /// reaches a console session). Returns (client, session id) of each revoked token.
     @discardableResult
     public func revokeAll(user: String, client: String? = nil, reason: String, issuer: String = "",
                           clients: [String] = []) throws(StoreError) -> [(client: String, id: Int64)] {
-        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason, issuer: issuer, clients: clients))
+        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason, issuer: issuer, clients: clients,
+                                              except: issuer.isEmpty ? "" : consoleClient))
     }
 
     /// durin's session delete: another of the user's tokens, by session id.

@@ -163,6 +163,15 @@ public final class RedisConnection {
                 throw .rejected("\(command[0]) failed: \(message)")
             }
         }
+        // Never closed by maxmemory-clients, whose limit is for whoever else holds
+        // replies unread (durin-redis.conf). A server or an ACL without it (Redis
+        // before 7, an older durin.acl) refuses; that is no reason to fail, and
+        // `durinctl check` says what it costs.
+        let noEvict = withArgv(["CLIENT", "NO-EVICT", "on"].map { Array($0.utf8) }) { argc, argv, lens in
+            redisCommandArgv(c, argc, argv, lens)
+        }
+        guard let noEvict else { throw fail(c).error }
+        _ = Self.decodeAndFree(noEvict)
         return c
     }
 

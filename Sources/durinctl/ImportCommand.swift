@@ -240,6 +240,9 @@ struct ImportReport {
                 + "(session \(id)), which is kept; this one is not imported")
         case .success(.noUser): reject("no user \(t.token.user) here")
         case .success(.noClient): reject("no client \(t.token.client) here")
+        case .success(.consoleClient):
+            reject("\(t.token.client) is the operator console's client here (DURIN_CONSOLE_CLIENT): console sessions come "
+                + "only from the console's sign-in")
         case .success(.conflict(let user, let client)):
             reject("this token is already here, for \(user)/\(client)")
         }

@@ -35,6 +35,9 @@ struct TokenCommand: ParsableCommand {
                 try ctx.tokens.login(user: user, client: client, mode: .keep, event: "token_issued", details: details)
             }
             switch result {
+            case .failure(.noClient) where client == ctx.tokens.consoleClient:
+                throw CLIError("\(client) is the operator console's client (DURIN_CONSOLE_CLIENT): its sessions come only "
+                    + "from the console's sign-in")
             case .failure(.noClient): throw CLIError("no client \(client)")
             case .failure(.userInactive): throw CLIError("user \(user) is inactive")
             case .failure(.alreadyExists): throw CLIError("a token exists already")

@@ -48,7 +48,7 @@ final class NginxHeaderTests: SharedStackTestCase {
         """
         let site = "\(stack.state)/nginx/site.conf"
         var text = try String(contentsOfFile: site, encoding: .utf8)
-        text = text.replacingOccurrences(of: "    server_name _;\n", with: "    server_name _;\n\(extra)\n") + "\n" + echo + "\n"
+        text = text.replacingOccurrences(of: "    server_name localhost 127.0.0.1;\n", with: "    server_name localhost 127.0.0.1;\n\(extra)\n") + "\n" + echo + "\n"
         try text.write(toFile: site, atomically: true, encoding: .utf8)
         try stack.reloadNginx()
         XCTAssertEqual(try stack.http.call("GET", "/api/echo/").status, 401, "the extra locations are loaded")

@@ -43,10 +43,10 @@ final class LastUseTests: XCTestCase {
     }
 
     func testTheLuaRulesAreTheSwiftRules() throws {
-        let probe = Script(parameters: ["w", "d", "resolution"], #"""
+        let probe = Script(parameters: ["w", "t", "d", "resolution"], #"""
         if w == '' then w = false end
         if d == '' then d = false end
-        return {idleOut(w, d, resolution) and 1 or 0, stale(w, d, resolution) and 1 or 0}
+        return {idleOut(w, t, d, resolution) and 1 or 0, stale(w, d, resolution) and 1 or 0}
         """#)
         let context = ScriptContext(keys: KeySpace(prefix: "durin:"), eventsMaxLength: 0)
         let connection = redis.connection()
@@ -57,10 +57,13 @@ final class LastUseTests: XCTestCase {
                 for age in [nil, 0, 1, 249, 250, 999, 1000, 1001, 4999, 5000, 5001, 15_000, 60_000, 75_000, 75_001,
                             7_200_000, 7_260_000, 7_260_001] as [Int64?] {
                     let w = age.map { now - $0 }
+                    // Never used (no w): the token counts from its creation, here 6,000 ms ago.
+                    let created = now - 6000
                     let reply = try connection.run(probe, args: context.header(group: .global, now: now)
-                                                   + [w.map(String.init) ?? "", idle.map(String.init) ?? "", resolution.map(String.init) ?? ""])
+                                                   + [w.map(String.init) ?? "", String(created), idle.map(String.init) ?? "",
+                                                      resolution.map(String.init) ?? ""])
                     let lua = (reply.array ?? []).compactMap(\.int)
-                    let swift = [LastUse.isIdle(lastUsed: w, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0,
+                    let swift = [LastUse.isIdle(lastUsed: w, created: created, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0,
                                  LastUse.isStale(lastUsed: w, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0]
                     XCTAssertEqual(lua, swift.map(Int64.init), "w age \(String(describing: age)), idle \(String(describing: idle)), resolution \(String(describing: resolution))")
                     compared += 1
@@ -69,9 +72,13 @@ final class LastUseTests: XCTestCase {
         }
         XCTAssertEqual(compared, 3 * 5 * 18)
         // The bounds the docs state: never early, at most the write interval late.
-        XCTAssertFalse(LastUse.isIdle(lastUsed: now - 60_000, idleSeconds: 60, resolution: 60_000, now: now))
-        XCTAssertFalse(LastUse.isIdle(lastUsed: now - 75_000, idleSeconds: 60, resolution: 60_000, now: now))
-        XCTAssertTrue(LastUse.isIdle(lastUsed: now - 75_001, idleSeconds: 60, resolution: 60_000, now: now))
+        XCTAssertFalse(LastUse.isIdle(lastUsed: now - 60_000, created: 0, idleSeconds: 60, resolution: 60_000, now: now))
+        XCTAssertFalse(LastUse.isIdle(lastUsed: now - 75_000, created: 0, idleSeconds: 60, resolution: 60_000, now: now))
+        XCTAssertTrue(LastUse.isIdle(lastUsed: now - 75_001, created: 0, idleSeconds: 60, resolution: 60_000, now: now))
+        // Never used: idle from its creation, like a token used then.
+        XCTAssertFalse(LastUse.isIdle(lastUsed: nil, created: now - 75_000, idleSeconds: 60, resolution: 60_000, now: now))
+        XCTAssertTrue(LastUse.isIdle(lastUsed: nil, created: now - 75_001, idleSeconds: 60, resolution: 60_000, now: now))
+        XCTAssertTrue(LastUse.isIdle(lastUsed: nil, created: now - 60_001, idleSeconds: 60, resolution: nil, now: now))
         XCTAssertEqual(LastUse.writeInterval(resolution: 60_000, idleSeconds: 7200), 60_000)
         XCTAssertEqual(LastUse.writeInterval(resolution: 60_000, idleSeconds: 4), 1000)
         XCTAssertNil(LastUse.writeInterval(resolution: nil, idleSeconds: 4))

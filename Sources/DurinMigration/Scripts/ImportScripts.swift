@@ -173,6 +173,7 @@ struct ImportTokenScript: ScriptCall {
       -- refreshed in Django since the last import: the later expiry wins
       if dry ~= '1' then
         redis.call('HSET', tk, 'e', expiry)
+        setIdle(tk, redis.call('HGET', clientKey(client), 'idle_timeout'))
         arm(tk, expiry, grace)
         emit('token_renewed', user, client, t[4])
       end
@@ -211,6 +212,11 @@ struct ImportTokenScript: ScriptCall {
     local sid = id
     if renumbered ~= '' then sid = tostring(redis.call('INCR', seq)) end
     redis.call('HSET', tk, 'u', user, 'c', client, 't', created, 'e', expiry, 'i', sid, 's', sealed)
+    -- As login stamps its own: the client's idle timeout, and a last use, the
+    -- import (Django's last use is not known): an imported token is idle as soon as
+    -- a token issued here at the same moment would be.
+    redis.call('HSET', tk, 'w', NOW_TEXT)
+    setIdle(tk, redis.call('HGET', clientKey(client), 'idle_timeout'))
     if redis.call('HGET', userHash, 'is_active') ~= '1' then redis.call('HSET', tk, 'x', '1') end
     arm(tk, expiry, grace)
     redis.call('SET', marker, sid)

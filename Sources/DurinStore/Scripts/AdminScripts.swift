@@ -87,22 +87,36 @@ struct StampClientIdleScript: ScriptCall {
     let client: String
     /// Seconds, or nil: none.
     let idle: Int64?
+    /// DURIN_LAST_USED_RESOLUTION in ms (nil: off), as the checks apply it.
+    let resolution: Int64?
     let users: [String]
     /// On a cluster one user a call, in that user's slot; else one server.
     let cluster: Bool
 
     var group: KeyGroup { cluster ? .user(users[0]) : .global }
-    var arguments: [String] { [client, idle.map(String.init) ?? ""] + users }
+    var arguments: [String] { [client, idle.map(String.init) ?? "", resolution.map(String.init) ?? ""] + users }
 
     func decode(_ reply: RedisReply) -> Int? { reply.int.map { Int($0) } }
 
-    static let script = Script(parameters: ["client", "idle"], variadic: true, #"""
+    /// A token already idle under the new timeout (unused, or never used since it
+    /// was made, for longer) expires now, as its next check would expire it: a
+    /// dormant token does not wait for a check to end.
+    static let script = Script(parameters: ["client", "idle", "resolution"], variadic: true, #"""
     local n = 0
     for i = FIRST_EXTRA, #ARGV do
-      local d = redis.call('HGET', userKey(ARGV[i]), indexField(client))
-      if d and redis.call('EXISTS', tokenKey(d)) == 1 then
-        setIdle(tokenKey(d), idle)
-        n = n + 1
+      local userHash = userKey(ARGV[i])
+      local d = redis.call('HGET', userHash, indexField(client))
+      local tk = d and tokenKey(d)
+      if tk and redis.call('EXISTS', tk) == 1 then
+        local t = redis.call('HMGET', tk, 'w', 't', 'e', 'i')
+        if idle ~= '' and live(t[3]) and idleOut(t[1], t[2], idle, resolution) then
+          guard(EVENTS)
+          forget(tk, userHash, client, d)
+          emit('token_expired', ARGV[i], client, t[4], 'idle')
+        else
+          setIdle(tk, idle)
+          n = n + 1
+        end
       end
     end
     return n
@@ -189,23 +203,52 @@ struct AddUserScript: ScriptCall {
 package struct SetActiveScript: ScriptCall {
     let name: String
     let active: Bool
+    /// The console's client: a deactivation ends the user's console session for
+    /// good (a reactivation brings their other tokens back, never that one).
+    let console: String
 
-    package init(name: String, active: Bool) {
+    package init(name: String, active: Bool, console: String) {
         self.name = name
         self.active = active
+        self.console = console
     }
 
     package var group: KeyGroup { .user(name) }
-    package var arguments: [String] { [name, active ? "1" : "0"] }
+    package var arguments: [String] { [name, active ? "1" : "0", console] }
 
     package func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    package static let script = Script(parameters: ["name", "active"], #"""
+    package static let script = Script(parameters: ["name", "active", "console"], #"""
     local key = userKey(name)
     if redis.call('EXISTS', key) == 0 then return 0 end
     guardIndex(key)
+    guard(EVENTS)
     redis.call('HSET', key, 'is_active', active)
+    if active == '0' then endSession(key, name, console, 'user_deactivated') end
     markUserTokens(key, active)
+    return 1
+    """#)
+}
+
+/// Grants or takes away the console (`is_staff`); taking it away ends the user's
+/// console session in the same step. Outcome: false when there is no such user.
+struct SetStaffScript: ScriptCall {
+    let name: String
+    let staff: Bool
+    let console: String
+
+    var group: KeyGroup { .user(name) }
+    var arguments: [String] { [name, staff ? "1" : "0", console] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "staff", "console"], #"""
+    local key = userKey(name)
+    if redis.call('EXISTS', key) == 0 then return 0 end
+    guardIndex(key)
+    guard(EVENTS)
+    redis.call('HSET', key, 'is_staff', staff)
+    if staff == '0' then endSession(key, name, console, 'staff_removed') end
     return 1
     """#)
 }

@@ -207,10 +207,10 @@ struct LoginScript: ScriptCall {
     local replaced = ''
     if old then
       local tk = tokenKey(old)
-      local t = redis.call('HMGET', tk, 'e', 'i', 'w', 'd')
+      local t = redis.call('HMGET', tk, 'e', 'i', 'w', 'd', 't')
       -- An expired token is left to its grace period (to be reported once), an
       -- idle one goes (as a check would remove it); the pair gets a new one.
-      if t[1] and live(t[1]) and idleOut(t[3], t[4], resolution) then
+      if t[1] and live(t[1]) and idleOut(t[3], t[5], t[4], resolution) then
         forget(tk, userHash, client, old)
         emit('token_expired', user, client, t[2], 'idle')
       elseif t[1] and live(t[1]) then

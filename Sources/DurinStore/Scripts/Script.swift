@@ -77,6 +77,8 @@ package struct Script: Sendable {
     /// writeInterval, idleOut, stale: a token's last use and idle timeout (LastUse).
     /// setIdle: a token's idle timeout as its client's is now ('' or false: none).
     /// forget: removes a token and its user's index entry for it.
+    /// endSession: revokes the user's token of one client, with its event (a
+    /// console session, when its user loses the console).
     package static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
@@ -192,6 +194,15 @@ package struct Script: Sendable {
     local function forget(tk, userHash, client, digest)
       redis.call('DEL', tk)
       if redis.call('HGET', userHash, indexField(client)) == digest then redis.call('HDEL', userHash, indexField(client)) end
+    end
+    local function endSession(userHash, user, client, reason)
+      if client == '' then return end
+      local digest = redis.call('HGET', userHash, indexField(client))
+      if not digest then return end
+      local tk = tokenKey(digest)
+      local t = redis.call('HMGET', tk, 'i', 'e')
+      forget(tk, userHash, client, digest)
+      if t[1] and live(t[2]) then emit('token_revoked', user, client, t[1], reason) end
     end
     local function parseRate(rate)
       local n, unit = string.match(rate or '', '^(%d+)/(%a)')

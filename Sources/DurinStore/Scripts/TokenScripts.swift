@@ -66,7 +66,7 @@ struct VerifyScript: ScriptCall {
       return {'invalid'}
     end
     local expired, idle = not live(t[4]), false
-    if not expired then idle = idleOut(t[F.w], t[F.d], resolution) end
+    if not expired then idle = idleOut(t[F.w], t[F.t], t[F.d], resolution) end
     if expired or idle then
       -- An expired token was kept for the grace period to be reported once, an
       -- idle one is found now: either way it goes.
@@ -156,13 +156,13 @@ struct RefreshScript: ScriptCall {
 
     static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution"], #"""
     local tk = tokenKey(digest)
-    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd')
+    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd', 't')
     if not t[1] then
       local home = movedHome(digest)
       if home then return {'moved', home} end
       return {'invalid'}
     end
-    if not live(t[4]) or idleOut(t[5], t[6], resolution) then return {'invalid'} end
+    if not live(t[4]) or idleOut(t[5], t[7], t[6], resolution) then return {'invalid'} end
     guard(EVENTS)
     local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
     local exp = expiryAfter(ttl)
@@ -191,11 +191,13 @@ struct RevokeTokenScript: ScriptCall {
     /// The clients whose tokens the caller may revoke (an issuer's); empty: any.
     /// A token of another client is left alone and reported as gone.
     var clients: [String] = []
+    /// A client whose tokens the caller may never revoke (an issuer: the console's).
+    var except = ""
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
-    var arguments: [String] { [digest, reason, issuer, clients.joined(separator: ",")] }
+    var arguments: [String] { [digest, reason, issuer, clients.joined(separator: ","), except] }
 
     enum Revocation {
         case revoked(RevokedToken)
@@ -211,7 +213,7 @@ struct RevokeTokenScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "reason", "issuer", "clients"], #"""
+    static let script = Script(parameters: ["digest", "reason", "issuer", "clients", "except"], #"""
     local tk = tokenKey(digest)
     local t = redis.call('HMGET', tk, 'u', 'c', 'i')
     if not t[1] then
@@ -219,7 +221,7 @@ struct RevokeTokenScript: ScriptCall {
       if home then return {'moved', home} end
       return {}
     end
-    if not listed(clients, t[2]) then return {} end
+    if not listed(clients, t[2]) or t[2] == except then return {} end
     local userHash = userKey(t[1])
     guard(userHash, EVENTS)
     forget(tk, userHash, t[2], digest)
@@ -238,17 +240,20 @@ package struct RevokeUserTokensScript: ScriptCall {
     let issuer: String
     /// Only these clients' tokens (an issuer's); empty: any.
     let clients: [String]
+    /// Never this client's token (an issuer's call: the console's).
+    let except: String
 
-    package init(user: String, client: String?, reason: String, issuer: String = "", clients: [String] = []) {
+    package init(user: String, client: String?, reason: String, issuer: String = "", clients: [String] = [], except: String = "") {
         self.user = user
         self.client = client
         self.reason = reason
         self.issuer = issuer
         self.clients = clients
+        self.except = except
     }
 
     package var group: KeyGroup { .user(user) }
-    package var arguments: [String] { [user, client ?? "", reason, issuer, clients.joined(separator: ",")] }
+    package var arguments: [String] { [user, client ?? "", reason, issuer, clients.joined(separator: ","), except] }
 
     package func decode(_ reply: RedisReply) -> [(client: String, id: Int64)]? {
         guard let items = reply.array, items.count % 2 == 0 else { return nil }
@@ -260,14 +265,14 @@ package struct RevokeUserTokensScript: ScriptCall {
         return revoked
     }
 
-    package static let script = Script(parameters: ["user", "only", "reason", "issuer", "clients"], #"""
+    package static let script = Script(parameters: ["user", "only", "reason", "issuer", "clients", "except"], #"""
     local userHash = userKey(user)
     local entries = tokenIndex(userHash)
     guardIndex(userHash)
     guard(EVENTS)
     local revoked = {}
     for i = 1, #entries, 2 do
-      if (only == '' or entries[i] == only) and listed(clients, entries[i]) then
+      if (only == '' or entries[i] == only) and listed(clients, entries[i]) and entries[i] ~= except then
         local tk = tokenKey(entries[i + 1])
         local t = redis.call('HMGET', tk, 'i', 'e')
         redis.call('DEL', tk)

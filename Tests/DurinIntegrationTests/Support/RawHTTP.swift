@@ -21,15 +21,18 @@ struct RawHTTP {
     /// The loopback address to send from (127.0.0.0/8 is all loopback): nginx's
     /// $remote_addr, for tests of per-address limits. nil: the kernel's choice.
     var source: String? = nil
+    /// The Host header every request sends.
+    var host = "127.0.0.1"
 
-    init(port: UInt16, source: String? = nil) {
+    init(port: UInt16, source: String? = nil, host: String = "127.0.0.1") {
         self.port = port
         self.source = source
+        self.host = host
     }
 
     func request(_ method: String, _ path: String, headers: [(String, [UInt8])] = [], body: [UInt8] = [],
                  timeout: Int = 10) throws -> HTTPResult {
-        var raw = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".utf8)
+        var raw = Array("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n".utf8)
         for (name, value) in headers { raw += Array("\(name): ".utf8) + value + Array("\r\n".utf8) }
         if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { raw += Array("Content-Length: \(body.count)\r\n".utf8) }
         raw += Array("\r\n".utf8) + body

@@ -17,6 +17,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Where the nginx snippets are installed.") var nginxDir = "/etc/nginx/durin"
     @Option(help: "nginx's configuration root, searched for the `upstream durin` block.") var nginxRoot = "/etc/nginx"
     @Flag(help: "Skip the nginx checks (durin on another host than nginx).") var noNginx = false
+    @Option(help: "Redis's configuration file, read for its client memory caps when CONFIG is not granted.")
+    var redisConf = "/etc/redis/redis.conf"
     @OptionGroup var settings: Settings
 
     /// One finding: `ok`, a `warning` (works, but not as it should in production) or a failure.
@@ -50,6 +52,7 @@ struct CheckCommand: ParsableCommand {
         if !noNginx {
             checkNginx(report)
             checkProxyKey(config, report)
+            checkProxyKeyExposure(report)
         }
         Terminal.out(report.failures == 0 ? "durin: ready for production" : "durin: \(report.failures) problem(s) to fix")
         if report.failures > 0 { throw ExitCode(1) }
@@ -78,6 +81,7 @@ struct CheckCommand: ParsableCommand {
         }
         checkRedisExposure(endpoint, config, report)
         checkRedisSettings(connection, report)
+        checkClientMemory(connection, report)
 
         let admin = AdminStore(connection: connection, configuration: config)
         do {
@@ -176,6 +180,46 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
+    /// Whether another Redis client (the read-only inspection user, say) can make Redis
+    /// refuse durin's writes by holding replies it never reads (durin-redis.conf).
+    private func checkClientMemory(_ connection: any RedisCommandConnection, _ report: Report) {
+        switch try? connection.send("CLIENT", "NO-EVICT", "on") {
+        case .error(let message)?:
+            report.say(.warning, "durin's Redis user may not keep its connections from client eviction (\(message)): grant "
+                + "+client|no-evict (durin.acl), or maxmemory-clients may close durin's own connections")
+        case nil:
+            report.say(.warning, "CLIENT NO-EVICT could not be tried")
+        default:
+            report.say(.ok, "durin's Redis connections are kept out of client eviction (CLIENT NO-EVICT)")
+        }
+        func config(_ name: String) -> String? {
+            guard let reply = try? connection.send("CONFIG", "GET", name), let items = reply.array, items.count == 2 else { return nil }
+            return items[1].string
+        }
+        let caps: RedisClientMemory
+        let source: String
+        if let limits = config("client-output-buffer-limit") {
+            caps = RedisClientMemory(outputBufferLimit: limits, maxmemoryClients: config("maxmemory-clients"))
+            source = "CONFIG"
+        } else if let read = RedisClientMemory(configFile: redisConf) {
+            caps = read
+            source = redisConf
+        } else {
+            report.say(.warning, "Redis's client memory caps are not visible (CONFIG is not granted, \(redisConf) is not readable): "
+                + "make sure durin-redis.conf's client-output-buffer-limit and maxmemory-clients are in effect, or any client "
+                + "can make Redis refuse durin's writes (docs/redis.md)")
+            return
+        }
+        let missing = caps.missing
+        if missing.isEmpty {
+            report.say(.ok, "Redis caps other clients' unread replies (client-output-buffer-limit normal, maxmemory-clients; \(source))")
+        } else {
+            report.say(.warning, "Redis (\(source)): " + missing.joined(separator: "; ") + ": a client that never reads its "
+                + "replies (even the read-only durin-inspect) can fill maxmemory, and then every login, refresh and logout "
+                + "fails; add durin-redis.conf's lines")
+        }
+    }
+
     /// nginx's proxy-key include: present, private, and holding the key durin-fcgi has.
     private func checkProxyKey(_ config: Configuration, _ report: Report) {
         let path = "\(nginxDir)/proxy-key.conf"
@@ -207,6 +251,24 @@ struct CheckCommand: ParsableCommand {
         } else {
             report.say(.failure, "nginx's proxy key (\(path)) is not DURIN_PROXY_KEY: durin refuses every request nginx "
                 + "sends; make them equal and reload nginx")
+        }
+    }
+
+    /// Who else could read the proxy key: processes of nginx's workers' user, where
+    /// the kernel lets same-user processes read each other's memory.
+    private func checkProxyKeyExposure(_ report: Report) {
+        let user = ProxyKeyExposure.workerUser(nginxConf: "\(nginxRoot)/nginx.conf")
+        guard let exposure = ProxyKeyExposure.read(user: user) else {
+            report.say(.warning, "nginx's worker user \(user) (nginx.conf) is no user here: could not look for processes sharing it")
+            return
+        }
+        if let problem = exposure.problem {
+            report.say(.warning, problem)
+        } else if exposure.sameUserTracing {
+            report.say(.ok, "no process but nginx runs as \(user) (the kernel would let one read nginx's memory: "
+                + "keep other applications under users of their own)")
+        } else {
+            report.say(.ok, "kernel.yama.ptrace_scope is \(exposure.ptraceScope ?? 0): no process of \(user) can read nginx's memory")
         }
     }
 

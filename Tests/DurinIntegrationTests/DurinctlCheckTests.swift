@@ -122,4 +122,80 @@ final class DurinctlCheckTests: SharedStackTestCase {
         XCTAssertTrue(out.stdout.contains("DURIN_SECRET_KEY"), out.stdout)
         XCTAssertFalse(out.stdout.contains("change-me-to-the-output"), out.stdout)
     }
+
+    /// Redis's caps on other clients' unread replies (durin-redis.conf): named when
+    /// missing, from CONFIG where the check's user may, else from the config file.
+    func testMissingClientMemoryCapsAreNamed() throws {
+        try XCTSkipIf(stack.onCluster, "sets one server's configuration and reads it back")
+        _ = try stack.redisCLI("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+        _ = try stack.redisCLI("CONFIG", "SET", "maxmemory-clients", "0")
+        var out = try stack.durinctl(["check", "--no-nginx"])
+        XCTAssertTrue(out.stdout.contains("warn  Redis (CONFIG): normal clients' unread replies are unlimited"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("all clients together are unlimited"), out.stdout)
+        _ = try stack.redisCLI("CONFIG", "SET", "client-output-buffer-limit", "normal 32mb 8mb 10")
+        _ = try stack.redisCLI("CONFIG", "SET", "maxmemory-clients", "5%")
+        out = try stack.durinctl(["check", "--no-nginx"])
+        XCTAssertTrue(out.stdout.contains("ok    Redis caps other clients' unread replies"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("durin's Redis connections are kept out of client eviction"), out.stdout)
+        // Without CONFIG (durin's own ACL user): the shipped file, read as redis.conf includes it.
+        let conf = "\(stack.state)/redis-main.conf"
+        try "port 0\ninclude \(Stack.root)/redis/durin-redis.conf\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        XCTAssertEqual(RedisClientMemoryFile.caps(in: try stack.durinctl(["check", "--no-nginx", "--redis-conf", conf],
+                                                                             env: ["DURIN_REDIS_URL": try aclUserURL()]).stdout), "ok")
+        try "port 0\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        XCTAssertEqual(RedisClientMemoryFile.caps(in: try stack.durinctl(["check", "--no-nginx", "--redis-conf", conf],
+                                                                             env: ["DURIN_REDIS_URL": try aclUserURL()]).stdout), "warn")
+    }
+
+    /// A user with durin's shipped rights (no CONFIG).
+    func aclUserURL() throws -> String {
+        let acl = try String(contentsOfFile: "\(Stack.root)/redis/durin.acl", encoding: .utf8)
+        let line = try XCTUnwrap(acl.split(separator: "\n").first { $0.hasPrefix("user durin ") })
+        let rules = line.split(separator: " ").dropFirst(2).map { $0 == "#DURIN-PASSWORD-SHA256" ? ">check-pw" : String($0) }
+        _ = try stack.redisCLI("ACL", "DELUSER", "durin-check")
+        _ = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "SETUSER", "durin-check"] + rules,
+                          environment: stack.environment).checked()
+        return "unix://durin-check:check-pw@\(stack.state)/redis.sock"
+    }
+
+    /// Issue 23 (7): another application running as nginx's workers' user can read the
+    /// proxy key from their memory where the kernel allows same-user tracing.
+    func testProcessesSharingNginxsUserAreNamed() throws {
+        try XCTSkipIf(getuid() != 0, "starts a process as www-data")
+        let root = "\(stack.state)/nginx-www"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "user www-data;\nworker_processes 2;\n".write(toFile: "\(root)/nginx.conf", atomically: true, encoding: .utf8)
+        // A stand-in for another web application (PHP-FPM's pool, say) as www-data.
+        let app = try Stack.spawn(["setpriv", "--reuid=www-data", "--regid=www-data", "--clear-groups", "sleep", "60"],
+                                  environment: stack.environment, log: "\(stack.state)/www-app.log")
+        defer { kill(app, SIGTERM); _ = Stack.waitExit(app, timeout: 3) }
+        XCTAssertTrue(Stack.eventually {
+            ((try? String(contentsOfFile: "/proc/\(app)/status", encoding: .utf8)) ?? "").contains("Name:\tsleep")
+        })
+        let out = try stack.durinctl(["check", "--nginx-dir", "\(stack.state)/nginx/durin", "--nginx-root", root])
+        let scope = (try? String(contentsOfFile: "/proc/sys/kernel/yama/ptrace_scope", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if scope == nil || scope == "0" {
+            let line = try XCTUnwrap(out.stdout.split(separator: "\n").first { $0.contains("run as nginx's worker user www-data") },
+                                     out.stdout)
+            XCTAssertTrue(line.hasPrefix("warn"), String(line))
+            XCTAssertTrue(line.contains("sleep (pid \(app))"), String(line))
+            XCTAssertTrue(line.contains("kernel.yama.ptrace_scope = 1"), String(line))
+        } else {
+            XCTAssertTrue(out.stdout.contains("no process of www-data can read nginx's memory"), out.stdout)
+        }
+    }
+}
+
+/// The caps line of a check's output: "ok", "warn", or nil.
+enum RedisClientMemoryFile {
+    static func caps(in output: String) -> String? {
+        for line in output.split(separator: "\n") {
+            if line.hasPrefix("ok    Redis caps other clients") { return "ok" }
+            if line.hasPrefix("warn") && (line.contains("unread replies are unlimited") || line.contains("caps are not visible")) {
+                return "warn"
+            }
+        }
+        return nil
+    }
 }

@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -61,6 +61,7 @@ test-lane2:
 	$(MAKE) test-packaged
 	$(MAKE) test-browser
 	$(MAKE) test-caddy
+	$(MAKE) test-apache
 	$(MAKE) test-openapi
 
 # The operator console in Debian's headless Chromium, driven by Selenium from PyPI
@@ -72,6 +73,11 @@ test-browser:
 # shipped, forward_auth over FastCGI, in front of a protected upstream.
 test-caddy:
 	Tests/caddy/run.sh
+
+# Debian's Apache with mod_auth_openidc, configured with the README's own lines, in
+# front of introspect/ (Tests/apache/run.sh): a revoked token stops at once.
+test-apache:
+	Tests/apache/run.sh
 
 # docs/openapi.yaml against the live service (Tests/openapi/run.sh): validated with
 # openapi-spec-validator, served as openapi.json, its regression cases replayed, and

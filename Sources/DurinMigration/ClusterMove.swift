@@ -74,8 +74,8 @@ public struct ClusterMove {
     }
 
     public func run(dryRun: Bool = false, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Report {
-        guard try source.call(["GET", from.layout]).string == "2" else {
-            throw .unexpected("the source is not in layout 2: run `durinctl migrate` against it first")
+        guard try source.call(["GET", from.layout]).string == LayoutMigration.current else {
+            throw .unexpected("the source is not in layout \(LayoutMigration.current): run `durinctl migrate` against it first")
         }
         var report = Report(dryRun: dryRun)
         if let secret = try source.call(["GET", from.secret]).string, !dryRun {
@@ -98,9 +98,15 @@ public struct ClusterMove {
             let fields = try source.call(["HGETALL", from.user(name)]).fieldMap
             guard !fields.isEmpty else { continue }
             let index = fields.filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
-            if try copy(fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }, to: keys.user(name), dryRun: dryRun) {
+            let record = fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) && $0.key != "password" }
+            if try copy(record, to: keys.user(name), dryRun: dryRun) {
                 report.users += 1
                 if !dryRun {
+                    // The hash in its own key here (layout 3), from the server's key or,
+                    // before its migration, its user hash.
+                    if let hash = try source.call(["GET", from.password(name)]).string ?? fields["password"] {
+                        _ = try destination.call(["SET", keys.password(name), hash, "NX"])
+                    }
                     _ = try destination.call(["SADD", keys.users, name])
                     _ = try destination.call(["ZADD", keys.userIndex, "0", name])
                 }

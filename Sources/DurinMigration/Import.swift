@@ -80,7 +80,8 @@ extension AdminStore {
         let calls = users.map { u in
             var parts = ["user", u.user.username, u.user.passwordHash, u.user.isActive ? "1" : "0"]
             for (k, v) in u.user.profile.sorted(by: { $0.key < $1.key }) { parts += [k, v] }
-            return ImportUserScript(user: u.user, created: u.created, digest: Self.importDigest(parts), dryRun: dryRun)
+            return ImportUserScript(user: u.user, created: u.created, digest: Self.importDigest(parts), dryRun: dryRun,
+                                    passwordKey: keys.password(u.user.username))
         }
         return try connection.runPipelined(calls, context: context)
     }

@@ -3,14 +3,16 @@ import DurinCore
 import DurinStore
 import RedisClient
 
-/// Moves data from layout 1 to layout 2 (docs/redis-layout.md, "Layouts"): token
-/// keys named by 128 bits of the digest, one-letter fields, the index inside the
-/// user hash, no tombstones.
+/// Moves data to the current layout (docs/redis-layout.md, "Layouts"). Layout 1 to
+/// 2: token keys named by 128 bits of the digest, one-letter fields, the index
+/// inside the user hash, no tombstones. Layout 2 to 3: each user's password hash
+/// in a key of its own (`KeySpace.password`), out of the inspection user's reach.
 ///
 /// durin-fcgi runs it at start and `durinctl migrate` on demand. It is safe to run
-/// twice, at once from several hosts, or after an interruption: each token moves
-/// in one script that does nothing when the token has already moved. When it is
-/// done it writes `<prefix>layout` = 2, and later runs only read that key.
+/// twice, at once from several hosts, or after an interruption: each token or user
+/// moves in one script that does nothing when it has already moved, and every
+/// reader takes a password hash from either place meanwhile. When it is done it
+/// writes `<prefix>layout` = 3, and later runs only read that key.
 public struct LayoutMigration {
     public struct Report: Equatable, Sendable, CustomStringConvertible {
         public var tokens = 0
@@ -20,20 +22,29 @@ public struct LayoutMigration {
         public var unsealable = 0
         /// Layout-1 per-user index keys removed once empty.
         public var indexes = 0
+        /// Password hashes moved out of user hashes (layout 2 to 3).
+        public var passwords = 0
+        /// Sealed copies rewritten with the AEAD (layout 2 to 3; `TokenSeal`).
+        public var resealed = 0
         public var alreadyDone = false
 
         public var description: String {
-            alreadyDone ? "layout 2 already"
+            alreadyDone ? "layout \(LayoutMigration.current) already"
                 : "moved \(tokens) tokens and \(expiredTokens) expired tokens to layout 2"
                 + (unsealable > 0 ? " (\(unsealable) sealed under another secret: replaced at their next login)" : "")
+                + ", and \(passwords) password hashes to keys of their own and \(resealed) sealed tokens to the AEAD (layout 3)"
         }
     }
+
+    /// The layout this release writes.
+    public static let current = "3"
 
     private let connection: any RedisCommandConnection
     private let keys: KeySpace
     private let context: ScriptContext
     private let graceMillis: Int64
     private let store: TokenStore
+    private let admin: AdminStore
 
     /// - Parameter sealing: who re-seals the tokens (`TokenStore.SealingRole`).
     public init(connection: any RedisCommandConnection, configuration: Configuration, sealing: TokenStore.SealingRole = .tool) {
@@ -42,22 +53,60 @@ public struct LayoutMigration {
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
         graceMillis = configuration.expiredGraceSeconds * 1000
         store = TokenStore(connection: connection, configuration: configuration, sealing: sealing)
+        admin = AdminStore(connection: connection, configuration: configuration)
     }
 
-    /// Whether the data is already in layout 2 (one GET).
-    /// A cluster never held layout 1 (it starts in the cluster form of layout 2).
+    /// Whether the data is already in the current layout (one GET).
     public func isCurrent() throws(StoreError) -> Bool {
-        if keys.cluster { return true }
-        return try connection.call(["GET", keys.layout]).string == "2"
+        try connection.call(["GET", keys.layout]).string == Self.current
     }
 
-    /// Moves everything still in layout 1. Without `dryRun` it ends by recording layout 2.
+    /// Moves everything still in an older layout. Without `dryRun` it ends by
+    /// recording the current one.
     public func run(dryRun: Bool = false) throws(StoreError) -> Report {
         var report = Report()
-        if try isCurrent() {
+        let layout = try connection.call(["GET", keys.layout]).string
+        if layout == Self.current {
             report.alreadyDone = true
             return report
         }
+        // A cluster never held layout 1 (it starts in the cluster form of layout 2).
+        if !keys.cluster && layout != "2" { try fromLayout1(dryRun: dryRun, &report) }
+        try admin.forEachBatchOfUsernames(count: 500) { (names: [String]) throws(StoreError) -> Bool in
+            for name in names {
+                if dryRun {
+                    if try connection.call(["HGET", keys.user(name), "password"]).string != nil { report.passwords += 1 }
+                } else if try connection.run(MovePasswordScript(name: name, passwordKey: keys.password(name)), context: context) {
+                    report.passwords += 1
+                }
+            }
+            return true
+        }
+        try reseal(dryRun: dryRun, &report)
+        if !dryRun { _ = try connection.call(["SET", keys.layout, Self.current]) }
+        return report
+    }
+
+    /// Every sealed copy in the form before layout 3, opened and sealed again with the
+    /// AEAD (`TokenSeal`), on every master. One sealed under another secret cannot be
+    /// opened: it stays, and its pair gets a new token at the next login, as before.
+    private func reseal(dryRun: Bool, _ report: inout Report) throws(StoreError) {
+        let masters: [any RedisCommandConnection]
+        do { masters = try connection.masters() } catch { throw StoreError(error) }
+        for master in masters {
+            try master.scan(matching: keys.tokenPattern, type: "hash") { (key) throws(StoreError) in
+                guard let digest = keys.digest(ofTokenKey: key), let sealed = try master.call(["HGET", key, "s"]).string,
+                      TokenSeal.isLegacy(sealed) else { return }
+                guard let token = try store.unseal(sealed, digest: digest) else { report.unsealable += 1; return }
+                if dryRun { report.resealed += 1; return }
+                if try connection.run(ResealTokenScript(key: key, old: sealed, new: try store.seal(token)), context: context) {
+                    report.resealed += 1
+                }
+            }
+        }
+    }
+
+    private func fromLayout1(dryRun: Bool, _ report: inout Report) throws(StoreError) {
         let old = keys.layout1
         try connection.scan(matching: old.tokenPattern) { (key) throws(StoreError) in
             let sha = String(key.dropFirst(old.token("").count))
@@ -84,8 +133,6 @@ public struct LayoutMigration {
             // Entries left here point at tokens already gone (layout 1 cleaned them lazily).
             if try connection.call(["DEL", key]).int == 1 { report.indexes += 1 }
         }
-        if !dryRun { _ = try connection.call(["SET", keys.layout, "2"]) }
-        return report
     }
 
     /// Layout 2's digest is made from the same SHA-256 that named the layout-1 key.

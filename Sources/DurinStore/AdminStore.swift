@@ -140,7 +140,7 @@ public final class AdminStore {
 
     /// Walks the set of usernames with SSCAN, about `count` names a call, until the end
     /// or until `body` answers false.
-    func forEachBatchOfUsernames(count: Int, _ body: ([String]) throws(StoreError) -> Bool) throws(StoreError) {
+    package func forEachBatchOfUsernames(count: Int, _ body: ([String]) throws(StoreError) -> Bool) throws(StoreError) {
         var cursor = "0"
         repeat {
             let reply = try connection.call(["SSCAN", keys.users, cursor, "COUNT", String(count)])
@@ -182,11 +182,20 @@ public final class AdminStore {
         // On a cluster the name set has a slot of its own: the name goes in first, so
         // that no user exists without it (a name without a user is skipped).
         if keys.cluster { try run(IndexUsernameScript(name: user.username, add: true)) }
-        if try !run(AddUserScript(user: user, created: WallClock.nowMillis())) { throw .exists("user \(user.username)") }
+        if try !run(AddUserScript(user: user, created: WallClock.nowMillis(), passwordKey: keys.password(user.username))) {
+            throw .exists("user \(user.username)")
+        }
+    }
+
+    /// A user's password hash: its own key, else (layout 2, before the migration) the
+    /// user hash's field. nil: no such user, or none.
+    public func passwordHash(of name: String) throws(StoreError) -> String? {
+        if let hash = try connection.call(["GET", keys.password(name)]).string { return hash }
+        return try connection.call(["HGET", keys.user(name), "password"]).string
     }
 
     public func setPasswordHash(_ name: String, hash: String) throws(Failure) {
-        try setFields(key: keys.user(name), ["password", hash], what: "user \(name)")
+        if try !run(SetPasswordScript(name: name, passwordKey: keys.password(name), hash: hash)) { throw .notFound("user \(name)") }
     }
 
     /// Deactivated users keep their tokens, which answer "User inactive or deleted."
@@ -198,7 +207,8 @@ public final class AdminStore {
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
     public func removeUser(_ name: String) throws(Failure) -> Int {
-        guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name))) else { throw .notFound("user \(name)") }
+        guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name),
+                                                  passwordKey: keys.password(name))) else { throw .notFound("user \(name)") }
         if keys.cluster { try run(IndexUsernameScript(name: name, add: false)) }
         return n
     }

@@ -60,6 +60,13 @@ public struct KeySpace: Sendable {
     public var clients: String { prefix(of: .clients) + Name.clients }
     /// A user's record, and the index of their tokens (`tokenIndexField`).
     public func user(_ name: String) -> String { prefix(of: .user(name)) + Name.user + name }
+    /// A user's password hash (Django's format), a string apart from the user's
+    /// record: under `P secret:`, which the read-only inspection user's key patterns
+    /// exclude (durin.acl), and on a cluster under the user's tag after that, so in
+    /// the user's slot (a key's hash tag is its first `{...}`).
+    public func password(_ name: String) -> String {
+        prefix + Name.secret + ":" + prefix(of: .user(name)).dropFirst(prefix.count) + Name.password + name
+    }
     /// The set of usernames. On a cluster it is kept beside the user scripts, not in
     /// them (it has a slot of its own).
     public var users: String { prefix(of: .users) + Name.users }
@@ -80,6 +87,8 @@ public struct KeySpace: Sendable {
     public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + Name.tokenHome + digest }
     /// The hash of a moved-in token, under the tag its home pointer names.
     public func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + Name.token + digest }
+    /// The pattern of every token hash (on a cluster, under any tag).
+    public var tokenPattern: String { prefix + (cluster ? "{*}" : "") + Name.token + "*" }
     /// The digest named by a token key; nil for any other key.
     public func digest(ofTokenKey key: String) -> String? {
         guard key.hasPrefix(prefix) else { return nil }
@@ -144,7 +153,8 @@ public struct KeySpace: Sendable {
     /// The fingerprint of the sealing secret durin-fcgi uses (`TokenSeal.fingerprint`):
     /// durinctl refuses to seal under another.
     public var sealingFingerprint: String { prefix + Name.sealingFingerprint }
-    /// The layout the data is in (`2`); absent in layout 1 (see LayoutMigration).
+    /// The layout the data is in (`3`, or `2` before password hashes had keys of
+    /// their own); absent in layout 1 (see LayoutMigration).
     public var layout: String { prefix + Name.layout }
 
     /// How many characters of a digest make its tag: 2 base64url characters, 4,096
@@ -218,6 +228,7 @@ extension KeySpace {
         static let loginFailures = "loginfail:"
         static let loginUser = "loginuser:"
         static let secret = "secret"
+        static let password = "pw:"
         static let sealingFingerprint = "sealing"
         static let layout = "layout"
         static let layout1Token = "token:"

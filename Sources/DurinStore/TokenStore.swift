@@ -176,7 +176,8 @@ public final class TokenStore {
     public func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
                               userRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
         try run(LoginPrecheckScript(username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
-                                    backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate))
+                                    backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate,
+                                    passwordKey: keys.password(username)))
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).
@@ -187,7 +188,7 @@ public final class TokenStore {
     /// Replaces a user's password hash with one at the configured cost after a
     /// successful login (Django's `must_update`), unless it changed meanwhile.
     public func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
-        _ = try run(UpgradePasswordHashScript(user: user, checked: old, replacement: new))
+        _ = try run(UpgradePasswordHashScript(user: user, checked: old, replacement: new, passwordKey: keys.password(user)))
     }
 
     /// Returns, renews or creates the one token of (user, client), atomically: any
@@ -345,7 +346,7 @@ public final class TokenStore {
         try sealingKey().unsealLayout1(sealed, sha256Hex: sha256Hex)
     }
 
-    /// Opens a sealed token (for DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN).
+    /// Opens a sealed token, in either form (DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN; LayoutMigration).
     public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
         try sealingKey().unseal(sealed, digest: digest)
     }

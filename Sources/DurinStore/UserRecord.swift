@@ -1,6 +1,8 @@
 /// A user account: username, Django password hash, active flag and profile fields.
 public struct UserRecord: Sendable, Equatable {
     public var username: String
+    /// Django's hash. Kept in a key of its own (`KeySpace.password`), read only where
+    /// a password is checked (the login precheck): elsewhere `!`, unusable.
     public var passwordHash: String
     public var isActive: Bool
     /// May sign in to the operator console (`is_staff`, as Django's).
@@ -16,10 +18,12 @@ public struct UserRecord: Sendable, Equatable {
         self.profile = profile
     }
 
-    init?(fields: [String: String]) {
+    /// From the user hash's fields; `password`: the hash from its own key, else a
+    /// `password` field the hash still holds (layout 2, before its migration).
+    init?(fields: [String: String], password: String? = nil) {
         guard let username = fields["username"] else { return nil }
         self.username = username
-        passwordHash = fields["password"] ?? "!"
+        passwordHash = password ?? fields["password"] ?? "!"
         isActive = fields["is_active"] == "1"
         isStaff = fields["is_staff"] == "1"
         // The user hash also holds the user's token index (`t:<client>` fields),

@@ -34,12 +34,14 @@ struct MigrateCommand: ParsableCommand {
         let report = try attempt { try migration.run(dryRun: dryRun) }
         if output.json {
             printJSON(.object([
-                ("layout", .number("2")), ("already_current", .bool(report.alreadyDone)), ("dry_run", .bool(dryRun)),
+                ("layout", .number(LayoutMigration.current)), ("already_current", .bool(report.alreadyDone)), ("dry_run", .bool(dryRun)),
                 ("tokens", .number(String(report.tokens))), ("expired_tokens", .number(String(report.expiredTokens))),
+                ("passwords", .number(String(report.passwords))),
                 ("unsealable", .number(String(report.unsealable))),
             ]))
         } else if dryRun && !report.alreadyDone {
-            Terminal.out("would move \(report.tokens) tokens and \(report.expiredTokens) expired tokens to layout 2")
+            Terminal.out("would move \(report.tokens) tokens and \(report.expiredTokens) expired tokens to layout 2, and "
+                + "\(report.passwords) password hashes to keys of their own (layout 3)")
         } else {
             Terminal.out(report.description)
         }

@@ -1,3 +1,4 @@
+import Codecs
 import XCTest
 @testable import DurinCore
 
@@ -46,18 +47,45 @@ final class SecurityTests: XCTestCase {
         let sealed = seal.seal(token, digest: token.digest)
         XCTAssertFalse(sealed.contains(token.value))
         XCTAssertEqual(seal.unseal(sealed, digest: token.digest), token)
+        XCTAssertEqual(seal.seal(token, digest: token.digest), sealed, "deterministic: the nonce comes from the digest")
         XCTAssertNil(TokenSeal(secret: Array(repeating: 2, count: 40)).unseal(sealed, digest: token.digest))
         XCTAssertNil(seal.unseal(sealed, digest: Token.generate(length: 64).digest))
         // durin's tokens are hex: sealed as the bytes they spell, so 64 characters
-        // take a kind letter and 44 of base64.
-        XCTAssertEqual(sealed.count, 45)
-        XCTAssertTrue(sealed.hasPrefix("h"))
+        // take 64 of base64 (32 bytes and the 16-byte tag), no more than a hash field
+        // may hold and stay in Redis's compact listpack.
+        XCTAssertEqual(sealed.count, 64)
+        XCTAssertFalse(TokenSeal.isLegacy(sealed))
         // Any other text still seals and opens (an imported token, an odd length).
         for text in ["abc", "ABCDEF0123", "0123456789abcdef0"] {
             let other = Token(value: text)
             let s = seal.seal(other, digest: other.digest)
-            XCTAssertTrue(s.hasPrefix("t"), text)
+            XCTAssertTrue(s.hasPrefix("u"), text)
             XCTAssertEqual(seal.unseal(s, digest: other.digest), other)
+        }
+    }
+
+    /// The AEAD's tag: no byte of a sealed copy can change unnoticed, and the form
+    /// before layout 3 (an XOR pad, no tag) still opens, for the migration.
+    func testASealedCopyIsAuthenticatedAndTheOldFormStillOpens() {
+        let token = Token.generate(length: 64)
+        let seal = TokenSeal(secret: Array(repeating: 7, count: 40))
+        let sealed = Array(Base64.decode(seal.seal(token, digest: token.digest)) ?? [])
+        XCTAssertEqual(sealed.count, 48)
+        for i in sealed.indices {
+            var changed = sealed
+            changed[i] ^= 0x01
+            XCTAssertNil(seal.unseal(Base64.encode(changed), digest: token.digest), "byte \(i)")
+        }
+        XCTAssertNil(seal.unseal(Base64.encode(Array(sealed.dropLast(3))), digest: token.digest))
+        XCTAssertNil(seal.unseal("", digest: token.digest))
+        XCTAssertNil(seal.unseal("x" + Base64.encode(sealed), digest: token.digest))
+        XCTAssertNil(seal.unseal("u" + Base64.encode(sealed), digest: token.digest), "the text form of the same bytes")
+        for value in [token.value, "abc"] {
+            let t = Token(value: value)
+            let legacy = seal.sealLegacy(t, digest: t.digest)
+            XCTAssertTrue(TokenSeal.isLegacy(legacy))
+            XCTAssertEqual(seal.unseal(legacy, digest: t.digest), t)
+            XCTAssertNil(TokenSeal(secret: Array(repeating: 8, count: 40)).unseal(legacy, digest: t.digest))
         }
     }
 

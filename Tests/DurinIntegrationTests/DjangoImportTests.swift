@@ -135,7 +135,7 @@ final class DjangoImportTests: XCTestCase {
 
         // A second import changes nothing (bob's hash upgraded at login here stays).
         let keys = try keyCount(), events = try stack.redisCLI("XLEN", "durin:events")
-        let bobHash = try stack.redisCLI("HGET", "durin:user:bob", "password")
+        let bobHash = try stack.redisCLI("GET", stack.keys.password("bob"))
         XCTAssertTrue(bobHash.hasPrefix("pbkdf2_sha256$1000$"), "upgraded at login: \(bobHash)")
         let second = try summary(try ctl("import", "django", dump, "--json"))
         XCTAssertEqual(tally(second, "clients"), ["created": 0, "updated": 0, "unchanged": 2, "skipped": 0, "refused": 1])
@@ -145,7 +145,7 @@ final class DjangoImportTests: XCTestCase {
         XCTAssertEqual(tally(second, "tokens")["unchanged"], 4)
         XCTAssertEqual(try keyCount(), keys)
         XCTAssertEqual(try stack.redisCLI("XLEN", "durin:events"), events)
-        XCTAssertEqual(try stack.redisCLI("HGET", "durin:user:bob", "password"), bobHash)
+        XCTAssertEqual(try stack.redisCLI("GET", stack.keys.password("bob")), bobHash)
 
         // Exit status 0 when every record fits; the dump read from stdin.
         let clean = try django.manage(["dumpdata", "auth.user", "--pks", "1,2"])

@@ -50,7 +50,7 @@ final class DurinctlTests: SharedStackTestCase {
         // Made by Python: base64(hashlib.pbkdf2_hmac('sha256', b'demo-password', b'abcdefghijklmnopqrstuv', 1000)).
         let hash = "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="
         try ctl("user", "add", "imported", "--password-hash", "--field", "email=i@example.com", stdin: hash + "\n").checked()
-        XCTAssertEqual(try stack.redisCLI("HGET", "durin:user:imported", "password"), hash, "stored unchanged")
+        XCTAssertEqual(try stack.redisCLI("GET", stack.keys.password("imported")), hash, "stored unchanged")
         XCTAssertNoThrow(try stack.login("imported", "demo-password", client: "imp"))
         XCTAssertNotEqual(try ctl("user", "add", "x", "--password-hash", stdin: "md5$a$b\n").status, 0)
         XCTAssertNotEqual(try ctl("user", "add", "y", "--password-hash", hash).status, 0, "never a hash argument")
@@ -66,7 +66,7 @@ final class DurinctlTests: SharedStackTestCase {
     func testPasswordsComeFromStdinWithTheConfiguredCost() throws {
         try ctl("client", "add", "pw").checked()
         try ctl("user", "add", "pia", "--password-stdin", stdin: "first-pw\n").checked()
-        XCTAssertTrue(try stack.redisCLI("HGET", "durin:user:pia", "password").hasPrefix("pbkdf2_sha256$1000$"))
+        XCTAssertTrue(try stack.redisCLI("GET", stack.keys.password("pia")).hasPrefix("pbkdf2_sha256$1000$"))
         XCTAssertNoThrow(try stack.login("pia", "first-pw", client: "pw"))
         try ctl("user", "set-password", "pia", "--password-stdin", stdin: "second-pw\n").checked()
         XCTAssertThrowsError(try stack.login("pia", "first-pw", client: "pw"))

@@ -150,7 +150,7 @@ final class LoginDefenceTests: XCTestCase {
         }
 
         XCTAssertEqual(Self.login(port, "imported", "cheap-pw"), 200)
-        let stored = try stack.redisCLI("HGET", "durin:user:imported", "password")
+        let stored = try stack.redisCLI("GET", stack.keys.password("imported"))
         XCTAssertTrue(stored.hasPrefix("pbkdf2_sha256$200000$"), stored)
         XCTAssertEqual(Self.login(port, "imported", "cheap-pw"), 200, "the upgraded hash checks the same password")
     }

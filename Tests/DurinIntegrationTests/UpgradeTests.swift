@@ -40,7 +40,7 @@ final class UpgradeTests: SharedStackTestCase {
         try stack.redisCLI("SET", "durin:seq:token", "41")
         try stack.devstack("durin-start")
 
-        XCTAssertEqual(try stack.redisCLI("GET", "durin:layout"), "2", "durin-fcgi moved the data at start")
+        XCTAssertEqual(try stack.redisCLI("GET", "durin:layout"), "3", "durin-fcgi moved the data at start")
         let r = try http.call("GET", "/api/ping/", token: token)
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(r.text, #"{"user":"olga","client":"web"}"#)
@@ -78,7 +78,7 @@ final class UpgradeTests: SharedStackTestCase {
         XCTAssertGreaterThanOrEqual(Int(try stack.redisCLI("GET", "durin:seq:token")) ?? 0, 162, "ids up to pk + 100 kept free")
         XCTAssertTrue(out.stderr.contains("note: moved 1 tokens and 0 expired tokens to layout 2"), out.stderr)
         XCTAssertTrue(out.stdout.contains("tokens: 1 created"), out.stdout)
-        XCTAssertEqual(try stack.redisCLI("GET", "durin:layout"), "2")
+        XCTAssertEqual(try stack.redisCLI("GET", "durin:layout"), "3")
         XCTAssertEqual("durin:t:" + (try stack.redisCLI("HGET", "durin:user:ivan", "t:web")), tokenKey(old))
         XCTAssertEqual("durin:t:" + (try stack.redisCLI("HGET", "durin:user:ivan", "t:tv")), tokenKey(imported))
         try stack.devstack("durin-start")

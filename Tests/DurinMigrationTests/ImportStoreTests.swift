@@ -53,20 +53,22 @@ final class ImportStoreTests: XCTestCase {
         let t = token("alice", "web", id: 41)
         XCTAssertEqual(try outcomes(store().importTokens([t], dryRun: false)), [.created(id: 41, renumbered: false, replacedID: nil)])
         guard case .valid(let record) = try store().authenticate(digest: t.token.digest) else { return XCTFail("not valid") }
-        // Django kept no last use: the check just now is its first (`w`).
+        // Django kept no last use: the import's time stands for it (`w`), so that an
+        // idle timeout counts from the import.
         XCTAssertEqual(record, TokenRecord(digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41,
                                            lastUsed: record.lastUsed))
         XCTAssertNotNil(record.lastUsed)
-        // Layout 2: `t:<digest>` with one-letter fields, sealed as login seals (`h`: hex
-        // packed), living for its expiry plus the grace period; the index is a field of
-        // the user hash; no tombstone, no layout-1 key.
+        // Layout 3: `t:<digest>` with one-letter fields, sealed as login seals (the AEAD,
+        // hex packed: 64 characters, no kind letter), living for its expiry plus the
+        // grace period; the index is a field of the user hash; no tombstone, no layout-1 key.
         let key = "durin:t:\(t.token.digest)"
         XCTAssertEqual(t.token.digest.count, 20)
         let fields = try redisCall("HGETALL", key).fieldMap
         XCTAssertEqual(Set(fields.keys), ["u", "c", "t", "e", "i", "s", "w"])
         XCTAssertEqual([fields["u"], fields["c"], fields["t"], fields["e"], fields["i"]],
                        ["alice", "web", String(t.created), String(t.expiry), "41"])
-        XCTAssertEqual(fields["s"]?.first, "h")
+        XCTAssertEqual(fields["s"]?.count, 64)
+        XCTAssertFalse(TokenSeal.isLegacy(fields["s"] ?? ""))
         XCTAssertEqual(try store().unseal(fields["s"] ?? "", digest: t.token.digest), t.token)
         let pexpireat = try redisCall("PEXPIRETIME", key).int ?? 0
         XCTAssertEqual(pexpireat, t.expiry + config.expiredGraceSeconds * 1000, "native expiry: durin's plus the grace period")
@@ -121,13 +123,13 @@ final class ImportStoreTests: XCTestCase {
         try admin().updateClient("web", ttl: .seconds(60), throttle: nil)
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice")], dryRun: false)), [.unchanged])
         XCTAssertEqual(try outcomes(admin().importClients([web], dryRun: false)), [.unchanged])
-        XCTAssertEqual(try admin().user(named: "alice")?.passwordHash, "pbkdf2_sha256$2000$x$upgraded=")
+        XCTAssertEqual(try admin().passwordHash(of: "alice"), "pbkdf2_sha256$2000$x$upgraded=")
         XCTAssertEqual(try admin().client(named: "web")?.tokenTTL, .seconds(60))
         // In Django: alice was deactivated and the token refreshed.
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice", active: false)], dryRun: true)), [.updated])
         XCTAssertEqual(try admin().user(named: "alice")?.isActive, true, "not in a dry run")
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice", active: false)], dryRun: false)), [.updated])
-        XCTAssertEqual(try admin().user(named: "alice")?.passwordHash, hash)
+        XCTAssertEqual(try admin().passwordHash(of: "alice"), hash)
         XCTAssertEqual(try store().authenticate(digest: t.token.digest), .userInactive, "her tokens are marked")
         XCTAssertEqual(try redisCall("HGET", "durin:t:\(t.token.digest)", "x").string, "1")
         var refreshed = t

@@ -99,4 +99,59 @@ final class LayoutMigrationTests: XCTestCase {
             guard case .valid = try store.authenticate(digest: t.digest) else { return XCTFail("a token was lost") }
         }
     }
+
+    /// Layout 2 to 3 on a keyspace as a release before this one left it: password
+    /// hashes in the user hashes, tokens sealed with the XOR pad. Afterwards each
+    /// hash has its own key, each sealed copy is the AEAD's, and users keep their
+    /// passwords and tokens (re-login hands back the same token).
+    func testLayout2MovesPasswordsAndSealsTheTokensAgain() throws {
+        let admin = AdminStore(connection: redis.connection(), configuration: config)
+        let store = TokenStore(connection: redis.connection(), configuration: config)
+        try admin.addClient(ClientRecord(name: "web", tokenTTL: .seconds(3600), throttleRate: nil, created: 0))
+        let keys = KeySpace(prefix: "durin:")
+        var issued: [String: Token] = [:]
+        for name in ["ada", "bo"] {
+            let hash = PasswordHasher(iterations: 1000).hash("\(name)-pw")
+            try admin.addUser(UserRecord(username: name, passwordHash: hash, isActive: true))
+            guard case .success(let login) = try store.login(user: name, client: "web", mode: .keep) else { return XCTFail("login") }
+            issued[name] = login.token
+            // Back to layout 2.
+            try send("HSET", keys.user(name), "password", hash)
+            try send("DEL", keys.password(name))
+            try send("HSET", keys.token(login.token.digest), "s", TokenSeal(secret: secret).sealLegacy(login.token, digest: login.token.digest))
+        }
+        // A copy sealed under another secret cannot be opened: it stays, as before.
+        let stranger = Token.generate(length: 64)
+        try send("HSET", keys.token(stranger.digest), "u", "ada", "c", "web", "t", "1", "e", "never", "i", "99",
+                 "s", TokenSeal(secret: Array(repeating: 9, count: 44)).sealLegacy(stranger, digest: stranger.digest))
+        try send("SET", "durin:layout", "2")
+
+        let migration = LayoutMigration(connection: redis.connection(), configuration: config)
+        XCTAssertFalse(try migration.isCurrent())
+        let dry = try migration.run(dryRun: true)
+        XCTAssertEqual([dry.passwords, dry.resealed, dry.unsealable], [2, 2, 1])
+        XCTAssertEqual(try send("GET", "durin:layout").string, "2", "a dry run writes nothing")
+        XCTAssertEqual(try send("EXISTS", keys.password("ada")).int, 0)
+        let report = try migration.run()
+        XCTAssertEqual([report.passwords, report.resealed, report.unsealable], [2, 2, 1])
+        XCTAssertTrue(try migration.isCurrent())
+        XCTAssertEqual(try send("GET", "durin:layout").string, "3")
+
+        for name in ["ada", "bo"] {
+            XCTAssertNil(try send("HGET", keys.user(name), "password").string, "no hash left in \(name)'s user hash")
+            XCTAssertTrue(PasswordHasher.verify("\(name)-pw", against: try XCTUnwrap(try admin.passwordHash(of: name))))
+            let token = try XCTUnwrap(issued[name])
+            let sealed = try XCTUnwrap(try send("HGET", keys.token(token.digest), "s").string)
+            XCTAssertFalse(TokenSeal.isLegacy(sealed), sealed)
+            XCTAssertEqual(sealed.count, 64)
+            guard case .valid = try store.authenticate(digest: token.digest) else { return XCTFail("\(name)'s token") }
+            guard case .success(let again) = try store.login(user: name, client: "web", mode: .keep) else { return XCTFail("login") }
+            XCTAssertEqual(again.token, token, "re-login hands back the same token, opened from the AEAD's copy")
+            guard case .proceed(let user?) = try store.loginPrecheck(username: name, addressGroup: "g", pairRate: nil, userRate: nil)
+            else { return XCTFail("precheck") }
+            XCTAssertTrue(PasswordHasher.verify("\(name)-pw", against: user.passwordHash), "the login check reads the moved hash")
+        }
+        XCTAssertTrue(TokenSeal.isLegacy(try XCTUnwrap(try send("HGET", keys.token(stranger.digest), "s").string)))
+        XCTAssertTrue(try migration.run().alreadyDone, "a second run only reads the layout key")
+    }
 }

@@ -85,9 +85,20 @@ final class ShippedRedisSetupTests: XCTestCase {
         XCTAssertNotNil(try durin.send("GET", "durin:secret").string)
         XCTAssertEqual(try inspect.send("GET", "durin:secret").errorPrefix, "NOPERM")
         XCTAssertEqual(try inspect.send("MGET", "durin:layout", "durin:secret").errorPrefix, "NOPERM")
-        for readable in ["durin:seq:token", "durin:sealing", "durin:secret:other", "durin:user:sam", "durin:{Ab}events"] {
+        for readable in ["durin:seq:token", "durin:sealing", "durin:user:sam", "durin:{Ab}events", "durin:{se}user:x"] {
             XCTAssertNil(try inspect.send("EXISTS", readable).errorPrefix, readable)
         }
+        // Nor any password hash: each in its own key under durin:secret (on a cluster
+        // after the user's tag), and none left in the user hash the recipes read.
+        for hidden in [KeySpace(prefix: "durin:").password("alice"), KeySpace(prefix: "durin:", cluster: true).password("alice"),
+                       "durin:secret:other"] {
+            XCTAssertEqual(try inspect.send("EXISTS", hidden).errorPrefix, "NOPERM", hidden)
+        }
+        XCTAssertNotNil(try durin.send("GET", KeySpace(prefix: "durin:").password("alice")).string)
+        let record = try inspect.send("HGETALL", "durin:user:alice").fieldMap
+        XCTAssertEqual(record["username"], "alice")
+        XCTAssertNil(record["password"], "the user hash holds no password hash")
+        XCTAssertFalse(record.values.contains { $0.hasPrefix("pbkdf2_") }, "\(record)")
         XCTAssertEqual(try durin.send("GET", "other").errorPrefix, "NOPERM", "durin's user stays in durin:")
 
         // Every write so far came from a script, which the append-only file records as

@@ -65,7 +65,9 @@ class ConsoleInABrowser(unittest.TestCase):
         options.binary_location = "/usr/bin/chromium"
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
                      "--disable-gpu", "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-default-apps"):
+                     "--disable-component-update", "--disable-sync", "--disable-default-apps",
+                     # A name an attacker controls, resolving to this host (DNS rebinding).
+                     "--host-resolver-rules=MAP rebind.test 127.0.0.1"):
             options.add_argument(flag)
         # Every network request the page makes, to prove it asks no other origin.
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
@@ -229,6 +231,41 @@ class ConsoleInABrowser(unittest.TestCase):
             self.shot("overview-phone")
         finally:
             self.driver.set_window_size(1280, 900)
+
+    def test_7_another_name_for_this_host_reaches_no_console(self):
+        """DNS rebinding: a page under a name that resolves to this host. The example
+        site closes every name but its own without an answer (444), and durin answers
+        the console only under its own origin (DURIN_CONSOLE_ORIGIN, here
+        http://127.0.0.1:PORT): under `localhost`, a name nginx serves, sign-in and
+        every console call are refused, and no session is made."""
+        sessions = lambda: durinctl("token", "list", "--user", "ada", "--client", "console").count("console")
+        before = sessions()
+        self.driver.delete_all_cookies()
+        self.driver.get(f"http://rebind.test:{PORT}/durin/console/")
+        self.assertIn("ERR_EMPTY_RESPONSE", self.driver.page_source, "nginx's default server closed it (444)")
+        self.assertEqual(self.driver.find_elements(By.NAME, "username"), [])
+
+        self.driver.get(f"http://localhost:{PORT}/durin/console/")
+        self.assertIn("The console answers only at its own address.", self.driver.page_source)
+        self.assertEqual(self.driver.find_elements(By.NAME, "username"), [], "no sign-in form")
+        answers = self.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1], answers = [];
+            var calls = [['POST', 'api/session', JSON.stringify({username: 'ada', password: 'ada-password'})],
+                         ['GET', 'api/me'], ['GET', 'api/users'], ['GET', 'console.js'],
+                         ['POST', 'api/issuers', JSON.stringify({name: 'rebound'})]];
+            (function next(i) {
+                if (i === calls.length) { done(answers); return; }
+                var c = calls[i];
+                fetch('/durin/console/' + c[1], {method: c[0], credentials: 'include',
+                      headers: {'Content-Type': 'application/json'}, body: c[2]})
+                  .then(function (r) { answers.push(r.status); next(i + 1); },
+                        function (e) { answers.push('error ' + e); next(i + 1); });
+            })(0);
+        """)
+        self.assertEqual(answers, [421] * 5, answers)
+        self.assertEqual(sessions(), before, "no console session was made")
+        self.assertNotIn("rebound", durinctl("issuer", "list"))
+        self.shot("another-name")
 
 
 if __name__ == "__main__":

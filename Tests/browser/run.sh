@@ -24,6 +24,8 @@ state=$(mktemp -d /tmp/durin-browser.XXXXXX)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 bin=$(swift build --package-path "$root" --show-bin-path)
 export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=1000 DURIN_LOG_LEVEL=warning
+# The console's one origin: any other name (localhost included) is refused.
+export DURIN_CONSOLE_ORIGIN=http://127.0.0.1:$port
 cleanup() { "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true; rm -rf "$state"; }
 trap cleanup EXIT
 "$root/scripts/devstack.sh" start >/dev/null

@@ -58,30 +58,33 @@ struct ImportUserScript: ScriptCall {
     let created: EpochMillis
     let digest: String
     let dryRun: Bool
+    /// `KeySpace.password(_:)`: the hash's own key.
+    let passwordKey: String
 
     var group: KeyGroup { .user(user.username) }
     /// The name, then the imported fields as field/value pairs.
     var arguments: [String] {
-        var pairs = ["password", user.passwordHash, "is_active", user.isActive ? "1" : "0"]
+        var pairs = ["is_active", user.isActive ? "1" : "0"]
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { pairs += [k, v] }
-        return [user.username, digest, String(created), dryRun ? "1" : "0"] + pairs
+        return [user.username, digest, String(created), dryRun ? "1" : "0", passwordKey, user.passwordHash] + pairs
     }
 
     func decode(_ reply: RedisReply) -> ImportOutcome? { reply.string.flatMap(ImportOutcome.init(rawValue:)) }
 
-    static let script = Script(parameters: ["name", "digest", "created", "dry"], variadic: true, #"""
+    static let script = Script(parameters: ["name", "digest", "created", "dry", "passwordKey", "password"], variadic: true, #"""
     local key = userKey(name)
     local fields = {}
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     if redis.call('EXISTS', key) == 0 then
       if dry == '1' then return 'created' end
       redis.call('HSET', key, 'username', name, 'created', created, 'import_digest', digest, unpack(fields))
+      redis.call('SET', passwordKey, password)
       redis.call('SADD', USERS, name)
       redis.call('ZADD', USER_INDEX, 0, name)
       return 'created'
     end
     if redis.call('HGET', key, 'import_digest') == digest then return 'unchanged' end
-    local same = true
+    local same = (redis.call('GET', passwordKey) or redis.call('HGET', key, 'password')) == password
     for i = 1, #fields, 2 do
       if redis.call('HGET', key, fields[i]) ~= fields[i + 1] then same = false end
     end
@@ -92,6 +95,8 @@ struct ImportUserScript: ScriptCall {
     if dry == '1' then return 'updated' end
     local was = redis.call('HGET', key, 'is_active')
     redis.call('HSET', key, 'import_digest', digest, unpack(fields))
+    redis.call('SET', passwordKey, password)
+    redis.call('HDEL', key, 'password')
     local active = redis.call('HGET', key, 'is_active')
     if active ~= was then markUserTokens(key, active) end
     return 'updated'

@@ -4,6 +4,6 @@ import DurinStore
 package enum MigrationScripts {
     package static let all: [Script] = [
         MigrateTokenScript.script, MigrateTombstoneScript.script, MoveTokenScript.script, SessionFloorScript.script,
-        ImportClientScript.script, ImportUserScript.script, ImportTokenScript.script,
+        ImportClientScript.script, ImportUserScript.script, ImportTokenScript.script, MovePasswordScript.script, ResealTokenScript.script,
     ]
 }

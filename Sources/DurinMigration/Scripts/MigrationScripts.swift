@@ -71,3 +71,49 @@ struct MigrateTombstoneScript: ScriptCall {
     return 1
     """#)
 }
+
+/// Layout 2 to 3: a user's password hash leaves the user hash for its own key
+/// (`KeySpace.password`), where the read-only inspection user cannot read it. A key
+/// already there is newer (written by a release that knows it) and stays. Outcome:
+/// whether a hash moved.
+struct MovePasswordScript: ScriptCall {
+    let name: String
+    let passwordKey: String
+
+    var group: KeyGroup { .user(name) }
+    var arguments: [String] { [name, passwordKey] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "passwordKey"], #"""
+    local key = userKey(name)
+    guard(passwordKey)
+    local hash = redis.call('HGET', key, 'password')
+    if not hash then return 0 end
+    redis.call('SET', passwordKey, hash, 'NX')
+    redis.call('HDEL', key, 'password')
+    return 1
+    """#)
+}
+
+/// Layout 2 to 3: a token's sealed copy made by the construction before layout 3,
+/// replaced by the AEAD's, unless it changed meanwhile (a login rotated the token).
+/// Outcome: whether it was replaced.
+struct ResealTokenScript: ScriptCall {
+    /// The token hash, as found: its own key routes the script (a moved-in token's
+    /// hash is under its user's tag, not its digest's).
+    let key: String
+    let old: String
+    let new: String
+
+    var group: KeyGroup { .key(key) }
+    var arguments: [String] { [old, new] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["old", "new"], #"""
+    if redis.call('HGET', KEYS[1], 's') ~= old then return 0 end
+    redis.call('HSET', KEYS[1], 's', new)
+    return 1
+    """#)
+}

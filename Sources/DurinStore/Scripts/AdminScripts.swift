@@ -170,30 +170,55 @@ struct IndexUsernameScript: ScriptCall {
 struct AddUserScript: ScriptCall {
     let user: UserRecord
     let created: EpochMillis
+    /// `KeySpace.password(_:)`: the hash goes there, never into the user hash.
+    let passwordKey: String
 
     var group: KeyGroup { .user(user.username) }
     /// The name, then the hash's field/value pairs.
     var arguments: [String] {
-        var pairs = ["username", user.username, "password", user.passwordHash,
-                     "is_active", user.isActive ? "1" : "0", "created", String(created)]
+        var pairs = ["username", user.username, "is_active", user.isActive ? "1" : "0", "created", String(created)]
         if user.isStaff { pairs += ["is_staff", "1"] }
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) { pairs += [k, v] }
-        return [user.username] + pairs
+        return [user.username, passwordKey, user.passwordHash] + pairs
     }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name"], variadic: true, #"""
+    static let script = Script(parameters: ["name", "passwordKey", "password"], variadic: true, #"""
     local key = userKey(name)
+    guard(passwordKey)
     if redis.call('EXISTS', key) == 1 then return 0 end
     local fields = {}
     for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
     redis.call('HSET', key, unpack(fields))
+    redis.call('SET', passwordKey, password)
     -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
     if not CLUSTER then
       redis.call('SADD', USERS, name)
       redis.call('ZADD', USER_INDEX, 0, name)
     end
+    return 1
+    """#)
+}
+
+/// Sets an existing user's password hash (in its own key; a `password` field left
+/// in the user hash by layout 2 goes). Outcome: false when there is no such user.
+struct SetPasswordScript: ScriptCall {
+    let name: String
+    let passwordKey: String
+    let hash: String
+
+    var group: KeyGroup { .user(name) }
+    var arguments: [String] { [name, passwordKey, hash] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(parameters: ["name", "passwordKey", "hash"], #"""
+    local key = userKey(name)
+    guard(passwordKey)
+    if redis.call('EXISTS', key) == 0 then return 0 end
+    redis.call('SET', passwordKey, hash)
+    redis.call('HDEL', key, 'password')
     return 1
     """#)
 }
@@ -260,18 +285,21 @@ struct RemoveUserScript: ScriptCall {
     /// The name's failed-login backstop (`KeySpace.loginFailures(user:)`). Its
     /// per-address windows are left to expire: they are never longer than their rate's period.
     let failuresKey: String
+    /// `KeySpace.password(_:)`.
+    let passwordKey: String
 
     var group: KeyGroup { .user(name) }
-    var arguments: [String] { [name, failuresKey] }
+    var arguments: [String] { [name, failuresKey, passwordKey] }
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
-    static let script = Script(parameters: ["name", "failuresKey"], #"""
+    static let script = Script(parameters: ["name", "failuresKey", "passwordKey"], #"""
     local key = userKey(name)
     local entries = tokenIndex(key)
     guardIndex(key)
-    guard(EVENTS, failuresKey)
+    guard(EVENTS, failuresKey, passwordKey)
     if redis.call('DEL', key) == 0 then return -1 end
+    redis.call('DEL', passwordKey)
     if not CLUSTER then
       redis.call('SREM', USERS, name)
       redis.call('ZREM', USER_INDEX, name)

@@ -41,9 +41,11 @@ struct LoginPrecheckScript: ScriptCall {
     /// nil: no limit.
     let pairRate: ThrottleRate?
     let userRate: ThrottleRate?
+    /// `KeySpace.password(_:)`: the hash to check.
+    let passwordKey: String
 
     var group: KeyGroup { .user(username) }
-    var arguments: [String] { [pairKey, backstopKey, pairRate?.description ?? "", userRate?.description ?? ""] }
+    var arguments: [String] { [pairKey, backstopKey, pairRate?.description ?? "", userRate?.description ?? "", passwordKey] }
 
     func decode(_ reply: RedisReply) -> LoginPrecheck? {
         guard let items = reply.array, let kind = items.first?.string else { return nil }
@@ -51,12 +53,15 @@ struct LoginPrecheckScript: ScriptCall {
         case "limited":
             guard items.count == 2, let wait = items[1].int else { return nil }
             return .limited(wait: Int(wait))
-        case "ok": return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst())).fieldMap))
+        case "ok":
+            guard items.count >= 2 else { return nil }
+            return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst(2))).fieldMap,
+                                       password: items[1].string.flatMap { $0.isEmpty ? nil : $0 }))
         default: return nil
         }
     }
 
-    static let script = Script(parameters: ["pairKey", "backstopKey", "pairRate", "userRate"], #"""
+    static let script = Script(parameters: ["pairKey", "backstopKey", "pairRate", "userRate", "passwordKey"], #"""
     -- The attempt is counted now, before the password is hashed, so concurrent
     -- guesses cannot all pass a check that is counted only after the hash. A
     -- successful login clears the pair's window (login script). Both limits are
@@ -82,6 +87,7 @@ struct LoginPrecheckScript: ScriptCall {
     if pairLimit then window(pairKey, pairLimit, pairPeriod, true) end
     if userLimit and redis.call('INCR', backstopKey) == 1 then redis.call('PEXPIRE', backstopKey, userPeriod * 1000) end
     local fields = redis.call('HGETALL', KEYS[1])
+    table.insert(fields, 1, redis.call('GET', passwordKey) or '')
     table.insert(fields, 1, 'ok')
     return fields
     """#)
@@ -109,16 +115,20 @@ struct UpgradePasswordHashScript: ScriptCall {
     let user: String
     let checked: String
     let replacement: String
+    let passwordKey: String
 
     /// KEYS[1] is the user hash.
     var group: KeyGroup { .user(user) }
-    var arguments: [String] { [checked, replacement] }
+    var arguments: [String] { [checked, replacement, passwordKey] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["checked", "replacement"], #"""
-    if redis.call('HGET', KEYS[1], 'password') ~= checked then return 0 end
-    redis.call('HSET', KEYS[1], 'password', replacement)
+    static let script = Script(parameters: ["checked", "replacement", "passwordKey"], #"""
+    guard(passwordKey)
+    local current = redis.call('GET', passwordKey) or redis.call('HGET', KEYS[1], 'password')
+    if current ~= checked then return 0 end
+    redis.call('SET', passwordKey, replacement)
+    redis.call('HDEL', KEYS[1], 'password')
     return 1
     """#)
 }

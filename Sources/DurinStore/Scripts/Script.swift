@@ -47,7 +47,8 @@ package struct Script: Sendable {
         RevokeUserTokensScript.script, RevokeSessionScript.script, AddClientScript.script, RemoveClientScript.script,
         RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
         SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script, TouchScript.script,
-        StampClientIdleScript.script, IndexUsernameScript.script, RecordEventScript.script,
+        StampClientIdleScript.script, IndexUsernameScript.script, RecordEventScript.script, SetStaffScript.script,
+        SetPasswordScript.script,
     ]
 
     /// Shared by the scripts.

@@ -105,10 +105,19 @@ final class SentinelFailoverTests: XCTestCase {
         // A steady stream of verify/ calls through nginx, each answer timed.
         let port = stack.port
         let answers = Locked<[(at: Date, status: Int)]>([])
+        // Why a call got no HTTP answer at all (status 0), with how long it took.
+        let failures = Locked<[String]>([])
         let stop = Locked<Bool>(false)
         let load = Thread {
             while stop.get() != true {
-                let status = (try? RawHTTP(port: port).call("GET", "/api/auth/verify/", token: kept, timeout: 5))?.status ?? 0
+                let sent = Date()
+                let status: Int
+                do {
+                    status = try RawHTTP(port: port).call("GET", "/api/auth/verify/", token: kept, timeout: 5).status
+                } catch {
+                    status = 0
+                    failures.update { $0?.append("\(error) after \(String(format: "%.2f", Date().timeIntervalSince(sent))) s") }
+                }
                 answers.update { $0?.append((Date(), status)) }
                 usleep(10_000)
             }
@@ -126,7 +135,7 @@ final class SentinelFailoverTests: XCTestCase {
         while !load.isFinished { usleep(10_000) }
 
         let after = (answers.get() ?? []).filter { $0.at >= killed }
-        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover")
+        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover: \(failures.get() ?? [])")
         let lastFailure = after.last { $0.status != 200 }?.at ?? killed
         let window = lastFailure.timeIntervalSince(killed)
         print("sentinel failover: verify/ answered 200 again \(String(format: "%.2f", window)) s after the master's SIGKILL" +

@@ -12,24 +12,10 @@ for need in /usr/sbin/apache2 "$modules/mod_auth_openidc.so"; do
     [ -e "$need" ] || { echo "apache tests: install apache2 libapache2-mod-auth-openidc (no $need)" >&2; exit 1; }
 done
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-state=$(mktemp -d /tmp/durin-apache.XXXXXX)
-port=$(free_port) apache_port=$(free_port) tls_port=$(free_port)
-bin=$(swift build --package-path "$root" --show-bin-path)
-export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=1000 DURIN_LOG_LEVEL=warning
-cleanup() {
-    [ -s "$state/apache/apache.pid" ] && kill "$(cat "$state/apache/apache.pid")" 2>/dev/null || true
-    "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
-    rm -rf "$state"
-}
-trap cleanup EXIT
-"$root/scripts/devstack.sh" start >/dev/null
-
-REDISCLI_AUTH=$(cat "$state/redis-password")
-ctl() {
-    DURIN_REDIS_URL="unix://:$REDISCLI_AUTH@$state/redis.sock" DURIN_SECRET_KEY=$(cat "$state/secret") \
-        DURIN_PROXY_KEY=$(cat "$state/proxy-key") "$bin/durinctl" "$@"
-}
+. "$root/Tests/lib/stack.sh"
+apache_port=$(free_port) tls_port=$(free_port)
+stop_own() { [ -s "$state/apache/apache.pid" ] && kill "$(cat "$state/apache/apache.pid")" 2>/dev/null; }
+start_stack
 ctl client add web >/dev/null
 ctl client add mobile --ttl 30d >/dev/null
 printf '%s\n' 'ann-pw' | ctl user add ann --password-stdin >/dev/null

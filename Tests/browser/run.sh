@@ -20,23 +20,11 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import selenium' 2>/d
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'selenium>=4.15,<5'
 fi
 
-state=$(mktemp -d /tmp/durin-browser.XXXXXX)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-bin=$(swift build --package-path "$root" --show-bin-path)
-export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=1000 DURIN_LOG_LEVEL=warning
+. "$root/Tests/lib/stack.sh"
 # The console's one origin: any other name (localhost included) is refused.
 export DURIN_CONSOLE_ORIGIN=http://127.0.0.1:$port
-cleanup() { "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true; rm -rf "$state"; }
-trap cleanup EXIT
-"$root/scripts/devstack.sh" start >/dev/null
+start_stack
 
-# durinctl as the stack's responder is configured.
-export REDISCLI_AUTH
-REDISCLI_AUTH=$(cat "$state/redis-password")
-ctl() {
-    DURIN_REDIS_URL="unix://:$REDISCLI_AUTH@$state/redis.sock" DURIN_SECRET_KEY=$(cat "$state/secret") \
-        DURIN_PROXY_KEY=$(cat "$state/proxy-key") "$bin/durinctl" "$@"
-}
 ctl client add web >/dev/null
 ctl client add kiosk --idle 30m >/dev/null
 printf '%s\n' 'ada-password' | ctl user add ada --password-stdin --staff >/dev/null

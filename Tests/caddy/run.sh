@@ -9,25 +9,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 command -v caddy >/dev/null || { echo "caddy tests: install caddy (Debian 12: apt-get install caddy)" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-state=$(mktemp -d /tmp/durin-caddy.XXXXXX)
-port=$(free_port) caddy_port=$(free_port) upstream_port=$(free_port)
-bin=$(swift build --package-path "$root" --show-bin-path)
-export DURIN_STATE_DIR=$state DURIN_HTTP_PORT=$port DURIN_BIN_DIR=$bin DURIN_PASSWORD_ITERATIONS=1000 DURIN_LOG_LEVEL=warning
+. "$root/Tests/lib/stack.sh"
+caddy_port=$(free_port) upstream_port=$(free_port)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    "$root/scripts/devstack.sh" stop >/dev/null 2>&1 || true
-    rm -rf "$state"
-}
-trap cleanup EXIT
-"$root/scripts/devstack.sh" start >/dev/null
-
-REDISCLI_AUTH=$(cat "$state/redis-password")
-ctl() {
-    DURIN_REDIS_URL="unix://:$REDISCLI_AUTH@$state/redis.sock" DURIN_SECRET_KEY=$(cat "$state/secret") \
-        DURIN_PROXY_KEY=$(cat "$state/proxy-key") "$bin/durinctl" "$@"
-}
+stop_own() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+start_stack
 ctl client add web --throttle 3/m >/dev/null
 ctl client add cli >/dev/null
 ctl client add forever --ttl never >/dev/null

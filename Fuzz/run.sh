@@ -26,12 +26,18 @@ fi
 
 common=(-rss_limit_mb=2048 -timeout=10)
 failed=()
+# A failing input, in base64 in the log (a CI run's files are gone after it): decode
+# it with `base64 -d > input` and reproduce with the fuzzer.
+show_input() {
+    echo "$name: failing input $(basename "$1"), $(stat -c %s "$1") bytes, base64: $(base64 -w0 "$1")" >&2
+}
 for name in "$@"; do
     fuzzer=$scratch/fuzzers/$name
     work=$root/.build-fuzz/corpus/$name
     artifacts=$root/.build-fuzz/artifacts/$name
     log=$root/.build-fuzz/logs/$name.log
     mkdir -p "$work" "$artifacts" "$(dirname "$log")"
+    rm -f "$artifacts"/*  # only this run's failures are shown
     : >"$log"
 
     regressions=()
@@ -42,6 +48,9 @@ for name in "$@"; do
         ! "$fuzzer" "${common[@]}" -artifact_prefix="$artifacts/" "${regressions[@]}" >>"$log" 2>&1; then
         echo "$name: a regression input fails (log: $log)" >&2
         tail -n 40 "$log" >&2
+        for input in "${regressions[@]}"; do
+            "$fuzzer" "${common[@]}" -artifact_prefix="$artifacts/" "$input" >/dev/null 2>&1 || show_input "$input"
+        done
         failed+=("$name")
         continue
     fi
@@ -65,6 +74,7 @@ for name in "$@"; do
     else
         echo "$name: FAILED (log: $log; input in $artifacts/)" >&2
         tail -n 40 "$log" >&2
+        for input in "$artifacts"/*; do [ -f "$input" ] && show_input "$input"; done
         failed+=("$name")
     fi
 done

@@ -8,11 +8,18 @@ import Glibc
 /// addresses count per /64. What is not an address (empty, or anything else a
 /// misconfigured front sends) counts in one shared group, so it is limited too
 /// rather than skipping the limit.
+///
+/// The group is decided from exactly the bytes given, and named from the parsed
+/// address, never from the text: inet_pton reads a C string, which ends at the first
+/// NUL, so `2.0.3.7` followed by a NUL and more would parse as 2.0.3.7 while the text
+/// went on; such a text, like anything that is not an address in full, is `other`.
 public enum ClientAddress {
     public static func group(_ text: String?) -> String {
-        guard let text, !text.isEmpty, text.utf8.count <= 64 else { return "other" }
+        guard let text, !text.isEmpty, text.utf8.count <= 64, !text.utf8.contains(0) else { return "other" }
         var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return "v4:" + text }
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return "v4:" + withUnsafeBytes(of: &v4) { $0.map(String.init).joined(separator: ".") }
+        }
         var v6 = in6_addr()
         guard inet_pton(AF_INET6, text, &v6) == 1 else { return "other" }
         let bytes = withUnsafeBytes(of: &v6) { Array($0) }

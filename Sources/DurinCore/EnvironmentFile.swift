@@ -15,7 +15,10 @@ public enum EnvironmentFile {
             if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
                 value = String(value.dropFirst().dropLast())
             }
-            guard !key.isEmpty, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { continue }
+            // No process environment can hold a NUL; a file can, and a value with one
+            // would be cut where it reaches C: the line is not a setting.
+            guard !key.isEmpty, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
+                  !value.utf8.contains(0) else { continue }
             values[key] = value
         }
         return values

@@ -35,6 +35,9 @@ public struct ListenSocket: Sendable {
     ///   - socketMode: permissions for a unix socket path (nginx must be able to connect).
     public static func open(address: String?, socketMode: mode_t, environment: [String: String]) throws(Failure) -> ListenSocket {
         if let address, !address.isEmpty {
+            // The path or host reaches C (bind, unlink, inet_pton) as a C string, which
+            // ends at the first NUL: refused, not cut.
+            guard !address.utf8.contains(0) else { throw .invalidAddress("the listen address holds a NUL byte") }
             if address.hasPrefix("/") || address.hasPrefix(".") {
                 return try openUnix(path: address, mode: socketMode)
             }

@@ -176,6 +176,14 @@ public final class RedisConnection {
     }
 
     private func open(_ address: RedisEndpoint.Address) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
+        // hiredis takes the host or path as a C string, which ends at the first NUL: a
+        // name with one (in a sentinel's answer, a redirection, a settings file) would
+        // reach another host or path than the one named. Every connect passes here.
+        switch address {
+        case .tcp(let name, _), .unix(let name):
+            if name.utf8.contains(0) { throw .invalidURL("a Redis host or socket path holds a NUL byte") }
+        case .sentinel, .cluster: break
+        }
         let made: UnsafeMutablePointer<redisContext>?
         switch address {
         case .tcp(let host, let port): made = redisConnectWithTimeout(host, Int32(port), timeout)

@@ -43,7 +43,8 @@ struct ProxyKeyExposure: Equatable {
 
     /// Reads /proc (or `proc`, for tests) for the processes of `user` other than nginx.
     static func read(user: String, proc: String = "/proc") -> ProxyKeyExposure? {
-        guard let entry = getpwnam(user) else { return nil }
+        // getpwnam reads a C string: a name with a NUL would be looked up cut short.
+        guard !user.utf8.contains(0), let entry = getpwnam(user) else { return nil }
         let uid = entry.pointee.pw_uid
         let scope = (try? String(contentsOfFile: "\(proc)/sys/kernel/yama/ptrace_scope", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

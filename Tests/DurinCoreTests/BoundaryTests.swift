@@ -34,6 +34,18 @@ final class BoundaryTests: XCTestCase {
         for none in [nil, "", "unix:", "not an address", String(repeating: "9", count: 100), "1.2.3.4.5"] {
             XCTAssertEqual(ClientAddress.group(none), "other", "\(String(describing: none)) still counts, in one group")
         }
+        // inet_pton stops at a NUL; the group is decided from every byte (issue 28's input).
+        let cut = String(decoding: Array("2.0.3.7".utf8) + [0, 0, 1, 0] + Array("tail".utf8), as: UTF8.self)
+        XCTAssertEqual(ClientAddress.group(cut), "other")
+        XCTAssertEqual(ClientAddress.group("2001:db8::1\u{0}x"), "other")
+        XCTAssertEqual(ClientAddress.group("::ffff:203.0.113.7\u{0}"), "other")
+    }
+
+    /// A settings file line with a NUL is not a setting: C would read it cut short.
+    func testAnEnvironmentFileValueWithANULIsNoSetting() {
+        let parsed = EnvironmentFile.parse("DURIN_LISTEN=/run/durin/x.sock\u{0}/elsewhere\nDURIN_THREADS=4\n")
+        XCTAssertNil(parsed["DURIN_LISTEN"])
+        XCTAssertEqual(parsed["DURIN_THREADS"], "4")
     }
 
     func testTheProxyKey() throws {

@@ -60,3 +60,18 @@ final class RedisEndpointTests: XCTestCase {
         XCTAssertEqual(HashSlot.of("foo{bar}{zap}"), HashSlot.of("bar"))
     }
 }
+
+/// hiredis takes hosts and socket paths as C strings, which end at the first NUL:
+/// one with a NUL (from a sentinel's answer, a redirection, a settings file) is
+/// refused before it reaches C, never cut short to another host or path.
+final class RedisConnectNULTests: XCTestCase {
+    func testAHostOrPathWithANULIsRefusedNotCut() {
+        for address in [RedisEndpoint.Address.tcp(host: "127.0.0.1\u{0}.evil.example", port: 6379),
+                        .unix(path: "/run/redis/redis-server.sock\u{0}/elsewhere")] {
+            let connection = RedisConnection(endpoint: RedisEndpoint(address: address), timeoutMilliseconds: 200)
+            XCTAssertThrowsError(try connection.send(["PING"])) { error in
+                XCTAssertEqual(error as? RedisError, .invalidURL("a Redis host or socket path holds a NUL byte"))
+            }
+        }
+    }
+}

@@ -47,6 +47,9 @@ install -m 0644 "$root"/docs/*.md "$DESTDIR$PREFIX/share/doc/durin/docs/"
 install -m 0644 "$root/systemd/durin.env" "$DESTDIR$PREFIX/share/doc/durin/examples/durin.env"
 install -m 0644 "$root/redis/durin-redis.conf" "$root/redis/durin.acl" "$root/caddy/Caddyfile.example" \
     "$DESTDIR$PREFIX/share/doc/durin/examples/"
+# Redis set up for durin from those two files (the README's deployment step 1).
+install -d "$DESTDIR$PREFIX/share/durin"
+install -m 0755 "$root/scripts/setup-redis.sh" "$DESTDIR$PREFIX/share/durin/setup-redis"
 
 # durinctl's man page and completions, from its own description of its commands.
 [ -x "$bin/generate-manual" ] || { echo "install.sh: no $bin/generate-manual (make build-static builds it)" >&2; exit 1; }

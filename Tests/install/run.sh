@@ -33,6 +33,9 @@ for f in /etc/systemd/system/durin.service /etc/systemd/system/durin.socket \
          /usr/local/share/doc/durin/examples/durin-redis.conf /usr/local/share/doc/durin/examples/Caddyfile.example; do
     check "$f installed" test -s "$dest$f"
 done
+check "setup-redis is installed, executable, beside the examples it reads" bash -c "
+    test -x '$dest/usr/local/share/durin/setup-redis' &&
+    test -f '$dest/usr/local/share/durin/../doc/durin/examples/durin.acl'"
 # durinctl's man page and completions, generated from durinctl itself.
 page="$dest/usr/local/share/man/man1/durinctl.1.gz"
 check "durinctl's man page is installed, gzipped" gzip -t "$page"

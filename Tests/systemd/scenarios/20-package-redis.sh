@@ -1,4 +1,4 @@
-# Sourced by Tests/systemd/run.sh: The package, then Redis and durin configured by the README's steps 1 and 2.
+# Sourced by Tests/systemd/run.sh: The package, then Redis and durin configured by the README's step 1.
 
 # --- 2 and 3. the package, then Redis and durin as the README configures them -----
 
@@ -25,15 +25,16 @@ done
 expect "man durinctl opens the installed page" "DURINCTL(1)" \
     "$(ns bash -c 'MANPAGER=cat man durinctl 2>/dev/null' | grep -o 'DURINCTL(1)' | head -1)"
 
-# Steps 1 and 2 of the README's deployment block, verbatim (the README says so).
-awk '/^# 1\. Redis:/ { on = 1 } /^# 3\. / { on = 0 } on' "$root/README.md" > "$work/files/readme-steps.sh"
-[ "$(grep -c 'systemctl restart' "$work/files/readme-steps.sh")" = 2 ] || fatal "README: no deployment steps 1 and 2 found"
-note "running the README's deployment steps 1 and 2 ($(wc -l < "$work/files/readme-steps.sh") lines)"
-if ! ns bash -euo pipefail /run/durin-test/files/readme-steps.sh >"$work/out/readme-steps.log" 2>&1; then
-    sed 's/^/#   /' "$work/out/readme-steps.log"
-    fatal "the README's deployment steps failed"
+# Step 1 of the README's deployment block: the script the package installs, as the
+# README calls it.
+grep -qx '/usr/share/durin/setup-redis' "$root/README.md" || fatal "README: step 1 no longer calls /usr/share/durin/setup-redis"
+echo "$shipped" | grep -qx ./usr/share/durin/setup-redis && ok "the package ships /usr/share/durin/setup-redis" \
+    || nok "the package lacks /usr/share/durin/setup-redis"
+if ! ns /usr/share/durin/setup-redis >"$work/out/setup-redis.log" 2>&1; then
+    sed 's/^/#   /' "$work/out/setup-redis.log"
+    fatal "the README's step 1 (/usr/share/durin/setup-redis) failed"
 fi
-ok "the README's deployment steps 1 and 2 ran"
+ok "the README's step 1 ran: /usr/share/durin/setup-redis"
 redis_sock=/run/redis/redis-server.sock
 # redis-cli as the README's recipes use it: --askpass, the password on standard input.
 redis_as() { local user=$1; shift; ns bash -c 'u=$1; s=$2; shift 2; exec redis-cli --user "$u" --askpass -s "$s" "$@" < "/etc/durin/redis/$u"' _ "$user" "$redis_sock" "$@"; }

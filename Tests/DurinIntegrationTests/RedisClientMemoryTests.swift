@@ -164,7 +164,8 @@ final class UnreadingClient {
     func ask(_ command: [String]) throws -> String {
         send(Self.encode(command))
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
+        var n = recv(fd, &buffer, buffer.count, 0)
+        while n < 0 && errno == EINTR { n = recv(fd, &buffer, buffer.count, 0) }
         guard n > 0 else { throw RawHTTP.Failure(description: "no reply to \(command[0])") }
         return String(decoding: buffer[0..<n], as: UTF8.self)
     }
@@ -182,6 +183,7 @@ final class UnreadingClient {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             sent += n
         }

@@ -135,7 +135,15 @@ final class SentinelFailoverTests: XCTestCase {
         while !load.isFinished { usleep(10_000) }
 
         let after = (answers.get() ?? []).filter { $0.at >= killed }
-        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover: \(failures.get() ?? [])")
+        let unexpected = Set(after.map(\.status)).subtracting([200, 503])
+        XCTAssertEqual(unexpected, [], "only 200 or 503 during the failover: \(failures.get() ?? [])")
+        if !unexpected.isEmpty {
+            // What nginx and durin said meanwhile (the stack's files go with it).
+            for log in ["nginx/logs/error.log", "durin.log"] {
+                let text = (try? String(contentsOfFile: "\(stack.state)/\(log)", encoding: .utf8)) ?? ""
+                print("--- \(log):\n" + text.split(separator: "\n").suffix(30).joined(separator: "\n"))
+            }
+        }
         let lastFailure = after.last { $0.status != 200 }?.at ?? killed
         let window = lastFailure.timeIntervalSince(killed)
         print("sentinel failover: verify/ answered 200 again \(String(format: "%.2f", window)) s after the master's SIGKILL" +

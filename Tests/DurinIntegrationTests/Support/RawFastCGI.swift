@@ -48,7 +48,10 @@ struct RawFastCGI {
         let ok = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard ok == 0 else { close(fd); throw RawHTTP.Failure(description: "connect \(socketPath): \(String(cString: strerror(errno)))") }
+        guard ok == 0 || RawHTTP.finishInterruptedConnect(fd) else {
+            close(fd)
+            throw RawHTTP.Failure(description: "connect \(socketPath): \(String(cString: strerror(errno)))")
+        }
         return fd
     }
 
@@ -56,6 +59,7 @@ struct RawFastCGI {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             sent += n
         }
@@ -73,6 +77,7 @@ struct RawFastCGI {
             let wait = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
             guard poll(&p, 1, wait) > 0 else { continue }
             let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { closed = true; break }
             raw += buffer[0..<n]
         }

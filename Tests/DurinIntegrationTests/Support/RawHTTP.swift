@@ -75,10 +75,11 @@ struct RawHTTP {
         let ok = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard ok == 0 else { throw Failure(description: "connect: \(String(cString: strerror(errno)))") }
+        guard ok == 0 || Self.finishInterruptedConnect(fd) else { throw Failure(description: "connect: \(String(cString: strerror(errno)))") }
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }  // the server may answer (413) before reading everything
             sent += n
         }
@@ -86,10 +87,26 @@ struct RawHTTP {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
+            // A signal to this process interrupts a recv on a socket with SO_RCVTIMEO
+            // even under SA_RESTART (signal(7)): that is no end of the answer.
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             response += buffer[0..<n]
         }
         return try parse(response)
+    }
+
+    /// A blocking connect a signal interrupted goes on in the background (signal(7):
+    /// connect is never restarted): wait for it, and say whether it succeeded.
+    static func finishInterruptedConnect(_ fd: Int32) -> Bool {
+        guard errno == EINTR else { return false }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while poll(&p, 1, 10_000) < 0 && errno == EINTR {}
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return false }
+        errno = error
+        return error == 0
     }
 
     private func parse(_ data: [UInt8]) throws -> HTTPResult {

@@ -84,7 +84,7 @@ struct ImportUserScript: ScriptCall {
       return 'created'
     end
     if redis.call('HGET', key, 'import_digest') == digest then return 'unchanged' end
-    local same = (redis.call('GET', passwordKey) or redis.call('HGET', key, 'password')) == password
+    local same = storedPassword(key, passwordKey) == password
     for i = 1, #fields, 2 do
       if redis.call('HGET', key, fields[i]) ~= fields[i + 1] then same = false end
     end

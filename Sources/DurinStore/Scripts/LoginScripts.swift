@@ -125,7 +125,7 @@ struct UpgradePasswordHashScript: ScriptCall {
 
     static let script = Script(parameters: ["checked", "replacement", "passwordKey"], #"""
     guard(passwordKey)
-    local current = redis.call('GET', passwordKey) or redis.call('HGET', KEYS[1], 'password')
+    local current = storedPassword(KEYS[1], passwordKey)
     if current ~= checked then return 0 end
     redis.call('SET', passwordKey, replacement)
     redis.call('HDEL', KEYS[1], 'password')

@@ -80,6 +80,8 @@ package struct Script: Sendable {
     /// forget: removes a token and its user's index entry for it.
     /// endSession: revokes the user's token of one client, with its event (a
     /// console session, when its user loses the console).
+    /// storedPassword: a user's password hash, from its own key, else (layout 2,
+    /// before the migration) the user hash's field.
     package static let helpers = #"""
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
@@ -204,6 +206,9 @@ package struct Script: Sendable {
       local t = redis.call('HMGET', tk, 'i', 'e')
       forget(tk, userHash, client, digest)
       if t[1] and live(t[2]) then emit('token_revoked', user, client, t[1], reason) end
+    end
+    local function storedPassword(userHash, passwordKey)
+      return redis.call('GET', passwordKey) or redis.call('HGET', userHash, 'password')
     end
     local function parseRate(rate)
       local n, unit = string.match(rate or '', '^(%d+)/(%a)')

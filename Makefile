@@ -40,6 +40,7 @@ run: build
 # The quick loop: the unit tests and the store's tests against a redis-server of their
 # own, without nginx or the responder (well under a minute after a build).
 check:
+	scripts/embed-console-assets.py --check
 	swift build --build-tests
 	swift test --skip-build --skip DurinIntegrationTests
 

@@ -42,24 +42,33 @@ let package = Package(
         // The wire: request bodies (JSON, forms, multipart), the Authorization
         // header, every error as durin's status and body. No domain types.
         .target(name: "DurinHTTP", dependencies: ["Codecs"]),
-        // The Redis data model (docs/redis-layout.md) and its atomic Lua scripts.
+        // The Redis data model (docs/redis-layout.md), its atomic Lua scripts, and its
+        // records as JSON (RecordJSON, for every reader that shows them).
         .target(
             name: "DurinStore",
-            dependencies: ["Codecs", "DurinCore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Codecs", "DurinCore", "DurinHTTP", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
         // The verification cache: its entries, the invalidation listener (Redis client
         // tracking) and each worker's reads through it.
         .target(name: "DurinCache", dependencies: ["DurinCore", "DurinStore", "RedisClient"]),
         // Moving data in: layout 1 to layout 2, one server into a cluster, a
         // django-rest-durin site's users, clients and tokens.
         .target(name: "DurinMigration", dependencies: ["Codecs", "DurinCore", "DurinStore", "RedisClient"]),
-        // HTTP semantics of every route, worker threads, signal handling.
+        // The request pipeline (router, context, dispatcher), the API's routes, and
+        // the process: worker threads, the login pool, signal handling.
         .target(
             name: "DurinServer",
             dependencies: [
                 "DurinCore", "DurinHTTP", "DurinStore", "DurinCache", "DurinMigration", "FastCGI", "RedisClient", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer"]),
+        // The operator console (docs/console.md): a group of routes mounted in the
+        // responder's router, its page, style and script embedded from Assets/.
+        .target(
+            name: "DurinConsole",
+            dependencies: ["DurinCore", "DurinHTTP", "DurinStore", "DurinServer", "Codecs", "RedisClient",
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Assets"]),
+        .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer", "DurinConsole"]),
         .executableTarget(
             name: "durinctl",
             dependencies: [
@@ -73,14 +82,23 @@ let package = Package(
         .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore"], exclude: ["naturaldelta-vectors.txt"]),
         .testTarget(name: "DurinHTTPTests", dependencies: ["DurinHTTP"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
-        // A redis-server of a test's own, for the tests that need Redis but not nginx.
-        .target(name: "DurinTestSupport", dependencies: ["RedisClient"], path: "Tests/DurinTestSupport"),
+        // A redis-server of a test's own, for the tests that need Redis but not nginx,
+        // and the responder's routes in process (RouteClient) with a clock to move.
+        .target(
+            name: "DurinTestSupport",
+            dependencies: ["RedisClient", "DurinCore", "DurinHTTP", "DurinStore", "DurinServer",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Tests/DurinTestSupport"),
         // Routes in process: the route table, and every route's answers through the
         // API against a real redis-server, without FastCGI or nginx.
         .testTarget(
             name: "DurinServerTests",
             dependencies: ["DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "RedisClient", "DurinTestSupport",
                            .product(name: "Logging", package: "swift-log")]),
+        // The operator console's routes in process, through the same router.
+        .testTarget(
+            name: "DurinConsoleTests",
+            dependencies: ["DurinConsole", "DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "DurinTestSupport"]),
         // durinctl's command line, parsed in process (ArgumentParser's parseAsRoot).
         .testTarget(name: "DurinctlParsingTests", dependencies: ["durinctl", "DurinCore"]),
         // The store against a real redis-server, without nginx or the responder.
@@ -100,3 +118,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The upcoming-feature flags swift-log and valkey-swift build with: an existential
+// says `any`, and an import is internal unless a declaration's signature needs it
+// (`package import`).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}

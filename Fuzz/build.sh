@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets: Fuzz/<Name>/main.swift -> .build-fuzz/swiftpm/fuzzers/<Name>.
 #
-# SwiftPM builds the library targets (DurinServer and everything it depends on,
+# SwiftPM builds the library targets (DurinConsole, DurinServer and everything they depend on,
 # swift-crypto included) into their own scratch path with coverage and
 # AddressSanitizer instrumentation (-sanitize=fuzzer,address, Swift code only);
 # each fuzz entry point is then compiled and linked against those objects with
@@ -23,7 +23,7 @@ if [ $# -eq 0 ]; then
 fi
 
 swift build --package-path "$package" --scratch-path "$scratch" -c release \
-    --target DurinServer -Xswiftc "$sanitize"
+    --target DurinConsole -Xswiftc "$sanitize"
 bin=$(swift build --package-path "$package" --scratch-path "$scratch" -c release --show-bin-path)
 
 # Every object of the libraries built above; executables and tests are left out
@@ -47,6 +47,11 @@ done | sort)
 [ ${#objects[@]} -gt 0 ] || { echo "no objects under $bin" >&2; exit 1; }
 newest=$(stat -c '%Y %n' "${objects[@]}" | sort -n | tail -n 1 | cut -d' ' -f2-)
 
+# The library's declarations are `package`: a fuzz entry point sees them as a
+# member of the same package, which SwiftPM names after the package's folder
+# (lowercased, anything but letters, digits and _ made _).
+package_name=$(basename "$(cd "$package" && pwd)" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9_]/_/g; s/^[0-9]/_&/')
+
 mkdir -p "$out"
 for name in "$@"; do
     main=$root/Fuzz/$name/main.swift
@@ -55,7 +60,7 @@ for name in "$@"; do
         continue
     fi
     echo "linking $out/$name"
-    swiftc -O -g "$sanitize" -parse-as-library -module-name "Fuzz$name" \
+    swiftc -O -g "$sanitize" -parse-as-library -module-name "Fuzz$name" -package-name "$package_name" \
         -I "$bin/Modules" -I "$package/Sources/CHiredis" -I "$package/Sources/CFastCGI" -I "$package/Sources/CSystem" \
         -use-ld=lld -module-cache-path "$scratch/fuzz-module-cache" \
         "$main" "${objects[@]}" $(pkg-config --libs hiredis fcgi) -o "$out/$name"

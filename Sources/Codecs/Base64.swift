@@ -2,10 +2,10 @@
 // decoder must refuse exactly what Python's strict b64decode refuses in a Django hash.
 
 /// Standard base64 with padding (Django's `base64.b64encode`).
-public enum Base64 {
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    public static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var i = 0
@@ -22,7 +22,7 @@ public enum Base64 {
 
     /// RFC 4648's URL- and filename-safe form (`-` and `_` for `+` and `/`), without
     /// padding: names made of it need no quoting in Redis keys or a shell.
-    public static func encodeURLSafe(_ bytes: [UInt8]) -> String {
+    package static func encodeURLSafe(_ bytes: [UInt8]) -> String {
         String(encode(bytes).compactMap { c -> Character? in
             switch c {
             case "+": return "-"
@@ -40,7 +40,7 @@ public enum Base64 {
         return table
     }()
 
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

@@ -1,8 +1,8 @@
 /// Lowercase hexadecimal: token digests, sealed tokens, script SHA-1s.
-public enum Hex {
+package enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
         for b in bytes {
@@ -13,7 +13,7 @@ public enum Hex {
     }
 
     /// The bytes of an even-length hex string (either case); nil for anything else.
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
@@ -28,7 +28,7 @@ public enum Hex {
     }
 
     /// One hex digit's value (either case), nil for any other byte.
-    public static func value(of digit: UInt8) -> UInt8? {
+    package static func value(of digit: UInt8) -> UInt8? {
         switch digit {
         case 0x30...0x39: return digit - 0x30
         case 0x41...0x46: return digit - 0x41 + 10

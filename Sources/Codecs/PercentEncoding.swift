@@ -2,9 +2,9 @@
 ///
 /// An escape is `%` and exactly two hex digits; anything else, a lone `%` or `%+f`
 /// say, stays literal, as Python's `unquote` leaves it.
-public enum PercentEncoding {
+package enum PercentEncoding {
     /// - Parameter plusIsSpace: form encoding's `+` for a space (not in URLs).
-    public static func decode<Bytes: Collection>(_ part: Bytes, plusIsSpace: Bool) -> [UInt8] where Bytes.Element == UInt8 {
+    package static func decode<Bytes: Collection>(_ part: Bytes, plusIsSpace: Bool) -> [UInt8] where Bytes.Element == UInt8 {
         let bytes = Array(part)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)

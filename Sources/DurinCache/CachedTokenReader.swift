@@ -1,5 +1,5 @@
-import DurinCore
-import DurinStore
+package import DurinCore
+package import DurinStore
 import Foundation
 import RedisClient
 import Synchronization
@@ -10,8 +10,8 @@ import Synchronization
 /// listener changed) and caches it. Anything else (not valid as it stands, Redis
 /// trouble, tracking down) sends the caller to the full path, which gives durin's
 /// exact answer.
-public final class CachedTokenReader {
-    public enum Found: Equatable {
+package final class CachedTokenReader {
+    package enum Found: Equatable {
         /// Served from memory.
         case hit(TokenRecord)
         /// Read from Redis under tracking, and cached.
@@ -27,12 +27,12 @@ public final class CachedTokenReader {
     /// The listener epoch and connection generation tracking was turned on for.
     private var tracking: (epoch: Int, generation: Int)?
 
-    public init(store: TokenStore, cache: VerificationCache) {
+    package init(store: TokenStore, cache: VerificationCache) {
         self.store = store
         self.cache = cache
     }
 
-    public func record(digest: String, now: EpochMillis = WallClock.nowMillis()) -> Found {
+    package func record(digest: String, now: EpochMillis = WallClock.nowMillis()) -> Found {
         guard let ticket = cache.ticket() else { return .bypassed }
         if let hit = cache.lookup(digest, now: now) {
             // Past its idle timeout: the full path removes it and answers that it expired.

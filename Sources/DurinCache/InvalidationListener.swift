@@ -1,13 +1,13 @@
 import DurinCore
 import DurinStore
 import Foundation
-import RedisClient
+package import RedisClient
 import Synchronization
 
 /// The thread that receives Redis's invalidation messages for every worker's
 /// tracked reads, and reconnects (flushing the cache) whenever its connection drops
 /// or its server falls silent.
-public struct InvalidationListener: Sendable {
+package struct InvalidationListener: Sendable {
     let endpoint: RedisEndpoint
     let cache: VerificationCache
     /// Told when invalidations work again after a loss, and when they are lost
@@ -18,7 +18,7 @@ public struct InvalidationListener: Sendable {
     /// so a healthy but idle server never lets the cache lapse.
     var pingMillis: Int { Int(max(50, cache.silenceMillis / 3)) }
 
-    public init(endpoint: RedisEndpoint, cache: VerificationCache,
+    package init(endpoint: RedisEndpoint, cache: VerificationCache,
                 restored: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void) {
         self.endpoint = endpoint
         self.cache = cache
@@ -27,7 +27,7 @@ public struct InvalidationListener: Sendable {
     }
 
     /// Runs forever on the calling thread.
-    public func run() {
+    package func run() {
         let connection = RedisConnection(endpoint: endpoint, readTimeout: false)
         var failures = 0
         while true {

@@ -1,5 +1,5 @@
-import DurinCore
-import DurinStore
+package import DurinCore
+package import DurinStore
 import Foundation
 import RedisClient
 import Synchronization
@@ -12,7 +12,7 @@ import Synchronization
 /// Shared by all worker threads. An `InvalidationListener` thread feeds it; while
 /// that connection is down the cache is empty and bypassed. Workers read through a
 /// `CachedTokenReader` each, which keeps the client-tracking state of its connection.
-public final class VerificationCache: Sendable {
+package final class VerificationCache: Sendable {
     struct Entry {
         let record: TokenRecord
         let validUntil: EpochMillis
@@ -47,7 +47,7 @@ public final class VerificationCache: Sendable {
     /// bypassed before any other master can exist.
     let silenceMillis: Int64
 
-    public init(timeoutSeconds: Int64, keys: KeySpace, capacity: Int = 100_000, silenceMillis: Int64 = 750) {
+    package init(timeoutSeconds: Int64, keys: KeySpace, capacity: Int = 100_000, silenceMillis: Int64 = 750) {
         timeoutMillis = timeoutSeconds * 1000
         self.keys = keys
         self.capacity = capacity
@@ -55,28 +55,28 @@ public final class VerificationCache: Sendable {
     }
 
     /// What a worker needs to use the cache: nil while tracking is down.
-    public struct Ticket: Equatable, Sendable {
-        public let redirectID: Int64
+    package struct Ticket: Equatable, Sendable {
+        package let redirectID: Int64
         /// The subscriber's server (`CLIENT INFO` `laddr`).
-        public let server: String
-        public let epoch: Int
+        package let server: String
+        package let epoch: Int
         let sequence: Int
     }
 
     /// Invalidation messages received (each a set of keys, or a flush).
-    public var invalidations: Int { invalidationCount.load(ordering: .relaxed) }
-    public var count: Int { state.withLock { $0.entries.count } }
+    package var invalidations: Int { invalidationCount.load(ordering: .relaxed) }
+    package var count: Int { state.withLock { $0.entries.count } }
 
     /// nil while tracking is down, or while the subscriber has heard nothing from
     /// its server for longer than `silenceMillis`.
-    public func ticket(now: EpochMillis = WallClock.nowMillis()) -> Ticket? {
+    package func ticket(now: EpochMillis = WallClock.nowMillis()) -> Ticket? {
         state.withLock { s in
             guard let id = s.redirectID, now - s.heardAt <= silenceMillis else { return nil }
             return Ticket(redirectID: id, server: s.server, epoch: s.epoch, sequence: s.sequence)
         }
     }
 
-    public func lookup(_ digest: String, now: EpochMillis) -> TokenRecord? {
+    package func lookup(_ digest: String, now: EpochMillis) -> TokenRecord? {
         state.withLock { s -> TokenRecord? in
             guard s.redirectID != nil, now - s.heardAt <= silenceMillis, let e = s.entries[digest] else { return nil }
             guard now < e.validUntil else {
@@ -90,7 +90,7 @@ public final class VerificationCache: Sendable {
     /// Stores a record read under `ticket`, unless anything was invalidated since.
     /// Every invalidation, flush and tracking (re)start bumps `sequence`, so it alone
     /// tells whether the read may be stale.
-    public func store(_ record: TokenRecord, ticket: Ticket, now: EpochMillis) {
+    package func store(_ record: TokenRecord, ticket: Ticket, now: EpochMillis) {
         let until = min(now + timeoutMillis, record.expiry ?? .max)
         guard until > now else { return }
         state.withLock { s in

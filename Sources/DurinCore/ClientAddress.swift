@@ -13,8 +13,8 @@ import Glibc
 /// address, never from the text: inet_pton reads a C string, which ends at the first
 /// NUL, so `2.0.3.7` followed by a NUL and more would parse as 2.0.3.7 while the text
 /// went on; such a text, like anything that is not an address in full, is `other`.
-public enum ClientAddress {
-    public static func group(_ text: String?) -> String {
+package enum ClientAddress {
+    package static func group(_ text: String?) -> String {
         guard let text, !text.isEmpty, text.utf8.count <= 64, !text.utf8.contains(0) else { return "other" }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {

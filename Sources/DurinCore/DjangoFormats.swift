@@ -2,13 +2,13 @@ import Codecs
 
 /// The text forms Django's serializers (`manage.py dumpdata`) write, read back for
 /// `durinctl import django`.
-public enum DjangoFormats {
+package enum DjangoFormats {
     /// A `DateTimeField` as `DjangoJSONEncoder` writes it: ISO 8601,
     /// `2026-11-29T13:42:30.500Z` (milliseconds), or `...:30Z`, `...:30.500333+02:00`,
     /// a space for the `T`, or no offset at all. Fractions finer than a millisecond are
     /// cut (as the encoder cuts them). A time without an offset (`USE_TZ = False`) is
     /// read as UTC.
-    public static func dateTime(_ text: String) -> EpochMillis? {
+    package static func dateTime(_ text: String) -> EpochMillis? {
         var s = Substring(text)
         func number(_ width: Int) -> Int? {
             guard s.count >= width else { return nil }
@@ -55,7 +55,7 @@ public enum DjangoFormats {
     /// writes (Django's `duration_string`: `[D ]HH:MM:SS[.ffffff]`, e.g. `1 00:00:00`),
     /// Python's `str(timedelta)` (`2 days, 3:04:05`), and plain seconds (`86400`,
     /// `86400.5`). nil for anything else, and for durations under one second.
-    public static func durationSeconds(_ text: String) -> Int64? {
+    package static func durationSeconds(_ text: String) -> Int64? {
         let t = text.trimmingASCIIWhitespace()
         if let plain = decimalSeconds(Substring(t)) { return plain >= 1 ? plain : nil }
         var days: Int64 = 0

@@ -1,13 +1,13 @@
 import Codecs
 
 /// A span of time given in configuration: `86400`, `90s`, `30m`, `12h`, `7d`.
-public struct DurationSpec: Sendable, Equatable, CustomStringConvertible {
-    public let seconds: Int64
+package struct DurationSpec: Sendable, Equatable, CustomStringConvertible {
+    package let seconds: Int64
 
-    public init(seconds: Int64) { self.seconds = seconds }
+    package init(seconds: Int64) { self.seconds = seconds }
 
     /// Parses a positive duration. A bare number is seconds.
-    public static func parse(_ text: String) -> DurationSpec? {
+    package static func parse(_ text: String) -> DurationSpec? {
         let t = text.trimmingASCIIWhitespace()
         guard let last = t.last else { return nil }
         let unit: Int64
@@ -25,7 +25,7 @@ public struct DurationSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The shortest exact form: `7d`, `12h`, `30m`, `45s`.
-    public var description: String {
+    package var description: String {
         if seconds % 86400 == 0 { return "\(seconds / 86400)d" }
         if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if seconds % 60 == 0 { return "\(seconds / 60)m" }

@@ -4,8 +4,8 @@ import Codecs
 /// (`#` or `;`) and blank lines skipped, a value's surrounding quotes (single or
 /// double) removed, as systemd reads it for durin-fcgi; so that durinctl reads the
 /// very settings the service runs with.
-public enum EnvironmentFile {
-    public static func parse(_ text: String) -> [String: String] {
+package enum EnvironmentFile {
+    package static func parse(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for rawLine in text.split(whereSeparator: \.isNewline) {
             let line = rawLine.trimmingASCIIWhitespace()

@@ -2,21 +2,21 @@ import Glibc
 
 /// A moment as milliseconds since the Unix epoch: the unit Redis's PEXPIREAT uses,
 /// and the `expiry`/`created` fields of a token hash.
-public typealias EpochMillis = Int64
+package typealias EpochMillis = Int64
 
 /// Renders expiry times the way durin does.
 ///
 /// Default: DRF's `DateTimeField` output, Python's `isoformat()` in UTC with `Z`:
 /// `2026-11-30T02:55:55.275449Z`, and no fraction when the microseconds are zero.
 /// With `DURIN_EXPIRY_DATETIME_FORMAT`: a strftime pattern (`%f` is microseconds, as in Python).
-public struct ExpiryFormat: Sendable, Equatable {
-    public let pattern: String?
+package struct ExpiryFormat: Sendable, Equatable {
+    package let pattern: String?
 
-    public init(pattern: String? = nil) {
+    package init(pattern: String? = nil) {
         self.pattern = (pattern?.isEmpty ?? true) ? nil : pattern
     }
 
-    public func format(_ millis: EpochMillis) -> String {
+    package func format(_ millis: EpochMillis) -> String {
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let micros = Int((millis - seconds * 1000) * 1000)
         var t = time_t(seconds)

@@ -1,8 +1,8 @@
 /// python humanize's `naturaldelta` (4.x, months on), which durin uses for
 /// `expires_in_str`. It rounds (a day less a moment is "a day") with Python's
 /// round-half-to-even, on a timedelta's whole days and leftover seconds.
-public enum Humanize {
-    public static func naturalDelta(milliseconds: Int64) -> String {
+package enum Humanize {
+    package static func naturalDelta(milliseconds: Int64) -> String {
         let ms = abs(milliseconds)
         let totalDays = ms / 86_400_000
         let seconds = Int((ms % 86_400_000) / 1000)

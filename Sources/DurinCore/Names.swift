@@ -1,18 +1,18 @@
 /// What user and client names may contain. Both become part of Redis key names,
 /// so they are restricted to characters that cannot reach another key: no `:`,
 /// no white space, no control characters.
-public enum Names {
+package enum Names {
     /// The most a username may hold: Django's `max_length` (150) counts code points,
     /// so a name is measured in Unicode scalars, never in characters (one grapheme
     /// may carry any number of combining marks).
-    public static let usernameMaxScalars = 150
+    package static let usernameMaxScalars = 150
     /// ... and so at most this many bytes of UTF-8.
-    public static let usernameMaxBytes = usernameMaxScalars * 4
+    package static let usernameMaxBytes = usernameMaxScalars * 4
 
     /// Django's default username rule (UnicodeUsernameValidator, `^[\w.@+-]+\Z`, and
     /// max_length 150): Python's `\w` is a letter (category L*), a number (a scalar
     /// with a numeric type) or `_`; combining marks are not word characters.
-    public static func isValidUsername(_ name: String) -> Bool {
+    package static func isValidUsername(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= usernameMaxBytes else { return false }
         var count = 0
         for scalar in name.unicodeScalars {
@@ -30,7 +30,7 @@ public enum Names {
     }
 
     /// durin's `Client.name` is at most 64 characters; here also a key-safe word.
-    public static func isValidClientName(_ name: String) -> Bool {
+    package static func isValidClientName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
             ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-@+".unicodeScalars.contains($0)
         }
@@ -38,7 +38,7 @@ public enum Names {
 
     /// Profile field names (`--field KEY=VALUE`): lowercase identifiers, and not one of the
     /// fields the service itself keeps in the user hash.
-    public static func isValidProfileField(_ name: String) -> Bool {
+    package static func isValidProfileField(_ name: String) -> Bool {
         let reserved: Set<String> = ["username", "password", "is_active", "created", "import_digest"]
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || first == "_" else { return false }
         return !reserved.contains(name) && name.count <= 64

@@ -4,27 +4,27 @@ import _CryptoExtras
 
 /// Django's PBKDF2 password hashes: `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`,
 /// so users imported from a Django database log in unchanged.
-public struct PasswordHasher: Sendable {
-    public let iterations: Int
+package struct PasswordHasher: Sendable {
+    package let iterations: Int
 
-    public init(iterations: Int) { self.iterations = iterations }
+    package init(iterations: Int) { self.iterations = iterations }
 
     /// A new hash of `password` with a random 22-character salt (Django's default length).
-    public func hash(_ password: String) -> String {
+    package func hash(_ password: String) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         var rng = SystemRandomNumberGenerator()
         let salt = String((0..<22).map { _ in alphabet.randomElement(using: &rng)! })
         return Self.encode(password: password, salt: salt, iterations: iterations)
     }
 
-    public static func encode(password: String, salt: String, iterations: Int) -> String {
+    package static func encode(password: String, salt: String, iterations: Int) -> String {
         let derived = derive(password: password, salt: salt, iterations: iterations, algorithm: .sha256)
         return "pbkdf2_sha256$\(iterations)$\(salt)$\(Base64.encode(derived))"
     }
 
     /// Checks a password against a stored hash, with the iterations the hash names.
     /// Unusable hashes (Django's `!` prefix) and unknown formats never match.
-    public static func verify(_ password: String, against encoded: String) -> Bool {
+    package static func verify(_ password: String, against encoded: String) -> Bool {
         guard let parsed = ParsedHash(encoded) else { return false }
         let derived = derive(password: password, salt: parsed.salt, iterations: parsed.iterations, algorithm: parsed.algorithm)
         return constantTimeEquals(derived, parsed.hash)
@@ -32,15 +32,15 @@ public struct PasswordHasher: Sendable {
 
     /// Spends the time of `iterations` PBKDF2-SHA256 rounds on nothing: evens out the
     /// cost of checking a hash made with fewer rounds than the configured count.
-    public static func spend(iterations: Int) {
+    package static func spend(iterations: Int) {
         _ = derive(password: "", salt: "durin-harden-runtime", iterations: iterations, algorithm: .sha256)
     }
 
     /// True when `encoded` is a hash this service can verify (for `--password-hash`).
-    public static func isSupported(_ encoded: String) -> Bool { ParsedHash(encoded) != nil }
+    package static func isSupported(_ encoded: String) -> Bool { ParsedHash(encoded) != nil }
 
     /// The iterations a stored hash uses, if it is one this service can verify.
-    public static func iterations(of encoded: String) -> Int? { ParsedHash(encoded)?.iterations }
+    package static func iterations(of encoded: String) -> Int? { ParsedHash(encoded)?.iterations }
 
     private struct ParsedHash {
         let algorithm: KDF.Insecure.PBKDF2.HashFunction

@@ -7,12 +7,12 @@
 /// (`fastcgi_param DURIN_PROXY_KEY "...";`, written at install) gives nginx a value
 /// its own workers' user cannot read from disk. durin-fcgi refuses every request
 /// whose DURIN_PROXY_KEY param is not this value.
-public enum ProxyKey {
-    public static let expected = "32 to 256 characters of A-Z, a-z, 0-9, - and _ (openssl rand -hex 32)"
+package enum ProxyKey {
+    package static let expected = "32 to 256 characters of A-Z, a-z, 0-9, - and _ (openssl rand -hex 32)"
 
     /// Long enough not to be guessed, and nothing nginx would read as syntax in a
     /// quoted param value (no quotes, `$`, `;`, braces or white space).
-    public static func isWellFormed(_ key: String) -> Bool {
+    package static func isWellFormed(_ key: String) -> Bool {
         (32...256).contains(key.utf8.count) && key.utf8.allSatisfy {
             ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
         }
@@ -20,14 +20,14 @@ public enum ProxyKey {
 
     /// Whether a request's DURIN_PROXY_KEY param is `key`, in time that does not
     /// depend on where they differ.
-    public static func admits(_ sent: [UInt8]?, key: [UInt8]) -> Bool {
+    package static func admits(_ sent: [UInt8]?, key: [UInt8]) -> Bool {
         guard let sent else { return false }
         return constantTimeEquals(sent, key)
     }
 
     /// The key in nginx's include (`fastcgi_param DURIN_PROXY_KEY "KEY";`), for
     /// durinctl check; nil when the text holds no such line.
-    public static func fromNginxInclude(_ text: String) -> String? {
+    package static func fromNginxInclude(_ text: String) -> String? {
         for line in text.split(whereSeparator: \.isNewline) {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count == 3, words[0] == "fastcgi_param", words[1] == "DURIN_PROXY_KEY" else { continue }
@@ -41,7 +41,7 @@ public enum ProxyKey {
     }
 
     /// The include nginx reads: one param line, and why the file must stay root's.
-    public static func nginxInclude(key: String) -> String {
+    package static func nginxInclude(key: String) -> String {
         """
         # durin's proxy key: nginx sends it with every request to durin-fcgi, which
         # answers nothing without it. Keep this file root's, mode 0600: nginx's master

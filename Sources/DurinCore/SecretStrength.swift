@@ -3,15 +3,15 @@
 /// Anyone who knows the secret can unseal every live token from a copy of Redis, so
 /// durin-fcgi and durinctl refuse a weak one at start: a sample's placeholder, less
 /// than 32 bytes in hex or base64 form, or a trivially repeated value.
-public enum SecretStrength {
+package enum SecretStrength {
     /// Placeholders this project has shipped in sample files.
     static let placeholders: Set<String> = ["change-me-to-the-output-of-openssl-rand-hex-32", "generate-a-secret"]
     /// The base64 form of 32 bytes; their hex form (64) is longer still.
-    public static let minimumLength = 44
-    public static let minimumDistinctCharacters = 8
+    package static let minimumLength = 44
+    package static let minimumDistinctCharacters = 8
 
     /// Why `secret` is too weak, or nil. Never includes the secret itself.
-    public static func weakness(of secret: String) -> String? {
+    package static func weakness(of secret: String) -> String? {
         let fix = "generate one with: openssl rand -hex 32"
         if placeholders.contains(secret) || secret.lowercased().contains("change-me") {
             return "is a sample placeholder; \(fix)"

@@ -6,31 +6,31 @@
 /// three, and a token hash whose values stay short stays a compact listpack
 /// (docs/capacity.md). What is stored is plain printable text, so that neither a
 /// terminal nor a page can be driven by it.
-public struct SessionDetails: Sendable, Equatable {
+package struct SessionDetails: Sendable, Equatable {
     /// The client address nginx vouches for (REMOTE_ADDR).
-    public var address: String?
+    package var address: String?
     /// The User-Agent header, shortened (`userAgent(_:)`).
-    public var userAgent: String?
+    package var userAgent: String?
     /// The user's own name for the device (the login body's `label`).
-    public var label: String?
+    package var label: String?
 
-    public init(address: String? = nil, userAgent: String? = nil, label: String? = nil) {
+    package init(address: String? = nil, userAgent: String? = nil, label: String? = nil) {
         self.address = address.flatMap(Self.address)
         self.userAgent = userAgent.flatMap(Self.userAgent)
         self.label = label.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    public var isEmpty: Bool { address == nil && userAgent == nil && label == nil }
+    package var isEmpty: Bool { address == nil && userAgent == nil && label == nil }
 
     /// The longest address kept: an IPv6 address with an IPv4 tail is 45 characters.
-    public static let addressLimit = 45
+    package static let addressLimit = 45
     /// How much of a User-Agent is kept, in bytes: a browser's says which browser,
     /// version and system within this once the words every browser sends are
     /// dropped, and a token hash with the details stays within 400 bytes of Redis
     /// memory (docs/capacity.md).
-    public static let userAgentLimit = 48
+    package static let userAgentLimit = 48
     /// The longest label, in characters (DRF's `max_length`).
-    public static let labelLimit = 32
+    package static let labelLimit = 32
 
     /// An address as nginx gives it; nil when it is not one (nginx always gives one,
     /// so anything else is dropped rather than stored).
@@ -49,7 +49,7 @@ public struct SessionDetails: Sendable, Equatable {
     ///
     ///     Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36
     ///     (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0
-    public static func userAgent(_ raw: String) -> String? {
+    package static func userAgent(_ raw: String) -> String? {
         var cleaned = ""
         cleaned.reserveCapacity(min(raw.utf8.count, 512))
         for scalar in raw.unicodeScalars.prefix(512) {
@@ -103,7 +103,7 @@ public struct SessionDetails: Sendable, Equatable {
     /// Why a label is refused, in DRF's words where DRF has them; nil when it is fine.
     /// A label is display text: at most `labelLimit` characters, none of them a
     /// control or format character.
-    public static func labelProblem(_ label: String) -> String? {
+    package static func labelProblem(_ label: String) -> String? {
         if label.unicodeScalars.contains("\u{0}") { return "Null characters are not allowed." }
         if label.unicodeScalars.count > labelLimit { return "Ensure this field has no more than \(labelLimit) characters." }
         if label.unicodeScalars.contains(where: {

@@ -2,16 +2,16 @@ import Codecs
 
 /// A DRF throttle rate: `N/s`, `N/m`, `N/h`, `N/d` (DRF reads only the period's first
 /// letter, so `100/minute` is accepted too).
-public struct ThrottleRate: Sendable, Equatable, CustomStringConvertible {
-    public let requests: Int
-    public let periodSeconds: Int
+package struct ThrottleRate: Sendable, Equatable, CustomStringConvertible {
+    package let requests: Int
+    package let periodSeconds: Int
 
-    public init(requests: Int, periodSeconds: Int) {
+    package init(requests: Int, periodSeconds: Int) {
         self.requests = requests
         self.periodSeconds = periodSeconds
     }
 
-    public static func parse(_ text: String) -> ThrottleRate? {
+    package static func parse(_ text: String) -> ThrottleRate? {
         let parts = text.trimmingASCIIWhitespace().split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let n = Int(parts[0]), n > 0, let p = parts[1].first else { return nil }
         let period: Int
@@ -25,7 +25,7 @@ public struct ThrottleRate: Sendable, Equatable, CustomStringConvertible {
         return ThrottleRate(requests: n, periodSeconds: period)
     }
 
-    public var description: String {
+    package var description: String {
         let unit = [1: "s", 60: "m", 3600: "h", 86400: "d"][periodSeconds] ?? "s"
         return "\(requests)/\(unit)"
     }

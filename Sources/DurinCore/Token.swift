@@ -5,13 +5,13 @@ import Crypto
 ///
 /// Only `digest` is ever stored or logged by reference; the token itself is shown
 /// once, to the client that logs in.
-public struct Token: Sendable, Equatable {
-    public let value: String
+package struct Token: Sendable, Equatable {
+    package let value: String
 
-    public init(value: String) { self.value = value }
+    package init(value: String) { self.value = value }
 
     /// A fresh token of `length` hex characters (DURIN_TOKEN_CHARACTER_LENGTH).
-    public static func generate(length: Int) -> Token {
+    package static func generate(length: Int) -> Token {
         var rng = SystemRandomNumberGenerator()  // getrandom(2): the kernel CSPRNG
         let byteCount = (length + 1) / 2
         let bytes = (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &rng) }
@@ -23,7 +23,7 @@ public struct Token: Sendable, Equatable {
     /// user's. Tokens are drawn until one fits: 64^n tries on average for n
     /// characters (4,096 for 2, a few milliseconds), and the token stays uniform
     /// among those that fit, a known 12 bits of its hash that give nothing away.
-    public static func generate(length: Int, digestPrefix: String) -> Token {
+    package static func generate(length: Int, digestPrefix: String) -> Token {
         while true {
             let token = generate(length: length)
             if token.digest.hasPrefix(digestPrefix) { return token }
@@ -37,19 +37,19 @@ public struct Token: Sendable, Equatable {
     /// finding a token for a given digest is a preimage search of 2^120 steps. The
     /// short form saves memory twice per token (its key, and its user's index entry):
     /// 20 characters fit the allocator's 32-byte class where 64 hex digits take 80.
-    public var digest: String { Self.digest(of: value) }
+    package var digest: String { Self.digest(of: value) }
 
-    public static func digest(of token: String) -> String {
+    package static func digest(of token: String) -> String {
         digest(sha256: Array(SHA256.hash(data: Array(token.utf8))))
     }
 
     /// The digest from a whole SHA-256 (layout 1 kept that, in hex).
-    public static func digest(sha256: [UInt8]) -> String {
+    package static func digest(sha256: [UInt8]) -> String {
         Base64.encodeURLSafe(Array(sha256.prefix(15)))
     }
 
     /// The whole SHA-256 as 64 hex digits: the digest of layout 1, and of issuer keys.
-    public static func sha256Hex(of text: String) -> String {
+    package static func sha256Hex(of text: String) -> String {
         Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 }

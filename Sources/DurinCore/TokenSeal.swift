@@ -28,13 +28,13 @@ import Foundation
 /// (`isLegacy`), so that login
 /// works while the layout migration rewrites each one in the new form; layout 1's
 /// hex form likewise (`unsealLayout1`).
-public struct TokenSeal: Sendable {
+package struct TokenSeal: Sendable {
     private let secret: [UInt8]
     /// The AEAD key's bytes (SymmetricKey is not Sendable; one is made per use).
     private let keyBytes: [UInt8]
     private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
 
-    public init(secret: [UInt8]) {
+    package init(secret: [UInt8]) {
         self.secret = secret
         keyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("durin-seal aes-256-gcm-siv".utf8),
                                           outputByteCount: 32).withUnsafeBytes { Array($0) }
@@ -42,7 +42,7 @@ public struct TokenSeal: Sendable {
 
     /// Names the secret without revealing it: 128 bits of an HMAC under it, in hex.
     /// durin-fcgi records it in Redis, and durinctl compares its own before sealing.
-    public var fingerprint: String {
+    package var fingerprint: String {
         var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
         mac.update(data: Array("durin-seal fingerprint".utf8))
         return Hex.encode(Array(Array(mac.finalize()).prefix(16)))
@@ -50,13 +50,13 @@ public struct TokenSeal: Sendable {
 
     /// An HMAC under the secret, for values a browser must give back unchanged (the
     /// console's CSRF token): `purpose` keeps one use's values from serving another.
-    public func mac(purpose: String, _ text: String) -> String {
+    package func mac(purpose: String, _ text: String) -> String {
         var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
         mac.update(data: Array("durin-mac \(purpose)".utf8) + [0] + Array(text.utf8))
         return Base64.encodeURLSafe(Array(mac.finalize()))
     }
 
-    public func seal(_ token: Token, digest: String) -> String {
+    package func seal(_ token: Token, digest: String) -> String {
         let packed = Self.isPackableHex(token.value) ? Hex.decode(token.value) : nil
         let bytes = packed ?? Array(token.value.utf8)
         // Sealing fails only for a key or nonce of the wrong size, which these are not.
@@ -66,7 +66,7 @@ public struct TokenSeal: Sendable {
 
     /// The token, or nil when the sealed value does not open to a token with this
     /// digest (another secret, another token's copy, a changed byte).
-    public func unseal(_ sealed: String, digest: String) -> Token? {
+    package func unseal(_ sealed: String, digest: String) -> Token? {
         let kind: Character? = sealed.utf8.count % 4 == 0 ? nil : sealed.first
         guard let bytes = Base64.decode(String(kind == nil ? Substring(sealed) : sealed.dropFirst())) else { return nil }
         let opened: [UInt8]
@@ -93,7 +93,7 @@ public struct TokenSeal: Sendable {
     }
 
     /// Whether a stored value is in the form before layout 3 (the migration rewrites it).
-    public static func isLegacy(_ sealed: String) -> Bool {
+    package static func isLegacy(_ sealed: String) -> Bool {
         sealed.utf8.count % 4 == 1 && (sealed.first == "h" || sealed.first == "t")
     }
 
@@ -112,7 +112,7 @@ public struct TokenSeal: Sendable {
     }
 
     /// A token sealed by layout 1: hex of the sealed UTF-8, under the whole SHA-256.
-    public func unsealLayout1(_ sealed: String, sha256Hex: String) -> Token? {
+    package func unsealLayout1(_ sealed: String, sha256Hex: String) -> Token? {
         guard let bytes = Hex.decode(sealed) else { return nil }
         let opened = zip(bytes, pad(count: bytes.count, digest: sha256Hex)).map { $0 ^ $1 }
         guard let text = String(validating: opened, as: UTF8.self) else { return nil }

@@ -3,15 +3,15 @@
 /// (DURIN_CONSOLE_ORIGIN). Compared as a whole, so `https://admin.example.com`
 /// and `https://admin.example.com:443` are one origin, and a name that merely
 /// resolves to the same address (DNS rebinding) is another.
-public struct WebOrigin: Equatable, Sendable, CustomStringConvertible {
-    public let scheme: String
+package struct WebOrigin: Equatable, Sendable, CustomStringConvertible {
+    package let scheme: String
     /// Lowercase; an IPv6 literal keeps its brackets.
-    public let host: String
-    public let port: Int
+    package let host: String
+    package let port: Int
 
     /// Parses `scheme://host[:port]` with nothing after it (a trailing `/` is
     /// allowed, as operators write it). nil for anything else.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let lower = text.lowercased()
         let scheme: String
         if lower.hasPrefix("https://") { scheme = "https" } else if lower.hasPrefix("http://") { scheme = "http" } else { return nil }
@@ -21,7 +21,7 @@ public struct WebOrigin: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The origin of a request that reached nginx by `scheme` with this Host header.
-    public init?(scheme: String, authority: String) {
+    package init?(scheme: String, authority: String) {
         let scheme = scheme.lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         let authority = authority.lowercased()
@@ -61,12 +61,12 @@ public struct WebOrigin: Equatable, Sendable, CustomStringConvertible {
 
     /// Whether the host is this machine by name or literal (127.0.0.0/8, ::1, localhost):
     /// a name no other site can make a browser send (no DNS answer rebinds it).
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         host == "localhost" || host == "[::1]" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4
             && host.split(separator: ".").allSatisfy { $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
     }
 
-    public var description: String {
+    package var description: String {
         let defaultPort = scheme == "https" ? 443 : 80
         return "\(scheme)://\(host)" + (port == defaultPort ? "" : ":\(port)")
     }

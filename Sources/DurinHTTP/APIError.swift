@@ -1,6 +1,6 @@
 /// Every way a request can fail, each mapped to durin's exact status and body in
 /// `response(authSchemes:)`, the one place errors become HTTP.
-public enum APIError: Error, Equatable, Sendable {
+package enum APIError: Error, Equatable, Sendable {
     // Authentication (401, with WWW-Authenticate).
     case notAuthenticated
     case invalidHeaderNoCredentials
@@ -52,10 +52,10 @@ public enum APIError: Error, Equatable, Sendable {
     case storeUnavailable
     case internalError
 
-    public struct FieldError: Equatable, Sendable {
-        public let field: String
-        public let messages: [String]
-        public init(field: String, messages: [String]) {
+    package struct FieldError: Equatable, Sendable {
+        package let field: String
+        package let messages: [String]
+        package init(field: String, messages: [String]) {
             self.field = field
             self.messages = messages
         }
@@ -63,7 +63,7 @@ public enum APIError: Error, Equatable, Sendable {
 }
 
 extension APIError {
-    public var status: Int {
+    package var status: Int {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive,
              .invalidClient:
@@ -102,7 +102,7 @@ extension APIError {
     }
 
     /// The `detail` text, for errors that have one.
-    public var detail: String? {
+    package var detail: String? {
         switch self {
         case .notAuthenticated: return "Authentication credentials were not provided."
         case .invalidHeaderNoCredentials: return "Invalid token header. No credentials provided."
@@ -138,12 +138,12 @@ extension APIError {
     }
 
     /// The response durin gives for this error, with one scheme (durin's).
-    public func response(authPrefix: String) -> HTTPResponse { response(authSchemes: [authPrefix]) }
+    package func response(authPrefix: String) -> HTTPResponse { response(authSchemes: [authPrefix]) }
 
     /// The response durin gives for this error. A 401 challenges with every scheme the
     /// service accepts, one WWW-Authenticate header each: durin's bare keyword
     /// (`Token`), and for `Bearer` RFC 6750's form, which says what was wrong.
-    public func response(authSchemes: [String]) -> HTTPResponse {
+    package func response(authSchemes: [String]) -> HTTPResponse {
         var headers: [(String, String)] = []
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:

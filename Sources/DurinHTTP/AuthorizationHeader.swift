@@ -1,10 +1,10 @@
-public enum AuthorizationHeader {
+package enum AuthorizationHeader {
     /// - Parameters:
     ///   - raw: the header's bytes as nginx passed them (`HTTP_AUTHORIZATION`).
     ///   - schemes: `DURIN_AUTH_HEADER_PREFIX`'s words (`Token`, or `Token Bearer`),
     ///     each matched case-insensitively. A header of another scheme is no
     ///     credentials at all, as durin treats another keyword.
-    public static func parse(_ raw: [UInt8]?, schemes: [String]) throws(APIError) -> Credentials {
+    package static func parse(_ raw: [UInt8]?, schemes: [String]) throws(APIError) -> Credentials {
         guard let raw else { return .none }
         // Python's bytes.split(): space, \t, \n, \r, \x0b, \x0c.
         let parts = raw.split(whereSeparator: { $0 == 0x20 || (0x09...0x0D).contains($0) })
@@ -20,7 +20,7 @@ public enum AuthorizationHeader {
     }
 
     /// One scheme (`Issuer`, durin's own `Token`).
-    public static func parse(_ raw: [UInt8]?, prefix: String) throws(APIError) -> Credentials {
+    package static func parse(_ raw: [UInt8]?, prefix: String) throws(APIError) -> Credentials {
         try parse(raw, schemes: [prefix])
     }
 

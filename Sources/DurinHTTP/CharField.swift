@@ -1,9 +1,9 @@
 import Codecs
 
 /// DRF's `CharField` validation, for the login fields.
-public enum CharField {
+package enum CharField {
     /// - Returns: the accepted value, or DRF's error message for it.
-    public static func validate(_ value: JSONValue?, trimWhitespace: Bool) -> Result<String, FieldMessage> {
+    package static func validate(_ value: JSONValue?, trimWhitespace: Bool) -> Result<String, FieldMessage> {
         guard let value else { return .failure(.init("This field is required.")) }
         var text: String
         switch value {
@@ -18,9 +18,9 @@ public enum CharField {
         return .success(text)
     }
 
-    public struct FieldMessage: Error, Equatable {
-        public let text: String
-        public init(_ text: String) { self.text = text }
+    package struct FieldMessage: Error, Equatable {
+        package let text: String
+        package init(_ text: String) { self.text = text }
     }
 }
 

@@ -2,8 +2,8 @@ import Codecs
 
 /// `application/x-www-form-urlencoded`, decoded like Django's QueryDict: `+` is a
 /// space, bad percent escapes stay literal, bytes that are not UTF-8 become U+FFFD.
-public enum FormURLEncoded {
-    public static func parse(_ body: [UInt8]) -> [String: String] {
+package enum FormURLEncoded {
+    package static func parse(_ body: [UInt8]) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in body.split(separator: UInt8(ascii: "&")) where !pair.isEmpty {
             let kv = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)

@@ -1,28 +1,28 @@
 /// A complete HTTP answer, independent of how it is written to the wire.
-public struct HTTPResponse: Sendable, Equatable {
-    public var status: Int
-    public var headers: [(String, String)]
-    public var body: [UInt8]
+package struct HTTPResponse: Sendable, Equatable {
+    package var status: Int
+    package var headers: [(String, String)]
+    package var body: [UInt8]
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    package init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
-    public static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
+    package static func == (a: HTTPResponse, b: HTTPResponse) -> Bool {
         a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers, by: { $0 == $1 })
     }
 
     /// A JSON response (`application/json`, as DRF's renderer sends it).
-    public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+    package static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.renderedBytes)
     }
 
     /// 204: no body and no Content-Type, as DRF answers `Response(None, 204)`.
-    public static let noContent = HTTPResponse(status: 204)
+    package static let noContent = HTTPResponse(status: 204)
 
-    public var reason: String {
+    package var reason: String {
         switch status {
         case 200: return "OK"
         case 201: return "Created"

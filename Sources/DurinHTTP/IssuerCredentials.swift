@@ -8,7 +8,7 @@ import Codecs
 ///   `client_id` and its key as the secret: `Authorization: Basic` (what
 ///   mod_auth_openidc and most introspecting gateways send), or the form fields
 ///   `client_id` and `client_secret`.
-public enum IssuerCredentials: Equatable, Sendable {
+package enum IssuerCredentials: Equatable, Sendable {
     /// A key alone (the Issuer scheme): the key names its issuer.
     case key(String)
     /// A name and a key: the key must be that issuer's.
@@ -19,7 +19,7 @@ public enum IssuerCredentials: Equatable, Sendable {
     /// - Parameters:
     ///   - authorization: the raw `Authorization` header, if any.
     ///   - form: the body's fields, for `client_id` and `client_secret`.
-    public static func parse(authorization: [UInt8]?, form: RequestData) -> IssuerCredentials {
+    package static func parse(authorization: [UInt8]?, form: RequestData) -> IssuerCredentials {
         if let authorization {
             let parts = authorization.split(whereSeparator: { $0 == 0x20 || (0x09...0x0D).contains($0) })
             guard parts.count == 2 else { return .none }

@@ -1,4 +1,4 @@
 /// A JSON syntax error, worded like Python's `json` module (DRF shows that text).
-public struct JSONParseError: Error, Equatable, Sendable {
-    public let message: String
+package struct JSONParseError: Error, Equatable, Sendable {
+    package let message: String
 }

@@ -1,13 +1,13 @@
 /// A strict RFC 8259 parser over UTF-8 bytes, with a nesting limit so a hostile
 /// body cannot exhaust the stack.
-public struct JSONParser {
-    public static let maximumDepth = 64
+package struct JSONParser {
+    package static let maximumDepth = 64
 
     private let bytes: [UInt8]
     private var i = 0
     private var depth = 0
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         // DRF decodes the stream as UTF-8 before parsing.
         if let bad = firstInvalidUTF8(bytes) {
             throw JSONParseError(message: "'utf-8' codec can't decode byte 0x\(hex(bytes[bad])) in position \(bad): invalid start byte")

@@ -1,5 +1,5 @@
 /// A JSON value, as request bodies carry them and responses render them.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(String)   // kept as written: DRF's CharField turns 5 into "5", not "5.0"
@@ -8,7 +8,7 @@ public enum JSONValue: Sendable, Equatable {
     /// Members in document order; a repeated key keeps its last value (as Python does).
     case object([(String, JSONValue)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -21,13 +21,13 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.last { $0.0 == key }?.1
     }
 
     /// The name Python gives this value's type, for DRF's validation messages.
-    public var pythonTypeName: String {
+    package var pythonTypeName: String {
         switch self {
         case .null: return "NoneType"
         case .bool: return "bool"
@@ -43,11 +43,11 @@ public enum JSONValue: Sendable, Equatable {
 
 extension JSONValue {
     /// Compact JSON (DRF's renderer: no spaces, non-ASCII kept as UTF-8).
-    public var rendered: String { String(decoding: renderedBytes, as: UTF8.self) }
+    package var rendered: String { String(decoding: renderedBytes, as: UTF8.self) }
 
     /// The same, as the bytes a response carries: rendered straight into one buffer
     /// (every answer is rendered, verify/'s included).
-    public var renderedBytes: [UInt8] {
+    package var renderedBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128)
         render(into: &out)
@@ -115,10 +115,10 @@ extension JSONValue {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(integerLiteral value: Int) { self = .number(String(value)) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
-    public init(nilLiteral: ()) { self = .null }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(integerLiteral value: Int) { self = .number(String(value)) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
+    package init(nilLiteral: ()) { self = .null }
 }

@@ -2,10 +2,10 @@ import Codecs
 
 /// `multipart/form-data` text fields (DRF's MultiPartParser, as `curl -F` sends them).
 /// File parts are ignored: no route takes a file.
-public enum MultipartForm {
-    public struct Failure: Error, Equatable { public let reason: String }
+package enum MultipartForm {
+    package struct Failure: Error, Equatable { package let reason: String }
 
-    public static func parse(_ body: [UInt8], contentType: String) throws(Failure) -> [String: String] {
+    package static func parse(_ body: [UInt8], contentType: String) throws(Failure) -> [String: String] {
         guard let boundary = parameter("boundary", in: contentType), !boundary.isEmpty, boundary.utf8.count <= 70 else {
             throw Failure(reason: "Invalid boundary in multipart: None")
         }

@@ -1,15 +1,15 @@
 import Codecs
 
 /// A request body decoded the way DRF's `request.data` is: JSON or form fields.
-public enum RequestData: Equatable, Sendable {
+package enum RequestData: Equatable, Sendable {
     /// Named fields (a JSON object, or form fields where a repeated name keeps its last value).
     case fields([String: JSONValue])
     /// Valid JSON that is not an object; the Python type name, for DRF's message.
     case notAnObject(String)
 
-    public static let empty = RequestData.fields([:])
+    package static let empty = RequestData.fields([:])
 
-    public subscript(field: String) -> JSONValue? {
+    package subscript(field: String) -> JSONValue? {
         if case .fields(let map) = self { return map[field] }
         return nil
     }
@@ -18,7 +18,7 @@ public enum RequestData: Equatable, Sendable {
     /// multipart) and their errors: 415 for other types, 400 `JSON parse error - ...`
     /// for bad JSON. An empty body is empty data, whatever its type (DRF never runs a
     /// parser on it).
-    public static func decode(contentType: String?, body: [UInt8]) throws(APIError) -> RequestData {
+    package static func decode(contentType: String?, body: [UInt8]) throws(APIError) -> RequestData {
         guard !body.isEmpty else { return .empty }
         let full = contentType ?? ""
         let mediaType = full.split(separator: ";", maxSplits: 1).first.map { $0.trimmingASCIIWhitespace().lowercased() } ?? ""

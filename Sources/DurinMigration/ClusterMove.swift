@@ -1,6 +1,6 @@
-import DurinCore
-import DurinStore
-import RedisClient
+package import DurinCore
+package import DurinStore
+package import RedisClient
 
 /// Moves a one-server keyspace into a Redis Cluster (`durinctl migrate --from URL`),
 /// with every live token, so that nobody is logged out by the switch.
@@ -19,28 +19,28 @@ import RedisClient
 /// created again, so one revoked on the cluster since stays revoked; and a moved token
 /// the server no longer has live is revoked here, as is a user the server deactivated.
 /// Users and clients removed on the server in between are not: remove them here too.
-public struct ClusterMove {
-    public struct Report: Equatable, Sendable, CustomStringConvertible {
-        public var clients = 0
-        public var issuers = 0
-        public var users = 0
-        public var tokens = 0
+package struct ClusterMove {
+    package struct Report: Equatable, Sendable, CustomStringConvertible {
+        package var clients = 0
+        package var issuers = 0
+        package var users = 0
+        package var tokens = 0
         /// Tokens whose hash lives under their user's tag, found through a pointer.
-        public var homePointers = 0
-        public var unchanged = 0
+        package var homePointers = 0
+        package var unchanged = 0
         /// Tokens refreshed on the server since an earlier run: the later expiry taken.
-        public var updated = 0
+        package var updated = 0
         /// Tokens an earlier run moved and that are gone here since: not brought back.
-        public var gone = 0
+        package var gone = 0
         /// Moved tokens revoked here because the server revoked them since.
-        public var revoked = 0
+        package var revoked = 0
         /// Users deactivated here because the server deactivated them since.
-        public var deactivated = 0
+        package var deactivated = 0
         /// Tokens whose pair already has a newer live token on the cluster.
-        public var superseded = 0
-        public var dryRun = false
+        package var superseded = 0
+        package var dryRun = false
 
-        public var description: String {
+        package var description: String {
             (dryRun ? "would move " : "moved ")
                 + "\(clients) clients, \(issuers) issuers, \(users) users and \(tokens) live tokens"
                 + " (\(homePointers) found through a home pointer)"
@@ -63,7 +63,7 @@ public struct ClusterMove {
     /// - Parameters:
     ///   - source: the one server (layout 2), under the same key prefix.
     ///   - destination: the store `configuration` names (a cluster, or another server).
-    public init(source: any RedisCommandConnection, destination: any RedisCommandConnection, configuration: Configuration) {
+    package init(source: any RedisCommandConnection, destination: any RedisCommandConnection, configuration: Configuration) {
         self.source = source
         self.destination = destination
         from = KeySpace(prefix: configuration.keyPrefix)
@@ -73,7 +73,7 @@ public struct ClusterMove {
         graceMillis = configuration.expiredGraceSeconds * 1000
     }
 
-    public func run(dryRun: Bool = false, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Report {
+    package func run(dryRun: Bool = false, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Report {
         guard try source.call(["GET", from.layout]).string == LayoutMigration.current else {
             throw .unexpected("the source is not in layout \(LayoutMigration.current): run `durinctl migrate` against it first")
         }

@@ -1,7 +1,7 @@
 import Codecs
 import Crypto
-import DurinCore
-import DurinStore
+package import DurinCore
+package import DurinStore
 import RedisClient
 
 // `durinctl import django`: records another system issued, stored as this service
@@ -10,25 +10,25 @@ import RedisClient
 // stop the others.
 
 /// What an import did, or would do (dry run), with a client or a user.
-public enum ImportOutcome: String, Sendable, Equatable {
+package enum ImportOutcome: String, Sendable, Equatable {
     case created, updated, unchanged
 }
 
 /// A live token issued elsewhere (django-rest-durin's `AuthToken`).
-public struct ImportedToken: Sendable, Equatable {
-    public var token: Token
-    public var user: String
-    public var client: String
-    public var created: EpochMillis
-    public var expiry: EpochMillis
+package struct ImportedToken: Sendable, Equatable {
+    package var token: Token
+    package var user: String
+    package var client: String
+    package var created: EpochMillis
+    package var expiry: EpochMillis
     /// The session id: durin's primary key, so that `sessions/` ids stay the same.
-    public var id: Int64
+    package var id: Int64
     /// Dry run only: the user (client) is created by this same import, so that it is
     /// missing here yet is no error.
-    public var userPending = false
-    public var clientPending = false
+    package var userPending = false
+    package var clientPending = false
 
-    public init(token: Token, user: String, client: String, created: EpochMillis, expiry: EpochMillis, id: Int64) {
+    package init(token: Token, user: String, client: String, created: EpochMillis, expiry: EpochMillis, id: Int64) {
         self.token = token
         self.user = user
         self.client = client
@@ -39,7 +39,7 @@ public struct ImportedToken: Sendable, Equatable {
 }
 
 /// What an import did, or would do (dry run), with a token.
-public enum TokenImportOutcome: Sendable, Equatable {
+package enum TokenImportOutcome: Sendable, Equatable {
     /// Stored. `renumbered`: another of the user's tokens here has its id, so it got
     /// a fresh one. `replacedID`: the pair's token from an earlier import, replaced.
     case created(id: Int64, renumbered: Bool, replacedID: Int64?)
@@ -64,7 +64,7 @@ public enum TokenImportOutcome: Sendable, Equatable {
 
 extension AdminStore {
     /// Creates or updates each client; one outcome per client, in order.
-    public func importClients(_ clients: [ClientRecord], dryRun: Bool) throws(StoreError) -> [Result<ImportOutcome, StoreError>] {
+    package func importClients(_ clients: [ClientRecord], dryRun: Bool) throws(StoreError) -> [Result<ImportOutcome, StoreError>] {
         let calls = clients.map { c in
             ImportClientScript(client: c, digest: Self.importDigest(["client", c.name, c.tokenTTL.storedValue,
                                                                      c.throttleRate?.description ?? ""]), dryRun: dryRun)
@@ -74,7 +74,7 @@ extension AdminStore {
 
     /// Creates or updates each user (`created`: when the account was made); one
     /// outcome per user, in order. A change of `isActive` applies to their tokens too.
-    public func importUsers(_ users: [(user: UserRecord, created: EpochMillis)], dryRun: Bool)
+    package func importUsers(_ users: [(user: UserRecord, created: EpochMillis)], dryRun: Bool)
         throws(StoreError) -> [Result<ImportOutcome, StoreError>]
     {
         let calls = users.map { u in
@@ -100,7 +100,7 @@ extension TokenStore {
     /// token, in order. A token of the console's client is refused (`.consoleClient`).
     /// - Parameter idFloor: the session-id sequence is set to at least this (and to the
     ///   largest id of `tokens`), so that tokens issued here later get other ids.
-    public func importTokens(_ tokens: [ImportedToken], idFloor: Int64 = 0, dryRun: Bool)
+    package func importTokens(_ tokens: [ImportedToken], idFloor: Int64 = 0, dryRun: Bool)
         throws(StoreError) -> [Result<TokenImportOutcome, StoreError>]
     {
         let floor = max(idFloor, tokens.map(\.id).max() ?? 0)

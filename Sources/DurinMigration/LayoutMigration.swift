@@ -1,7 +1,7 @@
 import Codecs
-import DurinCore
-import DurinStore
-import RedisClient
+package import DurinCore
+package import DurinStore
+package import RedisClient
 
 /// Moves data to the current layout (docs/redis-layout.md, "Layouts"). Layout 1 to
 /// 2: token keys named by 128 bits of the digest, one-letter fields, the index
@@ -13,22 +13,22 @@ import RedisClient
 /// moves in one script that does nothing when it has already moved, and every
 /// reader takes a password hash from either place meanwhile. When it is done it
 /// writes `<prefix>layout` = 3, and later runs only read that key.
-public struct LayoutMigration {
-    public struct Report: Equatable, Sendable, CustomStringConvertible {
-        public var tokens = 0
-        public var expiredTokens = 0
+package struct LayoutMigration {
+    package struct Report: Equatable, Sendable, CustomStringConvertible {
+        package var tokens = 0
+        package var expiredTokens = 0
         /// Tokens whose sealed copy could not be opened (the sealing secret changed):
         /// they still verify, and their next login replaces them.
-        public var unsealable = 0
+        package var unsealable = 0
         /// Layout-1 per-user index keys removed once empty.
-        public var indexes = 0
+        package var indexes = 0
         /// Password hashes moved out of user hashes (layout 2 to 3).
-        public var passwords = 0
+        package var passwords = 0
         /// Sealed copies rewritten with the AEAD (layout 2 to 3; `TokenSeal`).
-        public var resealed = 0
-        public var alreadyDone = false
+        package var resealed = 0
+        package var alreadyDone = false
 
-        public var description: String {
+        package var description: String {
             alreadyDone ? "layout \(LayoutMigration.current) already"
                 : "moved \(tokens) tokens and \(expiredTokens) expired tokens to layout 2"
                 + (unsealable > 0 ? " (\(unsealable) sealed under another secret: replaced at their next login)" : "")
@@ -37,7 +37,7 @@ public struct LayoutMigration {
     }
 
     /// The layout this release writes.
-    public static let current = "3"
+    package static let current = "3"
 
     private let connection: any RedisCommandConnection
     private let keys: KeySpace
@@ -47,7 +47,7 @@ public struct LayoutMigration {
     private let admin: AdminStore
 
     /// - Parameter sealing: who re-seals the tokens (`TokenStore.SealingRole`).
-    public init(connection: any RedisCommandConnection, configuration: Configuration, sealing: TokenStore.SealingRole = .tool) {
+    package init(connection: any RedisCommandConnection, configuration: Configuration, sealing: TokenStore.SealingRole = .tool) {
         self.connection = connection
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
@@ -57,13 +57,13 @@ public struct LayoutMigration {
     }
 
     /// Whether the data is already in the current layout (one GET).
-    public func isCurrent() throws(StoreError) -> Bool {
+    package func isCurrent() throws(StoreError) -> Bool {
         try connection.call(["GET", keys.layout]).string == Self.current
     }
 
     /// Moves everything still in an older layout. Without `dryRun` it ends by
     /// recording the current one.
-    public func run(dryRun: Bool = false) throws(StoreError) -> Report {
+    package func run(dryRun: Bool = false) throws(StoreError) -> Report {
         var report = Report()
         let layout = try connection.call(["GET", keys.layout]).string
         if layout == Self.current {

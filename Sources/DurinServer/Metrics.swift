@@ -1,5 +1,5 @@
-import DurinCore
-import FastCGI
+package import DurinCore
+package import FastCGI
 import Foundation
 import Synchronization
 
@@ -11,12 +11,14 @@ import Synchronization
 /// thread's counters: a scrape sums the slots. The per-client token counters are
 /// the exception, behind a per-slot lock that only login and revocation take and
 /// that nothing contends but a scrape.
-public final class Metrics: Sendable {
+package final class Metrics: Sendable {
     private let readings: @Sendable () -> Readings
 
-    /// Label values of `durin_requests_total`'s `route`.
-    static let routes = Route.table.map(\.name) + [Route.unknownLabel]
-    static let unknownRoute = routes.count - 1
+    /// Label values of `durin_requests_total`'s `route`: the router's, "unknown" last.
+    let routes: [String]
+    /// The routes the console's overview sums (nil: not in this router).
+    private let verifyRoute: Int?
+    private let loginRoute: Int?
     /// The statuses durin answers with; anything else counts as "other".
     static let statuses = [200, 201, 204, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503]
     /// Upper bounds in seconds. Verification is ~0.1–5 ms; a password hash 10 ms–1 s.
@@ -24,9 +26,9 @@ public final class Metrics: Sendable {
     static let hashBounds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     /// A counter with one writer: a relaxed load and store (no locked instruction).
-    final class Counter: Sendable {
+    package final class Counter: Sendable {
         private let value = Atomic(0)
-        func add(_ n: Int = 1) { value.store(value.load(ordering: .relaxed) &+ n, ordering: .relaxed) }
+        package func add(_ n: Int = 1) { value.store(value.load(ordering: .relaxed) &+ n, ordering: .relaxed) }
         var current: Int { value.load(ordering: .relaxed) }
     }
 
@@ -63,25 +65,29 @@ public final class Metrics: Sendable {
     }
 
     /// One thread's counters.
-    public final class Slot: Sendable {
-        let requests: [Counter] = (0..<(Metrics.routes.count * (Metrics.statuses.count + 1))).map { _ in Counter() }
+    package final class Slot: Sendable {
+        let requests: [Counter]
         let verifyLatency = Histogram(bounds: Metrics.verifyBounds)
         let hashTime = Histogram(bounds: Metrics.hashBounds)
         let cacheHits = Counter()
         let cacheMisses = Counter()
-        let redisErrors = Counter()
+        package let redisErrors = Counter()
         let redisReconnects = Counter()
         let proxyRefusals = Counter()
         let issued = ClientCounts()
         let revoked = ClientCounts()
+
+        init(routes: Int) {
+            requests = (0..<(routes * (Metrics.statuses.count + 1))).map { _ in Counter() }
+        }
 
         func request(route: Int, status: Int) {
             let s = Metrics.statuses.firstIndex(of: status) ?? Metrics.statuses.count
             requests[route * (Metrics.statuses.count + 1) + s].add()
         }
 
-        func tokenIssued(client: String) { issued.add(CollectionOfOne(client)) }
-        func tokensRevoked<C: Sequence>(clients: C) where C.Element == String { revoked.add(clients) }
+        package func tokenIssued(client: String) { issued.add(CollectionOfOne(client)) }
+        package func tokensRevoked<C: Sequence>(clients: C) where C.Element == String { revoked.add(clients) }
     }
 
     private let slots: [Slot]
@@ -93,43 +99,47 @@ public final class Metrics: Sendable {
 
     /// - Parameter threads: how many threads will take a slot.
     /// - Parameter readings: the gauges kept elsewhere (login queue, cache), read per scrape.
-    public init(threads: Int, readings: @escaping @Sendable () -> Readings) {
-        slots = (0..<threads).map { _ in Slot() }
+    package init(threads: Int, router: Router, readings: @escaping @Sendable () -> Readings) {
+        routes = router.labels
+        verifyRoute = router.index(of: "verify")
+        loginRoute = router.index(of: "login")
+        slots = (0..<threads).map { [routes] _ in Slot(routes: routes.count) }
         self.readings = readings
     }
 
     /// The calling thread's slot; each thread takes one, once.
-    public func takeSlot() -> Slot {
+    package func takeSlot() -> Slot {
         let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
         precondition(i < slots.count, "more counting threads than metric slots")
         return slots[i]
     }
 
     /// What the console's overview shows of this responder's counters since it started.
-    public struct Summary: Sendable {
+    package struct Summary: Sendable {
         /// Token checks answered (verify/ and auth_request), any status.
-        public var checks = 0
+        package var checks = 0
         /// Password logins that got a token, and that were refused.
-        public var logins = 0
-        public var loginFailures = 0
-        public var cacheHits = 0
-        public var cacheMisses = 0
-        public var redisErrors = 0
+        package var logins = 0
+        package var loginFailures = 0
+        package var cacheHits = 0
+        package var cacheMisses = 0
+        package var redisErrors = 0
     }
 
-    public func summary() -> Summary {
+    package func summary() -> Summary {
         var s = Summary()
         let width = Metrics.statuses.count + 1
-        func requests(_ route: Route, _ status: Int?) -> Int {
-            slots.reduce(0) { total, slot in
-                let base = route.index * width
+        func requests(_ route: Int?, _ status: Int?) -> Int {
+            guard let route else { return 0 }
+            return slots.reduce(0) { total, slot in
+                let base = route * width
                 if let status, let i = Metrics.statuses.firstIndex(of: status) { return total + slot.requests[base + i].current }
                 return total + (0..<width).reduce(0) { $0 + slot.requests[base + $1].current }
             }
         }
-        s.checks = requests(Route.verify, nil)
-        s.logins = requests(Route.login, 200)
-        s.loginFailures = requests(Route.login, 400) + requests(Route.login, 429)
+        s.checks = requests(verifyRoute, nil)
+        s.logins = requests(loginRoute, 200)
+        s.loginFailures = requests(loginRoute, 400) + requests(loginRoute, 429)
         for slot in slots {
             s.cacheHits += slot.cacheHits.current
             s.cacheMisses += slot.cacheMisses.current
@@ -140,7 +150,7 @@ public final class Metrics: Sendable {
 
     /// Takes a summary every `sampleSeconds` on a thread of its own, for the console's
     /// per-minute charts (the last ten minutes): summing the slots costs microseconds.
-    public func startSampling() {
+    package func startSampling() {
         let thread = Thread { [self] in
             while true {
                 let taken = (WallClock.nowMillis(), summary())
@@ -156,24 +166,35 @@ public final class Metrics: Sendable {
     }
 
     /// The summaries taken so far, oldest first.
-    public func history() -> [(time: EpochMillis, summary: Summary)] { samples.withLock { $0 } }
+    package func history() -> [(time: EpochMillis, summary: Summary)] { samples.withLock { $0 } }
 
     /// Gauges and counters kept outside the slots, read at scrape time.
-    public struct Readings: Sendable {
-        public var loginQueueDepth = 0
-        public var loginQueueCapacity = 0
-        public var cacheEntries = 0
-        public var cacheInvalidations = 0
-        public var fastcgi = ConnectionIntake.Counts()
+    package struct Readings: Sendable {
+        package var loginQueueDepth = 0
+        package var loginQueueCapacity = 0
+        package var cacheEntries = 0
+        package var cacheInvalidations = 0
+        package var fastcgi = ConnectionIntake.Counts()
+
+        package init() {}
+
+        package init(loginQueueDepth: Int, loginQueueCapacity: Int, cacheEntries: Int, cacheInvalidations: Int,
+                     fastcgi: ConnectionIntake.Counts) {
+            self.loginQueueDepth = loginQueueDepth
+            self.loginQueueCapacity = loginQueueCapacity
+            self.cacheEntries = cacheEntries
+            self.cacheInvalidations = cacheInvalidations
+            self.fastcgi = fastcgi
+        }
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
-    public func render() -> String {
+    package func render() -> String {
         let readings = readings()
         var out = Exposition()
         let width = Metrics.statuses.count + 1
         out.header("durin_requests_total", "counter", "Requests answered, by route and HTTP status.")
-        for (r, route) in Metrics.routes.enumerated() {
+        for (r, route) in routes.enumerated() {
             for s in 0..<width {
                 let n = slots.reduce(0) { $0 + $1.requests[r * width + s].current }
                 guard n > 0 else { continue }

@@ -1,22 +1,22 @@
-import DurinCore
+package import DurinCore
 import DurinStore
 import Foundation
-import RedisClient
+package import RedisClient
 import Synchronization
 
 /// About how many live tokens each client has, for the console: counted by a walk
 /// over every user (AdminStore.tokenCounts) on a thread of its own, never on a
 /// worker, at most once per `maxAge`, and only while someone looks. At a million
 /// users a count takes some seconds of Redis time, spread over small round trips.
-public final class TokenCensus: Sendable {
-    public struct Counts: Sendable {
-        public var byClient: [String: Int] = [:]
+package final class TokenCensus: Sendable {
+    package struct Counts: Sendable {
+        package var byClient: [String: Int] = [:]
         /// When the last count finished; nil: none yet.
-        public var countedAt: EpochMillis?
+        package var countedAt: EpochMillis?
         /// A count is under way.
-        public var counting = false
+        package var counting = false
         /// Why the last count failed, if it did.
-        public var problem: String?
+        package var problem: String?
     }
 
     private let state = Mutex(Counts())
@@ -24,7 +24,7 @@ public final class TokenCensus: Sendable {
     private let configuration: Configuration
     private let maxAgeMillis: EpochMillis
 
-    public init(endpoint: RedisEndpoint, configuration: Configuration, maxAgeMillis: EpochMillis = 60_000) {
+    package init(endpoint: RedisEndpoint, configuration: Configuration, maxAgeMillis: EpochMillis = 60_000) {
         self.endpoint = endpoint
         self.configuration = configuration
         self.maxAgeMillis = maxAgeMillis
@@ -32,7 +32,7 @@ public final class TokenCensus: Sendable {
 
     /// The latest counts; starts a new count when they are older than `maxAge` (or
     /// when `fresh`, after a change the operator wants to see counted).
-    public func counts(fresh: Bool = false, now: EpochMillis = WallClock.nowMillis()) -> Counts {
+    package func counts(fresh: Bool = false, now: EpochMillis = WallClock.nowMillis()) -> Counts {
         var start = false
         let current = state.withLock { s -> Counts in
             if !s.counting && (fresh || s.countedAt.map { now - $0 > maxAgeMillis } ?? true) {

@@ -1,24 +1,30 @@
 import Glibc
-import DurinCore
-import RedisClient
+package import DurinCore
+package import RedisClient
 
 /// Clients, users and token listings: what `durinctl` manages, and the reads the
 /// login path needs. Writes that touch several keys go through scripts.
-public final class AdminStore {
-    public let connection: any RedisCommandConnection
-    public let keys: KeySpace
+package final class AdminStore {
+    package let connection: any RedisCommandConnection
+    package let keys: KeySpace
     package let context: ScriptContext
 
     private let redisTimeoutMillis: Int
     /// The operator console's client (`TokenStore.consoleClient`): no issuer may
     /// name it, and a user who loses the console loses its session with it.
-    public let consoleClient: String
+    package let consoleClient: String
     /// DURIN_LAST_USED_RESOLUTION in ms: how late a token's last use may be written,
     /// so how long past its idle timeout a token may still be in use.
     private let lastUsedResolution: Int64?
 
-    public init(connection: any RedisCommandConnection, configuration: Configuration) {
+    /// The time its changes are made at.
+    package let clock: any WallTime
+    /// The request this store is working for (empty: none, as in durinctl): its events carry it.
+    package var trace = ""
+
+    package init(connection: any RedisCommandConnection, configuration: Configuration, clock: any WallTime = .system) {
         self.connection = connection
+        self.clock = clock
         redisTimeoutMillis = configuration.redisTimeoutMillis
         lastUsedResolution = configuration.lastUsedResolutionMillis
         consoleClient = configuration.consoleClientName
@@ -27,17 +33,17 @@ public final class AdminStore {
     }
 
     func run<Call: ScriptCall>(_ call: Call) throws(Failure) -> Call.Outcome {
-        do { return try connection.run(call, context: context) } catch { throw .store(error) }
+        do { return try connection.run(call, context: context, now: clock.nowMillis(), trace: trace) } catch { throw .store(error) }
     }
 
-    public enum Failure: Error, Equatable, CustomStringConvertible {
+    package enum Failure: Error, Equatable, CustomStringConvertible {
         case exists(String)
         case notFound(String)
         /// A name this operation may not use (the console's client for an issuer).
         case reserved(String)
         case store(StoreError)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .exists(let what): return "\(what) already exists"
             case .notFound(let what): return "no \(what)"
@@ -49,15 +55,15 @@ public final class AdminStore {
 
     // MARK: Clients
 
-    public func client(named name: String) throws(StoreError) -> ClientRecord? {
+    package func client(named name: String) throws(StoreError) -> ClientRecord? {
         try connection.clientRecord(named: name, keys: keys)
     }
 
-    public func clients() throws(StoreError) -> [ClientRecord] {
+    package func clients() throws(StoreError) -> [ClientRecord] {
         try connection.clientRecords(keys: keys)
     }
 
-    public func addClient(_ client: ClientRecord) throws(Failure) {
+    package func addClient(_ client: ClientRecord) throws(Failure) {
         if try !run(AddClientScript(client: client)) { throw .exists("client \(client.name)") }
     }
 
@@ -66,7 +72,7 @@ public final class AdminStore {
     /// for none) also reaches the client's live tokens (`stampIdleTimeout`): returns
     /// how many it changed.
     @discardableResult
-    public func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil) throws(Failure) -> Int {
+    package func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil) throws(Failure) -> Int {
         var pairs: [String] = []
         if let ttl { pairs += ["token_ttl", ttl.storedValue] }
         if let throttle { pairs += ["throttle_rate", throttle?.description ?? ""] }
@@ -88,12 +94,12 @@ public final class AdminStore {
                     for user in names {
                         stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
                                                                                     users: [user], cluster: true),
-                                                      context: context)
+                                                      context: context, now: clock.nowMillis(), trace: trace)
                     }
                 } else {
                     stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
                                                                                 users: names, cluster: false),
-                                                  context: context)
+                                                  context: context, now: clock.nowMillis(), trace: trace)
                 }
                 return true
             }
@@ -113,7 +119,7 @@ public final class AdminStore {
     /// retries). Running it again for a client already gone sweeps again, so an
     /// interrupted removal can be finished.
     @discardableResult
-    public func removeClient(_ name: String, batch: Int = 500) throws(Failure) -> Int {
+    package func removeClient(_ name: String, batch: Int = 500) throws(Failure) -> Int {
         let removed = try run(RemoveClientScript(name: name))
         if keys.cluster {
             usleep(UInt32(max(TokenStore.clientCopyMillis, 2 * EpochMillis(redisTimeoutMillis)) * 1000 + 2_500_000))
@@ -124,12 +130,12 @@ public final class AdminStore {
                 if keys.cluster {
                     for user in names {
                         revoked += try connection.run(RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
-                                                      context: context).count
+                                                      context: context, now: clock.nowMillis(), trace: trace).count
                     }
                     return true
                 }
                 // nil: the client was added again meanwhile; its new tokens stay.
-                guard let n = try connection.run(RevokeClientTokensScript(client: name, users: names), context: context) else { return false }
+                guard let n = try connection.run(RevokeClientTokensScript(client: name, users: names), context: context, now: clock.nowMillis(), trace: trace) else { return false }
                 revoked += n
                 return true
             }
@@ -155,11 +161,11 @@ public final class AdminStore {
 
     // MARK: Users
 
-    public func user(named name: String) throws(StoreError) -> UserRecord? {
+    package func user(named name: String) throws(StoreError) -> UserRecord? {
         UserRecord(fields: try connection.call(["HGETALL", keys.user(name)]).fieldMap)
     }
 
-    public func users() throws(StoreError) -> [UserRecord] {
+    package func users() throws(StoreError) -> [UserRecord] {
         var out: [UserRecord] = []
         for name in try usernames().sorted() { if let u = try user(named: name) { out.append(u) } }
         return out
@@ -178,35 +184,35 @@ public final class AdminStore {
         return Array(names)
     }
 
-    public func addUser(_ user: UserRecord) throws(Failure) {
+    package func addUser(_ user: UserRecord) throws(Failure) {
         // On a cluster the name set has a slot of its own: the name goes in first, so
         // that no user exists without it (a name without a user is skipped).
         if keys.cluster { try run(IndexUsernameScript(name: user.username, add: true)) }
-        if try !run(AddUserScript(user: user, created: WallClock.nowMillis(), passwordKey: keys.password(user.username))) {
+        if try !run(AddUserScript(user: user, created: clock.nowMillis(), passwordKey: keys.password(user.username))) {
             throw .exists("user \(user.username)")
         }
     }
 
     /// A user's password hash: its own key, else (layout 2, before the migration) the
     /// user hash's field. nil: no such user, or none.
-    public func passwordHash(of name: String) throws(StoreError) -> String? {
+    package func passwordHash(of name: String) throws(StoreError) -> String? {
         if let hash = try connection.call(["GET", keys.password(name)]).string { return hash }
         return try connection.call(["HGET", keys.user(name), "password"]).string
     }
 
-    public func setPasswordHash(_ name: String, hash: String) throws(Failure) {
+    package func setPasswordHash(_ name: String, hash: String) throws(Failure) {
         if try !run(SetPasswordScript(name: name, passwordKey: keys.password(name), hash: hash)) { throw .notFound("user \(name)") }
     }
 
     /// Deactivated users keep their tokens, which answer "User inactive or deleted."
     /// (and work again on reactivation), except their console session, which ends.
-    public func setActive(_ name: String, _ active: Bool) throws(Failure) {
+    package func setActive(_ name: String, _ active: Bool) throws(Failure) {
         if try !run(SetActiveScript(name: name, active: active, console: consoleClient)) { throw .notFound("user \(name)") }
     }
 
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
-    public func removeUser(_ name: String) throws(Failure) -> Int {
+    package func removeUser(_ name: String) throws(Failure) -> Int {
         guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name),
                                                   passwordKey: keys.password(name))) else { throw .notFound("user \(name)") }
         if keys.cluster { try run(IndexUsernameScript(name: name, add: false)) }
@@ -216,12 +222,12 @@ public final class AdminStore {
     // MARK: Tokens
 
     /// Live tokens, optionally of one user and/or client, ordered by session id.
-    public func tokens(user: String? = nil, client: String? = nil) throws(StoreError) -> [TokenRecord] {
+    package func tokens(user: String? = nil, client: String? = nil) throws(StoreError) -> [TokenRecord] {
         let usernames: [String]
         if let user { usernames = [user] } else { usernames = try self.usernames() }
         var found: [TokenRecord] = []
         for name in usernames {
-            found += try connection.liveTokens(of: name, keys: keys).map(\.record).filter { client == nil || $0.client == client }
+            found += try connection.liveTokens(of: name, keys: keys, now: clock.nowMillis()).map(\.record).filter { client == nil || $0.client == client }
         }
         return found.sorted { $0.id < $1.id }
     }
@@ -239,13 +245,13 @@ public final class AdminStore {
 extension AdminStore {
     /// Records an event of its own (the console's actions: `kind` `console`, `user`
     /// the operator, `client` what they acted on, `reason` the action).
-    public func recordEvent(kind: String, user: String, client: String, reason: String) throws(Failure) {
+    package func recordEvent(kind: String, user: String, client: String, reason: String) throws(Failure) {
         try run(RecordEventScript(kind: kind, user: user, client: client, reason: reason))
     }
 
     /// Grants or takes away the console (`is_staff`). Taken away, the user's console
     /// session ends with it: granting it again needs a new sign-in.
-    public func setStaff(_ name: String, _ staff: Bool) throws(Failure) {
+    package func setStaff(_ name: String, _ staff: Bool) throws(Failure) {
         if try !run(SetStaffScript(name: name, staff: staff, console: consoleClient)) { throw .notFound("user \(name)") }
     }
 
@@ -253,7 +259,7 @@ extension AdminStore {
     /// of the username index, O(log n + limit) however many users there are. The
     /// index may still name a removed user (durin's ACL has no ZREM, and an index
     /// entry costs less than a right operators must add): such names are skipped.
-    public func usernames(prefix: String, limit: Int) throws(StoreError) -> [String] {
+    package func usernames(prefix: String, limit: Int) throws(StoreError) -> [String] {
         let start = Array("[\(prefix)".utf8)
         // Every name with the prefix sorts before the prefix followed by 0xFF (no
         // UTF-8 byte is 0xFF).
@@ -275,7 +281,7 @@ extension AdminStore {
     /// users exist (data from before the index), `batch` names a round trip. Returns
     /// how many names it added.
     @discardableResult
-    public func ensureUserIndex(batch: Int = 1000) throws(StoreError) -> Int {
+    package func ensureUserIndex(batch: Int = 1000) throws(StoreError) -> Int {
         guard (try connection.call(["ZCARD", keys.userIndex]).int ?? 0) == 0 else { return 0 }
         var added = 0
         try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
@@ -290,7 +296,7 @@ extension AdminStore {
     /// of them a pipelined round trip (an HMGET of their index entries for `clients`),
     /// so no command holds Redis for long. An index entry whose token expired and was
     /// not yet swept still counts: "about".
-    public func tokenCounts(clients: [String], batch: Int = 500) throws(StoreError) -> [String: Int] {
+    package func tokenCounts(clients: [String], batch: Int = 500) throws(StoreError) -> [String: Int] {
         var counts = Dictionary(uniqueKeysWithValues: clients.map { ($0, 0) })
         guard !clients.isEmpty else { return counts }
         let fields = clients.map { KeySpace.tokenIndexPrefix + $0 }

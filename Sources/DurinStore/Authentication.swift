@@ -1,5 +1,5 @@
 /// What the token check found.
-public enum Authentication: Equatable, Sendable {
+package enum Authentication: Equatable, Sendable {
     case valid(TokenRecord)
     /// Expired within the grace period; reported once, then the token is unknown.
     case expired

@@ -1,15 +1,15 @@
-import DurinCore
+package import DurinCore
 
 /// An API client (`web`, `cli`, `mobile`): durin's `Client` model.
-public struct ClientRecord: Sendable, Equatable {
-    public var name: String
-    public var tokenTTL: TokenTTL
-    public var throttleRate: ThrottleRate?
-    public var created: EpochMillis
+package struct ClientRecord: Sendable, Equatable {
+    package var name: String
+    package var tokenTTL: TokenTTL
+    package var throttleRate: ThrottleRate?
+    package var created: EpochMillis
     /// A token unused this long (seconds) expires before its TTL; nil: never.
-    public var idleTimeout: Int64?
+    package var idleTimeout: Int64?
 
-    public init(name: String, tokenTTL: TokenTTL, throttleRate: ThrottleRate?, created: EpochMillis, idleTimeout: Int64? = nil) {
+    package init(name: String, tokenTTL: TokenTTL, throttleRate: ThrottleRate?, created: EpochMillis, idleTimeout: Int64? = nil) {
         self.name = name
         self.tokenTTL = tokenTTL
         self.throttleRate = throttleRate

@@ -3,15 +3,15 @@ import Glibc
 import RedisClient
 
 /// One entry of the event stream (`<prefix>events`): durin's signals, never a token.
-public struct Event: Sendable, Equatable {
-    public var id: String
+package struct Event: Sendable, Equatable {
+    package var id: String
     /// `token_created`, `token_renewed`, `token_expired`, `token_revoked`, `login`,
     /// `login_failed`, `token_issued`, `token_imported` (durinctl import).
-    public var fields: [(String, String)]
+    package var fields: [(String, String)]
 
-    public subscript(name: String) -> String? { fields.last { $0.0 == name }?.1 }
+    package subscript(name: String) -> String? { fields.last { $0.0 == name }?.1 }
 
-    public static func == (a: Event, b: Event) -> Bool {
+    package static func == (a: Event, b: Event) -> Bool {
         a.id == b.id && a.fields.elementsEqual(b.fields, by: { $0 == $1 })
     }
 }
@@ -19,7 +19,7 @@ public struct Event: Sendable, Equatable {
 extension AdminStore {
     /// The last `count` events, oldest first. On a cluster each key group has its own
     /// stream: the streams of every master are read and merged by id (time).
-    public func recentEvents(count: Int) throws(StoreError) -> [Event] {
+    package func recentEvents(count: Int) throws(StoreError) -> [Event] {
         var all: [Event] = []
         for (connection, stream) in try eventStreams() {
             all += Self.events(try connection.call(["XREVRANGE", stream, "+", "-", "COUNT", String(max(1, count))]))
@@ -28,7 +28,7 @@ extension AdminStore {
     }
 
     /// Events after `id` (`$`: only new ones), waiting up to `blockMillis` for some.
-    public func events(after id: String, blockMillis: Int) throws(StoreError) -> [Event] {
+    package func events(after id: String, blockMillis: Int) throws(StoreError) -> [Event] {
         guard keys.cluster else {
             let reply = try connection.call(["XREAD", "BLOCK", String(blockMillis), "STREAMS", keys.events, id])
             return (reply.array ?? []).flatMap { Self.events($0.array?.last ?? .null) }

@@ -1,10 +1,10 @@
-import DurinCore
+package import DurinCore
 
-public struct IssuedToken: Sendable, Equatable {
-    public enum Outcome: String, Sendable { case created, existing, renewed }
-    public var token: Token
-    public var record: TokenRecord
-    public var outcome: Outcome
+package struct IssuedToken: Sendable, Equatable {
+    package enum Outcome: String, Sendable { case created, existing, renewed }
+    package var token: Token
+    package var record: TokenRecord
+    package var outcome: Outcome
     /// The session id of a token this login revoked (rotation), if any.
-    public var replacedID: Int64?
+    package var replacedID: Int64?
 }

@@ -1,15 +1,15 @@
-import DurinCore
+package import DurinCore
 import RedisClient
 
 /// An application allowed to use trusted issuance (`POST issue/`): it proves itself
 /// with a key, of which Redis holds only the SHA-256 digest.
-public struct IssuerRecord: Equatable, Sendable {
-    public let name: String
+package struct IssuerRecord: Equatable, Sendable {
+    package let name: String
     /// The clients it may issue tokens for; empty: any client.
-    public let clients: [String]
-    public let created: EpochMillis
+    package let clients: [String]
+    package let created: EpochMillis
 
-    public func mayIssue(for client: String) -> Bool { clients.isEmpty || clients.contains(client) }
+    package func mayIssue(for client: String) -> Bool { clients.isEmpty || clients.contains(client) }
 
     /// The one decoder of an issuer hash (`durin:issuer:<digest>`).
     init?(fields: [String: String]) {
@@ -28,7 +28,7 @@ extension AdminStore {
     /// Creates an issuer and returns its key (shown once, never stored).
     /// An issuer may name any client but the console's: console sessions come only
     /// from the console's sign-in.
-    public func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
+    package func addIssuer(_ name: String, clients: [String]) throws(Failure) -> Token {
         if clients.contains(consoleClient) {
             throw .reserved("client \(consoleClient) is the operator console's: no issuer may issue, introspect or revoke its sessions")
         }
@@ -37,7 +37,7 @@ extension AdminStore {
         return key
     }
 
-    public func issuers() throws(StoreError) -> [IssuerRecord] {
+    package func issuers() throws(StoreError) -> [IssuerRecord] {
         let digests = try connection.call(["HGETALL", keys.issuers]).fieldMap
         guard !digests.isEmpty else { return [] }
         let replies: [RedisReply]
@@ -45,14 +45,14 @@ extension AdminStore {
         return replies.compactMap { IssuerRecord(fields: $0.fieldMap) }.sorted { $0.name < $1.name }
     }
 
-    public func removeIssuer(_ name: String) throws(Failure) {
+    package func removeIssuer(_ name: String) throws(Failure) {
         if try !run(RemoveIssuerScript(name: name)) { throw .notFound("issuer \(name)") }
     }
 }
 
 extension TokenStore {
     /// The issuer a key belongs to, or nil: one read of the key's digest.
-    public func issuer(key: String) throws(StoreError) -> IssuerRecord? {
+    package func issuer(key: String) throws(StoreError) -> IssuerRecord? {
         IssuerRecord(fields: try connection.call(["HGETALL", keys.issuer(Token.sha256Hex(of: key))]).fieldMap)
     }
 }

@@ -1,6 +1,6 @@
 import Codecs
 import Crypto
-import DurinCore
+package import DurinCore
 import RedisClient
 
 /// The Redis key names (docs/redis-layout.md lists each with its fields, expiry and
@@ -11,24 +11,24 @@ import RedisClient
 /// their tokens share the user's tag, which a token's own digest begins with (login
 /// draws tokens until it does), so the token alone names its slot. On one server
 /// there are no tags, and the names are those of layout 2.
-public struct KeySpace: Sendable {
-    public let prefix: String
+package struct KeySpace: Sendable {
+    package let prefix: String
     /// Keys carry hash tags (`redis-cluster://`).
-    public let cluster: Bool
+    package let cluster: Bool
 
-    public init(prefix: String, cluster: Bool = false) {
+    package init(prefix: String, cluster: Bool = false) {
         self.prefix = prefix
         self.cluster = cluster
     }
 
     /// The key space of the configured store: tagged when DURIN_REDIS_URL names a
     /// cluster, as the one parse of the URL (`RedisEndpoint`) says.
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.init(prefix: configuration.keyPrefix, cluster: (try? RedisEndpoint.parse(configuration.redisURL))?.isCluster ?? false)
     }
 
     /// The prefix of a group's keys: `P` on one server, `P{tag}` on a cluster.
-    public func prefix(of group: KeyGroup) -> String {
+    package func prefix(of group: KeyGroup) -> String {
         guard cluster else { return prefix }
         switch group {
         case .user(let name): return prefix + "{" + Self.userTag(name) + "}"
@@ -56,41 +56,41 @@ public struct KeySpace: Sendable {
         }
     }
 
-    public func client(_ name: String) -> String { prefix(of: .clients) + Name.client + name }
-    public var clients: String { prefix(of: .clients) + Name.clients }
+    package func client(_ name: String) -> String { prefix(of: .clients) + Name.client + name }
+    package var clients: String { prefix(of: .clients) + Name.clients }
     /// A user's record, and the index of their tokens (`tokenIndexField`).
-    public func user(_ name: String) -> String { prefix(of: .user(name)) + Name.user + name }
+    package func user(_ name: String) -> String { prefix(of: .user(name)) + Name.user + name }
     /// A user's password hash (Django's format), a string apart from the user's
     /// record: under `P secret:`, which the read-only inspection user's key patterns
     /// exclude (durin.acl), and on a cluster under the user's tag after that, so in
     /// the user's slot (a key's hash tag is its first `{...}`).
-    public func password(_ name: String) -> String {
+    package func password(_ name: String) -> String {
         prefix + Name.secret + ":" + prefix(of: .user(name)).dropFirst(prefix.count) + Name.password + name
     }
     /// The set of usernames. On a cluster it is kept beside the user scripts, not in
     /// them (it has a slot of its own).
-    public var users: String { prefix(of: .users) + Name.users }
+    package var users: String { prefix(of: .users) + Name.users }
     /// The usernames again, as a sorted set whose members all score 0, so that
     /// ZRANGE BYLEX finds those with a prefix in O(log n): the console's user search.
     /// Kept beside `users` (same slot on a cluster).
-    public var userIndex: String { prefix(of: .users) + Name.userIndex }
+    package var userIndex: String { prefix(of: .users) + Name.userIndex }
     /// A token's hash, by `Token.digest`. It lives until its expiry plus the grace
     /// period, so that an expired token can answer "The given token has expired." once.
-    public func token(_ digest: String) -> String { prefix(of: .token(digest)) + Name.token + digest }
+    package func token(_ digest: String) -> String { prefix(of: .token(digest)) + Name.token + digest }
     /// A token's hash in its user's group: the same key as `token(_:)`, except for a
     /// token moved into a cluster from one server, whose digest does not start with
     /// its user's tag (`tokenHome`).
-    public func token(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.token + digest }
+    package func token(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.token + digest }
     /// On a cluster, where the digest's own slot says a moved-in token lives: the
     /// user's tag, so that a check that has only the token finds its hash
     /// (`ClusterMove`). Absent for every token issued on the cluster.
-    public func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + Name.tokenHome + digest }
+    package func tokenHome(_ digest: String) -> String { prefix(of: .token(digest)) + Name.tokenHome + digest }
     /// The hash of a moved-in token, under the tag its home pointer names.
-    public func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + Name.token + digest }
+    package func token(_ digest: String, home tag: String) -> String { prefix(of: .tag(tag)) + Name.token + digest }
     /// The pattern of every token hash (on a cluster, under any tag).
-    public var tokenPattern: String { prefix + (cluster ? "{*}" : "") + Name.token + "*" }
+    package var tokenPattern: String { prefix + (cluster ? "{*}" : "") + Name.token + "*" }
     /// The digest named by a token key; nil for any other key.
-    public func digest(ofTokenKey key: String) -> String? {
+    package func digest(ofTokenKey key: String) -> String? {
         guard key.hasPrefix(prefix) else { return nil }
         var rest = key.dropFirst(prefix.count)
         if cluster {
@@ -102,73 +102,73 @@ public struct KeySpace: Sendable {
     }
     /// The field of the user hash that holds the digest of the user's token for
     /// `client` (one token per user and client).
-    public static func tokenIndexField(_ client: String) -> String { tokenIndexPrefix + client }
-    public static let tokenIndexPrefix = "t:"
+    package static func tokenIndexField(_ client: String) -> String { tokenIndexPrefix + client }
+    package static let tokenIndexPrefix = "t:"
     /// The session-id counter: one key on one server. A cluster keeps one per tag
     /// (`P{tag}seq:token`, in its users' slot), and a session id is that counter
     /// times 4,096 plus the tag's number: integers, unique across users as durin's
     /// are, and increasing for each user, without a key every login writes.
-    public var tokenSequence: String { prefix + Name.tokenSequence }
+    package var tokenSequence: String { prefix + Name.tokenSequence }
     /// A cluster tag's session-id counter.
-    public func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + Name.tokenSequence }
+    package func tokenSequence(tag: String) -> String { prefix(of: .tag(tag)) + Name.tokenSequence }
     /// A fixed-size stand-in for values a client chooses (a name it tries, its
     /// address): 120 bits of the SHA-256 of the parts, in base64url (20 characters,
     /// like a token's digest). Such a value becomes part of a key name only this
     /// way, so no request can make a key name longer than this.
-    public static func fingerprint(_ parts: String...) -> String {
+    package static func fingerprint(_ parts: String...) -> String {
         Token.digest(sha256: Array(SHA256.hash(data: Array(parts.joined(separator: "\u{0}").utf8))))
     }
 
     /// Login attempts from one address group (`ClientAddress.group`): the
     /// per-address limit. Its own slot on a cluster.
-    public func loginAddress(_ group: String) -> String { prefix + Name.loginAddress + Self.fingerprint(group) }
+    package func loginAddress(_ group: String) -> String { prefix + Name.loginAddress + Self.fingerprint(group) }
     /// An issuer's calls to introspect/ and revoke/: its per-issuer limit
     /// (DURIN_INTROSPECTION_RATE). Its own slot on a cluster.
-    public func issuerCalls(_ name: String) -> String { prefix + Name.issuerCalls + Self.fingerprint(name) }
+    package func issuerCalls(_ name: String) -> String { prefix + Name.issuerCalls + Self.fingerprint(name) }
     /// Failed logins of one username from one address group: a guesser locks the
     /// name only for where they guess from, never for its owner elsewhere.
-    public func loginFailures(user: String, addressGroup: String) -> String {
+    package func loginFailures(user: String, addressGroup: String) -> String {
         prefix(of: .user(user)) + Name.loginFailures + Self.fingerprint(user, addressGroup)
     }
     /// Failed logins of one username from anywhere: the looser backstop that still
     /// slows guesses spread over many addresses.
-    public func loginFailures(user: String) -> String { prefix(of: .user(user)) + Name.loginUser + Self.fingerprint(user) }
+    package func loginFailures(user: String) -> String { prefix(of: .user(user)) + Name.loginUser + Self.fingerprint(user) }
     /// A (user, client) pair's throttle window (DRF's UserClientRateThrottle history).
-    public func throttle(user: String, client: String) -> String { prefix(of: .user(user)) + Name.throttle + user + ":" + client }
+    package func throttle(user: String, client: String) -> String { prefix(of: .user(user)) + Name.throttle + user + ":" + client }
     /// An imported token's mark: a token revoked here is never imported again.
-    public func importedMark(_ digest: String) -> String { prefix(of: .token(digest)) + Name.importedMark + digest }
+    package func importedMark(_ digest: String) -> String { prefix(of: .token(digest)) + Name.importedMark + digest }
     /// A token moved into a cluster by `migrate --from`: never created again by a later run.
-    public func movedMark(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.movedMark + digest }
+    package func movedMark(_ digest: String, of user: String) -> String { prefix(of: .user(user)) + Name.movedMark + digest }
     /// The event stream on one server. A cluster has one per key group, in its slot
     /// (`P{tag}events`: the scripts write to their group's).
-    public var events: String { prefix + Name.events }
+    package var events: String { prefix + Name.events }
     /// The pattern of a cluster's event streams.
-    public var eventStreamPattern: String { prefix + "{*}" + Name.events }
+    package var eventStreamPattern: String { prefix + "{*}" + Name.events }
     /// A trusted-issuance key's record, by the key's SHA-256 digest.
-    public func issuer(_ digest: String) -> String { prefix(of: .issuers) + Name.issuer + digest }
+    package func issuer(_ digest: String) -> String { prefix(of: .issuers) + Name.issuer + digest }
     /// Issuer name -> key digest.
-    public var issuers: String { prefix(of: .issuers) + Name.issuers }
+    package var issuers: String { prefix(of: .issuers) + Name.issuers }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
-    public var secret: String { prefix + Name.secret }
+    package var secret: String { prefix + Name.secret }
     /// The fingerprint of the sealing secret durin-fcgi uses (`TokenSeal.fingerprint`):
     /// durinctl refuses to seal under another.
-    public var sealingFingerprint: String { prefix + Name.sealingFingerprint }
+    package var sealingFingerprint: String { prefix + Name.sealingFingerprint }
     /// The layout the data is in (`3`, or `2` before password hashes had keys of
     /// their own); absent in layout 1 (see LayoutMigration).
-    public var layout: String { prefix + Name.layout }
+    package var layout: String { prefix + Name.layout }
 
     /// How many characters of a digest make its tag: 2 base64url characters, 4,096
     /// groups, so that drawing a token for a user's tag takes 4,096 tries on average.
-    public static let tagLength = 2
+    package static let tagLength = 2
 
     /// A user's tag: the first characters of the base64url SHA-256 of the name, the
     /// alphabet and length of a token digest's tag.
-    public static func userTag(_ name: String) -> String {
+    package static func userTag(_ name: String) -> String {
         String(Base64.encodeURLSafe(Array(SHA256.hash(data: Array(name.utf8)))).prefix(tagLength))
     }
 
     /// A tag's number, 0..<4096: a cluster's session ids end in it (`sessionIDs`).
-    public static func tagNumber(_ tag: String) -> Int {
+    package static func tagNumber(_ tag: String) -> Int {
         tag.utf8.reduce(0) { number, c in
             let digit: Int
             switch c {
@@ -183,25 +183,25 @@ public struct KeySpace: Sendable {
     }
 
     /// The tag with a number (`tagNumber`'s inverse).
-    public static func tag(number: Int) -> String {
+    package static func tag(number: Int) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         return String([alphabet[(number / 64) % 64], alphabet[number % 64]])
     }
 
     /// How many session-id series a cluster has: one per tag.
-    public static let tagCount = 4096
+    package static let tagCount = 4096
 
     /// Layout 1's token keys (whole SHA-256 hex, long field names), its per-user
     /// index and its expiry tombstones: read only to migrate them.
-    public struct Layout1: Sendable {
+    package struct Layout1: Sendable {
         let prefix: String
-        public var tokenPattern: String { prefix + Name.layout1Token + "*" }
-        public func token(_ sha256Hex: String) -> String { prefix + Name.layout1Token + sha256Hex }
-        public func expired(_ sha256Hex: String) -> String { prefix + Name.layout1Expired + sha256Hex }
-        public func userTokens(_ user: String) -> String { prefix + Name.user + user + Name.layout1UserTokens }
+        package var tokenPattern: String { prefix + Name.layout1Token + "*" }
+        package func token(_ sha256Hex: String) -> String { prefix + Name.layout1Token + sha256Hex }
+        package func expired(_ sha256Hex: String) -> String { prefix + Name.layout1Expired + sha256Hex }
+        package func userTokens(_ user: String) -> String { prefix + Name.user + user + Name.layout1UserTokens }
     }
 
-    public var layout1: Layout1 { Layout1(prefix: prefix) }
+    package var layout1: Layout1 { Layout1(prefix: prefix) }
 }
 
 extension KeySpace {
@@ -261,7 +261,7 @@ extension KeySpace {
 }
 
 /// The keys one script may touch together: on a cluster, one hash slot.
-public enum KeyGroup: Sendable, Equatable {
+package enum KeyGroup: Sendable, Equatable {
     /// A user's record, tokens, throttle counts, failed logins and events.
     case user(String)
     /// The group of the token with this digest: its user's.

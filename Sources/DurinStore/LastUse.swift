@@ -1,4 +1,4 @@
-import DurinCore
+package import DurinCore
 
 /// A token's last use (`w`, epoch ms) and its client's idle timeout (`d`, seconds),
 /// the two fields that make idle timeouts work without a write on every check.

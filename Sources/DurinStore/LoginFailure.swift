@@ -1,4 +1,4 @@
-public enum LoginFailure: Error, Equatable {
+package enum LoginFailure: Error, Equatable {
     case noClient
     case userInactive
     case alreadyExists

@@ -1,5 +1,5 @@
 /// How login treats a live token of the same (user, client).
-public enum LoginMode: String, Sendable {
+package enum LoginMode: String, Sendable {
     /// durin's default: hand back the same token and expiry.
     case keep
     /// DURIN_REFRESH_TOKEN_ON_LOGIN: same token, fresh expiry.

@@ -1,5 +1,5 @@
 /// Before a password is checked: the user, or how long failed logins lock the name.
-public enum LoginPrecheck: Equatable, Sendable {
+package enum LoginPrecheck: Equatable, Sendable {
     case limited(wait: Int)
     case proceed(UserRecord?)
 }

@@ -1,5 +1,5 @@
 import DurinCore
-import RedisClient
+package import RedisClient
 
 /// What durin needs of its Redis user, tried once at start (durin-fcgi) and by
 /// `durinctl check`, so that a narrow ACL is a clear error naming the missing right
@@ -8,8 +8,8 @@ import RedisClient
 /// Every command durin sends is tried for real, on throw-away keys under the
 /// prefix (so the ACL's key pattern is tried too), and removed again. The list
 /// is the one `redis/durin.acl` grants.
-public enum RedisRights {
-    public enum Problem: Error, Equatable, Sendable, CustomStringConvertible {
+package enum RedisRights {
+    package enum Problem: Error, Equatable, Sendable, CustomStringConvertible {
         /// Redis cannot be reached: not a configuration error, it may come up later.
         case unavailable(String)
         /// AUTH or SELECT was refused: the credentials in DURIN_REDIS_URL are wrong.
@@ -17,7 +17,7 @@ public enum RedisRights {
         /// Commands, keys or channels the Redis user may not use, with Redis's reasons.
         case missingRights([String])
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unavailable(let why): return "Redis unavailable: \(why)"
             case .loginRefused(let why): return "Redis refused the login of DURIN_REDIS_URL: \(why)"
@@ -30,7 +30,7 @@ public enum RedisRights {
 
     /// Every command durin-fcgi and durinctl send outside scripts, and every one
     /// their scripts call: what an ACL user for durin must be granted.
-    public static let commands = [
+    package static let commands = [
         "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role", "cluster|slots", "asking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrange", "xrevrange",
@@ -42,7 +42,7 @@ public enum RedisRights {
     /// console's Redis memory and persistence). A right added after a release is
     /// optional this way, so an upgrade never stops on an older ACL. `client|no-evict`:
     /// durin's connections are kept out of maxmemory-clients' evictions.
-    public static let optionalCommands = ["info", "client|no-evict"]
+    package static let optionalCommands = ["info", "client|no-evict"]
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
     /// instead of stopping at the first, and deletes what it made.
@@ -85,7 +85,7 @@ public enum RedisRights {
 
     /// Checks the rights of `connection`'s user under `keys.prefix`.
     /// - Parameter tracking: also check what the verification cache needs.
-    public static func check(_ connection: any RedisCommandConnection, keys: KeySpace, tracking: Bool) throws(Problem) {
+    package static func check(_ connection: any RedisCommandConnection, keys: KeySpace, tracking: Bool) throws(Problem) {
         var refused: [String] = []
         func send(_ args: [String]) throws(Problem) -> RedisReply {
             do {
@@ -110,7 +110,7 @@ public enum RedisRights {
         var nonce = SystemRandomNumberGenerator()
         // One hash tag for every throw-away key, so that on a cluster they share a slot.
         let base = keys.prefix + "{rights-check:" + String(UInt64.random(in: .min ... .max, using: &nonce), radix: 16) + "}"
-        let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis()), keys.cluster ? "1" : ""]
+        let tail = ["1", base, keys.prefix, "0", String(WallClock.nowMillis()), keys.cluster ? "1" : "", ""]
         try expect(["SCRIPT", "EXISTS", probe.sha])
         try expect(["SCRIPT", "LOAD", probe.source])
         switch try send(["EVALSHA", probe.sha] + tail) {

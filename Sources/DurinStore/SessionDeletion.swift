@@ -1,4 +1,4 @@
-public enum SessionDeletion: Equatable, Sendable {
+package enum SessionDeletion: Equatable, Sendable {
     case deleted(client: String)
     case current
     case notFound

@@ -1,7 +1,7 @@
-import RedisClient
+package import RedisClient
 
 /// Failures of the token store, kept apart from HTTP: the server maps them.
-public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Redis is unreachable or timed out; callers answer 503 and try again later.
     case unavailable(String)
     /// Redis answered something the store does not expect (an error reply, a
@@ -29,7 +29,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unavailable(let why): return "Redis unavailable: \(why)"
         case .unexpected(let why): return "unexpected Redis reply: \(why)"

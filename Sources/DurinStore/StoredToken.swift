@@ -1,5 +1,5 @@
-import DurinCore
-import RedisClient
+package import DurinCore
+package import RedisClient
 
 /// A token hash (`<prefix>t:<digest>`) as read: its one decoder. Every reader,
 /// in Swift and in the scripts (`tokenFields` in Scripts/Script.swift), asks for `fields`

@@ -1,12 +1,12 @@
 import Codecs
-import DurinCore
-import RedisClient
+package import DurinCore
+package import RedisClient
 
 /// Token operations on one Redis connection: each is a single atomic script.
 /// Not thread-safe, like the connection it owns: one per worker thread.
-public final class TokenStore {
-    public let connection: any RedisCommandConnection
-    public let keys: KeySpace
+package final class TokenStore {
+    package let connection: any RedisCommandConnection
+    package let keys: KeySpace
     package let context: ScriptContext
     package let graceMillis: Int64
     /// The operator console's client (DURIN_CONSOLE_CLIENT). Its tokens are console
@@ -15,7 +15,7 @@ public final class TokenStore {
     /// or import makes one, and no other check, introspection or issuer's revocation
     /// sees one: a credential that can reach those routes cannot become a console
     /// administrator.
-    public let consoleClient: String
+    package let consoleClient: String
     private let defaultTTL: TokenTTL
     private let tokenLength: Int
     private let minReplicas: Int
@@ -23,6 +23,11 @@ public final class TokenStore {
     /// DURIN_LAST_USED_RESOLUTION in ms; nil: checks never write a token's last use.
     private let lastUsedResolution: Int64?
     private var seal: TokenSeal?
+    /// The time a call is made at when it is not given one.
+    package let clock: any WallTime
+    /// The request this store is working for (nginx's `$request_id`, or empty): set
+    /// by the request pipeline before each request, carried by the events it records.
+    package var trace = ""
     /// Whether `seal` was recorded (service) or found recorded (tool) in Redis.
     private var sealAgreed = false
     private let sealing: SealingRole
@@ -32,13 +37,13 @@ public final class TokenStore {
     private var clientCopy: (records: [String: ClientRecord], readAt: EpochMillis)?
     /// How old the copy may be: a changed throttle rate reaches every responder's
     /// throttled checks within this.
-    public static let clientCopyMillis: EpochMillis = 1000
+    package static let clientCopyMillis: EpochMillis = 1000
 
     /// Who seals through a store. A token is sealed so that the service can hand it
     /// back; one sealed under another secret cannot be, and its user silently gets a
     /// new token at the next login. So the service records its secret's fingerprint
     /// (`KeySpace.sealingFingerprint`), and a tool must have the same secret to seal.
-    public enum SealingRole: Sendable {
+    package enum SealingRole: Sendable {
         /// durin-fcgi: its secret is the one that counts; it records it.
         case service
         /// durinctl: seals only under the secret the service recorded (or, before any
@@ -47,8 +52,10 @@ public final class TokenStore {
     }
 
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
-    public init(connection: any RedisCommandConnection, configuration: Configuration, sealing: SealingRole = .tool) {
+    package init(connection: any RedisCommandConnection, configuration: Configuration, sealing: SealingRole = .tool,
+                 clock: any WallTime = .system) {
         self.connection = connection
+        self.clock = clock
         self.sealing = sealing
         keys = KeySpace(configuration: configuration)
         context = ScriptContext(keys: keys, eventsMaxLength: configuration.eventsMaxLength)
@@ -62,13 +69,14 @@ public final class TokenStore {
         if let secret = configuration.secretKey { seal = TokenSeal(secret: secret) }
     }
 
-    func run<Call: ScriptCall>(_ call: Call, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Call.Outcome {
-        try connection.run(call, context: context, now: now)
+    func run<Call: ScriptCall>(_ call: Call, now: EpochMillis? = nil) throws(StoreError) -> Call.Outcome {
+        try connection.run(call, context: context, now: now ?? clock.nowMillis(), trace: trace)
     }
 
     /// Runs a write that must survive a failover: with DURIN_REDIS_MIN_REPLICAS, it
     /// counts only once that many replicas have it (WAIT, bounded), else 503.
-    func runDurably<Call: ScriptCall>(_ call: Call, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Call.Outcome {
+    func runDurably<Call: ScriptCall>(_ call: Call, now: EpochMillis? = nil) throws(StoreError) -> Call.Outcome {
+        let now = now ?? clock.nowMillis()
         let outcome = try run(call, now: now)
         guard minReplicas > 0 else { return outcome }
         let acknowledged = try connection.call(["WAIT", String(minReplicas), String(waitMillis)]).int ?? 0
@@ -84,8 +92,9 @@ public final class TokenStore {
     /// user's tokens, so the user hash need not be read). A throttled location needs
     /// the script (its count is a write), and so does a missing token (the script
     /// reports an expiry once and records it).
-    public func authenticate(digest: String, rules: AccessRules = .none,
-                             now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Authentication {
+    package func authenticate(digest: String, rules: AccessRules = .none,
+                             now: EpochMillis? = nil) throws(StoreError) -> Authentication {
+        let now = now ?? clock.nowMillis()
         if !rules.throttle, let found = try read(digest: digest, now: now) {
             switch found {
             case .inactive: return .userInactive
@@ -111,7 +120,7 @@ public final class TokenStore {
     /// Whether a token of `client` is a token at all for a check with `rules`: a
     /// console session only in the console's check, and the console's check takes
     /// nothing else. Anything else is answered as an unknown token.
-    public func admits(client: String, _ rules: AccessRules) -> Bool {
+    package func admits(client: String, _ rules: AccessRules) -> Bool {
         (client == consoleClient) == rules.console
     }
 
@@ -119,7 +128,8 @@ public final class TokenStore {
     /// writes the token's last use when it is stale (LastUse), at most once per write
     /// interval, so the common check costs no write. A failed write is not an error
     /// of the check: the next check tries again. Returns the record as written.
-    public func noteUse(_ record: TokenRecord, now: EpochMillis = WallClock.nowMillis()) -> TokenRecord {
+    package func noteUse(_ record: TokenRecord, now: EpochMillis? = nil) -> TokenRecord {
+        let now = now ?? clock.nowMillis()
         guard LastUse.isStale(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now),
               (try? run(TouchScript(digest: record.digest), now: now)) != nil else { return record }
         var used = record
@@ -129,8 +139,9 @@ public final class TokenStore {
 
     /// Whether a token read as valid (from a plain read or the cache) has passed its
     /// idle timeout: the full check then removes it and answers that it expired.
-    public func isIdle(_ record: TokenRecord, now: EpochMillis = WallClock.nowMillis()) -> Bool {
-        LastUse.isIdle(lastUsed: record.lastUsed, created: record.created, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
+    package func isIdle(_ record: TokenRecord, now: EpochMillis? = nil) -> Bool {
+        let now = now ?? clock.nowMillis()
+        return LastUse.isIdle(lastUsed: record.lastUsed, created: record.created, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
     }
 
     /// Runs a script that starts from a token's digest; when it answers that the
@@ -160,20 +171,20 @@ public final class TokenStore {
 
     /// Counts a login attempt from an address group (`ClientAddress.group`); the
     /// wait in seconds when it is over `rate`.
-    public func loginAddressCheck(addressGroup: String, rate: ThrottleRate) throws(StoreError) -> Int? {
+    package func loginAddressCheck(addressGroup: String, rate: ThrottleRate) throws(StoreError) -> Int? {
         try run(RateWindowScript(key: keys.loginAddress(addressGroup), rate: rate))
     }
 
     /// Counts an issuer's call to introspect/ or revoke/; the wait in seconds when
     /// the issuer is over `rate`.
-    public func issuerCallCheck(issuer: String, rate: ThrottleRate) throws(StoreError) -> Int? {
+    package func issuerCallCheck(issuer: String, rate: ThrottleRate) throws(StoreError) -> Int? {
         try run(RateWindowScript(key: keys.issuerCalls(issuer), rate: rate))
     }
 
     /// Counts a login attempt against the username from this address group (a
     /// success clears that count) and against the username from anywhere, and
     /// returns the user record, unless either is over its rate.
-    public func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
+    package func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
                               userRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
         try run(LoginPrecheckScript(username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
                                     backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate,
@@ -181,13 +192,13 @@ public final class TokenStore {
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).
-    public func loginFailed(username: String) throws(StoreError) {
+    package func loginFailed(username: String) throws(StoreError) {
         try run(LoginFailedScript(username: username))
     }
 
     /// Replaces a user's password hash with one at the configured cost after a
     /// successful login (Django's `must_update`), unless it changed meanwhile.
-    public func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
+    package func upgradePasswordHash(user: String, from old: String, to new: String) throws(StoreError) {
         _ = try run(UpgradePasswordHashScript(user: user, checked: old, replacement: new, passwordKey: keys.password(user)))
     }
 
@@ -201,10 +212,11 @@ public final class TokenStore {
     ///
     /// The console's client is no client here (`.noClient`): its sessions come only
     /// from `consoleSignIn`.
-    public func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
+    package func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
                       clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails = SessionDetails(),
-                      now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure>
+                      now: EpochMillis? = nil) throws(StoreError) -> Result<IssuedToken, LoginFailure>
     {
+        let now = now ?? clock.nowMillis()
         guard client != consoleClient else { return .failure(.noClient) }
         return try issue(user: user, client: client, mode: mode, event: event, issuer: issuer,
                          clearingFailuresFrom: addressGroup, details: details, now: now)
@@ -213,10 +225,11 @@ public final class TokenStore {
     /// A console session for a staff user whose password was just checked: always a
     /// new token, and the user's previous console session revoked with it, so a
     /// session taken before this sign-in ends with it.
-    public func consoleSignIn(user: String, clearingFailuresFrom addressGroup: String? = nil,
+    package func consoleSignIn(user: String, clearingFailuresFrom addressGroup: String? = nil,
                               details: SessionDetails = SessionDetails(),
-                              now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
-        try issue(user: user, client: consoleClient, mode: .rotate, event: "login",
+                              now: EpochMillis? = nil) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
+        let now = now ?? clock.nowMillis()
+        return try issue(user: user, client: consoleClient, mode: .rotate, event: "login",
                   clearingFailuresFrom: addressGroup, details: details, now: now)
     }
 
@@ -266,7 +279,8 @@ public final class TokenStore {
     }
 
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
-    public func refresh(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> TokenRecord? {
+    package func refresh(digest: String, now: EpochMillis? = nil) throws(StoreError) -> TokenRecord? {
+        let now = now ?? clock.nowMillis()
         var ttls = "-", idles = "-"
         var home: String?
         if keys.cluster {
@@ -301,7 +315,7 @@ public final class TokenStore {
     /// never a console session). Returns what was revoked, nil if it was already gone
     /// (or not the caller's to revoke).
     @discardableResult
-    public func revoke(digest: String, reason: String, issuer: String = "", clients: [String] = []) throws(StoreError) -> RevokedToken? {
+    package func revoke(digest: String, reason: String, issuer: String = "", clients: [String] = []) throws(StoreError) -> RevokedToken? {
         let except = issuer.isEmpty ? "" : consoleClient
         let (outcome, home) = try runLocated { home throws(StoreError) in
             try runDurably(RevokeTokenScript(digest: digest, reason: reason, issuer: issuer, clients: clients, except: except, home: home))
@@ -317,7 +331,7 @@ public final class TokenStore {
     /// those of an issuer's `clients` (revoke/'s back-channel form, which never
     /// reaches a console session). Returns (client, session id) of each revoked token.
     @discardableResult
-    public func revokeAll(user: String, client: String? = nil, reason: String, issuer: String = "",
+    package func revokeAll(user: String, client: String? = nil, reason: String, issuer: String = "",
                           clients: [String] = []) throws(StoreError) -> [(client: String, id: Int64)] {
         try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason, issuer: issuer, clients: clients,
                                               except: issuer.isEmpty ? "" : consoleClient))
@@ -326,14 +340,14 @@ public final class TokenStore {
     /// durin's session delete: another of the user's tokens, by session id.
     /// - Parameter hiddenClient: a client whose token `sessions/` does not list
     ///   (DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS): its session is not found here either.
-    public func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
+    package func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
         throws(StoreError) -> SessionDeletion {
         try runDurably(RevokeSessionScript(user: user, id: id, currentDigest: currentDigest, hiddenClient: hiddenClient))
     }
 
     /// A user's live tokens, ordered by session id.
-    public func sessions(user: String) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
-        try connection.liveTokens(of: user, keys: keys)
+    package func sessions(user: String) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
+        try connection.liveTokens(of: user, keys: keys, now: clock.nowMillis())
     }
 
     /// Seals a token under its digest, as login stores it.
@@ -347,7 +361,7 @@ public final class TokenStore {
     }
 
     /// Opens a sealed token, in either form (DURIN_API_ACCESS_RESPONSE_INCLUDE_TOKEN; LayoutMigration).
-    public func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
+    package func unseal(_ sealed: String, digest: String) throws(StoreError) -> Token? {
         try sealingKey().unseal(sealed, digest: digest)
     }
 
@@ -360,7 +374,8 @@ public final class TokenStore {
         return " " + pairs.sorted().joined(separator: " ") + " "
     }
 
-    private func clientCopy(now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> [String: ClientRecord] {
+    private func clientCopy(now: EpochMillis? = nil) throws(StoreError) -> [String: ClientRecord] {
+        let now = now ?? clock.nowMillis()
         if let copy = clientCopy, now - copy.readAt < Self.clientCopyMillis { return copy.records }
         let records = try connection.clientRecords(keys: keys)
         let copy = Dictionary(records.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -369,7 +384,7 @@ public final class TokenStore {
     }
 
     /// Whether Redis answers and every script is loaded (loading any that are not).
-    public func ready() throws(StoreError) -> Bool {
+    package func ready() throws(StoreError) -> Bool {
         let all = Script.all
         let loaded = try connection.call(["SCRIPT", "EXISTS"] + all.map(\.sha)).array ?? []
         for (script, present) in zip(all, loaded) where present.int != 1 {
@@ -400,7 +415,7 @@ public final class TokenStore {
     /// `.otherSealingSecret` when the service recorded another (`SealingRole`).
     /// With `writing` false (a dry run) nothing is recorded, and a secret kept in
     /// Redis is not made: only a recorded fingerprint that differs is refused.
-    public func agreeOnSealingSecret(writing: Bool = true) throws(StoreError) {
+    package func agreeOnSealingSecret(writing: Bool = true) throws(StoreError) {
         if writing { _ = try sealingKey(); return }
         guard let recorded = try connection.call(["GET", keys.sealingFingerprint]).string else { return }
         let mine: TokenSeal
@@ -412,7 +427,7 @@ public final class TokenStore {
     }
 
     /// An HMAC of `text` under the sealing secret (TokenSeal.mac).
-    public func mac(purpose: String, _ text: String) throws(StoreError) -> String {
+    package func mac(purpose: String, _ text: String) throws(StoreError) -> String {
         try sealingKey().mac(purpose: purpose, text)
     }
 
@@ -420,7 +435,7 @@ public final class TokenStore {
     /// Returns true when another secret was recorded before: tokens sealed under it
     /// cannot be handed back, and get replaced at their next login.
     @discardableResult
-    public func recordSealingSecret() throws(StoreError) -> Bool {
+    package func recordSealingSecret() throws(StoreError) -> Bool {
         let candidate = try currentSeal()
         let replaced = try recordSealingSecret(candidate)
         seal = candidate
@@ -456,7 +471,7 @@ extension TokenStore {
     /// Turns on RESP2 client tracking for this connection, with invalidations sent to
     /// the subscriber connection `redirect`. Keys this connection reads from now on
     /// are reported there when anything changes them.
-    public func enableTracking(redirect clientID: Int64) throws(StoreError) {
+    package func enableTracking(redirect clientID: Int64) throws(StoreError) {
         _ = try connection.call(["CLIENT", "TRACKING", "on", "REDIRECT", String(clientID)])
     }
 
@@ -468,7 +483,7 @@ extension TokenStore {
     /// A live, active token by a plain read (which client tracking follows, unlike
     /// keys touched inside scripts). nil when it is not valid as it stands: the
     /// caller then takes the full path for durin's exact answer.
-    public func trackedLookup(digest: String) throws(StoreError) -> TokenRecord? {
+    package func trackedLookup(digest: String) throws(StoreError) -> TokenRecord? {
         if case .active(let record)? = try read(digest: digest) { return record }
         return nil
     }
@@ -480,7 +495,8 @@ extension TokenStore {
 
     /// One HMGET of the token hash; nil when there is no such token, or when it has
     /// expired (the script then reports it once).
-    func read(digest: String, now: EpochMillis = WallClock.nowMillis()) throws(StoreError) -> Found? {
+    func read(digest: String, now: EpochMillis? = nil) throws(StoreError) -> Found? {
+        let now = now ?? clock.nowMillis()
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.checkFields).array ?? []
         guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now),
               !isIdle(stored.record, now: now) else { return nil }
@@ -512,11 +528,11 @@ extension RedisCommandConnection {
     /// A user's live tokens (with their sealed value), ordered by session id: the
     /// index (the user hash's `t:<client>` fields), then every token hash in one
     /// pipelined round trip. Index entries whose token has expired are skipped.
-    func liveTokens(of user: String, keys: KeySpace) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
+    func liveTokens(of user: String, keys: KeySpace, now: EpochMillis) throws(StoreError) -> [(record: TokenRecord, sealed: String?)] {
         let digests = try call(["HGETALL", keys.user(user)]).fieldMap
             .filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }.map(\.value)
         guard !digests.isEmpty else { return [] }
-        let now = WallClock.nowMillis()
+        
         let replies: [RedisReply]
         do {
             replies = try pipeline(digests.map { ["HMGET", keys.token($0, of: user)] + StoredToken.fields })

@@ -1,16 +1,16 @@
 /// A user account: username, Django password hash, active flag and profile fields.
-public struct UserRecord: Sendable, Equatable {
-    public var username: String
+package struct UserRecord: Sendable, Equatable {
+    package var username: String
     /// Django's hash. Kept in a key of its own (`KeySpace.password`), read only where
     /// a password is checked (the login precheck): elsewhere `!`, unusable.
-    public var passwordHash: String
-    public var isActive: Bool
+    package var passwordHash: String
+    package var isActive: Bool
     /// May sign in to the operator console (`is_staff`, as Django's).
-    public var isStaff: Bool
+    package var isStaff: Bool
     /// Profile fields (`email`, `first_name`, ...) for DURIN_USER_FIELDS.
-    public var profile: [String: String]
+    package var profile: [String: String]
 
-    public init(username: String, passwordHash: String, isActive: Bool, isStaff: Bool = false, profile: [String: String] = [:]) {
+    package init(username: String, passwordHash: String, isActive: Bool, isStaff: Bool = false, profile: [String: String] = [:]) {
         self.username = username
         self.passwordHash = passwordHash
         self.isActive = isActive

@@ -17,28 +17,28 @@ import Synchronization
 /// from the accept), and then puts it on the ready queue that the slow lane (and
 /// every worker between two requests) serves. Past the deadline the connection
 /// is closed unanswered and counted.
-public final class ConnectionIntake: Sendable {
+package final class ConnectionIntake: Sendable {
     /// An accepted connection whose request is buffered (or whose params are, and
     /// whose large body still streams), with the time it must be done by.
-    public struct Connection: Sendable {
-        public let fd: Int32
-        public let deadline: ContinuousClock.Instant
+    package struct Connection: Sendable {
+        package let fd: Int32
+        package let deadline: ContinuousClock.Instant
         /// The body is larger than the peek window: reads may wait for it, so the
         /// socket's read and write timeouts are set to the deadline.
-        public let bodyStreams: Bool
+        package let bodyStreams: Bool
     }
 
     /// Counts kept for metrics.
-    public struct Counts: Sendable {
+    package struct Counts: Sendable {
         /// Connections closed at their deadline with their request incomplete.
-        public var timedOut = 0
+        package var timedOut = 0
         /// Connections closed for sending what no FastCGI web server sends.
-        public var refused: [RequestFraming.Refusal: Int] = [:]
+        package var refused: [RequestFraming.Refusal: Int] = [:]
         /// Connections the peer closed before its request was complete.
-        public var abandoned = 0
+        package var abandoned = 0
         /// Connections whose request was not buffered at the accept (the slow path).
-        public var waited = 0
-        public init() {}
+        package var waited = 0
+        package init() {}
     }
 
     private let listenFD: Int32
@@ -71,7 +71,7 @@ public final class ConnectionIntake: Sendable {
     /// - Parameters:
     ///   - listenFD: the listening socket, blocking (workers wait in accept).
     ///   - timeout: from the accept, how long a peer has to send its whole request.
-    public init(listenFD: Int32, timeout: Duration, pendingLimit: Int = 4096) {
+    package init(listenFD: Int32, timeout: Duration, pendingLimit: Int = 4096) {
         self.listenFD = listenFD
         self.timeout = timeout
         self.pendingLimit = pendingLimit
@@ -79,12 +79,12 @@ public final class ConnectionIntake: Sendable {
         precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
     }
 
-    public var snapshot: Counts { counts.withLock { $0 } }
+    package var snapshot: Counts { counts.withLock { $0 } }
 
     /// Per worker thread: the buffer its peeks copy into.
-    public final class Reader {
+    package final class Reader {
         let buffer: UnsafeMutableRawBufferPointer
-        public init(size: Int = RequestFraming().window) {
+        package init(size: Int = RequestFraming().window) {
             buffer = .allocate(byteCount: size, alignment: 8)
         }
         deinit { buffer.deallocate() }
@@ -108,7 +108,7 @@ public final class ConnectionIntake: Sendable {
 
     /// A worker's next connection: one from the ready queue if any waits, else the
     /// next accepted one whose request has arrived. nil once the intake is stopped.
-    public func next(reader: Reader) -> Connection? {
+    package func next(reader: Reader) -> Connection? {
         while !stopped.load(ordering: .acquiring) {
             if readyCount.load(ordering: .relaxed) > 0, let connection = takeReady() { return connection }
             let fd = durin_accept(listenFD)
@@ -134,7 +134,7 @@ public final class ConnectionIntake: Sendable {
 
     /// The slow lane's next connection from the ready queue; nil once the intake is
     /// stopped and drained (every connection it accepted answered or closed).
-    public func nextReady() -> Connection? {
+    package func nextReady() -> Connection? {
         while true {
             readySignal.wait()
             if let connection = takeReady() { return connection }
@@ -155,7 +155,7 @@ public final class ConnectionIntake: Sendable {
     /// Connections already accepted are not dropped: the watcher waits up to `grace`
     /// for those it holds to arrive whole, the slow lane serves the ready queue, and
     /// `nextReady` returns nil once all that is done.
-    public func stop(grace: Duration) {
+    package func stop(grace: Duration) {
         stopDeadline.withLock { $0 = ContinuousClock.now + grace }
         stopped.store(true, ordering: .releasing)
     }
@@ -181,7 +181,7 @@ public final class ConnectionIntake: Sendable {
 
     /// The watcher thread, on a thread of its own: runs until `stop`, and then until
     /// every connection it holds is handed on or past the stop's grace.
-    public func watch(slowLaneThreads: Int) {
+    package func watch(slowLaneThreads: Int) {
         let reader = Reader()
         var fds = [Int32](repeating: 0, count: 64)
         while true {

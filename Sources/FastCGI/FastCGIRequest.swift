@@ -2,8 +2,8 @@ import CFastCGI
 import Glibc
 
 /// libfcgi initialisation, once per process, before any worker accepts.
-public enum FastCGI {
-    public static func initialize() { _ = FCGX_Init() }
+package enum FastCGI {
+    package static func initialize() { _ = FCGX_Init() }
 }
 
 /// One worker thread's FastCGI request slot, reused for every request it serves.
@@ -25,11 +25,11 @@ public enum FastCGI {
 ///   up to 2 s waiting for the peer to close first), which a peer that never closes
 ///   turns into a stalled worker. The request is read whole before the answer, so
 ///   nothing is left unread: a plain close loses nothing.
-public final class FastCGIRequest {
+package final class FastCGIRequest {
     // libfcgi's streams keep a pointer to the request, so it needs a stable address.
     private let raw: UnsafeMutablePointer<FCGX_Request>
 
-    public init() {
+    package init() {
         raw = .allocate(capacity: 1)
         raw.initialize(to: FCGX_Request())
         FCGX_InitRequest(raw, -1, 0)
@@ -43,7 +43,7 @@ public final class FastCGIRequest {
     /// Reads the params of the connection's request (already buffered, so this
     /// does not wait). False when they are not a valid request: libfcgi has then
     /// closed the connection.
-    public func begin(_ connection: ConnectionIntake.Connection) -> Bool {
+    package func begin(_ connection: ConnectionIntake.Connection) -> Bool {
         if connection.bodyStreams {
             let left = (connection.deadline - ContinuousClock.now) / .milliseconds(1)
             durin_set_io_timeout(connection.fd, max(50, Int(left.rounded(.up))))
@@ -55,7 +55,7 @@ public final class FastCGIRequest {
     }
 
     /// Completes the current request and closes its connection.
-    public func finish() {
+    package func finish() {
         raw.pointee.keepConnection = 0
         raw.pointee.detached = 1
         FCGX_Finish_r(raw)
@@ -63,24 +63,24 @@ public final class FastCGIRequest {
 
     /// A FastCGI parameter of the current request (`PATH_INFO`, `HTTP_AUTHORIZATION`).
     /// Bytes that are not UTF-8 are kept as they are, in `paramBytes`.
-    public func param(_ name: String) -> String? {
+    package func param(_ name: String) -> String? {
         FCGX_GetParam(name, raw.pointee.envp).map { String(cString: $0) }
     }
 
     /// Whether a param is exactly `value`: compared in place, nothing copied.
-    public func param(_ name: String, is value: String) -> Bool {
+    package func param(_ name: String, is value: String) -> Bool {
         guard let p = FCGX_GetParam(name, raw.pointee.envp) else { return false }
         return strcmp(p, value) == 0
     }
 
     /// A switch param (nginx's `set $durin_cache on;`): `on`, `1`, `true` or `yes`,
     /// in any case; compared in place.
-    public func paramIsOn(_ name: String) -> Bool {
+    package func paramIsOn(_ name: String) -> Bool {
         guard let p = FCGX_GetParam(name, raw.pointee.envp) else { return false }
         return strcasecmp(p, "on") == 0 || strcmp(p, "1") == 0 || strcasecmp(p, "true") == 0 || strcasecmp(p, "yes") == 0
     }
 
-    public func paramBytes(_ name: String) -> [UInt8]? {
+    package func paramBytes(_ name: String) -> [UInt8]? {
         guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }
         return Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
     }
@@ -88,7 +88,7 @@ public final class FastCGIRequest {
     /// Whether any param's name starts with `prefix`: every one is looked at, so a
     /// name sent twice (nginx 1.22 passes each header line on its own) is seen
     /// whatever its first value.
-    public func hasParam(prefixed prefix: String) -> Bool {
+    package func hasParam(prefixed prefix: String) -> Bool {
         guard var entry = raw.pointee.envp else { return false }
         let wanted = Array(prefix.utf8)
         while let pair = entry.pointee {
@@ -104,7 +104,7 @@ public final class FastCGIRequest {
         return false
     }
 
-    public enum BodyResult {
+    package enum BodyResult {
         case body([UInt8])
         /// Longer than the limit; the rest of the stream was read and discarded.
         case tooLarge
@@ -113,7 +113,7 @@ public final class FastCGIRequest {
     }
 
     /// Reads the request body: exactly `contentLength` bytes, refusing more than `limit`.
-    public func readBody(contentLength: Int, limit: Int) -> BodyResult {
+    package func readBody(contentLength: Int, limit: Int) -> BodyResult {
         guard contentLength > 0 else { return .body([]) }
         if contentLength > limit {
             drain()
@@ -140,7 +140,7 @@ public final class FastCGIRequest {
 
     /// Writes a complete CGI response (status line, headers, body) in one call,
     /// built in one buffer.
-    public func respond(status: Int, reason: String, headers: [(String, String)], body: [UInt8]) {
+    package func respond(status: Int, reason: String, headers: [(String, String)], body: [UInt8]) {
         var out: [UInt8] = []
         out.reserveCapacity(64 + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 } + body.count)
         let crlf: [UInt8] = [0x0D, 0x0A], separator: [UInt8] = [0x3A, 0x20]

@@ -1,4 +1,4 @@
-import CFastCGI
+package import CFastCGI
 import Glibc
 
 /// The socket the responder accepts FastCGI connections on.
@@ -6,20 +6,20 @@ import Glibc
 /// Chosen once at start, in this order: an explicit address (`DURIN_LISTEN`), the
 /// socket systemd passes (`LISTEN_FDS`/`LISTEN_PID`, fd 3), or fd 0 when a spawner
 /// such as spawn-fcgi left a listening socket there (libfcgi's convention).
-public struct ListenSocket: Sendable {
-    public let fd: Int32
+package struct ListenSocket: Sendable {
+    package let fd: Int32
     /// True when this process created the socket: it may then shut it down to wake
     /// blocked `accept` calls at exit. An inherited socket must stay open for the
     /// next instance, so it is never shut down.
-    public let isOwned: Bool
-    public let summary: String
+    package let isOwned: Bool
+    package let summary: String
 
-    public enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case invalidAddress(String)
         case system(String)
         case noSocket
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .invalidAddress(let why): return "DURIN_LISTEN: \(why)"
             case .system(let why): return why
@@ -33,7 +33,7 @@ public struct ListenSocket: Sendable {
     /// - Parameters:
     ///   - address: a unix socket path (starts with `/` or `.`), or `host:port`.
     ///   - socketMode: permissions for a unix socket path (nginx must be able to connect).
-    public static func open(address: String?, socketMode: mode_t, environment: [String: String]) throws(Failure) -> ListenSocket {
+    package static func open(address: String?, socketMode: mode_t, environment: [String: String]) throws(Failure) -> ListenSocket {
         if let address, !address.isEmpty {
             // The path or host reaches C (bind, unlink, inet_pton) as a C string, which
             // ends at the first NUL: refused, not cut.
@@ -54,7 +54,7 @@ public struct ListenSocket: Sendable {
     }
 
     /// Wakes every thread blocked in `accept` on a socket this process owns.
-    public func shutdownOwned() {
+    package func shutdownOwned() {
         if isOwned { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 

@@ -6,8 +6,8 @@
 /// half-sent connection waits in the intake instead (ConnectionIntake). This type
 /// decides "buffered whole" from the bytes seen so far, fed in any pieces. It
 /// keeps no bytes, only counts: params and body stay in the socket for libfcgi.
-public struct RequestFraming: Sendable {
-    public enum Progress: Equatable, Sendable {
+package struct RequestFraming: Sendable {
+    package enum Progress: Equatable, Sendable {
         /// More bytes must arrive.
         case incomplete
         /// The params and the body (an empty STDIN record ends it) have arrived.
@@ -19,7 +19,7 @@ public struct RequestFraming: Sendable {
         case refused(Refusal)
     }
 
-    public enum Refusal: String, Sendable, CaseIterable {
+    package enum Refusal: String, Sendable, CaseIterable {
         /// A record header that is not FastCGI version 1.
         case notFastCGI = "not_fastcgi"
         /// Params larger than `paramsLimit` bytes.
@@ -35,11 +35,11 @@ public struct RequestFraming: Sendable {
     /// The most bytes of params a request may carry. nginx sends at most its
     /// request headers (large_client_header_buffers, 32 KiB by default) plus a
     /// dozen variables.
-    public let paramsLimit: Int
+    package let paramsLimit: Int
     /// How many bytes the caller looks at before it stops waiting for the body.
-    public let window: Int
+    package let window: Int
     /// Bytes fed so far.
-    public private(set) var consumed = 0
+    package private(set) var consumed = 0
 
     private var header: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var headerFill = 0
@@ -51,14 +51,14 @@ public struct RequestFraming: Sendable {
     private var paramsBytes = 0
     private var refusal: Refusal?
 
-    public init(paramsLimit: Int = 64 << 10, window: Int = 128 << 10) {
+    package init(paramsLimit: Int = 64 << 10, window: Int = 128 << 10) {
         precondition(paramsLimit < window, "the window must hold the params and at least a record header")
         self.paramsLimit = paramsLimit
         self.window = window
     }
 
     /// Where the request stands after everything fed so far.
-    public var progress: Progress {
+    package var progress: Progress {
         if let refusal { return .refused(refusal) }
         if stdinDone { return .complete }
         if paramsDone && consumed >= window { return .bodyStreaming }
@@ -69,7 +69,7 @@ public struct RequestFraming: Sendable {
 
     /// Reads the next bytes of the connection; returns the progress after them.
     @discardableResult
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Progress {
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer) -> Progress {
         var i = 0
         while i < bytes.count && refusal == nil && !stdinDone {
             if bodyLeft > 0 {
@@ -91,7 +91,7 @@ public struct RequestFraming: Sendable {
     }
 
     @discardableResult
-    public mutating func feed(_ bytes: [UInt8]) -> Progress {
+    package mutating func feed(_ bytes: [UInt8]) -> Progress {
         bytes.withUnsafeBytes { feed($0) }
     }
 

@@ -21,28 +21,28 @@
 ///   after `ASKING`, and the failure was not a timeout: a command that timed out may
 ///   have run, and one that ran on the old owner may have reached the new one.
 /// - At most `maxAttempts` sends; then the last answer (or failure) stands.
-public struct ClusterRoute: Equatable, Sendable {
+package struct ClusterRoute: Equatable, Sendable {
     /// How many sends one command may take.
-    public static let maxAttempts = 16
+    package static let maxAttempts = 16
 
-    public let slot: Int?
-    public let isScript: Bool
+    package let slot: Int?
+    package let isScript: Bool
     /// Where the command goes next.
-    public private(set) var target: String
+    package private(set) var target: String
     /// Whether it goes after `ASKING`.
-    public private(set) var asking = false
+    package private(set) var asking = false
     /// Sends so far, this one included.
-    public private(set) var attempt = 1
+    package private(set) var attempt = 1
 
     /// A slot's owner, learned from a MOVED.
-    public struct SlotOwner: Equatable, Sendable {
-        public let slot: Int
-        public let node: String
-        public init(slot: Int, node: String) { self.slot = slot; self.node = node }
+    package struct SlotOwner: Equatable, Sendable {
+        package let slot: Int
+        package let node: String
+        package init(slot: Int, node: String) { self.slot = slot; self.node = node }
     }
 
     /// What the connection does next.
-    public enum Next: Equatable, Sendable {
+    package enum Next: Equatable, Sendable {
         /// The reply is the answer: a value, or an error that is not a cluster's.
         case deliver
         /// Send again to `target` (after ASKING when `asking`); after a MOVED, the map
@@ -62,20 +62,20 @@ public struct ClusterRoute: Equatable, Sendable {
     ///   - args: the command.
     ///   - owner: where the map says its slot (or, for a keyless command, the last
     ///     command) goes.
-    public init(_ args: [[UInt8]], owner: String) {
+    package init(_ args: [[UInt8]], owner: String) {
         slot = Self.routingKey(args).map { HashSlot.of($0) }
         isScript = Self.isScript(args)
         target = owner
     }
 
-    public init(slot: Int?, isScript: Bool, owner: String) {
+    package init(slot: Int?, isScript: Bool, owner: String) {
         self.slot = slot
         self.isScript = isScript
         target = owner
     }
 
     /// After a reply.
-    public mutating func received(_ reply: RedisReply) -> Next {
+    package mutating func received(_ reply: RedisReply) -> Next {
         guard case .error(let message) = reply, attempt < Self.maxAttempts, let redirection = Redirection(message) else {
             return .deliver
         }
@@ -96,7 +96,7 @@ public struct ClusterRoute: Equatable, Sendable {
     }
 
     /// After the connection to `target` failed (`timedOut`: the command may have run).
-    public mutating func failed(timedOut: Bool) -> Next {
+    package mutating func failed(timedOut: Bool) -> Next {
         guard attempt < Self.maxAttempts, slot != nil, !asking, !timedOut else { return .fail }
         attempt += 1
         return .rerouteAfterFailure
@@ -104,7 +104,7 @@ public struct ClusterRoute: Equatable, Sendable {
 
     /// The slot's owner after the map was read again. False after a failure when the
     /// owner is the node that failed: the command is not sent again.
-    public mutating func reroute(to owner: String, afterFailure: Bool = false) -> Bool {
+    package mutating func reroute(to owner: String, afterFailure: Bool = false) -> Bool {
         if afterFailure && owner == target { return false }
         target = owner
         asking = false
@@ -112,17 +112,17 @@ public struct ClusterRoute: Equatable, Sendable {
     }
 
     /// The pause before a retry: 20 ms a try, at most 200 ms.
-    public static func pause(attempt: Int) -> Duration { .milliseconds(20 * min(attempt, 10)) }
+    package static func pause(attempt: Int) -> Duration { .milliseconds(20 * min(attempt, 10)) }
 
     // MARK: Commands
 
-    public static func isScript(_ args: [[UInt8]]) -> Bool {
+    package static func isScript(_ args: [[UInt8]]) -> Bool {
         guard let name = args.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else { return false }
         return name.hasPrefix("EVAL") || name.hasPrefix("FCALL")
     }
 
     /// The key whose slot decides where a command goes; nil for keyless commands.
-    public static func routingKey(_ args: [[UInt8]]) -> [UInt8]? {
+    package static func routingKey(_ args: [[UInt8]]) -> [UInt8]? {
         guard let name = args.first.map({ String(decoding: $0, as: UTF8.self).uppercased() }) else { return nil }
         switch name {
         case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL":
@@ -145,7 +145,7 @@ public struct ClusterRoute: Equatable, Sendable {
     /// A `CLUSTER SLOTS` reply as the owner of each slot; nil unless every slot is
     /// served (a cluster that is still forming or has lost a shard). `queried` is
     /// the node asked: an empty or "?" address means that one.
-    public static func slotMap(_ reply: RedisReply, queried: String) -> [String]? {
+    package static func slotMap(_ reply: RedisReply, queried: String) -> [String]? {
         guard let ranges = reply.array else { return nil }
         var owners = [String?](repeating: nil, count: HashSlot.count)
         for range in ranges {
@@ -163,7 +163,7 @@ public struct ClusterRoute: Equatable, Sendable {
 
     /// What an error reply means for a caller that does not follow redirections
     /// itself (StoreError): one classification for the connection and the store.
-    public enum ErrorKind: Equatable, Sendable {
+    package enum ErrorKind: Equatable, Sendable {
         /// A cluster or server state that passes (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a
         /// migration caught a script, LOADING, a failover's READONLY, ...).
         case transient
@@ -171,7 +171,7 @@ public struct ClusterRoute: Equatable, Sendable {
         case other
     }
 
-    public static func classify(_ message: String) -> ErrorKind {
+    package static func classify(_ message: String) -> ErrorKind {
         if Redirection(message) != nil { return .transient }
         let transient: Set = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN",
                               "ASK", "MOVED"]
@@ -180,7 +180,7 @@ public struct ClusterRoute: Equatable, Sendable {
 }
 
 /// A cluster error reply that says where to go instead.
-public enum Redirection: Equatable, Sendable {
+package enum Redirection: Equatable, Sendable {
     /// The slot lives elsewhere for good: `-MOVED <slot> <host:port>`.
     case moved(slot: Int, address: String)
     /// This one command goes to the node importing the slot: `-ASK <slot> <host:port>`.
@@ -189,7 +189,7 @@ public enum Redirection: Equatable, Sendable {
     /// a key already migrated: retry shortly.
     case retryLater
 
-    public init?(_ message: String) {
+    package init?(_ message: String) {
         let words = message.split(separator: " ")
         switch words.first {
         case "MOVED" where words.count == 3:
@@ -210,13 +210,13 @@ public enum Redirection: Equatable, Sendable {
     }
 
     /// What Redis says when a script touches a key its node no longer has.
-    public static let scriptMetMigratedKey = "Script attempted to access a non local key"
+    package static let scriptMetMigratedKey = "Script attempted to access a non local key"
 }
 
 extension RedisEndpoint.Node {
     /// "host:port", "[v6]:port" or "v6:port" (as Redis writes IPv6 in MOVED and ASK);
     /// nil without a port of 1 to 65535.
-    public static func parse(_ text: String) -> RedisEndpoint.Node? {
+    package static func parse(_ text: String) -> RedisEndpoint.Node? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (1...65535).contains(port) else { return nil }
         var host = String(text[..<colon])

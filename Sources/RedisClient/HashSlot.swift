@@ -1,12 +1,12 @@
 /// Redis Cluster's key-to-slot function: CRC16 (XMODEM) of the key, or of its hash
 /// tag (the text between the first `{` and the next `}`, when not empty), mod 16384.
 /// Keys with the same tag share a slot, which multi-key scripts require.
-public enum HashSlot {
-    public static let count = 16384
+package enum HashSlot {
+    package static let count = 16384
 
-    public static func of(_ key: String) -> Int { of(Array(key.utf8)) }
+    package static func of(_ key: String) -> Int { of(Array(key.utf8)) }
 
-    public static func of(_ key: [UInt8]) -> Int {
+    package static func of(_ key: [UInt8]) -> Int {
         var hashed = key[...]
         if let open = key.firstIndex(of: UInt8(ascii: "{")),
            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {

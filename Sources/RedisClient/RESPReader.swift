@@ -3,14 +3,14 @@ import CHiredis
 /// RESP replies read from bytes by hiredis's own reader and decoded exactly as
 /// `RedisConnection` decodes what it reads from its socket. The fuzzing entry point
 /// for reply handling (Fuzz/RESP); also usable on captured traffic.
-public enum RESP {
+package enum RESP {
     /// Every complete reply in `bytes`, in order; a trailing incomplete reply is left
     /// unread, as on a socket that has not delivered the rest yet. Nil on a protocol
     /// error (hiredis then drops the connection).
     ///
     /// - Parameter chunkSize: feeds the bytes in pieces of at most this many, asking
     ///   for replies after each, as successive socket reads would.
-    public static func parse(_ bytes: [UInt8], chunkSize: Int = .max) -> [RedisReply]? {
+    package static func parse(_ bytes: [UInt8], chunkSize: Int = .max) -> [RedisReply]? {
         guard let reader = redisReaderCreate() else { return nil }
         defer { redisReaderFree(reader) }
         let step = max(1, chunkSize)

@@ -8,7 +8,7 @@ import Glibc
 /// this type does the I/O and keeps the map.
 ///
 /// Not thread-safe, like `RedisConnection`: one per worker thread.
-public final class RedisClusterConnection: RedisCommandConnection {
+package final class RedisClusterConnection: RedisCommandConnection {
     private let seeds: [RedisEndpoint.Node]
     private let username: String?
     private let password: String?
@@ -21,18 +21,18 @@ public final class RedisClusterConnection: RedisCommandConnection {
     /// follows the write it waits for.
     private var lastNode: String?
     /// Bumped whenever the map is read or a node connection is made.
-    public private(set) var generation = 0
+    package private(set) var generation = 0
 
-    public init(seeds: [RedisEndpoint.Node], username: String?, password: String?, timeoutMilliseconds: Int) {
+    package init(seeds: [RedisEndpoint.Node], username: String?, password: String?, timeoutMilliseconds: Int) {
         self.seeds = seeds
         self.username = username
         self.password = password
         self.timeoutMilliseconds = timeoutMilliseconds
     }
 
-    public var isConnected: Bool { !owners.isEmpty && nodes.values.contains { $0.isConnected } }
+    package var isConnected: Bool { !owners.isEmpty && nodes.values.contains { $0.isConnected } }
 
-    public func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+    package func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
         let slot = ClusterRoute.routingKey(args).map { HashSlot.of($0) }
         var route = ClusterRoute(slot: slot, isScript: ClusterRoute.isScript(args), owner: try node(for: slot))
         while true {
@@ -66,7 +66,7 @@ public final class RedisClusterConnection: RedisCommandConnection {
     /// Sends the commands in one round trip to the node of the first one's key. The
     /// commands of one call share a slot (durin's keys of one user or token do); any
     /// that are redirected all the same are sent again one by one, in order.
-    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+    package func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         guard let first = commands.first else { return [] }
         let bytes = first.map { Array($0.utf8) }
         let target = try node(for: ClusterRoute.routingKey(bytes).map { HashSlot.of($0) })
@@ -82,7 +82,7 @@ public final class RedisClusterConnection: RedisCommandConnection {
     }
 
     /// One connection per master, for what must visit every node (SCAN).
-    public func masters() throws(RedisError) -> [any RedisCommandConnection] {
+    package func masters() throws(RedisError) -> [any RedisCommandConnection] {
         if owners.isEmpty || mapIsStale { try refreshMap() }
         return Set(owners).sorted().map { connection(to: $0) }
     }

@@ -3,7 +3,7 @@
 /// `RedisClusterConnection` routes each command to the master of its key's slot.
 ///
 /// A connection is used by one thread at a time.
-public protocol RedisCommandConnection: AnyObject {
+package protocol RedisCommandConnection: AnyObject {
     /// Sends one command and waits for its reply. Error replies come back as
     /// `.error`; only an unreachable server throws (`RedisError.unavailable`), or one
     /// that refused the connection's login (`.rejected`).
@@ -24,15 +24,15 @@ public protocol RedisCommandConnection: AnyObject {
 }
 
 extension RedisCommandConnection {
-    public func send(_ args: [String]) throws(RedisError) -> RedisReply {
+    package func send(_ args: [String]) throws(RedisError) -> RedisReply {
         try send(args.map { Array($0.utf8) })
     }
 
-    public func send(_ args: String...) throws(RedisError) -> RedisReply {
+    package func send(_ args: String...) throws(RedisError) -> RedisReply {
         try send(args.map { Array($0.utf8) })
     }
 }
 
 extension RedisConnection: RedisCommandConnection {
-    public func masters() throws(RedisError) -> [any RedisCommandConnection] { [self] }
+    package func masters() throws(RedisError) -> [any RedisCommandConnection] { [self] }
 }

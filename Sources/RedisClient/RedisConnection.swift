@@ -7,22 +7,22 @@ import Glibc
 /// The connection is lazy and self-healing: it connects on first use, and after any
 /// I/O failure it drops the context and reconnects on the next command, so a Redis
 /// restart costs the callers exactly the requests made while it was down.
-public final class RedisConnection {
-    public let endpoint: RedisEndpoint
+package final class RedisConnection {
+    package let endpoint: RedisEndpoint
     private let timeout: timeval
     private let readTimeout: Bool
     private var context: UnsafeMutablePointer<redisContext>?
     /// Counts successful connects: per-connection state (CLIENT TRACKING) must be
     /// set again whenever this changes.
-    public private(set) var generation = 0
+    package private(set) var generation = 0
     /// Whether the last failure was a timeout: the command may have run, so it must
     /// not be sent again elsewhere (RedisClusterConnection).
-    public private(set) var lastFailureTimedOut = false
+    package private(set) var lastFailureTimedOut = false
 
     /// - Parameters:
     ///   - timeout: connect and per-command timeout, so a stalled Redis cannot hold a thread.
     ///   - readTimeout: false for a subscriber that blocks waiting for messages.
-    public init(endpoint: RedisEndpoint, timeoutMilliseconds: Int = 2000, readTimeout: Bool = true) {
+    package init(endpoint: RedisEndpoint, timeoutMilliseconds: Int = 2000, readTimeout: Bool = true) {
         self.endpoint = endpoint
         self.timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
         self.readTimeout = readTimeout
@@ -30,9 +30,9 @@ public final class RedisConnection {
 
     deinit { disconnect() }
 
-    public var isConnected: Bool { context != nil }
+    package var isConnected: Bool { context != nil }
 
-    public func disconnect() {
+    package func disconnect() {
         if let c = context { redisFree(c) }
         context = nil
     }
@@ -40,7 +40,7 @@ public final class RedisConnection {
     /// Sends one command and waits for its reply. Error replies are returned as
     /// `.error`, not thrown: callers decide which ones matter (NOSCRIPT, WRONGTYPE).
     /// Throws `.unavailable` when Redis cannot be reached.
-    public func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+    package func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
         // A connection broken while idle (Redis restarted) fails on first use with
         // EOF; one retry on a fresh connection makes the first request after a
         // restart succeed. Timeouts are not retried: the command may have run.
@@ -55,7 +55,7 @@ public final class RedisConnection {
 
 
     /// Sends several commands in one round trip and returns their replies in order.
-    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+    package func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         let ctx = try connected()
         for command in commands {
             let status = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in
@@ -73,7 +73,7 @@ public final class RedisConnection {
     }
 
     /// Waits for the next message pushed by the server (SUBSCRIBE).
-    public func readPush() throws(RedisError) -> RedisReply {
+    package func readPush() throws(RedisError) -> RedisReply {
         let ctx = try connected()
         var raw: UnsafeMutableRawPointer?
         if redisGetReply(ctx, &raw) != REDIS_OK || raw == nil { throw fail(ctx).error }
@@ -84,7 +84,7 @@ public final class RedisConnection {
     /// Unlike a socket timeout, which leaves a hiredis context unusable, the
     /// connection stays open: a subscriber uses this to notice a silent server (one
     /// frozen or cut off, whose socket never closes) by pinging it between reads.
-    public func readPush(within milliseconds: Int) throws(RedisError) -> RedisReply? {
+    package func readPush(within milliseconds: Int) throws(RedisError) -> RedisReply? {
         let ctx = try connected()
         var raw: UnsafeMutableRawPointer?
         // A reply already read off the socket comes first.
@@ -100,7 +100,7 @@ public final class RedisConnection {
 
     /// Sends a command without waiting for its reply, which arrives as a pushed
     /// message: how a subscriber pings (RESP2 answers `["pong", ""]`).
-    public func sendOnly(_ command: [String]) throws(RedisError) {
+    package func sendOnly(_ command: [String]) throws(RedisError) {
         let ctx = try connected()
         let status = withArgv(command.map { Array($0.utf8) }) { argc, argv, lens in
             redisAppendCommandArgv(ctx, argc, argv, lens)

@@ -10,8 +10,8 @@ import Codecs
 /// master's when they answer NOAUTH),
 /// and `redis-cluster://[[user]:password@]host:port[,host:port...]`: any nodes of a Redis
 /// Cluster, from which the slot map is read (a cluster has only database 0).
-public struct RedisEndpoint: Sendable, Equatable {
-    public enum Address: Sendable, Equatable {
+package struct RedisEndpoint: Sendable, Equatable {
+    package enum Address: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unix(path: String)
         /// Sentinels to ask for the master of `service`.
@@ -20,22 +20,22 @@ public struct RedisEndpoint: Sendable, Equatable {
         case cluster(nodes: [Node])
     }
 
-    public struct Node: Sendable, Equatable, CustomStringConvertible {
-        public var host: String
-        public var port: Int
-        public init(host: String, port: Int) { self.host = host; self.port = port }
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    package struct Node: Sendable, Equatable, CustomStringConvertible {
+        package var host: String
+        package var port: Int
+        package init(host: String, port: Int) { self.host = host; self.port = port }
+        package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
-    public var address: Address
-    public var username: String?
-    public var password: String?
-    public var database: Int
+    package var address: Address
+    package var username: String?
+    package var password: String?
+    package var database: Int
     /// The sentinels' own password (`?sentinel_password=`, percent-encoded), when
     /// they require one other than the master's.
-    public var sentinelPassword: String?
+    package var sentinelPassword: String?
 
-    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0,
+    package init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0,
                 sentinelPassword: String? = nil) {
         self.address = address
         self.username = username
@@ -45,7 +45,7 @@ public struct RedisEndpoint: Sendable, Equatable {
     }
 
     /// Parses a Redis URL; the error text names what is wrong, never the password.
-    public static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
+    package static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
         func bad(_ why: String) -> RedisError { .invalidURL(why) }
         var rest: Substring
         var isUnix = false, isSentinel = false, isCluster = false
@@ -157,7 +157,7 @@ public struct RedisEndpoint: Sendable, Equatable {
 
 extension RedisEndpoint: CustomStringConvertible {
     /// For logs: the address and database, never the credentials.
-    public var description: String {
+    package var description: String {
         switch address {
         case .tcp(let host, let port): return "redis://\(host):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"
@@ -170,14 +170,14 @@ extension RedisEndpoint: CustomStringConvertible {
 
 extension RedisEndpoint {
     /// Whether this is a Redis Cluster, whose keys must be laid out by hash slot.
-    public var isCluster: Bool {
+    package var isCluster: Bool {
         if case .cluster = address { return true }
         return false
     }
 
     /// A connection for this endpoint: slot-routing for a cluster, else one node
     /// (found through the sentinels for `redis-sentinel://`).
-    public func connection(timeoutMilliseconds: Int = 2000) -> any RedisCommandConnection {
+    package func connection(timeoutMilliseconds: Int = 2000) -> any RedisCommandConnection {
         if case .cluster(let nodes) = address {
             return RedisClusterConnection(seeds: nodes, username: username, password: password,
                                           timeoutMilliseconds: timeoutMilliseconds)

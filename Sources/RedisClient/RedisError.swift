@@ -1,5 +1,5 @@
 /// What can go wrong talking to Redis.
-public enum RedisError: Error, Sendable, Equatable {
+package enum RedisError: Error, Sendable, Equatable {
     /// The server could not be reached, or the connection broke or timed out.
     /// The connection is reset and will reconnect on the next command.
     case unavailable(String)
@@ -13,7 +13,7 @@ public enum RedisError: Error, Sendable, Equatable {
 }
 
 extension RedisError: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .unavailable(let why): return "Redis unavailable: \(why)"
         case .server(let message): return "Redis error: \(message)"

@@ -1,6 +1,6 @@
 /// One decoded RESP2 reply. Values are copied out of hiredis's buffers, so a
 /// reply outlives the connection that produced it.
-public enum RedisReply: Sendable, Equatable {
+package enum RedisReply: Sendable, Equatable {
     case status(String)
     case error(String)
     case integer(Int64)
@@ -9,7 +9,7 @@ public enum RedisReply: Sendable, Equatable {
     case array([RedisReply])
 
     /// The reply as text: bulk strings decoded as UTF-8 (lossily), statuses as-is.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .bulk(let bytes): return String(decoding: bytes, as: UTF8.self)
         case .status(let s): return s
@@ -18,7 +18,7 @@ public enum RedisReply: Sendable, Equatable {
         }
     }
 
-    public var int: Int64? {
+    package var int: Int64? {
         switch self {
         case .integer(let i): return i
         case .bulk, .status: return string.flatMap { Int64($0) }
@@ -26,13 +26,13 @@ public enum RedisReply: Sendable, Equatable {
         }
     }
 
-    public var array: [RedisReply]? {
+    package var array: [RedisReply]? {
         if case .array(let items) = self { return items }
         return nil
     }
 
     /// A flat array of alternating field/value bulk strings (HGETALL) as a dictionary.
-    public var fieldMap: [String: String] {
+    package var fieldMap: [String: String] {
         guard let items = array else { return [:] }
         var map: [String: String] = [:]
         var i = 0

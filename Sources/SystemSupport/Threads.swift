@@ -2,14 +2,14 @@ import CSystem
 import Glibc
 
 /// Thread settings the responder's threads need.
-public enum Threads {
+package enum Threads {
     /// Names the calling thread (shown by `top -H`, `ps -L`).
-    public static func name(_ name: String) {
+    package static func name(_ name: String) {
         _ = pthread_setname_np(pthread_self(), String(name.prefix(15)))
     }
 
     /// What `lowerPriority` achieved.
-    public enum Priority: Equatable, Sendable {
+    package enum Priority: Equatable, Sendable {
         case idle
         case nice19
         /// Both calls were refused (errno), e.g. by a seccomp filter: normal priority.
@@ -19,7 +19,7 @@ public enum Threads {
     /// Gives the calling thread the lowest CPU priority (SCHED_IDLE, else nice 19):
     /// every normal thread runs first.
     @discardableResult
-    public static func lowerPriority() -> Priority {
+    package static func lowerPriority() -> Priority {
         let r = durin_make_thread_idle_priority()
         switch r {
         case 0: return .idle

@@ -9,10 +9,7 @@ struct ClientCommand: ParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Set.self, Remove.self])
 
     static func json(_ c: ClientRecord, _ ctx: Context) -> JSONValue {
-        ["name": .string(c.name), "token_ttl": .string(c.tokenTTL.description),
-         "throttle_rate": c.throttleRate.map { .string($0.description) } ?? .null,
-         "idle_timeout": c.idleTimeout.map { .string(DurationSpec(seconds: $0).description) } ?? .null,
-         "created": .string(ctx.format(c.created))]
+        .object(RecordJSON.client(c, time: { ctx.format($0) }))
     }
 
     static func text(_ c: ClientRecord) -> String {

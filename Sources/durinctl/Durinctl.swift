@@ -1,4 +1,4 @@
-import ArgumentParser
+package import ArgumentParser
 import DurinCore
 import DurinHTTP
 import DurinStore
@@ -109,11 +109,11 @@ struct Context {
 // Typed arguments: a bad value is ArgumentParser's usage error, naming the option.
 
 extension TokenTTL: ExpressibleByArgument {
-    public init?(argument: String) {
+    package init?(argument: String) {
         guard let ttl = TokenTTL.parse(argument) else { return nil }
         self = ttl
     }
-    public static var defaultCompletionKind: CompletionKind { .list(["1d", "7d", "30d", "never"]) }
+    package static var defaultCompletionKind: CompletionKind { .list(["1d", "7d", "30d", "never"]) }
 }
 
 /// `--throttle N/s|m|h|d`, or `none` (also `off`, empty): no rate of the client's own.

@@ -75,15 +75,11 @@ struct TokenCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             let tokens = try attempt { try ctx.admin.tokens(user: user, client: client) }
-            func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
             if output.json {
-                printJSON(.array(tokens.map {
-                    ["id": .number(String($0.id)), "user": .string($0.user), "client": .string($0.client),
-                     "created": .string(ctx.format($0.created)), "expiry": $0.expiry.map { .string(ctx.format($0)) } ?? .null,
-                     "last_used": $0.lastUsed.map { .string(ctx.format($0)) } ?? .null,
-                     "idle_timeout": $0.idleSeconds.map { .string(DurationSpec(seconds: $0).description) } ?? .null,
-                     "address": text($0.details.address), "user_agent": text($0.details.userAgent), "label": text($0.details.label),
-                     "digest": .string($0.digest)]
+                printJSON(.array(tokens.map { t in
+                    var fields = RecordJSON.session(t, time: { ctx.format($0) })
+                    fields.insert(("user", .string(t.user)), at: 1)
+                    return .object(fields + [("digest", .string(t.digest))])
                 }))
             } else {
                 for t in tokens {

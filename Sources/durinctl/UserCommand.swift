@@ -9,8 +9,7 @@ struct UserCommand: ParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Set.self, SetPassword.self, Activate.self, Deactivate.self, Remove.self])
 
     static func json(_ u: UserRecord) -> JSONValue {
-        var members: [(String, JSONValue)] = [("username", .string(u.username)), ("is_active", .bool(u.isActive)),
-                                              ("is_staff", .bool(u.isStaff))]
+        var members = RecordJSON.user(u)
         for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { members.append((k, .string(v))) }
         return .object(members)
     }

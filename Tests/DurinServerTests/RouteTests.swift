@@ -11,28 +11,36 @@ import XCTest
 /// The route table: each route declared once, matched with or without the trailing
 /// slash, its metrics label its own.
 final class RouteTableTests: XCTestCase {
+    let router = Router(groups: [API.routes])
+
     func testRoutesWithAndWithoutTrailingSlash() {
-        XCTAssertEqual(Route.match("/login/"), .login)
-        XCTAssertEqual(Route.match("/login"), .login)
-        XCTAssertEqual(Route.match("/logoutall/")?.spec.name, "logoutall")
-        XCTAssertEqual(Route.match("/verify"), .verify)
-        XCTAssertEqual(Route.match("/sessions/7/")?.parameter, "7")
-        XCTAssertEqual(Route.match("/sessions//7")?.spec.name, "session", "durin's router writes two slashes")
-        XCTAssertNil(Route.match("/login//x"))
-        XCTAssertNil(Route.match("/nope/"))
-        XCTAssertNil(Route.match(""))
+        XCTAssertEqual(router.match("/login/")?.spec.name, "login")
+        XCTAssertEqual(router.match("/login")?.spec.name, "login")
+        XCTAssertEqual(router.match("//login")?.spec.name, "login", "leading slashes never matter")
+        XCTAssertEqual(router.match("/logoutall/")?.spec.name, "logoutall")
+        XCTAssertEqual(router.match("/verify")?.spec.name, "verify")
+        XCTAssertEqual(router.match("/sessions/7/")?.parameter, "7")
+        XCTAssertEqual(router.match("/sessions//7")?.spec.name, "session", "durin's router writes two slashes")
+        XCTAssertNil(router.match("/login//x"))
+        XCTAssertNil(router.match("/login//"), "one trailing slash, not two")
+        XCTAssertEqual(router.match("/sessions/x/y/")?.spec.name, nil)
+        XCTAssertNil(router.match("/nope/"))
+        XCTAssertNil(router.match(""))
+        XCTAssertNil(router.match("/login/", in: .console), "a location answers its own group's routes only")
     }
 
     func testEachRouteIsDeclaredOnce() {
-        let names = Route.table.map(\.name)
+        let names = router.routes.map(\.name)
         XCTAssertEqual(Set(names).count, names.count, "one entry per route")
-        XCTAssertEqual(Metrics.routes, names + ["unknown"], "the metrics labels are the table's")
-        for spec in Route.table {
+        let metrics = Metrics(threads: 1, router: router) { Metrics.Readings() }
+        XCTAssertEqual(metrics.routes, names + ["unknown"], "the metrics labels are the table's")
+        for spec in router.routes {
             XCTAssertFalse(spec.methods.isEmpty, spec.name)
             if spec.methods.contains("GET") { XCTAssertTrue(spec.methods.contains("HEAD"), "\(spec.name): DRF adds HEAD to GET") }
         }
-        XCTAssertEqual(Route.table.filter(\.requiresToken).map(\.name).sorted(),
+        XCTAssertEqual(router.routes.filter(\.requiresToken).map(\.name).sorted(),
                        ["apiaccess", "logout", "logoutall", "refresh", "session", "sessions", "verify"])
+        XCTAssertEqual(router.routes.filter(\.timed).map(\.name), ["verify"])
     }
 
     /// docs/openapi.yaml (served as openapi.json, generated from it) and the table
@@ -45,13 +53,7 @@ final class RouteTableTests: XCTestCase {
         var described: [String: Set<String>] = [:]
         for (path, item) in paths { described[path] = Set(item.keys.filter(verbs.contains).map { $0.uppercased() }) }
         var routed: [String: Set<String>] = [:]
-        for spec in Route.table {
-            switch spec.path {
-            case .fixed(let name): routed[name.contains(".") ? "/\(name)" : "/\(name)/"] = Set(spec.methods)
-            case .session: routed["/sessions/{id}/"] = Set(spec.methods)
-            case .console: continue
-            }
-        }
+        for spec in router.routes { routed[spec.path.template] = Set(spec.methods) }
         XCTAssertEqual(described, routed)
     }
 }
@@ -62,8 +64,8 @@ final class RouteTableTests: XCTestCase {
 final class RouteTests: XCTestCase {
     var redis: RedisServer!
     var config = Configuration()
-    var metrics: Metrics!
-    var api: API!
+    var client: RouteClient!
+    var metrics: Metrics { client.metrics }
     var issuerKey = ""
 
     override func setUpWithError() throws {
@@ -78,17 +80,10 @@ final class RouteTests: XCTestCase {
         }
         try admin.addUser(UserRecord(username: "alice", passwordHash: PasswordHasher(iterations: 1000).hash("alice-pw"), isActive: true))
         issuerKey = try admin.addIssuer("portal", clients: ["web"]).value
-        api = makeAPI(config)
+        client = RouteClient(redis: redis, configuration: config)
     }
 
     override func tearDown() { redis?.stop() }
-
-    func makeAPI(_ config: Configuration) -> API {
-        metrics = Metrics(threads: 1) { Metrics.Readings() }
-        return API(settings: ServiceSettings(configuration: config),
-                   tokens: TokenStore(connection: redis.connection(), configuration: config),
-                   metrics: metrics, logger: Logger(label: "test"))
-    }
 
     /// One request as nginx would pass it; a login is checked and answered as the
     /// pool would.
@@ -98,14 +93,7 @@ final class RouteTests: XCTestCase {
                                   authorization: token.map { Array("\(scheme) \($0)".utf8) },
                                   contentType: json == nil ? nil : "application/json", body: Array((json ?? "").utf8),
                                   directives: directives, remoteAddress: remote)
-        let handled = api.handle(request)
-        let response: HTTPResponse
-        switch handled.handling {
-        case .respond(let r): response = r
-        case .checkPassword(let job): response = api.completeLogin(job)
-        }
-        api.countAnswer(response, route: handled.route)
-        return response
+        return client.call(request)
     }
 
     func login(_ user: String = "alice", _ password: String = "alice-pw", client: String = "web") throws -> String {
@@ -203,7 +191,7 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(call("DELETE", "/apiaccess/", token: token).status, 404)
         var plain = config
         plain.apiAccessClientName = nil
-        api = makeAPI(plain)
+        client = RouteClient(redis: redis, configuration: plain)
         XCTAssertEqual(call("GET", "/apiaccess/", token: token).detail, "Not found.", "not configured: no such route")
     }
 
@@ -230,12 +218,88 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(call("GET", "/nope/").detail, "Not found.")
         XCTAssertTrue(metrics.render().contains(#"durin_requests_total{route="unknown",status="404"} 1"#))
     }
+
+    // MARK: introspect/ and revoke/ (an issuer's, with its key)
+
+    func introspect(_ token: String, key: String? = nil, scheme: String = "Issuer") -> HTTPResponse {
+        call("POST", "/introspect/", token: key ?? issuerKey, scheme: scheme, json: #"{"token":"\#(token)"}"#)
+    }
+
+    func testIntrospectSeesOnlyTheIssuersLiveTokens() throws {
+        let web = try login()
+        let cli = try login(client: "cli")
+        let noKey = call("POST", "/introspect/", json: #"{"token":"\#(web)"}"#)
+        XCTAssertEqual(noKey.status, 401)
+        XCTAssertEqual(noKey.object["error"] as? String, "invalid_client")
+        XCTAssertEqual(introspect(web, key: "wrong").status, 401)
+
+        let live = introspect(web)
+        XCTAssertEqual(live.status, 200, live.text)
+        XCTAssertEqual(live.object["active"] as? Bool, true)
+        XCTAssertEqual(live.object["username"] as? String, "alice")
+        XCTAssertEqual(live.object["client_id"] as? String, "web")
+        XCTAssertEqual(live.header("Cache-Control"), "no-store")
+        let basic = Data("portal:\(issuerKey)".utf8).base64EncodedString()
+        XCTAssertEqual(introspect(web, key: basic, scheme: "Basic").object["active"] as? Bool, true, "OAuth's client authentication")
+        let otherName = Data("other:\(issuerKey)".utf8).base64EncodedString()
+        XCTAssertEqual(introspect(web, key: otherName, scheme: "Basic").status, 401, "a name that is not the key's")
+
+        XCTAssertEqual(introspect(cli).text, #"{"active":false}"#, "another client's token says nothing")
+        XCTAssertEqual(introspect("no-such-token").text, #"{"active":false}"#)
+        let missing = call("POST", "/introspect/", token: issuerKey, scheme: "Issuer", json: "{}")
+        XCTAssertEqual(missing.status, 400)
+        XCTAssertEqual(missing.object["error"] as? String, "invalid_request")
+        XCTAssertEqual(call("GET", "/introspect/", token: issuerKey, scheme: "Issuer").status, 405)
+    }
+
+    func testRevokeForAnIssuer() throws {
+        let web = try login()
+        let cli = try login(client: "cli")
+        let revoke = call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(web)"}"#)
+        XCTAssertEqual(revoke.status, 200)
+        XCTAssertEqual(revoke.text, "{}")
+        XCTAssertEqual(call("GET", "/verify/", token: web).status, 401)
+        XCTAssertEqual(call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(web)"}"#).status, 200,
+                       "RFC 7009: a token already gone is no error")
+        XCTAssertEqual(call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(cli)"}"#).status, 200)
+        XCTAssertEqual(call("GET", "/verify/", token: cli).status, 200, "another client's token stays")
+
+        _ = try login()
+        let backChannel = call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"username":"alice"}"#)
+        XCTAssertEqual(backChannel.object["revoked"] as? Int, 1, backChannel.text)
+        XCTAssertEqual(call("GET", "/verify/", token: cli).status, 200, "only the issuer's clients")
+        XCTAssertEqual(call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"username":"a b"}"#).status, 400)
+        XCTAssertEqual(call("POST", "/revoke/", json: #"{"token":"\#(cli)"}"#).status, 401)
+    }
+
+    func testIssuerCallsAreLimited() throws {
+        var limited = config
+        limited.introspectionRate = ThrottleRate.parse("2/m")
+        client = RouteClient(redis: redis, configuration: limited)
+        XCTAssertEqual(introspect("x").status, 200)
+        XCTAssertEqual(introspect("x").status, 200)
+        let third = introspect("x")
+        XCTAssertEqual(third.status, 429)
+        XCTAssertNotNil(third.header("Retry-After"))
+    }
+
+    /// Idle timeouts and expiry pass by moving the clock: nothing sleeps.
+    func testIdleTimeoutAndExpiryFollowTheClock() throws {
+        let clock = TestClock()
+        client = RouteClient(redis: redis, configuration: config, clock: clock)
+        try AdminStore(connection: redis.connection(), configuration: config)
+            .addClient(ClientRecord(name: "idle", tokenTTL: .seconds(86400), throttleRate: nil, created: 0, idleTimeout: 1800))
+        let idle = try login(client: "idle")
+        let web = try login()
+        clock.advance(seconds: 20 * 60)
+        XCTAssertEqual(call("GET", "/verify/", token: idle).status, 200, "used within its 30 minutes")
+        clock.advance(seconds: 20 * 60)
+        XCTAssertEqual(call("GET", "/verify/", token: idle).status, 200, "20 minutes since its last use")
+        XCTAssertEqual(call("GET", "/verify/", token: web).status, 200, "within web's hour")
+        clock.advance(seconds: 45 * 60)
+        XCTAssertEqual(call("GET", "/verify/", token: web).detail, "The given token has expired.", "past web's hour")
+        XCTAssertEqual(call("GET", "/verify/", token: idle).detail, "The given token has expired.", "idle for 45 minutes")
+        XCTAssertEqual(call("GET", "/verify/", token: idle).detail, "Invalid token.", "and then gone")
+    }
 }
 
-extension HTTPResponse {
-    var text: String { String(decoding: body, as: UTF8.self) }
-    var json: Any? { try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) }
-    var object: [String: Any] { json as? [String: Any] ?? [:] }
-    var detail: String? { object["detail"] as? String }
-    func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-}

@@ -1,21 +1,21 @@
-import Foundation
+package import Foundation
 import Glibc
-import RedisClient
+package import RedisClient
 
 /// A redis-server of the test's own on a unix socket in a temporary directory: no
 /// TCP port, so nothing to race for. Readiness is polled, never slept for. Shared by
 /// the test targets that need a real Redis without nginx (DurinStoreTests, the
 /// in-process route tests).
-public final class RedisServer: @unchecked Sendable {
-    public let dir: String
-    public let socket: String
-    public let pid: pid_t
+package final class RedisServer: @unchecked Sendable {
+    package let dir: String
+    package let socket: String
+    package let pid: pid_t
 
     /// - Parameters:
     ///   - settings: redis-server arguments that replace or add to the defaults
     ///     (`["--appendonly", "yes"]`).
     ///   - dir: a directory of an earlier server's, to start on its data again.
-    public init(settings: [String] = [], dir existing: String? = nil) throws {
+    package init(settings: [String] = [], dir existing: String? = nil) throws {
         dir = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("durin-store-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = "\(dir)/redis.sock"
@@ -50,18 +50,18 @@ public final class RedisServer: @unchecked Sendable {
 
     /// A regular target cannot import XCTest (a plain `swift build` builds it too), so a
     /// server that does not start is an error of its own: the test fails, never skips.
-    public struct StartFailure: Error, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct StartFailure: Error, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
-    public var endpoint: RedisEndpoint { RedisEndpoint(address: .unix(path: socket)) }
+    package var endpoint: RedisEndpoint { RedisEndpoint(address: .unix(path: socket)) }
 
-    public func connection(readTimeout: Bool = true) -> RedisConnection {
+    package func connection(readTimeout: Bool = true) -> RedisConnection {
         RedisConnection(endpoint: endpoint, timeoutMilliseconds: 2000, readTimeout: readTimeout)
     }
 
-    public func stop() {
+    package func stop() {
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
@@ -70,7 +70,7 @@ public final class RedisServer: @unchecked Sendable {
 
     /// Stops the server as systemd does (SIGTERM: it writes and syncs its files),
     /// keeping its directory for a next server.
-    public func shutDown() {
+    package func shutDown() {
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)

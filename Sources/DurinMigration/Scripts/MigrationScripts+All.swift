@@ -1,4 +1,4 @@
-import DurinStore
+package import DurinStore
 
 /// Every script of the migrations and imports (the store's are `Script.all`).
 package enum MigrationScripts {

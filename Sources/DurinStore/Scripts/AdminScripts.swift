@@ -1,5 +1,5 @@
 import DurinCore
-import RedisClient
+package import RedisClient
 
 // The scripts behind durinctl's client, user and issuer commands: each changes a
 // record together with the sets and tokens that go with it.

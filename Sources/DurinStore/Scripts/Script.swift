@@ -1,13 +1,14 @@
 import Codecs
-import DurinCore
+package import DurinCore
 import Crypto
-import RedisClient
+package import RedisClient
 
 /// A Lua script run with EVALSHA; Redis keeps it cached by its SHA-1.
 ///
 /// Every script receives ARGV[1] = the prefix of its key group (`P`, or `P{tag}` on a
 /// cluster: see KeySpace), ARGV[2] = events stream MAXLEN (0: no events), ARGV[3] =
-/// now (epoch ms), ARGV[4] = `1` on a cluster. Its own arguments follow, and reach
+/// now (epoch ms), ARGV[4] = `1` on a cluster, ARGV[5] = the id of the request
+/// the script works for (nginx's `$request_id`, or empty), which its events carry. Its own arguments follow, and reach
 /// the Lua as locals named by `parameters`: the names are declared once, here, and
 /// the Swift side passes them through a `ScriptCall`, in the same order. KEYS[1] is
 /// the group's routing key, by which a cluster sends the script to its slot's
@@ -86,6 +87,7 @@ package struct Script: Sendable {
     local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
     local NOW_TEXT = ARGV[3]
     local CLUSTER = ARGV[4] == '1'
+    local TRACE = ARGV[5] or ''
     """# + KeySpace.luaBuilders + #"""
     local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
     \#(StoredToken.luaFieldIndex)
@@ -98,6 +100,7 @@ package struct Script: Sendable {
                         'time', string.format('%d', NOW)}
         if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
         if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
+        if TRACE ~= '' then table.insert(fields, 'request_id'); table.insert(fields, TRACE) end
         redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
       end
     end
@@ -223,7 +226,7 @@ package struct Script: Sendable {
 /// The arguments every script starts with.
 package struct ScriptContext: Sendable {
     /// How many: ARGV[1...count].
-    package static let count = 4
+    package static let count = 5
     package let keys: KeySpace
     /// DURIN_EVENTS_MAXLEN: about how many events are kept in all (0: none).
     package let eventsMaxLength: Int
@@ -246,8 +249,8 @@ package struct ScriptContext: Sendable {
         self.eventsMaxLength = eventsMaxLength
     }
 
-    package func header(group: KeyGroup, now: EpochMillis) -> [String] {
-        [keys.prefix(of: group), String(streamMaxLength), String(now), keys.cluster ? "1" : ""]
+    package func header(group: KeyGroup, now: EpochMillis, trace: String = "") -> [String] {
+        [keys.prefix(of: group), String(streamMaxLength), String(now), keys.cluster ? "1" : "", trace]
     }
 }
 
@@ -285,8 +288,8 @@ extension RedisCommandConnection {
     }
 
     /// Runs a typed script call: an unexpected reply is a store error naming the script.
-    package func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis())
-        throws(StoreError) -> Call.Outcome
+    package func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis(),
+                                       trace: String = "") throws(StoreError) -> Call.Outcome
     {
         let arguments = call.arguments
         let expected = Call.script.parameters.count
@@ -294,7 +297,7 @@ extension RedisCommandConnection {
             throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
         }
         let keys = context.keys.routingKey(of: call.group).map { [$0] } ?? []
-        let reply = try run(Call.script, keys: keys, args: context.header(group: call.group, now: now) + arguments)
+        let reply = try run(Call.script, keys: keys, args: context.header(group: call.group, now: now, trace: trace) + arguments)
         guard let outcome = call.decode(reply) else { throw .unexpected("\(Call.self): \(reply)") }
         return outcome
     }

@@ -1,5 +1,5 @@
 import DurinCore
-import RedisClient
+package import RedisClient
 
 // The scripts that check, renew and revoke tokens. Each is one atomic step; a
 // token's keys are listed in docs/redis-layout.md.
@@ -176,10 +176,10 @@ struct RefreshScript: ScriptCall {
 }
 
 /// A token revoked, and whose it was.
-public struct RevokedToken: Sendable, Equatable {
-    public var user: String
-    public var client: String
-    public var id: Int64
+package struct RevokedToken: Sendable, Equatable {
+    package var user: String
+    package var client: String
+    package var id: Int64
 }
 
 /// Revokes one token (logout).

@@ -11,9 +11,11 @@ import SystemSupport
 
 /// The responder process: worker threads accepting FastCGI requests, and a main
 /// thread that waits for SIGTERM/SIGINT and then shuts down cleanly.
-public enum Server {
+package enum Server {
     /// Runs until SIGTERM/SIGINT; returns the exit status.
-    public static func run(environment: [String: String]) -> Int32 {
+    /// - Parameter router: every route the responder answers: the API's group
+    ///   (`API.routes`) and any others (the console's), assembled by the executable.
+    package static func run(environment: [String: String], router: Router) -> Int32 {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "durin-fcgi")
 
@@ -71,7 +73,8 @@ public enum Server {
         if config.secretKey == nil {
             logger.notice("DURIN_SECRET_KEY is not set: the token-sealing secret is kept in Redis (\(config.keyPrefix)secret)")
         }
-        let settings = ServiceSettings(configuration: config, census: TokenCensus(endpoint: endpoint, configuration: config))
+        let settings = ServiceSettings(configuration: config, router: router,
+                                       census: TokenCensus(endpoint: endpoint, configuration: config))
 
         if config.apiAccessClientName == nil {
             logger.info("apiaccess/ is disabled: DURIN_API_ACCESS_CLIENT_NAME is not set")
@@ -101,7 +104,7 @@ public enum Server {
         // verify/'s p99 even at SCHED_IDLE (caches and the hypervisor are shared).
         let hashers = config.hashThreads ?? max(1, cores / 2)
         let intake = ConnectionIntake(listenFD: socket.fd, timeout: .milliseconds(config.fastcgiTimeoutMillis))
-        let metrics = !config.metricsEnabled ? nil : Metrics(threads: config.threads + Self.slowLaneThreads + hashers) {
+        let metrics = !config.metricsEnabled ? nil : Metrics(threads: config.threads + Self.slowLaneThreads + hashers, router: router) {
             [logins, cache, config, intake] in
             Metrics.Readings(loginQueueDepth: logins.depth, loginQueueCapacity: config.loginQueueLimit,
                              cacheEntries: cache?.count ?? 0, cacheInvalidations: cache?.invalidations ?? 0,

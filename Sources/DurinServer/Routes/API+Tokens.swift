@@ -4,25 +4,25 @@ import DurinStore
 
 /// refresh/, logout/, logoutall/, verify/ and ready/.
 extension API {
-    func refresh(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
-        guard let renewed = try store({ () throws(StoreError) in try tokens.refresh(digest: auth.digest) }) else {
-            throw .invalidToken  // revoked between the check and the renewal
+    func refresh(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
+        guard let renewed = try tokens.refresh(digest: auth.digest, now: context.now) else {
+            throw APIError.invalidToken  // revoked between the check and the renewal
         }
         return .json(200, ["expiry": expiryJSON(renewed.expiry)])
     }
 
-    func logout(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
-        if try store({ () throws(StoreError) in try tokens.revoke(digest: auth.digest, reason: "logout") }) != nil {
-            slot?.tokensRevoked(clients: [auth.client])
+    func logout(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
+        if try tokens.revoke(digest: auth.digest, reason: "logout") != nil {
+            context.slot?.tokensRevoked(clients: [auth.client])
         }
-        logger.info("logout", metadata: ["user": .string(auth.user), "client": .string(auth.client), "session": "\(auth.id)"])
+        context.logger.info("logout", metadata: ["user": .string(auth.user), "client": .string(auth.client), "session": "\(auth.id)"])
         return .noContent
     }
 
-    func logoutAll(_ auth: TokenRecord) throws(APIError) -> HTTPResponse {
-        let revoked = try store { () throws(StoreError) in try tokens.revokeAll(user: auth.user, reason: "logoutall") }
-        slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
-        logger.info("logoutall", metadata: ["user": .string(auth.user), "revoked": "\(revoked.count)"])
+    func logoutAll(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
+        let revoked = try tokens.revokeAll(user: auth.user, reason: "logoutall")
+        context.slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
+        context.logger.info("logoutall", metadata: ["user": .string(auth.user), "revoked": "\(revoked.count)"])
         return .noContent
     }
 
@@ -36,12 +36,12 @@ extension API {
     }
 
     /// For load balancers and systemd: Redis answers and the scripts are loaded.
-    func ready() -> HTTPResponse {
+    func ready(_ context: RequestContext) -> HTTPResponse {
         do {
             _ = try tokens.ready()
             return .json(200, ["redis": "ok"])
         } catch {
-            logger.warning("not ready", metadata: ["error": .string(error.description)])
+            context.logger.warning("not ready", metadata: ["error": .string(error.description)])
             return .json(503, ["redis": "unavailable", "detail": "Token store unavailable."], headers: [("Retry-After", "1")])
         }
     }

@@ -12,13 +12,11 @@ extension API {
     /// unknown, malformed, another client's, an inactive user's) is `{"active":
     /// false}` and nothing more, so the answer says nothing about why. A check
     /// here counts as the token's use, as a check through nginx does.
-    func introspect(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
-        let form = try Self.fields(request)
-        let issuer = try callingIssuer(request, form)
+    func introspect(_ context: RequestContext) throws -> HTTPResponse {
+        let form = try Self.fields(context.request)
+        let issuer = try callingIssuer(context, form)
         let token = try Self.tokenParameter(form)
-        let result = try store { () throws(StoreError) in
-            try tokens.authenticate(digest: Token.digest(of: token), rules: AccessRules(allowClients: issuer.clients))
-        }
+        let result = try tokens.authenticate(digest: Token.digest(of: token), rules: AccessRules(allowClients: issuer.clients))
         guard case .valid(let record) = result else { return Self.oauthJSON(["active": false]) }
         var members: [(String, JSONValue)] = [
             ("active", true),
@@ -36,28 +34,24 @@ extension API {
     /// not (RFC 7009 §2.2). The back-channel form, `username=` without a token,
     /// revokes every token the user holds for the issuer's clients and answers
     /// how many.
-    func revokeForIssuer(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
-        let form = try Self.fields(request)
-        let issuer = try callingIssuer(request, form)
+    func revokeForIssuer(_ context: RequestContext) throws -> HTTPResponse {
+        let form = try Self.fields(context.request)
+        let issuer = try callingIssuer(context, form)
         if form["token"] == nil, let value = form["username"] {
             guard case .string(let username) = value, Names.isValidUsername(username) else {
-                throw .oauthInvalidRequest("The username parameter must be a username.")
+                throw APIError.oauthInvalidRequest("The username parameter must be a username.")
             }
-            let revoked = try store { () throws(StoreError) in
-                try tokens.revokeAll(user: username, reason: "revoke", issuer: issuer.name, clients: issuer.clients)
-            }
-            slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
-            logger.info("revoke (back-channel)", metadata: ["issuer": .string(issuer.name), "user": .string(username),
+            let revoked = try tokens.revokeAll(user: username, reason: "revoke", issuer: issuer.name, clients: issuer.clients)
+            context.slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
+            context.logger.info("revoke (back-channel)", metadata: ["issuer": .string(issuer.name), "user": .string(username),
                                                             "revoked": "\(revoked.count)"])
             return Self.oauthJSON(["revoked": .number(String(revoked.count))])
         }
         let token = try Self.tokenParameter(form)
-        let revoked = try store { () throws(StoreError) in
-            try tokens.revoke(digest: Token.digest(of: token), reason: "revoke", issuer: issuer.name, clients: issuer.clients)
-        }
+        let revoked = try tokens.revoke(digest: Token.digest(of: token), reason: "revoke", issuer: issuer.name, clients: issuer.clients)
         if let revoked {
-            slot?.tokensRevoked(clients: [revoked.client])
-            logger.info("revoke", metadata: ["issuer": .string(issuer.name), "user": .string(revoked.user),
+            context.slot?.tokensRevoked(clients: [revoked.client])
+            context.logger.info("revoke", metadata: ["issuer": .string(issuer.name), "user": .string(revoked.user),
                                              "client": .string(revoked.client), "session": "\(revoked.id)"])
         }
         return Self.oauthJSON([:])
@@ -66,22 +60,23 @@ extension API {
     /// The issuer whose key the request presents, once its call is counted: 401
     /// `invalid_client` without a key or with a wrong one (a name that is not the
     /// key's is wrong too), 429 over DURIN_INTROSPECTION_RATE.
-    func callingIssuer(_ request: HTTPRequest, _ form: RequestData) throws(APIError) -> IssuerRecord {
+    func callingIssuer(_ context: RequestContext, _ form: RequestData) throws -> IssuerRecord {
+        let request = context.request
         let key: String
         var claimedName: String?
         switch IssuerCredentials.parse(authorization: request.authorization, form: form) {
         case .key(let k): key = k
         case .named(let name, let k): (claimedName, key) = (name, k)
-        case .none: throw .invalidClient
+        case .none: throw APIError.invalidClient
         }
-        guard let issuer = try store({ () throws(StoreError) in try tokens.issuer(key: key) }),
+        guard let issuer = try tokens.issuer(key: key),
               claimedName == nil || claimedName == issuer.name else {
-            logger.notice("\(request.path) refused: unknown issuer key")
-            throw .invalidClient
+            context.logger.notice("\(request.path) refused: unknown issuer key")
+            throw APIError.invalidClient
         }
         if let rate = config.introspectionRate,
-           let wait = try store({ () throws(StoreError) in try tokens.issuerCallCheck(issuer: issuer.name, rate: rate) }) {
-            throw .throttled(waitSeconds: wait)
+           let wait = try tokens.issuerCallCheck(issuer: issuer.name, rate: rate) {
+            throw APIError.throttled(waitSeconds: wait)
         }
         return issuer
     }

@@ -88,8 +88,8 @@ final class LoginPool: Sendable {
                 q.bytes -= job.login.request.body.count
                 return job
             }) else { continue }
+            // Checked, finished and counted there.
             let response = api.completeLogin(job.login)
-            api.countAnswer(response, route: .login)
             unanswered.subtract(1, ordering: .relaxed)
             job.request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
             job.request.finish()

@@ -1,31 +1,31 @@
-import DurinCore
-import DurinHTTP
-import DurinStore
+package import DurinCore
+package import DurinHTTP
+package import DurinStore
 
 /// A login between its two halves: admitted on a worker (the per-address limit,
 /// which needs no parsing), then parsed, validated and checked on a hasher thread
 /// at the lowest CPU priority, so that neither a hostile body nor a password hash
-/// ever holds a worker that verification needs.
-public struct LoginJob: Sendable {
-    let request: HTTPRequest
+/// ever holds a worker that verification needs. Its route says what a match does
+/// (a token for login/, a cookie for the console's sign-in).
+package struct LoginJob: Sendable {
+    package let context: RequestContext
     /// Where it came from, as the login limits count it (`ClientAddress.group`).
     let addressGroup: String
     /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not processed.
     let queuedAt = ContinuousClock.now
-    /// A sign-in to the operator console: a staff user's, answered with a cookie.
-    var forConsole = false
+    package var request: HTTPRequest { context.request }
 }
 
 /// A login's validated fields and the user they name.
-struct LoginAttempt {
-    let username: String
+package struct LoginAttempt: Sendable {
+    package let username: String
     let password: String
     /// nil for an unknown user: the decoy hash is checked instead.
     let user: UserRecord?
-    let client: JSONValue?
-    let addressGroup: String
+    package let client: JSONValue?
+    package let addressGroup: String
     /// Where it came from, kept with the token it gets.
-    let details: SessionDetails
+    package let details: SessionDetails
 }
 
 /// login/ (durin's LoginView) and issue/ (trusted issuance without a password).
@@ -36,22 +36,20 @@ extension API {
     /// flood from one address is refused before it queues for a hasher.
     /// An address nginx did not give (none, or not an address) still counts, in one
     /// shared group: nothing a request sends skips the limit.
-    func admitLogin(_ request: HTTPRequest, forConsole: Bool = false) throws(APIError) -> LoginJob {
-        let group = ClientAddress.group(request.remoteAddress)
+    func admitLogin(_ context: RequestContext) throws -> LoginJob {
+        let group = ClientAddress.group(context.request.remoteAddress)
         if let rate = config.loginRatePerAddress {
-            if let wait = try store({ () throws(StoreError) in try tokens.loginAddressCheck(addressGroup: group, rate: rate) }) {
-                logger.notice("login refused: too many attempts from one address", metadata: ["address": .string(group)])
-                throw .throttled(waitSeconds: wait)
+            if let wait = try tokens.loginAddressCheck(addressGroup: group, rate: rate) {
+                context.logger.notice("login refused: too many attempts from one address", metadata: ["address": .string(group)])
+                throw APIError.throttled(waitSeconds: wait)
             }
         }
-        var job = LoginJob(request: request, addressGroup: group)
-        job.forConsole = forConsole
-        return job
+        return LoginJob(context: context, addressGroup: group)
     }
 
     /// On the hasher: DRF's field validation, then the per-username limit and the
     /// user record (one Redis round trip).
-    func prepareLogin(_ job: LoginJob) throws(APIError) -> LoginAttempt {
+    func prepareLogin(_ job: LoginJob) throws -> LoginAttempt {
         let data = try Self.fields(job.request)
         // DRF's AuthTokenSerializer: field errors first, then the credentials.
         var errors: [APIError.FieldError] = []
@@ -69,17 +67,16 @@ extension API {
         case .success(let v): label = v
         case .failure(let m): errors.append(.init(field: "label", messages: [m.text]))
         }
-        if !errors.isEmpty { throw .fieldErrors(errors) }
+        if !errors.isEmpty { throw APIError.fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
-        guard Names.isValidUsername(username) else { throw .invalidCredentials }
-        let precheck = try store { () throws(StoreError) in
-            try tokens.loginPrecheck(username: username, addressGroup: job.addressGroup, pairRate: config.loginFailureRate,
+        guard Names.isValidUsername(username) else { throw APIError.invalidCredentials }
+        let precheck = try tokens.loginPrecheck(username: username, addressGroup: job.addressGroup, pairRate: config.loginFailureRate,
                                      userRate: config.loginFailureRatePerUser)
-        }
         switch precheck {
         case .limited(let wait):
-            logger.notice("login refused: too many attempts", metadata: ["user": .string(username), "address": .string(job.addressGroup)])
-            throw .throttled(waitSeconds: wait)
+            job.context.logger.notice("login refused: too many attempts",
+                                      metadata: ["user": .string(username), "address": .string(job.addressGroup)])
+            throw APIError.throttled(waitSeconds: wait)
         case .proceed(let user):
             return LoginAttempt(username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup,
                                 details: SessionDetails(address: job.request.remoteAddress, userAgent: job.request.userAgent, label: label))
@@ -88,31 +85,43 @@ extension API {
 
     /// The hasher's half: parse and prechecks (`prepareLogin`), then Django's
     /// ModelBackend checks the password first, then `is_active`; every failure gives
-    /// the same answer, and unknown users cost the same hash. Then durin checks the client.
-    public func completeLogin(_ job: LoginJob) -> HTTPResponse {
-        do throws(APIError) {
-            // nginx stops waiting at fastcgi_read_timeout; work after that is wasted.
-            if ContinuousClock.now - job.queuedAt > .seconds(config.loginDeadlineSeconds) {
-                logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE")
-                throw .busy
-            }
-            let attempt = try prepareLogin(job)
-            let started = slot != nil ? ContinuousClock.now : nil
-            let matches = checkPassword(attempt)
-            if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
-            guard matches, let user = attempt.user, user.isActive else {
-                logger.info("login failed", metadata: ["user": .string(attempt.username)])
-                try store { () throws(StoreError) in try tokens.loginFailed(username: attempt.username) }
-                throw .invalidCredentials
-            }
-            upgradeHashIfNeeded(user, password: attempt.password)
-            if job.forConsole { return try consoleSignIn(user, job: job, details: attempt.details) }
-            return try issueToken(for: user, client: try Self.clientName(attempt.client), event: "login",
-                                  clearingFailuresFrom: attempt.addressGroup, details: attempt.details)
+    /// the same answer, and unknown users cost the same hash. Then the route's
+    /// completion (login/: durin checks the client and issues the token). The
+    /// answer is finished (the group's headers) and counted here.
+    package func completeLogin(_ job: LoginJob) -> HTTPResponse {
+        let context = job.context
+        tokens.trace = context.request.requestID ?? ""
+        admin.trace = tokens.trace
+        let response: HTTPResponse
+        do {
+            response = try checkLogin(job)
         } catch {
-            let response = error.response(authSchemes: config.authSchemes)
-            return job.forConsole ? Self.secured(response) : response
+            response = answer(for: error, context)
         }
+        let finished = finish(response, context)
+        count(finished, context)
+        return finished
+    }
+
+    private func checkLogin(_ job: LoginJob) throws -> HTTPResponse {
+        let context = job.context
+        guard case .login(let completion)? = context.route?.spec.action else { throw APIError.internalError }
+        // nginx stops waiting at fastcgi_read_timeout; work after that is wasted.
+        if ContinuousClock.now - job.queuedAt > .seconds(config.loginDeadlineSeconds) {
+            context.logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE")
+            throw APIError.busy
+        }
+        let attempt = try prepareLogin(job)
+        let started = slot != nil ? ContinuousClock.now : nil
+        let matches = checkPassword(context, attempt)
+        if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
+        guard matches, let user = attempt.user, user.isActive else {
+            context.logger.info("login failed", metadata: ["user": .string(attempt.username)])
+            try tokens.loginFailed(username: attempt.username)
+            throw APIError.invalidCredentials
+        }
+        upgradeHashIfNeeded(context, user, password: attempt.password)
+        return try completion(self, context, attempt, user)
     }
 
     /// The password check, costing the same whatever the user: an unknown user, an
@@ -122,11 +131,11 @@ extension API {
     /// A stored hash above DURIN_PASSWORD_ITERATIONS_MAX is not computed at all (one
     /// at 10^8 iterations would cost a hundred normal checks): the decoy is checked
     /// instead, and the login fails like any other.
-    func checkPassword(_ attempt: LoginAttempt) -> Bool {
+    func checkPassword(_ context: RequestContext, _ attempt: LoginAttempt) -> Bool {
         let stored = attempt.user?.passwordHash ?? ""
         guard let iterations = PasswordHasher.iterations(of: stored), iterations <= config.passwordIterationsMax else {
             if let user = attempt.user, let n = PasswordHasher.iterations(of: stored) {
-                logger.warning("stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
+                context.logger.warning("stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
                                metadata: ["user": .string(user.username), "iterations": "\(n)"])
             }
             _ = PasswordHasher.verify(attempt.password, against: settings.decoyHash)
@@ -142,14 +151,14 @@ extension API {
     /// Django's `must_update`: after a successful login, a hash at another iteration
     /// count (an imported one, or one made before DURIN_PASSWORD_ITERATIONS changed) is
     /// replaced by one at the configured count. A failure here only logs.
-    func upgradeHashIfNeeded(_ user: UserRecord, password: String) {
+    func upgradeHashIfNeeded(_ context: RequestContext, _ user: UserRecord, password: String) {
         let old = user.passwordHash
         guard let n = PasswordHasher.iterations(of: old), n != config.passwordIterations else { return }
         let new = PasswordHasher(iterations: config.passwordIterations).hash(password)
         do {
             try tokens.upgradePasswordHash(user: user.username, from: old, to: new)
         } catch {
-            logger.warning("could not upgrade a password hash", metadata: ["user": .string(user.username), "error": .string(error.description)])
+            context.logger.warning("could not upgrade a password hash", metadata: ["user": .string(user.username), "error": .string(error.description)])
         }
     }
 
@@ -158,66 +167,57 @@ extension API {
     /// only for a caller with an issuer key (`Authorization: Issuer <key>`, made by
     /// `durinctl issuer add`) that may issue for that client. Position alone (the
     /// location, the FastCGI socket) is not trusted.
-    func issue(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
+    func issue(_ context: RequestContext) throws -> HTTPResponse {
+        let request = context.request
         guard case .token(let key) = try AuthorizationHeader.parse(request.authorization, prefix: "Issuer") else {
-            throw .notAuthenticated
+            throw APIError.notAuthenticated
         }
-        guard let issuer = try store({ () throws(StoreError) in try tokens.issuer(key: key) }) else {
-            logger.notice("issue/ refused: unknown issuer key")
-            throw .invalidToken
+        guard let issuer = try tokens.issuer(key: key) else {
+            context.logger.notice("issue/ refused: unknown issuer key")
+            throw APIError.invalidToken
         }
         let data = try Self.fields(request)
         let username: String
         switch CharField.validate(data["username"], trimWhitespace: true) {
         case .success(let v): username = v
-        case .failure(let m): throw .fieldErrors([.init(field: "username", messages: [m.text])])
+        case .failure(let m): throw APIError.fieldErrors([.init(field: "username", messages: [m.text])])
         }
         let label: String?
         switch Self.label(data["label"]) {
         case .success(let v): label = v
-        case .failure(let m): throw .fieldErrors([.init(field: "label", messages: [m.text])])
+        case .failure(let m): throw APIError.fieldErrors([.init(field: "label", messages: [m.text])])
         }
         guard Names.isValidUsername(username),
-              let user = try store({ () throws(StoreError) in try admin.user(named: username) }), user.isActive else {
-            throw .invalidCredentials
+              let user = try admin.user(named: username), user.isActive else {
+            throw APIError.invalidCredentials
         }
         let client = try Self.clientName(data["client"])
         guard issuer.mayIssue(for: client) else {
-            logger.notice("issue/ refused: client not allowed for this issuer", metadata: ["issuer": .string(issuer.name), "client": .string(client)])
-            throw .permissionDenied
+            context.logger.notice("issue/ refused: client not allowed for this issuer",
+                                  metadata: ["issuer": .string(issuer.name), "client": .string(client)])
+            throw APIError.permissionDenied
         }
-        return try issueToken(for: user, client: client, event: "token_issued", issuer: issuer.name,
+        return try issueToken(context, for: user, client: client, event: "token_issued", issuer: issuer.name,
                               details: SessionDetails(address: request.remoteAddress, userAgent: request.userAgent, label: label))
     }
 
-    private func issueToken(for user: UserRecord, client: String, event: String, issuer: String? = nil,
-                            clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails) throws(APIError) -> HTTPResponse {
+    func issueToken(_ context: RequestContext, for user: UserRecord, client: String, event: String, issuer: String? = nil,
+                            clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails) throws -> HTTPResponse {
         let mode = loginMode
-        let outcome = try store { () throws(StoreError) in
-            try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer,
-                             clearingFailuresFrom: addressGroup, details: details)
-        }
+        let outcome = try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer,
+                             clearingFailuresFrom: addressGroup, details: details, now: context.now)
         switch outcome {
-        case .failure(.noClient): throw .noClientWithName
-        case .failure(.userInactive), .failure(.alreadyExists): throw .invalidCredentials
+        case .failure(.noClient): throw APIError.noClientWithName
+        case .failure(.userInactive), .failure(.alreadyExists): throw APIError.invalidCredentials
         case .success(let issued):
-            if issued.outcome != .existing { slot?.tokenIssued(client: client) }
-            logger.info("\(event)", metadata: ["user": .string(user.username), "client": .string(client),
+            if issued.outcome != .existing { context.slot?.tokenIssued(client: client) }
+            context.logger.info("\(event)", metadata: ["user": .string(user.username), "client": .string(client),
                                                "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue),
                                                "issuer": .string(issuer ?? "")])
             var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry)), ("token", .string(issued.token.value))]
             if !config.userFields.isEmpty { body.append(("user", userJSON(user))) }
             return .json(200, .object(body))
         }
-    }
-
-    /// The body as named fields; a JSON value that is not an object is DRF's error.
-    static func fields(_ request: HTTPRequest) throws(APIError) -> RequestData {
-        let data = try RequestData.decode(contentType: request.contentType, body: request.body)
-        if case .notAnObject(let type) = data {
-            throw .fieldErrors([.init(field: "non_field_errors", messages: ["Invalid data. Expected a dictionary, but got \(type)."])])
-        }
-        return data
     }
 
     /// The optional `label` of a login or issuance: the user's own name for the
@@ -240,7 +240,7 @@ extension API {
 
     /// durin's `get_client_obj`: a falsy value is "not specified"; anything else is
     /// looked up by name.
-    static func clientName(_ value: JSONValue?) throws(APIError) -> String {
+    package static func clientName(_ value: JSONValue?) throws(APIError) -> String {
         switch value {
         case nil, .null?, .bool(false)?: throw .noClientSpecified
         case .string(let s)?:

@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check lint format test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -39,10 +39,18 @@ run: build
 
 # The quick loop: the unit tests and the store's tests against a redis-server of their
 # own, without nginx or the responder (well under a minute after a build).
-check:
-	scripts/embed-console-assets.py --check
+check: lint
 	swift build --build-tests
 	swift test --skip-build --skip DurinIntegrationTests
+
+# The code's form, in seconds: swift-format (the toolchain's, with .swift-format) and
+# the console's embedded files against Assets/. `make format` rewrites the code.
+lint:
+	swift format lint --strict --recursive Sources Tests Fuzz Package.swift
+	scripts/embed-console-assets.py --check
+
+format:
+	swift format format --in-place --recursive Sources Tests Fuzz Package.swift
 
 # The whole suite, its independent parts at once (most of their time is spent waiting
 # for servers, failovers and restarts): the unit and end-to-end tests through real
@@ -50,7 +58,7 @@ check:
 # and the Debian package under a real systemd (needs root). Everything is built first
 # (the static binaries for the install and the package in their own scratch folder),
 # so no build runs while the tests run. Each part's output is printed whole.
-test:
+test: lint
 	$(MAKE) build-static CONFIG=debug
 	swift build --build-tests
 	$(MAKE) --output-sync=target -j2 test-e2e test-lane2

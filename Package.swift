@@ -65,8 +65,10 @@ let package = Package(
         // responder's router, its page, style and script embedded from Assets/.
         .target(
             name: "DurinConsole",
-            dependencies: ["DurinCore", "DurinHTTP", "DurinStore", "DurinServer", "Codecs", "RedisClient",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "DurinCore", "DurinHTTP", "DurinStore", "DurinServer", "Codecs", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Assets"]),
         .executableTarget(name: "durin-fcgi", dependencies: ["DurinServer", "DurinConsole"]),
         .executableTarget(
@@ -86,15 +88,19 @@ let package = Package(
         // and the responder's routes in process (RouteClient) with a clock to move.
         .target(
             name: "DurinTestSupport",
-            dependencies: ["RedisClient", "DurinCore", "DurinHTTP", "DurinStore", "DurinServer",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "RedisClient", "DurinCore", "DurinHTTP", "DurinStore", "DurinServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/DurinTestSupport"),
         // Routes in process: the route table, and every route's answers through the
         // API against a real redis-server, without FastCGI or nginx.
         .testTarget(
             name: "DurinServerTests",
-            dependencies: ["DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "RedisClient", "DurinTestSupport",
-                           .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "DurinServer", "DurinCore", "DurinHTTP", "DurinStore", "RedisClient", "DurinTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The operator console's routes in process, through the same router.
         .testTarget(
             name: "DurinConsoleTests",
@@ -114,7 +120,10 @@ let package = Package(
         // End to end: nginx, durin-fcgi and redis-server started by scripts/devstack.sh.
         .testTarget(
             name: "DurinIntegrationTests",
-            dependencies: ["DurinCore", "DurinStore", "RedisClient", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "DurinCore", "DurinStore", "RedisClient", "DurinTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -123,8 +132,9 @@ let package = Package(
 // says `any`, and an import is internal unless a declaration's signature needs it
 // (`package import`).
 for target in package.targets where target.type != .system {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("ExistentialAny"),
-        .enableUpcomingFeature("InternalImportsByDefault"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+        ]
 }

@@ -19,8 +19,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     if group.hasPrefix("v6:") {
         // The /64 itself, written out, is in its own group.
         let prefix = String(group.dropFirst(3).dropLast(4))
-        precondition(ClientAddress.group(prefix + ":1") == group || ClientAddress.group(prefix + "::1") == group,
-                     "\(text) -> \(group)")
+        precondition(
+            ClientAddress.group(prefix + ":1") == group || ClientAddress.group(prefix + "::1") == group,
+            "\(text) -> \(group)")
     }
     return 0
 }

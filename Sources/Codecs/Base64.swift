@@ -10,7 +10,9 @@ package enum Base64 {
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var i = 0
         while i < bytes.count {
-            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            let b0 = bytes[i]
+            let b1 = i + 1 < bytes.count ? bytes[i + 1] : 0
+            let b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
             out.append(alphabet[Int(b0 >> 2)])
             out.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
             out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
@@ -23,14 +25,15 @@ package enum Base64 {
     /// RFC 4648's URL- and filename-safe form (`-` and `_` for `+` and `/`), without
     /// padding: names made of it need no quoting in Redis keys or a shell.
     package static func encodeURLSafe(_ bytes: [UInt8]) -> String {
-        String(encode(bytes).compactMap { c -> Character? in
-            switch c {
-            case "+": return "-"
-            case "/": return "_"
-            case "=": return nil
-            default: return c
-            }
-        })
+        String(
+            encode(bytes).compactMap { c -> Character? in
+                switch c {
+                case "+": return "-"
+                case "/": return "_"
+                case "=": return nil
+                default: return c
+                }
+            })
     }
 
     /// Each byte's 6-bit value, 0xFF for bytes outside the alphabet; built once.

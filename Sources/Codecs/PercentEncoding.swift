@@ -14,7 +14,8 @@ package enum PercentEncoding {
             if plusIsSpace, b == UInt8(ascii: "+") {
                 out.append(0x20)
             } else if b == UInt8(ascii: "%"), i + 2 < bytes.count,
-                      let hi = Hex.value(of: bytes[i + 1]), let lo = Hex.value(of: bytes[i + 2]) {
+                let hi = Hex.value(of: bytes[i + 1]), let lo = Hex.value(of: bytes[i + 2])
+            {
                 out.append(hi << 4 | lo)
                 i += 2
             } else {

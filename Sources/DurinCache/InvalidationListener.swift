@@ -18,8 +18,10 @@ package struct InvalidationListener: Sendable {
     /// so a healthy but idle server never lets the cache lapse.
     var pingMillis: Int { Int(max(50, cache.silenceMillis / 3)) }
 
-    package init(endpoint: RedisEndpoint, cache: VerificationCache,
-                restored: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void) {
+    package init(
+        endpoint: RedisEndpoint, cache: VerificationCache,
+        restored: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void
+    ) {
         self.endpoint = endpoint
         self.cache = cache
         self.restored = restored

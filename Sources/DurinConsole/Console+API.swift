@@ -1,8 +1,8 @@
 import Codecs
 import DurinCore
 import DurinHTTP
-import DurinStore
 import DurinServer
+import DurinStore
 import RedisClient
 
 /// The console's JSON, under `api/` of its location: what each page reads, and the
@@ -14,12 +14,16 @@ extension API {
         var members: [(String, JSONValue)] = [("time", .number(String(context.now)))]
         if let census = settings.census {
             let counts = census.counts()
-            members.append(("tokens", .object([
-                ("by_client", .object(counts.byClient.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })),
-                ("counted_at", counts.countedAt.map { .string(ExpiryFormat().format($0)) } ?? .null),
-                ("counting", .bool(counts.counting)),
-                ("problem", counts.problem.map { .string($0) } ?? .null),
-            ])))
+            members.append(
+                (
+                    "tokens",
+                    .object([
+                        ("by_client", .object(counts.byClient.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })),
+                        ("counted_at", counts.countedAt.map { .string(ExpiryFormat().format($0)) } ?? .null),
+                        ("counting", .bool(counts.counting)),
+                        ("problem", counts.problem.map { .string($0) } ?? .null),
+                    ])
+                ))
         }
         func counters(_ summary: Metrics.Summary) -> JSONValue {
             .object([
@@ -32,9 +36,14 @@ extension API {
         if let metrics {
             members.append(("counters", counters(metrics.summary())))
             // This responder's counters every 15 s over the last ten minutes: the charts.
-            members.append(("history", .array(metrics.history().map { sample in
-                .object([("time", .number(String(sample.time))), ("counters", counters(sample.summary))])
-            })))
+            members.append(
+                (
+                    "history",
+                    .array(
+                        metrics.history().map { sample in
+                            .object([("time", .number(String(sample.time))), ("counters", counters(sample.summary))])
+                        })
+                ))
         }
         members.append(("redis", redisInfo()))
         return .object(members)
@@ -55,8 +64,10 @@ extension API {
                 if pair.count == 2 { fields[String(pair[0])] = String(pair[1]) }
             }
         }
-        let wanted = ["used_memory", "used_memory_human", "maxmemory", "maxmemory_human", "maxmemory_policy", "aof_enabled",
-                      "aof_last_write_status", "rdb_last_bgsave_status", "rdb_changes_since_last_save", "loading"]
+        let wanted = [
+            "used_memory", "used_memory_human", "maxmemory", "maxmemory_human", "maxmemory_policy", "aof_enabled",
+            "aof_last_write_status", "rdb_last_bgsave_status", "rdb_changes_since_last_save", "loading",
+        ]
         return .object([("available", .bool(true))] + wanted.compactMap { key in fields[key].map { (key, .string($0)) } })
     }
 
@@ -76,11 +87,15 @@ extension API {
         guard let user = try admin.user(named: name) else { throw APIError.notFound }
         let sessions = try tokens.sessions(user: name)
         let iso = ExpiryFormat()
-        return .object(RecordJSON.user(user) + [
-            ("created", user.profile["created"].flatMap { EpochMillis($0) }.map { .string(iso.format($0)) } ?? .null),
-            ("profile", .object(user.profile.filter { $0.key != "created" }.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-            ("sessions", .array(sessions.map { .object(RecordJSON.session($0.record, time: iso.format)) })),
-        ])
+        return .object(
+            RecordJSON.user(user) + [
+                ("created", user.profile["created"].flatMap { EpochMillis($0) }.map { .string(iso.format($0)) } ?? .null),
+                (
+                    "profile",
+                    .object(user.profile.filter { $0.key != "created" }.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+                ),
+                ("sessions", .array(sessions.map { .object(RecordJSON.session($0.record, time: iso.format)) })),
+            ])
     }
 
     /// One session by id (`{"id": n}`), or all of the user's.
@@ -117,12 +132,14 @@ extension API {
     func clientList() throws -> JSONValue {
         let clients = try admin.clients()
         let counts = settings.census?.counts()
-        return .array(clients.map { c in
-            .object(RecordJSON.client(c, time: ExpiryFormat().format) + [
-                ("tokens", counts?.byClient[c.name].map { .number(String($0)) } ?? .null),
-                ("counted_at", counts?.countedAt.map { .string(ExpiryFormat().format($0)) } ?? .null),
-            ])
-        })
+        return .array(
+            clients.map { c in
+                .object(
+                    RecordJSON.client(c, time: ExpiryFormat().format) + [
+                        ("tokens", counts?.byClient[c.name].map { .number(String($0)) } ?? .null),
+                        ("counted_at", counts?.countedAt.map { .string(ExpiryFormat().format($0)) } ?? .null),
+                    ])
+            })
     }
 
     /// The fields of a client form: each may be absent (unchanged) or invalid (a
@@ -144,19 +161,25 @@ extension API {
             }
         }
         if let ttl = text("token_ttl"), !ttl.isEmpty {
-            if let parsed = TokenTTL.parse(ttl) { fields.ttl = parsed } else {
+            if let parsed = TokenTTL.parse(ttl) {
+                fields.ttl = parsed
+            } else {
                 errors.append(.init(field: "token_ttl", messages: ["Enter a duration such as 86400, 30m, 12h, 7d, or never."]))
             }
         }
         if let rate = text("throttle_rate") {
-            if rate.isEmpty || rate == "none" { fields.throttle = .some(nil) } else if let parsed = ThrottleRate.parse(rate) {
+            if rate.isEmpty || rate == "none" {
+                fields.throttle = .some(nil)
+            } else if let parsed = ThrottleRate.parse(rate) {
                 fields.throttle = .some(parsed)
             } else {
                 errors.append(.init(field: "throttle_rate", messages: ["Enter a rate such as 100/m, or leave it empty."]))
             }
         }
         if let idle = text("idle_timeout") {
-            if idle.isEmpty || idle == "none" { fields.idle = .some(nil) } else if let parsed = DurationSpec.parse(idle) {
+            if idle.isEmpty || idle == "none" {
+                fields.idle = .some(nil)
+            } else if let parsed = DurationSpec.parse(idle) {
                 fields.idle = .some(parsed.seconds)
             } else {
                 errors.append(.init(field: "idle_timeout", messages: ["Enter a duration such as 30m or 2h, or leave it empty."]))
@@ -172,8 +195,9 @@ extension API {
             throw APIError.fieldErrors([.init(field: "name", messages: ["Enter a name of letters, digits and . _ - @ + (at most 64)."])])
         }
         let fields = try clientFields(body)
-        let record = ClientRecord(name: name, tokenTTL: fields.ttl ?? config.defaultTokenTTL, throttleRate: fields.throttle ?? nil,
-                                  created: context.now, idleTimeout: fields.idle ?? nil)
+        let record = ClientRecord(
+            name: name, tokenTTL: fields.ttl ?? config.defaultTokenTTL, throttleRate: fields.throttle ?? nil,
+            created: context.now, idleTimeout: fields.idle ?? nil)
         try admin.addClient(record)
         try recordAction(context, session, "client_add", target: name, client: name)
         return .json(201, ["name": .string(name)])
@@ -198,9 +222,10 @@ extension API {
 
     func issuerList() throws -> JSONValue {
         let issuers = try admin.issuers()
-        return .array(issuers.map { i in
-            ["name": .string(i.name), "clients": .array(i.clients.map { .string($0) })]
-        })
+        return .array(
+            issuers.map { i in
+                ["name": .string(i.name), "clients": .array(i.clients.map { .string($0) })]
+            })
     }
 
     func addIssuer(_ context: RequestContext, session: ConsoleSession) throws -> HTTPResponse {
@@ -235,18 +260,25 @@ extension API {
         let matching = recent.reversed().filter { e in
             (user?.isEmpty != false || e["user"] == user) && (type?.isEmpty != false || e["type"] == type)
         }
-        return .array(matching.prefix(min(max(limit, 1), 500)).map { e in
-            .object([("id", .string(e.id))] + e.fields.map { ($0.0, .string($0.1)) })
-        })
+        return .array(
+            matching.prefix(min(max(limit, 1), 500)).map { e in
+                .object([("id", .string(e.id))] + e.fields.map { ($0.0, .string($0.1)) })
+            })
     }
 
     // MARK: Helpers
 
     /// Every console action is an event naming the staff user who did it.
-    func recordAction(_ context: RequestContext, _ session: ConsoleSession, _ action: String, target: String,
-                      client: String = "") throws {
-        context.logger.notice("console action", metadata: ["staff": .string(session.user.username), "action": .string(action),
-                                                            "target": .string(target)])
+    func recordAction(
+        _ context: RequestContext, _ session: ConsoleSession, _ action: String, target: String,
+        client: String = ""
+    ) throws {
+        context.logger.notice(
+            "console action",
+            metadata: [
+                "staff": .string(session.user.username), "action": .string(action),
+                "target": .string(target),
+            ])
         try admin.recordEvent(kind: "console", user: session.user.username, client: client, reason: "\(action) \(target)")
     }
 }

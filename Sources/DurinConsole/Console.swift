@@ -1,8 +1,8 @@
 import Codecs
 import DurinCore
 package import DurinHTTP
-import DurinStore
 package import DurinServer
+import DurinStore
 
 /// The operator console (docs/console.md): a page for staff users, served where
 /// nginx sets DURIN_CONSOLE (durin-console.conf), and the JSON it reads and writes
@@ -25,48 +25,78 @@ package enum Console {
             RouteSpec("console_page", .fixed(""), methods: ["GET", "HEAD"], .open { _, _ in asset(ConsoleAssets.page) }),
             RouteSpec("console_script", .fixed("console.js"), methods: ["GET", "HEAD"], .open { _, _ in asset(ConsoleAssets.script) }),
             RouteSpec("console_style", .fixed("console.css"), methods: ["GET", "HEAD"], .open { _, _ in asset(ConsoleAssets.style) }),
-            RouteSpec("console_sign_in", .pattern(["api", "session"]), methods: ["POST"], .login { api, context, attempt, user in
-                try api.consoleSignIn(context, user, details: attempt.details)
-            }),
-            RouteSpec("console_me", .pattern(["api", "me"]), methods: ["GET", "HEAD"], signedIn { api, _, session in
-                .json(200, ["user": .string(session.user.username), "csrf": .string(session.csrf),
-                            "client": .string(api.config.consoleClientName), "expiry": api.expiryJSON(session.record.expiry)])
-            }),
-            RouteSpec("console_sign_out", .pattern(["api", "session", "end"]), methods: ["POST"], signedIn { api, context, session in
-                _ = try api.tokens.revoke(digest: session.record.digest, reason: "console_sign_out")
-                return HTTPResponse(status: 204, headers: [("Set-Cookie", sessionCookie("", request: context.request, clear: true))])
-            }),
-            RouteSpec("console_overview", .pattern(["api", "overview"]), methods: ["GET", "HEAD"], signedIn { api, context, _ in
-                .json(200, api.overview(context))
-            }),
-            RouteSpec("console_users", .pattern(["api", "users"]), methods: ["GET", "HEAD"], signedIn { api, context, _ in
-                let query = queryItems(context.request.browser?.query ?? "")
-                return .json(200, try api.users(prefix: query["prefix"] ?? "", limit: Int(query["limit"] ?? "") ?? 50))
-            }),
-            RouteSpec("console_user", .pattern(["api", "users", nil]), methods: ["GET", "HEAD"], signedIn { api, context, _ in
-                .json(200, try api.userDetail(parameter(context)))
-            }),
-            RouteSpec("console_user_revoke", .pattern(["api", "users", nil, "revoke"]), methods: ["POST"],
-                      signedIn { api, context, session in try api.revokeSessions(context, parameter(context), session: session) }),
-            RouteSpec("console_user_active", .pattern(["api", "users", nil, "active"]), methods: ["POST"],
-                      signedIn { api, context, session in try api.setActive(context, parameter(context), session: session) }),
-            RouteSpec("console_clients", .pattern(["api", "clients"]), methods: ["GET", "HEAD", "POST"], signedIn { api, context, session in
-                context.request.method.uppercased() == "POST" ? try api.addClient(context, session: session) : .json(200, try api.clientList())
-            }),
-            RouteSpec("console_client", .pattern(["api", "clients", nil]), methods: ["POST"], signedIn { api, context, session in
-                try api.editClient(context, parameter(context), session: session)
-            }),
-            RouteSpec("console_client_remove", .pattern(["api", "clients", nil, "remove"]), methods: ["POST"],
-                      signedIn { api, context, session in try api.removeClient(context, parameter(context), session: session) }),
-            RouteSpec("console_issuers", .pattern(["api", "issuers"]), methods: ["GET", "HEAD", "POST"], signedIn { api, context, session in
-                context.request.method.uppercased() == "POST" ? try api.addIssuer(context, session: session) : .json(200, try api.issuerList())
-            }),
-            RouteSpec("console_issuer_remove", .pattern(["api", "issuers", nil, "remove"]), methods: ["POST"],
-                      signedIn { api, context, session in try api.removeIssuer(context, parameter(context), session: session) }),
-            RouteSpec("console_events", .pattern(["api", "events"]), methods: ["GET", "HEAD"], signedIn { api, context, _ in
-                let query = queryItems(context.request.browser?.query ?? "")
-                return .json(200, try api.events(user: query["user"], type: query["type"], limit: Int(query["limit"] ?? "") ?? 100))
-            }),
+            RouteSpec(
+                "console_sign_in", .pattern(["api", "session"]), methods: ["POST"],
+                .login { api, context, attempt, user in
+                    try api.consoleSignIn(context, user, details: attempt.details)
+                }),
+            RouteSpec(
+                "console_me", .pattern(["api", "me"]), methods: ["GET", "HEAD"],
+                signedIn { api, _, session in
+                    .json(
+                        200,
+                        [
+                            "user": .string(session.user.username), "csrf": .string(session.csrf),
+                            "client": .string(api.config.consoleClientName), "expiry": api.expiryJSON(session.record.expiry),
+                        ])
+                }),
+            RouteSpec(
+                "console_sign_out", .pattern(["api", "session", "end"]), methods: ["POST"],
+                signedIn { api, context, session in
+                    _ = try api.tokens.revoke(digest: session.record.digest, reason: "console_sign_out")
+                    return HTTPResponse(status: 204, headers: [("Set-Cookie", sessionCookie("", request: context.request, clear: true))])
+                }),
+            RouteSpec(
+                "console_overview", .pattern(["api", "overview"]), methods: ["GET", "HEAD"],
+                signedIn { api, context, _ in
+                    .json(200, api.overview(context))
+                }),
+            RouteSpec(
+                "console_users", .pattern(["api", "users"]), methods: ["GET", "HEAD"],
+                signedIn { api, context, _ in
+                    let query = queryItems(context.request.browser?.query ?? "")
+                    return .json(200, try api.users(prefix: query["prefix"] ?? "", limit: Int(query["limit"] ?? "") ?? 50))
+                }),
+            RouteSpec(
+                "console_user", .pattern(["api", "users", nil]), methods: ["GET", "HEAD"],
+                signedIn { api, context, _ in
+                    .json(200, try api.userDetail(parameter(context)))
+                }),
+            RouteSpec(
+                "console_user_revoke", .pattern(["api", "users", nil, "revoke"]), methods: ["POST"],
+                signedIn { api, context, session in try api.revokeSessions(context, parameter(context), session: session) }),
+            RouteSpec(
+                "console_user_active", .pattern(["api", "users", nil, "active"]), methods: ["POST"],
+                signedIn { api, context, session in try api.setActive(context, parameter(context), session: session) }),
+            RouteSpec(
+                "console_clients", .pattern(["api", "clients"]), methods: ["GET", "HEAD", "POST"],
+                signedIn { api, context, session in
+                    context.request.method.uppercased() == "POST"
+                        ? try api.addClient(context, session: session) : .json(200, try api.clientList())
+                }),
+            RouteSpec(
+                "console_client", .pattern(["api", "clients", nil]), methods: ["POST"],
+                signedIn { api, context, session in
+                    try api.editClient(context, parameter(context), session: session)
+                }),
+            RouteSpec(
+                "console_client_remove", .pattern(["api", "clients", nil, "remove"]), methods: ["POST"],
+                signedIn { api, context, session in try api.removeClient(context, parameter(context), session: session) }),
+            RouteSpec(
+                "console_issuers", .pattern(["api", "issuers"]), methods: ["GET", "HEAD", "POST"],
+                signedIn { api, context, session in
+                    context.request.method.uppercased() == "POST"
+                        ? try api.addIssuer(context, session: session) : .json(200, try api.issuerList())
+                }),
+            RouteSpec(
+                "console_issuer_remove", .pattern(["api", "issuers", nil, "remove"]), methods: ["POST"],
+                signedIn { api, context, session in try api.removeIssuer(context, parameter(context), session: session) }),
+            RouteSpec(
+                "console_events", .pattern(["api", "events"]), methods: ["GET", "HEAD"],
+                signedIn { api, context, _ in
+                    let query = queryItems(context.request.browser?.query ?? "")
+                    return .json(200, try api.events(user: query["user"], type: query["type"], limit: Int(query["limit"] ?? "") ?? 100))
+                }),
         ],
         authScheme: "Cookie", wrongMethod: .notFound,
         admit: { api, context in
@@ -88,7 +118,8 @@ package enum Console {
             let session = try api.consoleSession(context)
             if context.request.method.uppercased() == "POST" {
                 guard let sent = context.request.browser?.csrf,
-                      constantTimeEquals(Array(sent.utf8), Array(session.csrf.utf8)) else { throw APIError.csrfFailed }
+                    constantTimeEquals(Array(sent.utf8), Array(session.csrf.utf8))
+                else { throw APIError.csrfFailed }
             }
             return try handler(api, context, session)
         }
@@ -148,8 +179,11 @@ package enum Console {
     /// The headers every console answer carries: its own script and style only, no
     /// framing, no sniffing, no referrer, no caching of what may name users.
     static let securityHeaders: [(String, String)] = [
-        ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-            + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
         ("X-Frame-Options", "DENY"),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
@@ -224,8 +258,10 @@ extension API {
         let client = config.consoleClientName
         if try admin.client(named: client) == nil {
             do {
-                try admin.addClient(ClientRecord(name: client, tokenTTL: .seconds(3600), throttleRate: nil,
-                                                 created: context.now, idleTimeout: 900))
+                try admin.addClient(
+                    ClientRecord(
+                        name: client, tokenTTL: .seconds(3600), throttleRate: nil,
+                        created: context.now, idleTimeout: 900))
             } catch .store(let error) {
                 throw error
             } catch {
@@ -238,7 +274,8 @@ extension API {
         context.logger.info("console sign-in", metadata: ["user": .string(user.username), "session": "\(issued.record.id)"])
         let csrf = try tokens.mac(purpose: "console-csrf", issued.record.digest)
         let cookie = Console.sessionCookie(issued.token.value, request: context.request)
-        return .json(200, ["user": .string(user.username), "csrf": .string(csrf), "expiry": expiryJSON(issued.record.expiry)],
-                     headers: [("Set-Cookie", cookie)])
+        return .json(
+            200, ["user": .string(user.username), "csrf": .string(csrf), "expiry": expiryJSON(issued.record.expiry)],
+            headers: [("Set-Cookie", cookie)])
     }
 }

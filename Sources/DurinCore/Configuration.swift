@@ -1,4 +1,5 @@
 import Codecs
+
 /// Every setting, read once from the environment at start and validated there:
 /// a bad value stops the process with a message naming the variable.
 ///

@@ -23,8 +23,10 @@ package enum DjangoFormats {
             return true
         }
         guard let year = number(4), take("-"), let month = number(2), take("-"), let day = number(2),
-              take("T") || take(" "), let hour = number(2), take(":"), let minute = number(2) else { return nil }
-        var second = 0, millis = 0
+            take("T") || take(" "), let hour = number(2), take(":"), let minute = number(2)
+        else { return nil }
+        var second = 0
+        var millis = 0
         if take(":") {
             guard let sec = number(2) else { return nil }
             second = sec
@@ -45,7 +47,8 @@ package enum DjangoFormats {
             offsetSeconds = (h * 3600 + m * 60) * (sign == "-" ? -1 : 1)
         }
         guard s.isEmpty, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-              hour < 24, minute < 60, second < 60 else { return nil }
+            hour < 24, minute < 60, second < 60
+        else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetSeconds)
         return seconds * 1000 + Int64(millis)
@@ -73,9 +76,10 @@ package enum DjangoFormats {
         }
         let parts = clock.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, let h = Int64(parts[0]), let m = Int64(parts[1]), (0..<24).contains(h), (0..<60).contains(m),
-              parts[0].allSatisfy(\.isASCIIDigit), parts[1].count == 2, parts[1].allSatisfy(\.isASCIIDigit),
-              let s = decimalSeconds(parts[2]), s < 60, parts[2].prefix(while: \.isASCIIDigit).count == 2,
-              days <= 100_000_000 else { return nil }
+            parts[0].allSatisfy(\.isASCIIDigit), parts[1].count == 2, parts[1].allSatisfy(\.isASCIIDigit),
+            let s = decimalSeconds(parts[2]), s < 60, parts[2].prefix(while: \.isASCIIDigit).count == 2,
+            days <= 100_000_000
+        else { return nil }
         let total = days * 86400 + h * 3600 + m * 60 + s
         return total >= 1 ? total : nil
     }

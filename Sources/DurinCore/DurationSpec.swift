@@ -13,14 +13,23 @@ package struct DurationSpec: Sendable, Equatable, CustomStringConvertible {
         let unit: Int64
         var digits = Substring(t)
         switch last {
-        case "s": unit = 1; digits = digits.dropLast()
-        case "m": unit = 60; digits = digits.dropLast()
-        case "h": unit = 3600; digits = digits.dropLast()
-        case "d": unit = 86400; digits = digits.dropLast()
+        case "s":
+            unit = 1
+            digits = digits.dropLast()
+        case "m":
+            unit = 60
+            digits = digits.dropLast()
+        case "h":
+            unit = 3600
+            digits = digits.dropLast()
+        case "d":
+            unit = 86400
+            digits = digits.dropLast()
         default: unit = 1
         }
         guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit), let n = Int64(digits), n > 0,
-              n <= Int64.max / unit / 1000 else { return nil }
+            n <= Int64.max / unit / 1000
+        else { return nil }
         return DurationSpec(seconds: n * unit)
     }
 

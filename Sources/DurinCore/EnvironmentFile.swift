@@ -18,7 +18,8 @@ package enum EnvironmentFile {
             // No process environment can hold a NUL; a file can, and a value with one
             // would be cut where it reaches C: the line is not a setting.
             guard !key.isEmpty, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }),
-                  !value.utf8.contains(0) else { continue }
+                !value.utf8.contains(0)
+            else { continue }
             values[key] = value
         }
         return values

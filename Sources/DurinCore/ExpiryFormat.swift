@@ -30,20 +30,31 @@ package struct ExpiryFormat: Sendable, Equatable {
                 var divisor = 1
                 for _ in 1..<width { divisor *= 10 }
                 var v = v
-                if v >= divisor * 10 { out.append(contentsOf: String(v).utf8); return }  // a year past 9999
+                if v >= divisor * 10 {
+                    out.append(contentsOf: String(v).utf8)
+                    return
+                }  // a year past 9999
                 while divisor > 0 {
                     out.append(UInt8(ascii: "0") + UInt8(v / divisor))
                     v %= divisor
                     divisor /= 10
                 }
             }
-            digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-            digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-            digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T"))
-            digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
-            digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":"))
+            digits(Int(tm.tm_year) + 1900, 4)
+            out.append(UInt8(ascii: "-"))
+            digits(Int(tm.tm_mon) + 1, 2)
+            out.append(UInt8(ascii: "-"))
+            digits(Int(tm.tm_mday), 2)
+            out.append(UInt8(ascii: "T"))
+            digits(Int(tm.tm_hour), 2)
+            out.append(UInt8(ascii: ":"))
+            digits(Int(tm.tm_min), 2)
+            out.append(UInt8(ascii: ":"))
             digits(Int(tm.tm_sec), 2)
-            if micros != 0 { out.append(UInt8(ascii: ".")); digits(micros, 6) }
+            if micros != 0 {
+                out.append(UInt8(ascii: "."))
+                digits(micros, 6)
+            }
             out.append(UInt8(ascii: "Z"))
             return String(decoding: out, as: UTF8.self)
         }

@@ -31,9 +31,10 @@ package enum Names {
 
     /// durin's `Client.name` is at most 64 characters; here also a key-safe word.
     package static func isValidClientName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.unicodeScalars.allSatisfy {
-            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-@+".unicodeScalars.contains($0)
-        }
+        !name.isEmpty && name.utf8.count <= 64
+            && name.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "._-@+".unicodeScalars.contains($0)
+            }
     }
 
     /// Profile field names (`--field KEY=VALUE`): lowercase identifiers, and not one of the

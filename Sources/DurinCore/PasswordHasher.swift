@@ -51,7 +51,8 @@ package struct PasswordHasher: Sendable {
         init?(_ encoded: String) {
             let parts = encoded.split(separator: "$", omittingEmptySubsequences: false)
             guard parts.count == 4, let n = Int(parts[1]), n > 0, n <= 100_000_000, !parts[2].isEmpty,
-                  let hash = Base64.decode(String(parts[3])), !hash.isEmpty else { return nil }
+                let hash = Base64.decode(String(parts[3])), !hash.isEmpty
+            else { return nil }
             switch parts[0] {
             case "pbkdf2_sha256": algorithm = .sha256
             case "pbkdf2_sha1": algorithm = .insecureSHA1
@@ -63,12 +64,15 @@ package struct PasswordHasher: Sendable {
         }
     }
 
-    private static func derive(password: String, salt: String, iterations: Int,
-                               algorithm: KDF.Insecure.PBKDF2.HashFunction) -> [UInt8] {
+    private static func derive(
+        password: String, salt: String, iterations: Int,
+        algorithm: KDF.Insecure.PBKDF2.HashFunction
+    ) -> [UInt8] {
         let length = algorithm == .insecureSHA1 ? 20 : 32
-        guard let key = try? KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: Array(salt.utf8), using: algorithm,
-            outputByteCount: length, unsafeUncheckedRounds: iterations)
+        guard
+            let key = try? KDF.Insecure.PBKDF2.deriveKey(
+                from: Array(password.utf8), salt: Array(salt.utf8), using: algorithm,
+                outputByteCount: length, unsafeUncheckedRounds: iterations)
         else { return [] }
         return key.withUnsafeBytes { Array($0) }
     }

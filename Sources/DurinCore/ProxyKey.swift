@@ -13,9 +13,10 @@ package enum ProxyKey {
     /// Long enough not to be guessed, and nothing nginx would read as syntax in a
     /// quoted param value (no quotes, `$`, `;`, braces or white space).
     package static func isWellFormed(_ key: String) -> Bool {
-        (32...256).contains(key.utf8.count) && key.utf8.allSatisfy {
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
-        }
+        (32...256).contains(key.utf8.count)
+            && key.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
+            }
     }
 
     /// Whether a request's DURIN_PROXY_KEY param is `key`, in time that does not

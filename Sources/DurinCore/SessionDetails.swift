@@ -37,7 +37,7 @@ package struct SessionDetails: Sendable, Equatable {
     static func address(_ raw: String) -> String? {
         let bytes = raw.utf8
         guard !bytes.isEmpty, bytes.count <= addressLimit,
-              bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) || $0 == 0x2E || $0 == 0x3A })
+            bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) || $0 == 0x2E || $0 == 0x3A })
         else { return nil }
         return raw
     }
@@ -54,7 +54,8 @@ package struct SessionDetails: Sendable, Equatable {
         cleaned.reserveCapacity(min(raw.utf8.count, 512))
         for scalar in raw.unicodeScalars.prefix(512) {
             let category = scalar.properties.generalCategory
-            let blank = scalar.properties.isWhitespace || category == .control || category == .format
+            let blank =
+                scalar.properties.isWhitespace || category == .control || category == .format
                 || category == .lineSeparator || category == .paragraphSeparator || category == .surrogate
             cleaned.unicodeScalars.append(blank ? " " : scalar)
         }

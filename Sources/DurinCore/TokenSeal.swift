@@ -1,7 +1,7 @@
 import Codecs
 import Crypto
-import _CryptoExtras
 import Foundation
+import _CryptoExtras
 
 /// Seals a token for storage so that re-login can hand back the same token (as
 /// durin does) while Redis holds nothing usable without the server secret.
@@ -36,8 +36,10 @@ package struct TokenSeal: Sendable {
 
     package init(secret: [UInt8]) {
         self.secret = secret
-        keyBytes = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("durin-seal aes-256-gcm-siv".utf8),
-                                          outputByteCount: 32).withUnsafeBytes { Array($0) }
+        keyBytes = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: secret), info: Array("durin-seal aes-256-gcm-siv".utf8),
+            outputByteCount: 32
+        ).withUnsafeBytes { Array($0) }
     }
 
     /// Names the secret without revealing it: 128 bits of an HMAC under it, in hex.
@@ -73,8 +75,9 @@ package struct TokenSeal: Sendable {
         switch kind {
         case nil, "u":
             guard bytes.count >= 16,
-                  let box = try? AES.GCM._SIV.SealedBox(nonce: nonce(digest), ciphertext: bytes.dropLast(16), tag: bytes.suffix(16)),
-                  let plain = try? AES.GCM._SIV.open(box, using: key, authenticating: Array(digest.utf8)) else { return nil }
+                let box = try? AES.GCM._SIV.SealedBox(nonce: nonce(digest), ciphertext: bytes.dropLast(16), tag: bytes.suffix(16)),
+                let plain = try? AES.GCM._SIV.open(box, using: key, authenticating: Array(digest.utf8))
+            else { return nil }
             opened = Array(plain)
         case "h", "t":
             opened = zip(bytes, pad(count: bytes.count, digest: digest)).map { $0 ^ $1 }

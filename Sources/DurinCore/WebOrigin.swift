@@ -62,8 +62,9 @@ package struct WebOrigin: Equatable, Sendable, CustomStringConvertible {
     /// Whether the host is this machine by name or literal (127.0.0.0/8, ::1, localhost):
     /// a name no other site can make a browser send (no DNS answer rebinds it).
     package var isLoopback: Bool {
-        host == "localhost" || host == "[::1]" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4
-            && host.split(separator: ".").allSatisfy { $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
+        host == "localhost" || host == "[::1]"
+            || (host.hasPrefix("127.") && host.split(separator: ".").count == 4
+                && host.split(separator: ".").allSatisfy { $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
     }
 
     package var description: String {

@@ -66,11 +66,11 @@ extension APIError {
     package var status: Int {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive,
-             .invalidClient:
+            .invalidClient:
             return 401
         case .oauthInvalidRequest: return 400
         case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation,
-             .forgedIdentityHeaders:
+            .forgedIdentityHeaders:
             return 400
         case .unsupportedMediaType: return 415
         case .bodyTooLarge: return 413
@@ -128,7 +128,8 @@ extension APIError {
         case .notStaff: return "Only staff users may use the console."
         case .crossOrigin: return "Cross-origin request refused."
         case .wrongConsoleHost: return "The console answers only at its own address."
-        case .conflictingSessionCookies: return "More than one console session cookie was sent: clear this site's cookies and sign in again."
+        case .conflictingSessionCookies:
+            return "More than one console session cookie was sent: clear this site's cookies and sign in again."
         case .csrfFailed: return "CSRF Failed: CSRF token missing or incorrect."
         case .invalidClient: return "Client authentication failed."
         case .oauthInvalidRequest(let why): return why

@@ -9,7 +9,8 @@ package enum AuthorizationHeader {
         // Python's bytes.split(): space, \t, \n, \r, \x0b, \x0c.
         let parts = raw.split(whereSeparator: { $0 == 0x20 || (0x09...0x0D).contains($0) })
         guard let scheme = parts.first,
-              schemes.contains(where: { asciiLowercased(scheme) == asciiLowercased(Array($0.utf8)[...]) }) else {
+            schemes.contains(where: { asciiLowercased(scheme) == asciiLowercased(Array($0.utf8)[...]) })
+        else {
             return .none
         }
         if parts.count == 1 { throw .invalidHeaderNoCredentials }

@@ -29,7 +29,8 @@ package enum IssuerCredentials: Equatable, Sendable {
             case "basic":
                 // base64(urlencode(id) ":" urlencode(secret)), RFC 6749 §2.3.1.
                 guard let decoded = Base64.decode(String(decoding: parts[1], as: UTF8.self)),
-                      let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return .none }
+                    let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+                else { return .none }
                 let name = PercentEncoding.decode(decoded[..<colon], plusIsSpace: true)
                 let key = PercentEncoding.decode(decoded[(colon + 1)...], plusIsSpace: true)
                 guard !name.isEmpty, !key.isEmpty else { return .none }
@@ -39,7 +40,8 @@ package enum IssuerCredentials: Equatable, Sendable {
             }
         }
         if case .string(let name)? = form["client_id"], case .string(let key)? = form["client_secret"],
-           !name.isEmpty, !key.isEmpty {
+            !name.isEmpty, !key.isEmpty
+        {
             return .named(name, key: key)
         }
         return .none

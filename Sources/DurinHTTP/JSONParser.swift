@@ -25,13 +25,20 @@ package struct JSONParser {
     private func error(_ what: String, at position: Int? = nil) -> JSONParseError {
         // Python reports line, column and character (not byte) offsets.
         let p = min(position ?? i, bytes.count)
-        var line = 1, column = 1, char = 0
+        var line = 1
+        var column = 1
+        var char = 0
         var k = 0
         while k < p {
             let b = bytes[k]
             if b & 0xC0 != 0x80 {  // count code points, not continuation bytes
                 char += 1
-                if b == 0x0A { line += 1; column = 1 } else { column += 1 }
+                if b == 0x0A {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
             }
             k += 1
         }
@@ -77,7 +84,11 @@ package struct JSONParser {
         // time. Swift's String hashing is seeded per process: no hash flooding.
         var positions: [String: Int] = [:]
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object([]) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            depth -= 1
+            return .object([])
+        }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
@@ -97,8 +108,14 @@ package struct JSONParser {
             }
             skipWhitespace()
             guard i < bytes.count else { throw error("Expecting ',' delimiter") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; break }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                break
+            }
             throw error("Expecting ',' delimiter")
         }
         depth -= 1
@@ -110,14 +127,24 @@ package struct JSONParser {
         i += 1
         var items: [JSONValue] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; depth -= 1; return .array([]) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            depth -= 1
+            return .array([])
+        }
         while true {
             skipWhitespace()
             items.append(try parseValue())
             skipWhitespace()
             guard i < bytes.count else { throw error("Expecting ',' delimiter") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; break }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                break
+            }
             throw error("Expecting ',' delimiter")
         }
         depth -= 1
@@ -159,7 +186,11 @@ package struct JSONParser {
         while true {
             guard i < bytes.count else { throw error("Unterminated string starting at", at: start) }
             let b = bytes[i]
-            if b == UInt8(ascii: "\"") { flush(i); i += 1; break }
+            if b == UInt8(ascii: "\"") {
+                flush(i)
+                i += 1
+                break
+            }
             if b < 0x20 { throw error("Invalid control character at") }
             if b == UInt8(ascii: "\\") {
                 flush(i)
@@ -179,8 +210,9 @@ package struct JSONParser {
                     var code = try hex4(at: i + 2)
                     i += 6
                     if (0xD800...0xDBFF).contains(code), i + 1 < bytes.count,
-                       bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
-                       let low = try? hex4(at: i + 2), (0xDC00...0xDFFF).contains(low) {
+                        bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u"),
+                        let low = try? hex4(at: i + 2), (0xDC00...0xDFFF).contains(low)
+                    {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         i += 6
                     }
@@ -205,7 +237,8 @@ package struct JSONParser {
     private func hex4(at p: Int) throws(JSONParseError) -> UInt32 {
         // Exactly four hex digits: UInt32(_:radix:) alone would also take a sign.
         guard p + 4 <= bytes.count, bytes[p..<p + 4].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }),
-              let v = UInt32(String(decoding: bytes[p..<p + 4], as: UTF8.self), radix: 16) else {
+            let v = UInt32(String(decoding: bytes[p..<p + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("Invalid \\uXXXX escape", at: p - 1)
         }
         return v

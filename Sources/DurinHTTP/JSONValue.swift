@@ -2,7 +2,7 @@
 package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
-    case number(String)   // kept as written: DRF's CharField turns 5 into "5", not "5.0"
+    case number(String)  // kept as written: DRF's CharField turns 5 into "5", not "5.0"
     case string(String)
     case array([JSONValue])
     /// Members in document order; a repeated key keeps its last value (as Python does).
@@ -101,7 +101,8 @@ extension JSONValue {
             case "\t": out.append(contentsOf: "\\t".utf8)
             case "\u{08}": out.append(contentsOf: "\\b".utf8)
             case "\u{0C}": out.append(contentsOf: "\\f".utf8)
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
+            case _
+            where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
                 || scalar.value == 0x2029 || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value):
                 let hex = String(scalar.value, radix: 16)
                 out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)

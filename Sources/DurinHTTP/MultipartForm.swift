@@ -22,8 +22,9 @@ package enum MultipartForm {
             var value = part[headerEnd.upperBound...]
             if value.hasSuffix(Array("\r\n".utf8)) { value = value.dropLast(2) }
             guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }),
-                  let name = parameter("name", in: String(disposition)),
-                  parameter("filename", in: String(disposition)) == nil else { continue }
+                let name = parameter("name", in: String(disposition)),
+                parameter("filename", in: String(disposition)) == nil
+            else { continue }
             fields[name] = String(decoding: value, as: UTF8.self)
         }
         return fields
@@ -55,6 +56,6 @@ package enum MultipartForm {
     }
 }
 
-private extension ArraySlice where Element == UInt8 {
-    func hasSuffix(_ suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self.suffix(suffix.count)) == suffix }
+extension ArraySlice where Element == UInt8 {
+    fileprivate func hasSuffix(_ suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self.suffix(suffix.count)) == suffix }
 }

@@ -46,8 +46,8 @@ package struct ClusterMove {
                 + " (\(homePointers) found through a home pointer)"
                 + (unchanged + updated + gone + superseded + revoked + deactivated > 0
                     ? "; of those seen before: \(unchanged) unchanged, \(updated) with a later expiry, \(gone) gone here since"
-                    + ", \(superseded) superseded here; \(revoked) tokens revoked and \(deactivated) users deactivated"
-                    + " as the server did since" : "")
+                        + ", \(superseded) superseded here; \(revoked) tokens revoked and \(deactivated) users deactivated"
+                        + " as the server did since" : "")
         }
     }
 
@@ -129,13 +129,20 @@ package struct ClusterMove {
                     continue
                 }
                 let pairs = StoredToken.fields.flatMap { f in token[f].map { [f, $0] } ?? [] }
-                switch try destination.run(MoveTokenScript(user: name, client: client, digest: digest, fields: pairs,
-                                                           graceMillis: graceMillis), context: context) {
+                switch try destination.run(
+                    MoveTokenScript(
+                        user: name, client: client, digest: digest, fields: pairs,
+                        graceMillis: graceMillis), context: context)
+                {
                 case .moved: report.tokens += 1
                 case .unchanged: report.unchanged += 1
                 case .updated: report.updated += 1
-                case .gone: report.gone += 1; continue
-                case .superseded: report.superseded += 1; continue
+                case .gone:
+                    report.gone += 1
+                    continue
+                case .superseded:
+                    report.superseded += 1
+                    continue
                 case .noUser: continue
                 }
                 if movedIn {
@@ -157,8 +164,10 @@ package struct ClusterMove {
     /// here) that the server no longer has live is revoked here, and a deactivation is
     /// copied. Before the user's tokens move, so that a pair's new token (the server
     /// rotated it) finds its place free.
-    private func follow(_ name: String, server: [String: String], live: Set<String>, dryRun: Bool,
-                        report: inout Report) throws(StoreError) {
+    private func follow(
+        _ name: String, server: [String: String], live: Set<String>, dryRun: Bool,
+        report: inout Report
+    ) throws(StoreError) {
         let here = try destination.call(["HGETALL", keys.user(name)]).fieldMap
         guard !here.isEmpty else { return }
         if server["is_active"] == "0" && here["is_active"] == "1" {

@@ -66,8 +66,12 @@ extension AdminStore {
     /// Creates or updates each client; one outcome per client, in order.
     package func importClients(_ clients: [ClientRecord], dryRun: Bool) throws(StoreError) -> [Result<ImportOutcome, StoreError>] {
         let calls = clients.map { c in
-            ImportClientScript(client: c, digest: Self.importDigest(["client", c.name, c.tokenTTL.storedValue,
-                                                                     c.throttleRate?.description ?? ""]), dryRun: dryRun)
+            ImportClientScript(
+                client: c,
+                digest: Self.importDigest([
+                    "client", c.name, c.tokenTTL.storedValue,
+                    c.throttleRate?.description ?? "",
+                ]), dryRun: dryRun)
         }
         return try connection.runPipelined(calls, context: context)
     }
@@ -80,8 +84,9 @@ extension AdminStore {
         let calls = users.map { u in
             var parts = ["user", u.user.username, u.user.passwordHash, u.user.isActive ? "1" : "0"]
             for (k, v) in u.user.profile.sorted(by: { $0.key < $1.key }) { parts += [k, v] }
-            return ImportUserScript(user: u.user, created: u.created, digest: Self.importDigest(parts), dryRun: dryRun,
-                                    passwordKey: keys.password(u.user.username))
+            return ImportUserScript(
+                user: u.user, created: u.created, digest: Self.importDigest(parts), dryRun: dryRun,
+                passwordKey: keys.password(u.user.username))
         }
         return try connection.runPipelined(calls, context: context)
     }
@@ -108,8 +113,10 @@ extension TokenStore {
         calls.reserveCapacity(tokens.count)
         for t in tokens where t.client != consoleClient {
             // Sealed as login seals its own (TokenStore.seal: under layout 2's digest).
-            calls.append(ImportTokenScript(token: t, digest: t.token.digest, sealed: dryRun ? "" : try seal(t.token),
-                                           graceMillis: graceMillis, idFloor: floor, dryRun: dryRun))
+            calls.append(
+                ImportTokenScript(
+                    token: t, digest: t.token.digest, sealed: dryRun ? "" : try seal(t.token),
+                    graceMillis: graceMillis, idFloor: floor, dryRun: dryRun))
         }
         var stored = try connection.runPipelined(calls, context: context).makeIterator()
         return tokens.map { t in t.client == consoleClient ? .success(.consoleClient) : stored.next()! }

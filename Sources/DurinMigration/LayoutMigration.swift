@@ -29,10 +29,11 @@ package struct LayoutMigration {
         package var alreadyDone = false
 
         package var description: String {
-            alreadyDone ? "layout \(LayoutMigration.current) already"
+            alreadyDone
+                ? "layout \(LayoutMigration.current) already"
                 : "moved \(tokens) tokens and \(expiredTokens) expired tokens to layout 2"
-                + (unsealable > 0 ? " (\(unsealable) sealed under another secret: replaced at their next login)" : "")
-                + ", and \(passwords) password hashes to keys of their own and \(resealed) sealed tokens to the AEAD (layout 3)"
+                    + (unsealable > 0 ? " (\(unsealable) sealed under another secret: replaced at their next login)" : "")
+                    + ", and \(passwords) password hashes to keys of their own and \(resealed) sealed tokens to the AEAD (layout 3)"
         }
     }
 
@@ -96,9 +97,16 @@ package struct LayoutMigration {
         for master in masters {
             try master.scan(matching: keys.tokenPattern, type: "hash") { (key) throws(StoreError) in
                 guard let digest = keys.digest(ofTokenKey: key), let sealed = try master.call(["HGET", key, "s"]).string,
-                      TokenSeal.isLegacy(sealed) else { return }
-                guard let token = try store.unseal(sealed, digest: digest) else { report.unsealable += 1; return }
-                if dryRun { report.resealed += 1; return }
+                    TokenSeal.isLegacy(sealed)
+                else { return }
+                guard let token = try store.unseal(sealed, digest: digest) else {
+                    report.unsealable += 1
+                    return
+                }
+                if dryRun {
+                    report.resealed += 1
+                    return
+                }
                 if try connection.run(ResealTokenScript(key: key, old: sealed, new: try store.seal(token)), context: context) {
                     report.resealed += 1
                 }
@@ -111,20 +119,31 @@ package struct LayoutMigration {
         try connection.scan(matching: old.tokenPattern) { (key) throws(StoreError) in
             let sha = String(key.dropFirst(old.token("").count))
             guard sha.count == 64 else { return }
-            if dryRun { report.tokens += 1; return }
+            if dryRun {
+                report.tokens += 1
+                return
+            }
             let sealed = try resealed(sha256Hex: sha)
             if sealed.isEmpty { report.unsealable += 1 }
-            if try connection.run(MigrateTokenScript(sha256Hex: sha, digest: Self.digest(sha), sealed: sealed,
-                                                     graceMillis: graceMillis), context: context) {
+            if try connection.run(
+                MigrateTokenScript(
+                    sha256Hex: sha, digest: Self.digest(sha), sealed: sealed,
+                    graceMillis: graceMillis), context: context)
+            {
                 report.tokens += 1
             }
         }
         try connection.scan(matching: old.expired("*")) { (key) throws(StoreError) in
             let sha = String(key.dropFirst(old.expired("").count))
             guard sha.count == 64 else { return }
-            if dryRun { report.expiredTokens += 1; return }
-            if try connection.run(MigrateTombstoneScript(sha256Hex: sha, digest: Self.digest(sha), graceMillis: graceMillis),
-                                  context: context) {
+            if dryRun {
+                report.expiredTokens += 1
+                return
+            }
+            if try connection.run(
+                MigrateTombstoneScript(sha256Hex: sha, digest: Self.digest(sha), graceMillis: graceMillis),
+                context: context)
+            {
                 report.expiredTokens += 1
             }
         }
@@ -140,7 +159,8 @@ package struct LayoutMigration {
 
     private func resealed(sha256Hex sha: String) throws(StoreError) -> String {
         guard let sealed = try connection.call(["HGET", keys.layout1.token(sha), "sealed"]).string,
-              let token = try store.unsealLayout1(sealed, sha256Hex: sha) else { return "" }
+            let token = try store.unsealLayout1(sealed, sha256Hex: sha)
+        else { return "" }
         return try store.seal(token)
     }
 }

@@ -18,8 +18,10 @@ package struct ServiceSettings: Sendable {
     /// The time every request is answered at.
     package let clock: any WallTime
 
-    package init(configuration: Configuration, router: Router = Router(groups: [API.routes]), census: TokenCensus? = nil,
-                 clock: any WallTime = .system) {
+    package init(
+        configuration: Configuration, router: Router = Router(groups: [API.routes]), census: TokenCensus? = nil,
+        clock: any WallTime = .system
+    ) {
         self.configuration = configuration
         self.router = router
         self.census = census
@@ -49,19 +51,24 @@ package final class API {
     package var router: Router { settings.router }
 
     /// An API on a connection of its own, for the calling thread.
-    package convenience init(settings: ServiceSettings, endpoint: RedisEndpoint, cache: VerificationCache? = nil,
-                             metrics: Metrics? = nil, logLevel: Logger.Level) {
+    package convenience init(
+        settings: ServiceSettings, endpoint: RedisEndpoint, cache: VerificationCache? = nil,
+        metrics: Metrics? = nil, logLevel: Logger.Level
+    ) {
         var logger = Logger(label: "durin-fcgi")
         logger.logLevel = logLevel
         let config = settings.configuration
         let connection = endpoint.connection(timeoutMilliseconds: config.redisTimeoutMillis)
-        self.init(settings: settings,
-                  tokens: TokenStore(connection: connection, configuration: config, sealing: .service, clock: settings.clock),
-                  cache: cache, metrics: metrics, logger: logger)
+        self.init(
+            settings: settings,
+            tokens: TokenStore(connection: connection, configuration: config, sealing: .service, clock: settings.clock),
+            cache: cache, metrics: metrics, logger: logger)
     }
 
-    package init(settings: ServiceSettings, tokens: TokenStore, cache: VerificationCache? = nil, metrics: Metrics? = nil,
-                 logger: Logger) {
+    package init(
+        settings: ServiceSettings, tokens: TokenStore, cache: VerificationCache? = nil, metrics: Metrics? = nil,
+        logger: Logger
+    ) {
         self.settings = settings
         self.tokens = tokens
         admin = AdminStore(connection: tokens.connection, configuration: settings.configuration, clock: settings.clock)
@@ -72,13 +79,15 @@ package final class API {
     }
 
     /// openapi.json: the API's description (docs/openapi.yaml), rendered once.
-    static let openAPIResponse = HTTPResponse(status: 200, headers: [("Content-Type", "application/json")],
-                                              body: Array(OpenAPIDocument.json.utf8))
+    static let openAPIResponse = HTTPResponse(
+        status: 200, headers: [("Content-Type", "application/json")],
+        body: Array(OpenAPIDocument.json.utf8))
 
     /// metrics/: the Prometheus text exposition.
     func metricsResponse() -> HTTPResponse {
-        HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                     body: Array((metrics?.render() ?? "").utf8))
+        HTTPResponse(
+            status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            body: Array((metrics?.render() ?? "").utf8))
     }
 
     package func expiryJSON(_ expiry: EpochMillis?) -> JSONValue {

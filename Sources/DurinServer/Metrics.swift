@@ -178,8 +178,10 @@ package final class Metrics: Sendable {
 
         package init() {}
 
-        package init(loginQueueDepth: Int, loginQueueCapacity: Int, cacheEntries: Int, cacheInvalidations: Int,
-                     fastcgi: ConnectionIntake.Counts) {
+        package init(
+            loginQueueDepth: Int, loginQueueCapacity: Int, cacheEntries: Int, cacheInvalidations: Int,
+            fastcgi: ConnectionIntake.Counts
+        ) {
             self.loginQueueDepth = loginQueueDepth
             self.loginQueueCapacity = loginQueueCapacity
             self.cacheEntries = cacheEntries
@@ -202,9 +204,10 @@ package final class Metrics: Sendable {
                 out.sample("durin_requests_total", [("route", route), ("status", status)], n)
             }
         }
-        out.histogram("durin_verify_duration_seconds",
-                      "Time from accepting a verify/ request until its answer is ready (auth_request included).",
-                      slots.map(\.verifyLatency))
+        out.histogram(
+            "durin_verify_duration_seconds",
+            "Time from accepting a verify/ request until its answer is ready (auth_request included).",
+            slots.map(\.verifyLatency))
         out.header("durin_cache_hits_total", "counter", "Verifications answered from the in-process cache.")
         out.sample("durin_cache_hits_total", [], slots.reduce(0) { $0 + $1.cacheHits.current })
         out.header("durin_cache_misses_total", "counter", "Cached-location verifications that read Redis.")
@@ -217,20 +220,24 @@ package final class Metrics: Sendable {
         out.sample("durin_login_queue_depth", [], readings.loginQueueDepth)
         out.header("durin_login_queue_capacity", "gauge", "Waiting logins beyond which login/ answers 503 (DURIN_LOGIN_QUEUE).")
         out.sample("durin_login_queue_capacity", [], readings.loginQueueCapacity)
-        out.histogram("durin_password_hash_duration_seconds", "Time to check one password (PBKDF2), decoys included.",
-                      slots.map(\.hashTime))
+        out.histogram(
+            "durin_password_hash_duration_seconds", "Time to check one password (PBKDF2), decoys included.",
+            slots.map(\.hashTime))
         out.header("durin_redis_errors_total", "counter", "Requests that failed on Redis (unreachable, timed out or refused).")
         out.sample("durin_redis_errors_total", [], slots.reduce(0) { $0 + $1.redisErrors.current })
         out.header("durin_redis_reconnects_total", "counter", "Redis connections made again after one was lost.")
         out.sample("durin_redis_reconnects_total", [], slots.reduce(0) { $0 + $1.redisReconnects.current })
-        out.header("durin_proxy_key_refusals_total", "counter",
-                   "Requests refused for a missing or wrong DURIN_PROXY_KEY param: not sent by nginx.")
+        out.header(
+            "durin_proxy_key_refusals_total", "counter",
+            "Requests refused for a missing or wrong DURIN_PROXY_KEY param: not sent by nginx.")
         out.sample("durin_proxy_key_refusals_total", [], slots.reduce(0) { $0 + $1.proxyRefusals.current })
-        out.header("durin_fastcgi_timeouts_total", "counter",
-                   "FastCGI connections closed unanswered: their request was not whole within DURIN_FASTCGI_TIMEOUT.")
+        out.header(
+            "durin_fastcgi_timeouts_total", "counter",
+            "FastCGI connections closed unanswered: their request was not whole within DURIN_FASTCGI_TIMEOUT.")
         out.sample("durin_fastcgi_timeouts_total", [], readings.fastcgi.timedOut)
-        out.header("durin_fastcgi_waited_total", "counter",
-                   "FastCGI connections whose request had not arrived whole when accepted (served by the slow lane).")
+        out.header(
+            "durin_fastcgi_waited_total", "counter",
+            "FastCGI connections whose request had not arrived whole when accepted (served by the slow lane).")
         out.sample("durin_fastcgi_waited_total", [], readings.fastcgi.waited)
         out.header("durin_fastcgi_abandoned_total", "counter", "FastCGI connections closed by the peer before their request was whole.")
         out.sample("durin_fastcgi_abandoned_total", [], readings.fastcgi.abandoned)
@@ -238,8 +245,10 @@ package final class Metrics: Sendable {
         for reason in RequestFraming.Refusal.allCases {
             out.sample("durin_fastcgi_refused_total", [("reason", reason.rawValue)], readings.fastcgi.refused[reason] ?? 0)
         }
-        for (name, help, pick) in [("durin_tokens_issued_total", "New tokens, by API client (login, issue/, apiaccess/).", \Slot.issued),
-                                   ("durin_tokens_revoked_total", "Tokens revoked through the API, by API client.", \Slot.revoked)] {
+        for (name, help, pick) in [
+            ("durin_tokens_issued_total", "New tokens, by API client (login, issue/, apiaccess/).", \Slot.issued),
+            ("durin_tokens_revoked_total", "Tokens revoked through the API, by API client.", \Slot.revoked),
+        ] {
             out.header(name, "counter", help)
             var total: [String: Int] = [:]
             for slot in slots { total.merge(slot[keyPath: pick].snapshot, uniquingKeysWith: +) }

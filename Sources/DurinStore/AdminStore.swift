@@ -1,5 +1,5 @@
-import Glibc
 package import DurinCore
+import Glibc
 package import RedisClient
 
 /// Clients, users and token listings: what `durinctl` manages, and the reads the
@@ -92,14 +92,18 @@ package final class AdminStore {
             try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
                 if keys.cluster {
                     for user in names {
-                        stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
-                                                                                    users: [user], cluster: true),
-                                                      context: context, now: clock.nowMillis(), trace: trace)
+                        stamped += try connection.run(
+                            StampClientIdleScript(
+                                client: client, idle: idle, resolution: lastUsedResolution,
+                                users: [user], cluster: true),
+                            context: context, now: clock.nowMillis(), trace: trace)
                     }
                 } else {
-                    stamped += try connection.run(StampClientIdleScript(client: client, idle: idle, resolution: lastUsedResolution,
-                                                                                users: names, cluster: false),
-                                                  context: context, now: clock.nowMillis(), trace: trace)
+                    stamped += try connection.run(
+                        StampClientIdleScript(
+                            client: client, idle: idle, resolution: lastUsedResolution,
+                            users: names, cluster: false),
+                        context: context, now: clock.nowMillis(), trace: trace)
                 }
                 return true
             }
@@ -129,13 +133,18 @@ package final class AdminStore {
             try forEachBatchOfUsernames(count: batch) { names throws(StoreError) in
                 if keys.cluster {
                     for user in names {
-                        revoked += try connection.run(RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
-                                                      context: context, now: clock.nowMillis(), trace: trace).count
+                        revoked += try connection.run(
+                            RevokeUserTokensScript(user: user, client: name, reason: "client_removed"),
+                            context: context, now: clock.nowMillis(), trace: trace
+                        ).count
                     }
                     return true
                 }
                 // nil: the client was added again meanwhile; its new tokens stay.
-                guard let n = try connection.run(RevokeClientTokensScript(client: name, users: names), context: context, now: clock.nowMillis(), trace: trace) else { return false }
+                guard
+                    let n = try connection.run(
+                        RevokeClientTokensScript(client: name, users: names), context: context, now: clock.nowMillis(), trace: trace)
+                else { return false }
                 revoked += n
                 return true
             }
@@ -213,8 +222,12 @@ package final class AdminStore {
     /// Removes the user and their tokens. Returns how many tokens went.
     @discardableResult
     package func removeUser(_ name: String) throws(Failure) -> Int {
-        guard let n = try run(RemoveUserScript(name: name, failuresKey: keys.loginFailures(user: name),
-                                                  passwordKey: keys.password(name))) else { throw .notFound("user \(name)") }
+        guard
+            let n = try run(
+                RemoveUserScript(
+                    name: name, failuresKey: keys.loginFailures(user: name),
+                    passwordKey: keys.password(name)))
+        else { throw .notFound("user \(name)") }
         if keys.cluster { try run(IndexUsernameScript(name: name, add: false)) }
         return n
     }
@@ -227,7 +240,9 @@ package final class AdminStore {
         if let user { usernames = [user] } else { usernames = try self.usernames() }
         var found: [TokenRecord] = []
         for name in usernames {
-            found += try connection.liveTokens(of: name, keys: keys, now: clock.nowMillis()).map(\.record).filter { client == nil || $0.client == client }
+            found += try connection.liveTokens(of: name, keys: keys, now: clock.nowMillis()).map(\.record).filter {
+                client == nil || $0.client == client
+            }
         }
         return found.sorted { $0.id < $1.id }
     }
@@ -264,8 +279,10 @@ extension AdminStore {
         // Every name with the prefix sorts before the prefix followed by 0xFF (no
         // UTF-8 byte is 0xFF).
         let end = Array("[\(prefix)".utf8) + [0xFF]
-        let args: [[UInt8]] = [Array("ZRANGE".utf8), Array(keys.userIndex.utf8), start, end, Array("BYLEX".utf8),
-                               Array("LIMIT".utf8), Array("0".utf8), Array(String(limit * 2 + 10).utf8)]
+        let args: [[UInt8]] = [
+            Array("ZRANGE".utf8), Array(keys.userIndex.utf8), start, end, Array("BYLEX".utf8),
+            Array("LIMIT".utf8), Array("0".utf8), Array(String(limit * 2 + 10).utf8),
+        ]
         let reply: RedisReply
         do { reply = try connection.send(args) } catch { throw StoreError(error) }
         if case .error(let message) = reply { throw StoreError(reply: message) }

@@ -33,7 +33,9 @@ extension AdminStore {
             throw .reserved("client \(consoleClient) is the operator console's: no issuer may issue, introspect or revoke its sessions")
         }
         let key = Token.generate(length: 64)
-        if try !run(AddIssuerScript(name: name, keyDigest: Token.sha256Hex(of: key.value), clients: clients)) { throw .exists("issuer \(name)") }
+        if try !run(AddIssuerScript(name: name, keyDigest: Token.sha256Hex(of: key.value), clients: clients)) {
+            throw .exists("issuer \(name)")
+        }
         return key
     }
 

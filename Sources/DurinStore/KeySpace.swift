@@ -240,24 +240,24 @@ extension KeySpace {
     /// through these (on its group's prefix, `P`), never by joining strings itself.
     /// A test renders every script and checks both.
     static let luaBuilders = """
-    local function userKey(name) return P .. '\(Name.user)' .. name end
-    local function tokenKey(digest) return P .. '\(Name.token)' .. digest end
-    local function homeKey(digest) return P .. '\(Name.tokenHome)' .. digest end
-    local function clientKey(name) return P .. '\(Name.client)' .. name end
-    local function issuerKey(digest) return P .. '\(Name.issuer)' .. digest end
-    local function throttleKey(user, client) return P .. '\(Name.throttle)' .. user .. ':' .. client end
-    local function importedKey(digest) return P .. '\(Name.importedMark)' .. digest end
-    local function movedKey(digest) return P .. '\(Name.movedMark)' .. digest end
-    local function layout1TokenKey(sha) return P .. '\(Name.layout1Token)' .. sha end
-    local function layout1ExpiredKey(sha) return P .. '\(Name.layout1Expired)' .. sha end
-    local function layout1IndexKey(user) return P .. '\(Name.user)' .. user .. '\(Name.layout1UserTokens)' end
-    local CLIENTS, USERS, ISSUERS = P .. '\(Name.clients)', P .. '\(Name.users)', P .. '\(Name.issuers)'
-    local USER_INDEX = P .. '\(Name.userIndex)'
-    local EVENTS, TOKEN_SEQUENCE = P .. '\(Name.events)', P .. '\(Name.tokenSequence)'
-    local INDEX_PREFIX = '\(tokenIndexPrefix)'
-    local function indexField(client) return INDEX_PREFIX .. client end
+        local function userKey(name) return P .. '\(Name.user)' .. name end
+        local function tokenKey(digest) return P .. '\(Name.token)' .. digest end
+        local function homeKey(digest) return P .. '\(Name.tokenHome)' .. digest end
+        local function clientKey(name) return P .. '\(Name.client)' .. name end
+        local function issuerKey(digest) return P .. '\(Name.issuer)' .. digest end
+        local function throttleKey(user, client) return P .. '\(Name.throttle)' .. user .. ':' .. client end
+        local function importedKey(digest) return P .. '\(Name.importedMark)' .. digest end
+        local function movedKey(digest) return P .. '\(Name.movedMark)' .. digest end
+        local function layout1TokenKey(sha) return P .. '\(Name.layout1Token)' .. sha end
+        local function layout1ExpiredKey(sha) return P .. '\(Name.layout1Expired)' .. sha end
+        local function layout1IndexKey(user) return P .. '\(Name.user)' .. user .. '\(Name.layout1UserTokens)' end
+        local CLIENTS, USERS, ISSUERS = P .. '\(Name.clients)', P .. '\(Name.users)', P .. '\(Name.issuers)'
+        local USER_INDEX = P .. '\(Name.userIndex)'
+        local EVENTS, TOKEN_SEQUENCE = P .. '\(Name.events)', P .. '\(Name.tokenSequence)'
+        local INDEX_PREFIX = '\(tokenIndexPrefix)'
+        local function indexField(client) return INDEX_PREFIX .. client end
 
-    """
+        """
 }
 
 /// The keys one script may touch together: on a cluster, one hash slot.

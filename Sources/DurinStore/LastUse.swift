@@ -21,8 +21,10 @@ package enum LastUse {
     /// never used (no `w`: not checked since it was made, or made by a path that
     /// writes none, as an import did) counts from its creation: no token skips its
     /// timeout by having no last use.
-    package static func isIdle(lastUsed: EpochMillis?, created: EpochMillis, idleSeconds: Int64?, resolution: Int64?,
-                               now: EpochMillis) -> Bool {
+    package static func isIdle(
+        lastUsed: EpochMillis?, created: EpochMillis, idleSeconds: Int64?, resolution: Int64?,
+        now: EpochMillis
+    ) -> Bool {
         guard let idleSeconds else { return false }
         let since = lastUsed ?? created
         return now - since > idleSeconds * 1000 + (writeInterval(resolution: resolution, idleSeconds: idleSeconds) ?? 0)
@@ -38,22 +40,22 @@ package enum LastUse {
     /// The rules as Lua, for Script.helpers. `resolution` is the scripts' argument
     /// (milliseconds, or '' for off); `w`, `t` and `d` are HMGET values (false when absent).
     static let lua = #"""
-    local function writeInterval(resolution, d)
-      if resolution == nil or resolution == '' then return nil end
-      local r = tonumber(resolution)
-      if d and d ~= '' then r = math.max(1, math.min(r, tonumber(d) * 250)) end
-      return r
-    end
-    local function idleOut(w, t, d, resolution)
-      local since = w or t
-      if not d or d == '' or not since then return false end
-      return NOW - tonumber(since) > tonumber(d) * 1000 + (writeInterval(resolution, d) or 0)
-    end
-    local function stale(w, d, resolution)
-      local interval = writeInterval(resolution, d)
-      if not interval then return false end
-      return not w or NOW - tonumber(w) >= interval
-    end
+        local function writeInterval(resolution, d)
+          if resolution == nil or resolution == '' then return nil end
+          local r = tonumber(resolution)
+          if d and d ~= '' then r = math.max(1, math.min(r, tonumber(d) * 250)) end
+          return r
+        end
+        local function idleOut(w, t, d, resolution)
+          local since = w or t
+          if not d or d == '' or not since then return false end
+          return NOW - tonumber(since) > tonumber(d) * 1000 + (writeInterval(resolution, d) or 0)
+        end
+        local function stale(w, d, resolution)
+          local interval = writeInterval(resolution, d)
+          if not interval then return false end
+          return not w or NOW - tonumber(w) >= interval
+        end
 
-    """#
+        """#
 }

@@ -31,7 +31,8 @@ package enum RedisRights {
     /// Every command durin-fcgi and durinctl send outside scripts, and every one
     /// their scripts call: what an ACL user for durin must be granted.
     package static let commands = [
-        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role", "cluster|slots", "asking",
+        "ping", "auth", "select", "evalsha", "eval", "script|load", "script|exists", "client|id", "client|info", "client|tracking", "role",
+        "cluster|slots", "asking",
         "subscribe", "unsubscribe", "get", "set", "del", "exists", "incr", "hget", "hmget", "hgetall", "hset", "hdel",
         "sadd", "srem", "smembers", "zadd", "zcard", "zrange", "zremrangebyscore", "xadd", "xread", "xrange", "xrevrange",
         "pexpire", "pexpireat", "pexpiretime", "pttl", "persist", "scan", "sscan", "wait", "time",
@@ -46,42 +47,43 @@ package enum RedisRights {
 
     /// Runs every command of the scripts on keys `<base>:*`, collecting refusals
     /// instead of stopping at the first, and deletes what it made.
-    static let probe = Script(#"""
-    local base = KEYS[1]
-    local refused = {}
-    local function try(command, ...)
-      local ok = redis.pcall(command, ...)
-      if type(ok) == 'table' and ok.err then
-        table.insert(refused, "'" .. string.lower(command) .. "' in a script: " .. ok.err)
-      end
-    end
-    local s, h, set, z, x = base .. ':s', base .. ':h', base .. ':set', base .. ':z', base .. ':x'
-    try('SET', s, '1', 'PX', '60000')
-    try('GET', s)
-    try('INCR', s)
-    try('EXISTS', s)
-    try('PEXPIRE', s, '60000')
-    try('PEXPIREAT', s, string.format('%d', NOW + 60000))
-    try('PERSIST', s)
-    try('PEXPIRETIME', s)
-    try('PTTL', s)
-    try('HSET', h, 'f', '1')
-    try('HGET', h, 'f')
-    try('HMGET', h, 'f', 'g')
-    try('HGETALL', h)
-    try('HDEL', h, 'f')
-    try('SADD', set, 'm')
-    try('SMEMBERS', set)
-    try('SREM', set, 'm')
-    try('ZADD', z, '1', 'm')
-    try('ZCARD', z)
-    try('TIME')
-    try('ZRANGE', z, 0, 0, 'WITHSCORES')
-    try('ZREMRANGEBYSCORE', z, '-inf', '+inf')
-    try('XADD', x, 'MAXLEN', '~', '1', '*', 'f', 'v')
-    try('DEL', s, h, set, z, x)
-    return refused
-    """#)
+    static let probe = Script(
+        #"""
+        local base = KEYS[1]
+        local refused = {}
+        local function try(command, ...)
+          local ok = redis.pcall(command, ...)
+          if type(ok) == 'table' and ok.err then
+            table.insert(refused, "'" .. string.lower(command) .. "' in a script: " .. ok.err)
+          end
+        end
+        local s, h, set, z, x = base .. ':s', base .. ':h', base .. ':set', base .. ':z', base .. ':x'
+        try('SET', s, '1', 'PX', '60000')
+        try('GET', s)
+        try('INCR', s)
+        try('EXISTS', s)
+        try('PEXPIRE', s, '60000')
+        try('PEXPIREAT', s, string.format('%d', NOW + 60000))
+        try('PERSIST', s)
+        try('PEXPIRETIME', s)
+        try('PTTL', s)
+        try('HSET', h, 'f', '1')
+        try('HGET', h, 'f')
+        try('HMGET', h, 'f', 'g')
+        try('HGETALL', h)
+        try('HDEL', h, 'f')
+        try('SADD', set, 'm')
+        try('SMEMBERS', set)
+        try('SREM', set, 'm')
+        try('ZADD', z, '1', 'm')
+        try('ZCARD', z)
+        try('TIME')
+        try('ZRANGE', z, 0, 0, 'WITHSCORES')
+        try('ZREMRANGEBYSCORE', z, '-inf', '+inf')
+        try('XADD', x, 'MAXLEN', '~', '1', '*', 'f', 'v')
+        try('DEL', s, h, set, z, x)
+        return refused
+        """#)
 
     /// Checks the rights of `connection`'s user under `keys.prefix`.
     /// - Parameter tracking: also check what the verification cache needs.

@@ -16,7 +16,8 @@ package struct StoredToken {
     /// The same list as Lua source, for the scripts.
     package static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
     /// Each field's place in `fields`, as a Lua table: `t[F.w]`.
-    package static let luaFieldIndex = "local F = {"
+    package static let luaFieldIndex =
+        "local F = {"
         + fields.enumerated().map { "\($0.element) = \($0.offset + 1)" }.joined(separator: ", ") + "}"
     /// What a token check reads: the record, the deactivation mark and what idle
     /// timeouts need; not the sealed copy (45 bytes, for re-login and apiaccess/ only)
@@ -34,8 +35,18 @@ package struct StoredToken {
         let s, a, g, l: Int?
         init(_ list: [String]) {
             func at(_ name: String) -> Int? { list.firstIndex(of: name) }
-            u = at("u")!; c = at("c")!; t = at("t")!; e = at("e")!; i = at("i")!; x = at("x")!; w = at("w")!; d = at("d")!
-            s = at("s"); a = at("a"); g = at("g"); l = at("l")
+            u = at("u")!
+            c = at("c")!
+            t = at("t")!
+            e = at("e")!
+            i = at("i")!
+            x = at("x")!
+            w = at("w")!
+            d = at("d")!
+            s = at("s")
+            a = at("a")
+            g = at("g")
+            l = at("l")
         }
     }
     private static let full = Places(fields)
@@ -54,10 +65,11 @@ package struct StoredToken {
         func value(_ place: Int) -> RedisReply { values[base + place] }
         func text(_ place: Int?) -> String? { place.flatMap { value($0).string } }
         guard let user = value(places.u).string, let client = value(places.c).string, let id = value(places.i).int else { return nil }
-        record = TokenRecord(digest: digest, user: user, client: client, created: value(places.t).int ?? 0,
-                             expiry: Self.expiry(value(places.e).string), id: id,
-                             lastUsed: value(places.w).int, idleSeconds: value(places.d).int,
-                             details: SessionDetails(stored: text(places.a), text(places.g), text(places.l)))
+        record = TokenRecord(
+            digest: digest, user: user, client: client, created: value(places.t).int ?? 0,
+            expiry: Self.expiry(value(places.e).string), id: id,
+            lastUsed: value(places.w).int, idleSeconds: value(places.d).int,
+            details: SessionDetails(stored: text(places.a), text(places.g), text(places.l)))
         sealed = text(places.s)
         inactive = value(places.x).string == "1"
     }

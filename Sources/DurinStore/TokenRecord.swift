@@ -20,8 +20,10 @@ package struct TokenRecord: Sendable, Equatable {
     /// does not read them).
     package var details: SessionDetails
 
-    package init(digest: String, user: String, client: String, created: EpochMillis, expiry: EpochMillis?, id: Int64,
-                lastUsed: EpochMillis? = nil, idleSeconds: Int64? = nil, details: SessionDetails = SessionDetails()) {
+    package init(
+        digest: String, user: String, client: String, created: EpochMillis, expiry: EpochMillis?, id: Int64,
+        lastUsed: EpochMillis? = nil, idleSeconds: Int64? = nil, details: SessionDetails = SessionDetails()
+    ) {
         self.digest = digest
         self.user = user
         self.client = client

@@ -52,8 +52,10 @@ package final class TokenStore {
     }
 
     /// The sealing secret is `configuration.secretKey` (DURIN_SECRET_KEY), else the one kept in Redis.
-    package init(connection: any RedisCommandConnection, configuration: Configuration, sealing: SealingRole = .tool,
-                 clock: any WallTime = .system) {
+    package init(
+        connection: any RedisCommandConnection, configuration: Configuration, sealing: SealingRole = .tool,
+        clock: any WallTime = .system
+    ) {
         self.connection = connection
         self.clock = clock
         self.sealing = sealing
@@ -92,8 +94,10 @@ package final class TokenStore {
     /// user's tokens, so the user hash need not be read). A throttled location needs
     /// the script (its count is a write), and so does a missing token (the script
     /// reports an expiry once and records it).
-    package func authenticate(digest: String, rules: AccessRules = .none,
-                             now: EpochMillis? = nil) throws(StoreError) -> Authentication {
+    package func authenticate(
+        digest: String, rules: AccessRules = .none,
+        now: EpochMillis? = nil
+    ) throws(StoreError) -> Authentication {
         let now = now ?? clock.nowMillis()
         if !rules.throttle, let found = try read(digest: digest, now: now) {
             switch found {
@@ -131,7 +135,8 @@ package final class TokenStore {
     package func noteUse(_ record: TokenRecord, now: EpochMillis? = nil) -> TokenRecord {
         let now = now ?? clock.nowMillis()
         guard LastUse.isStale(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now),
-              (try? run(TouchScript(digest: record.digest), now: now)) != nil else { return record }
+            (try? run(TouchScript(digest: record.digest), now: now)) != nil
+        else { return record }
         var used = record
         used.lastUsed = now
         return used
@@ -141,7 +146,8 @@ package final class TokenStore {
     /// idle timeout: the full check then removes it and answers that it expired.
     package func isIdle(_ record: TokenRecord, now: EpochMillis? = nil) -> Bool {
         let now = now ?? clock.nowMillis()
-        return LastUse.isIdle(lastUsed: record.lastUsed, created: record.created, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
+        return LastUse.isIdle(
+            lastUsed: record.lastUsed, created: record.created, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now)
     }
 
     /// Runs a script that starts from a token's digest; when it answers that the
@@ -184,11 +190,15 @@ package final class TokenStore {
     /// Counts a login attempt against the username from this address group (a
     /// success clears that count) and against the username from anywhere, and
     /// returns the user record, unless either is over its rate.
-    package func loginPrecheck(username: String, addressGroup: String, pairRate: ThrottleRate?,
-                              userRate: ThrottleRate?) throws(StoreError) -> LoginPrecheck {
-        try run(LoginPrecheckScript(username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
-                                    backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate,
-                                    passwordKey: keys.password(username)))
+    package func loginPrecheck(
+        username: String, addressGroup: String, pairRate: ThrottleRate?,
+        userRate: ThrottleRate?
+    ) throws(StoreError) -> LoginPrecheck {
+        try run(
+            LoginPrecheckScript(
+                username: username, pairKey: keys.loginFailures(user: username, addressGroup: addressGroup),
+                backstopKey: keys.loginFailures(user: username), pairRate: pairRate, userRate: userRate,
+                passwordKey: keys.password(username)))
     }
 
     /// Emits `login_failed` (loginPrecheck counted the attempt).
@@ -212,35 +222,42 @@ package final class TokenStore {
     ///
     /// The console's client is no client here (`.noClient`): its sessions come only
     /// from `consoleSignIn`.
-    package func login(user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
-                      clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails = SessionDetails(),
-                      now: EpochMillis? = nil) throws(StoreError) -> Result<IssuedToken, LoginFailure>
-    {
+    package func login(
+        user: String, client: String, mode: LoginMode, event: String? = nil, issuer: String? = nil,
+        clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails = SessionDetails(),
+        now: EpochMillis? = nil
+    ) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
         let now = now ?? clock.nowMillis()
         guard client != consoleClient else { return .failure(.noClient) }
-        return try issue(user: user, client: client, mode: mode, event: event, issuer: issuer,
-                         clearingFailuresFrom: addressGroup, details: details, now: now)
+        return try issue(
+            user: user, client: client, mode: mode, event: event, issuer: issuer,
+            clearingFailuresFrom: addressGroup, details: details, now: now)
     }
 
     /// A console session for a staff user whose password was just checked: always a
     /// new token, and the user's previous console session revoked with it, so a
     /// session taken before this sign-in ends with it.
-    package func consoleSignIn(user: String, clearingFailuresFrom addressGroup: String? = nil,
-                              details: SessionDetails = SessionDetails(),
-                              now: EpochMillis? = nil) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
+    package func consoleSignIn(
+        user: String, clearingFailuresFrom addressGroup: String? = nil,
+        details: SessionDetails = SessionDetails(),
+        now: EpochMillis? = nil
+    ) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
         let now = now ?? clock.nowMillis()
-        return try issue(user: user, client: consoleClient, mode: .rotate, event: "login",
-                  clearingFailuresFrom: addressGroup, details: details, now: now)
+        return try issue(
+            user: user, client: consoleClient, mode: .rotate, event: "login",
+            clearingFailuresFrom: addressGroup, details: details, now: now)
     }
 
-    private func issue(user: String, client: String, mode: LoginMode, event: String?, issuer: String? = nil,
-                       clearingFailuresFrom addressGroup: String?, details: SessionDetails,
-                       now: EpochMillis) throws(StoreError) -> Result<IssuedToken, LoginFailure>
-    {
+    private func issue(
+        user: String, client: String, mode: LoginMode, event: String?, issuer: String? = nil,
+        clearingFailuresFrom addressGroup: String?, details: SessionDetails,
+        now: EpochMillis
+    ) throws(StoreError) -> Result<IssuedToken, LoginFailure> {
         let seal = try sealingKey()
         // On a cluster: the user's tag, which the new token's digest must start with.
         let tag = keys.cluster ? KeySpace.userTag(user) : nil
-        var ttls = "-", idles = "-"
+        var ttls = "-"
+        var idles = "-"
         if keys.cluster {
             // Read now, not from the copy: a client just added logs in at once, and
             // one just removed never does.
@@ -249,12 +266,15 @@ package final class TokenStore {
             idles = " \(client)=\(record.idleTimeout.map(String.init) ?? "") "
         }
         let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
-        let call = LoginScript(user: user, client: client, candidateDigest: candidate.digest,
-                               sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
-                               event: event, issuer: issuer, ttls: ttls, idles: idles, tagNumber: tag.map(KeySpace.tagNumber),
-                               failuresKey: addressGroup.map { keys.loginFailures(user: user, addressGroup: $0) },
-                               details: details, resolution: lastUsedResolution)
-        let kind: IssuedToken.Outcome, stored: StoredToken, replacedID: Int64?
+        let call = LoginScript(
+            user: user, client: client, candidateDigest: candidate.digest,
+            sealed: seal.seal(candidate, digest: candidate.digest), graceMillis: graceMillis, mode: mode,
+            event: event, issuer: issuer, ttls: ttls, idles: idles, tagNumber: tag.map(KeySpace.tagNumber),
+            failuresKey: addressGroup.map { keys.loginFailures(user: user, addressGroup: $0) },
+            details: details, resolution: lastUsedResolution)
+        let kind: IssuedToken.Outcome
+        let stored: StoredToken
+        let replacedID: Int64?
         switch try runDurably(call, now: now) {
         case .noClient: return .failure(.noClient)
         case .inactive: return .failure(.userInactive)
@@ -272,8 +292,9 @@ package final class TokenStore {
         } else {
             // Sealed under another secret (DURIN_SECRET_KEY changed): the token cannot
             // be handed back, so replace it.
-            return try issue(user: user, client: client, mode: .rotate, event: event, issuer: issuer,
-                             clearingFailuresFrom: addressGroup, details: details, now: now)
+            return try issue(
+                user: user, client: client, mode: .rotate, event: event, issuer: issuer,
+                clearingFailuresFrom: addressGroup, details: details, now: now)
         }
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
     }
@@ -281,7 +302,8 @@ package final class TokenStore {
     /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
     package func refresh(digest: String, now: EpochMillis? = nil) throws(StoreError) -> TokenRecord? {
         let now = now ?? clock.nowMillis()
-        var ttls = "-", idles = "-"
+        var ttls = "-"
+        var idles = "-"
         var home: String?
         if keys.cluster {
             // The token's client, then its TTL as it is now (reads in two slots; a
@@ -296,8 +318,9 @@ package final class TokenStore {
             ttls = record.map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
             idles = " \(client)=\(record?.idleTimeout.map(String.init) ?? "") "
         }
-        let call = RefreshScript(digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, idles: idles,
-                                 resolution: lastUsedResolution, home: home)
+        let call = RefreshScript(
+            digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, idles: idles,
+            resolution: lastUsedResolution, home: home)
         let (outcome, foundHome) = try runLocated { home throws(StoreError) in
             var located = call
             if let home { located.home = home }
@@ -331,17 +354,22 @@ package final class TokenStore {
     /// those of an issuer's `clients` (revoke/'s back-channel form, which never
     /// reaches a console session). Returns (client, session id) of each revoked token.
     @discardableResult
-    package func revokeAll(user: String, client: String? = nil, reason: String, issuer: String = "",
-                          clients: [String] = []) throws(StoreError) -> [(client: String, id: Int64)] {
-        try runDurably(RevokeUserTokensScript(user: user, client: client, reason: reason, issuer: issuer, clients: clients,
-                                              except: issuer.isEmpty ? "" : consoleClient))
+    package func revokeAll(
+        user: String, client: String? = nil, reason: String, issuer: String = "",
+        clients: [String] = []
+    ) throws(StoreError) -> [(client: String, id: Int64)] {
+        try runDurably(
+            RevokeUserTokensScript(
+                user: user, client: client, reason: reason, issuer: issuer, clients: clients,
+                except: issuer.isEmpty ? "" : consoleClient))
     }
 
     /// durin's session delete: another of the user's tokens, by session id.
     /// - Parameter hiddenClient: a client whose token `sessions/` does not list
     ///   (DURIN_API_ACCESS_EXCLUDE_FROM_SESSIONS): its session is not found here either.
     package func deleteSession(user: String, id: Int64, currentDigest: String, hiddenClient: String? = nil)
-        throws(StoreError) -> SessionDeletion {
+        throws(StoreError) -> SessionDeletion
+    {
         try runDurably(RevokeSessionScript(user: user, id: id, currentDigest: currentDigest, hiddenClient: hiddenClient))
     }
 
@@ -416,10 +444,15 @@ package final class TokenStore {
     /// With `writing` false (a dry run) nothing is recorded, and a secret kept in
     /// Redis is not made: only a recorded fingerprint that differs is refused.
     package func agreeOnSealingSecret(writing: Bool = true) throws(StoreError) {
-        if writing { _ = try sealingKey(); return }
+        if writing {
+            _ = try sealingKey()
+            return
+        }
         guard let recorded = try connection.call(["GET", keys.sealingFingerprint]).string else { return }
         let mine: TokenSeal
-        if let seal { mine = seal } else {
+        if let seal {
+            mine = seal
+        } else {
             guard let stored = try connection.call(["GET", keys.secret]).string, let bytes = Hex.decode(stored) else { return }
             mine = TokenSeal(secret: bytes)
         }
@@ -499,7 +532,8 @@ extension TokenStore {
         let now = now ?? clock.nowMillis()
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.checkFields).array ?? []
         guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now),
-              !isIdle(stored.record, now: now) else { return nil }
+            !isIdle(stored.record, now: now)
+        else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)
     }
 }
@@ -532,7 +566,7 @@ extension RedisCommandConnection {
         let digests = try call(["HGETALL", keys.user(user)]).fieldMap
             .filter { $0.key.hasPrefix(KeySpace.tokenIndexPrefix) }.map(\.value)
         guard !digests.isEmpty else { return [] }
-        
+
         let replies: [RedisReply]
         do {
             replies = try pipeline(digests.map { ["HMGET", keys.token($0, of: user)] + StoredToken.fields })

@@ -89,7 +89,10 @@ package final class ConnectionIntake: Sendable {
         }
         deinit { buffer.deallocate() }
 
-        enum Peeked { case progress(RequestFraming.Progress), closed, nothingNew }
+        enum Peeked {
+            case progress(RequestFraming.Progress)
+            case closed, nothingNew
+        }
 
         /// Feeds what arrived past what `framing` has seen. With `fromStart`, the
         /// peek begins at byte 0 (no SO_PEEK_OFF) and the bytes already seen are skipped.
@@ -209,7 +212,10 @@ package final class ConnectionIntake: Sendable {
         var outcome = ConnectionIntake.Reader.Peeked.nothingNew
         while true {
             let peeked = reader.peek(fd, into: &entry.framing, fromStart: !entry.peekOffset)
-            guard case .progress(.incomplete) = peeked, entry.peekOffset else { outcome = peeked; break }
+            guard case .progress(.incomplete) = peeked, entry.peekOffset else {
+                outcome = peeked
+                break
+            }
         }
         switch outcome {
         case .nothingNew, .progress(.incomplete):

@@ -123,8 +123,9 @@ package final class FastCGIRequest {
         var received = 0
         while received < contentLength {
             let n = body.withUnsafeMutableBytes { buf in
-                FCGX_GetStr(buf.baseAddress!.advanced(by: received).assumingMemoryBound(to: CChar.self),
-                            Int32(contentLength - received), raw.pointee.in)
+                FCGX_GetStr(
+                    buf.baseAddress!.advanced(by: received).assumingMemoryBound(to: CChar.self),
+                    Int32(contentLength - received), raw.pointee.in)
             }
             if n <= 0 { return .truncated }
             received += Int(n)
@@ -143,7 +144,8 @@ package final class FastCGIRequest {
     package func respond(status: Int, reason: String, headers: [(String, String)], body: [UInt8]) {
         var out: [UInt8] = []
         out.reserveCapacity(64 + headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 } + body.count)
-        let crlf: [UInt8] = [0x0D, 0x0A], separator: [UInt8] = [0x3A, 0x20]
+        let crlf: [UInt8] = [0x0D, 0x0A]
+        let separator: [UInt8] = [0x3A, 0x20]
         out.append(contentsOf: "Status: ".utf8)
         out.append(contentsOf: String(status).utf8)
         out.append(0x20)

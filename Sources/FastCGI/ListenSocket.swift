@@ -44,7 +44,8 @@ package struct ListenSocket: Sendable {
             return try openTCP(address)
         }
         if let fds = environment["LISTEN_FDS"], let pid = environment["LISTEN_PID"],
-           Int(fds) ?? 0 >= 1, Int32(pid) == getpid() {
+            Int(fds) ?? 0 >= 1, Int32(pid) == getpid()
+        {
             return ListenSocket(fd: 3, isOwned: false, summary: "systemd socket (fd 3)")
         }
         if isListeningSocket(0) {
@@ -78,15 +79,24 @@ package struct ListenSocket: Sendable {
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0 else { let e = errorText(); close(fd); throw .system("bind(\(path)): \(e)") }
+        guard bound == 0 else {
+            let e = errorText()
+            close(fd)
+            throw .system("bind(\(path)): \(e)")
+        }
         chmod(path, mode)
-        guard listen(fd, 1024) == 0 else { let e = errorText(); close(fd); throw .system("listen(\(path)): \(e)") }
+        guard listen(fd, 1024) == 0 else {
+            let e = errorText()
+            close(fd)
+            throw .system("listen(\(path)): \(e)")
+        }
         return ListenSocket(fd: fd, isOwned: true, summary: "unix:\(path)")
     }
 
     private static func openTCP(_ address: String) throws(Failure) -> ListenSocket {
         guard let colon = address.lastIndex(of: ":"),
-              let port = UInt16(address[address.index(after: colon)...]), port > 0 else {
+            let port = UInt16(address[address.index(after: colon)...]), port > 0
+        else {
             throw .invalidAddress("expected a unix socket path or host:port, got \(address)")
         }
         let host = String(address[..<colon])
@@ -105,8 +115,16 @@ package struct ListenSocket: Sendable {
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { let e = errorText(); close(fd); throw .system("bind(\(address)): \(e)") }
-        guard listen(fd, 1024) == 0 else { let e = errorText(); close(fd); throw .system("listen(\(address)): \(e)") }
+        guard bound == 0 else {
+            let e = errorText()
+            close(fd)
+            throw .system("bind(\(address)): \(e)")
+        }
+        guard listen(fd, 1024) == 0 else {
+            let e = errorText()
+            close(fd)
+            throw .system("listen(\(address)): \(e)")
+        }
         return ListenSocket(fd: fd, isOwned: true, summary: "tcp:\(address)")
     }
 

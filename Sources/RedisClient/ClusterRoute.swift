@@ -38,7 +38,10 @@ package struct ClusterRoute: Equatable, Sendable {
     package struct SlotOwner: Equatable, Sendable {
         package let slot: Int
         package let node: String
-        package init(slot: Int, node: String) { self.slot = slot; self.node = node }
+        package init(slot: Int, node: String) {
+            self.slot = slot
+            self.node = node
+        }
     }
 
     /// What the connection does next.
@@ -130,10 +133,11 @@ package struct ClusterRoute: Equatable, Sendable {
             return args[3]
         case "XREAD", "XREADGROUP":
             guard let streams = args.firstIndex(where: { String(decoding: $0, as: UTF8.self).uppercased() == "STREAMS" }),
-                  streams + 1 < args.count else { return nil }
+                streams + 1 < args.count
+            else { return nil }
             return args[streams + 1]
         case "PING", "AUTH", "SELECT", "SCRIPT", "CLIENT", "WAIT", "ROLE", "SCAN", "INFO", "CLUSTER", "SUBSCRIBE",
-             "UNSUBSCRIBE", "ASKING", "READONLY", "ACL", "CONFIG", "MULTI", "EXEC", "DBSIZE", "HELLO", "ECHO", "TIME":
+            "UNSUBSCRIBE", "ASKING", "READONLY", "ACL", "CONFIG", "MULTI", "EXEC", "DBSIZE", "HELLO", "ECHO", "TIME":
             return nil
         default:
             return args.count > 1 ? args[1] : nil
@@ -150,8 +154,9 @@ package struct ClusterRoute: Equatable, Sendable {
         var owners = [String?](repeating: nil, count: HashSlot.count)
         for range in ranges {
             guard let items = range.array, items.count >= 3, let first = items[0].int, let last = items[1].int,
-                  let master = items[2].array, master.count >= 2, let port = master[1].int,
-                  first >= 0, last < HashSlot.count, first <= last else { return nil }
+                let master = items[2].array, master.count >= 2, let port = master[1].int,
+                first >= 0, last < HashSlot.count, first <= last
+            else { return nil }
             var host = master[0].string ?? ""
             if host.isEmpty || host == "?" { host = RedisEndpoint.Node.parse(queried)?.host ?? host }
             let address = RedisEndpoint.Node(host: host, port: Int(port)).description
@@ -173,8 +178,10 @@ package struct ClusterRoute: Equatable, Sendable {
 
     package static func classify(_ message: String) -> ErrorKind {
         if Redirection(message) != nil { return .transient }
-        let transient: Set = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN",
-                              "ASK", "MOVED"]
+        let transient: Set = [
+            "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN",
+            "ASK", "MOVED",
+        ]
         return transient.contains(String(message.prefix { $0 != " " })) ? .transient : .other
     }
 }
@@ -194,7 +201,8 @@ package enum Redirection: Equatable, Sendable {
         switch words.first {
         case "MOVED" where words.count == 3:
             guard let slot = Int(words[1]), (0..<HashSlot.count).contains(slot),
-                  let node = RedisEndpoint.Node.parse(String(words[2])) else { return nil }
+                let node = RedisEndpoint.Node.parse(String(words[2]))
+            else { return nil }
             self = .moved(slot: slot, address: node.description)
         case "ASK" where words.count == 3:
             guard let node = RedisEndpoint.Node.parse(String(words[2])) else { return nil }
@@ -218,7 +226,8 @@ extension RedisEndpoint.Node {
     /// nil without a port of 1 to 65535.
     package static func parse(_ text: String) -> RedisEndpoint.Node? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65535).contains(port) else { return nil }
+            (1...65535).contains(port)
+        else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }

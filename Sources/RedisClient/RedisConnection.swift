@@ -53,7 +53,6 @@ package final class RedisConnection {
         }
     }
 
-
     /// Sends several commands in one round trip and returns their replies in order.
     package func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         let ctx = try connected()
@@ -223,7 +222,8 @@ package final class RedisConnection {
             if let password = endpoint.sentinelPassword { _ = ask(sentinel, ["AUTH", password]) }
             var answer = ask(sentinel, question)
             if case .error(let message)? = answer, message.hasPrefix("NOAUTH"), endpoint.sentinelPassword == nil,
-               let password = endpoint.password {
+                let password = endpoint.password
+            {
                 _ = ask(sentinel, ["AUTH", password])
                 answer = ask(sentinel, question)
             }
@@ -233,7 +233,8 @@ package final class RedisConnection {
                 continue
             }
             guard let items = answer?.array, items.count == 2, let host = items[0].string,
-                  let port = items[1].string.flatMap({ Int($0) }) else {
+                let port = items[1].string.flatMap({ Int($0) })
+            else {
                 reasons.append("sentinel \(node) names no master for \(service)")
                 continue
             }

@@ -1,4 +1,5 @@
 import Codecs
+
 /// Where Redis lives and how to log in, parsed once from `DURIN_REDIS_URL`.
 ///
 /// Accepted forms: `redis://[[user]:password@]host[:port][/db]`,
@@ -23,7 +24,10 @@ package struct RedisEndpoint: Sendable, Equatable {
     package struct Node: Sendable, Equatable, CustomStringConvertible {
         package var host: String
         package var port: Int
-        package init(host: String, port: Int) { self.host = host; self.port = port }
+        package init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
         package var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
@@ -35,8 +39,10 @@ package struct RedisEndpoint: Sendable, Equatable {
     /// they require one other than the master's.
     package var sentinelPassword: String?
 
-    package init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0,
-                sentinelPassword: String? = nil) {
+    package init(
+        address: Address, username: String? = nil, password: String? = nil, database: Int = 0,
+        sentinelPassword: String? = nil
+    ) {
         self.address = address
         self.username = username
         self.password = password
@@ -48,15 +54,20 @@ package struct RedisEndpoint: Sendable, Equatable {
     package static func parse(_ url: String) throws(RedisError) -> RedisEndpoint {
         func bad(_ why: String) -> RedisError { .invalidURL(why) }
         var rest: Substring
-        var isUnix = false, isSentinel = false, isCluster = false
+        var isUnix = false
+        var isSentinel = false
+        var isCluster = false
         if url.hasPrefix("redis://") {
             rest = url.dropFirst("redis://".count)
         } else if url.hasPrefix("unix://") {
-            rest = url.dropFirst("unix://".count); isUnix = true
+            rest = url.dropFirst("unix://".count)
+            isUnix = true
         } else if url.hasPrefix("redis-sentinel://") {
-            rest = url.dropFirst("redis-sentinel://".count); isSentinel = true
+            rest = url.dropFirst("redis-sentinel://".count)
+            isSentinel = true
         } else if url.hasPrefix("redis-cluster://") {
-            rest = url.dropFirst("redis-cluster://".count); isCluster = true
+            rest = url.dropFirst("redis-cluster://".count)
+            isCluster = true
         } else {
             throw bad("must start with redis://, unix://, redis-sentinel:// or redis-cluster://")
         }
@@ -108,8 +119,9 @@ package struct RedisEndpoint: Sendable, Equatable {
             for part in rest[..<slash].split(separator: ",", omittingEmptySubsequences: false) {
                 nodes.append(try hostAndPort(part, defaultPort: 26379))
             }
-            return RedisEndpoint(address: .sentinel(nodes: nodes, service: service), username: username, password: password,
-                                 database: database, sentinelPassword: sentinelPassword)
+            return RedisEndpoint(
+                address: .sentinel(nodes: nodes, service: service), username: username, password: password,
+                database: database, sentinelPassword: sentinelPassword)
         }
         if isCluster {
             if rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -131,8 +143,9 @@ package struct RedisEndpoint: Sendable, Equatable {
             }
         }
         let node = try hostAndPort(hostPort, defaultPort: 6379)
-        return RedisEndpoint(address: .tcp(host: node.host, port: node.port), username: username, password: password,
-                             database: database)
+        return RedisEndpoint(
+            address: .tcp(host: node.host, port: node.port), username: username, password: password,
+            database: database)
     }
 
     private static func hostAndPort(_ hostPort: Substring, defaultPort: Int) throws(RedisError) -> Node {
@@ -179,8 +192,9 @@ extension RedisEndpoint {
     /// (found through the sentinels for `redis-sentinel://`).
     package func connection(timeoutMilliseconds: Int = 2000) -> any RedisCommandConnection {
         if case .cluster(let nodes) = address {
-            return RedisClusterConnection(seeds: nodes, username: username, password: password,
-                                          timeoutMilliseconds: timeoutMilliseconds)
+            return RedisClusterConnection(
+                seeds: nodes, username: username, password: password,
+                timeoutMilliseconds: timeoutMilliseconds)
         }
         return RedisConnection(endpoint: self, timeoutMilliseconds: timeoutMilliseconds)
     }

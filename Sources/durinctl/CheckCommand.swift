@@ -22,7 +22,11 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var settings: Settings
 
     /// One finding: `ok`, a `warning` (works, but not as it should in production) or a failure.
-    enum Level: String { case ok = "ok  ", warning = "warn", failure = "FAIL" }
+    enum Level: String {
+        case ok = "ok  "
+        case warning = "warn"
+        case failure = "FAIL"
+    }
 
     final class Report {
         var failures = 0
@@ -45,8 +49,10 @@ struct CheckCommand: ParsableCommand {
         if config.secretKey != nil {
             report.say(.ok, "DURIN_SECRET_KEY: strong enough to seal tokens")
         } else {
-            report.say(.warning, "DURIN_SECRET_KEY is not set: the sealing secret is kept in Redis itself, so a copy of "
-                + "the Redis data can recreate live tokens; set one: openssl rand -hex 32")
+            report.say(
+                .warning,
+                "DURIN_SECRET_KEY is not set: the sealing secret is kept in Redis itself, so a copy of "
+                    + "the Redis data can recreate live tokens; set one: openssl rand -hex 32")
         }
         checkRedis(config, report)
         if !noNginx {
@@ -95,8 +101,10 @@ struct CheckCommand: ParsableCommand {
                 if clients.contains(where: { $0.name == name }) {
                     report.say(.ok, "DURIN_API_ACCESS_CLIENT_NAME: client \(name) exists")
                 } else {
-                    report.say(.failure, "DURIN_API_ACCESS_CLIENT_NAME names \(name), which is no client: apiaccess/ answers 404; "
-                        + "add it: durinctl client add \(name)")
+                    report.say(
+                        .failure,
+                        "DURIN_API_ACCESS_CLIENT_NAME names \(name), which is no client: apiaccess/ answers 404; "
+                            + "add it: durinctl client add \(name)")
                 }
             }
         } catch {
@@ -111,10 +119,12 @@ struct CheckCommand: ParsableCommand {
         for anonymous in RedisExposure.anonymousEndpoints(endpoint) {
             switch RedisExposure.anonymousPing(anonymous, timeoutMilliseconds: config.redisTimeoutMillis) {
             case .answered:
-                report.say(.failure, "Redis at \(anonymous) runs commands for a connection without credentials: any local "
-                    + "process can read and forge tokens. Give the default user a password no one knows (durin.acl's "
-                    + "`user default on #<sha256 of a random value>`; not `off`, which loses data on Redis 7.0: docs/redis.md) "
-                    + "and restart Redis")
+                report.say(
+                    .failure,
+                    "Redis at \(anonymous) runs commands for a connection without credentials: any local "
+                        + "process can read and forge tokens. Give the default user a password no one knows (durin.acl's "
+                        + "`user default on #<sha256 of a random value>`; not `off`, which loses data on Redis 7.0: docs/redis.md) "
+                        + "and restart Redis")
             case .refused:
                 report.say(.ok, "Redis at \(anonymous) refuses a connection without credentials")
             case .unreachable(let why):
@@ -134,11 +144,17 @@ struct CheckCommand: ParsableCommand {
             case .found(let listeners):
                 let exposed = listeners.filter { !$0.loopback }
                 if exposed.isEmpty {
-                    report.say(.ok, listeners.isEmpty ? "Redis listens on no TCP address (unix socket only)"
-                        : "Redis listens on loopback only (\(listeners.map(\.description).joined(separator: ", ")))")
+                    report.say(
+                        .ok,
+                        listeners.isEmpty
+                            ? "Redis listens on no TCP address (unix socket only)"
+                            : "Redis listens on loopback only (\(listeners.map(\.description).joined(separator: ", ")))")
                 } else {
-                    report.say(.failure, "Redis listens on \(exposed.map(\.description).joined(separator: ", ")): other hosts can "
-                        + "reach it. Set `port 0` (the unix socket only, as durin-redis.conf does) or bind it to 127.0.0.1 (docs/redis.md)")
+                    report.say(
+                        .failure,
+                        "Redis listens on \(exposed.map(\.description).joined(separator: ", ")): other hosts can "
+                            + "reach it. Set `port 0` (the unix socket only, as durin-redis.conf does) or bind it to 127.0.0.1 (docs/redis.md)"
+                    )
                 }
             case .hidden:
                 report.say(.warning, "Redis's listening addresses are not visible to this user: run durinctl check as root")
@@ -147,8 +163,10 @@ struct CheckCommand: ParsableCommand {
             }
         }
         for node in RedisExposure.remoteNodes(endpoint) {
-            report.say(.warning, "Redis at \(node) is reached over plain TCP: hiredis 0.14 has no TLS, so tokens' hashes and "
-                + "the Redis password cross the network in clear. Keep it on a private network or a tunnel (docs/redis.md)")
+            report.say(
+                .warning,
+                "Redis at \(node) is reached over plain TCP: hiredis 0.14 has no TLS, so tokens' hashes and "
+                    + "the Redis password cross the network in clear. Keep it on a private network or a tunnel (docs/redis.md)")
         }
     }
 
@@ -160,23 +178,29 @@ struct CheckCommand: ParsableCommand {
             return items[1].string
         }
         guard let policy = config("maxmemory-policy") else {
-            report.say(.ok, "Redis persistence and eviction: not visible to this user (CONFIG is not granted); "
-                + "see docs/redis.md")
+            report.say(
+                .ok,
+                "Redis persistence and eviction: not visible to this user (CONFIG is not granted); "
+                    + "see docs/redis.md")
             return
         }
         if policy == "noeviction" {
             report.say(.ok, "Redis maxmemory-policy noeviction: full memory refuses logins instead of dropping tokens")
         } else {
-            report.say(.failure, "Redis maxmemory-policy is \(policy): eviction would silently log users out; "
-                + "set maxmemory-policy noeviction")
+            report.say(
+                .failure,
+                "Redis maxmemory-policy is \(policy): eviction would silently log users out; "
+                    + "set maxmemory-policy noeviction")
         }
         let aof = config("appendonly") == "yes"
         let fsync = config("appendfsync") ?? "?"
         if aof {
             report.say(.ok, "Redis appendonly yes, appendfsync \(fsync)")
         } else {
-            report.say(.warning, "Redis appendonly is off: a crash loses every token issued since the last snapshot; "
-                + "set appendonly yes (appendfsync everysec)")
+            report.say(
+                .warning,
+                "Redis appendonly is off: a crash loses every token issued since the last snapshot; "
+                    + "set appendonly yes (appendfsync everysec)")
         }
     }
 
@@ -185,8 +209,10 @@ struct CheckCommand: ParsableCommand {
     private func checkClientMemory(_ connection: any RedisCommandConnection, _ report: Report) {
         switch try? connection.send("CLIENT", "NO-EVICT", "on") {
         case .error(let message)?:
-            report.say(.warning, "durin's Redis user may not keep its connections from client eviction (\(message)): grant "
-                + "+client|no-evict (durin.acl), or maxmemory-clients may close durin's own connections")
+            report.say(
+                .warning,
+                "durin's Redis user may not keep its connections from client eviction (\(message)): grant "
+                    + "+client|no-evict (durin.acl), or maxmemory-clients may close durin's own connections")
         case nil:
             report.say(.warning, "CLIENT NO-EVICT could not be tried")
         default:
@@ -205,18 +231,22 @@ struct CheckCommand: ParsableCommand {
             caps = read
             source = redisConf
         } else {
-            report.say(.warning, "Redis's client memory caps are not visible (CONFIG is not granted, \(redisConf) is not readable): "
-                + "make sure durin-redis.conf's client-output-buffer-limit and maxmemory-clients are in effect, or any client "
-                + "can make Redis refuse durin's writes (docs/redis.md)")
+            report.say(
+                .warning,
+                "Redis's client memory caps are not visible (CONFIG is not granted, \(redisConf) is not readable): "
+                    + "make sure durin-redis.conf's client-output-buffer-limit and maxmemory-clients are in effect, or any client "
+                    + "can make Redis refuse durin's writes (docs/redis.md)")
             return
         }
         let missing = caps.missing
         if missing.isEmpty {
             report.say(.ok, "Redis caps other clients' unread replies (client-output-buffer-limit normal, maxmemory-clients; \(source))")
         } else {
-            report.say(.warning, "Redis (\(source)): " + missing.joined(separator: "; ") + ": a client that never reads its "
-                + "replies (even the read-only durin-inspect) can fill maxmemory, and then every login, refresh and logout "
-                + "fails; add durin-redis.conf's lines")
+            report.say(
+                .warning,
+                "Redis (\(source)): " + missing.joined(separator: "; ") + ": a client that never reads its "
+                    + "replies (even the read-only durin-inspect) can fill maxmemory, and then every login, refresh and logout "
+                    + "fails; add durin-redis.conf's lines")
         }
     }
 
@@ -228,15 +258,21 @@ struct CheckCommand: ParsableCommand {
             return
         }
         guard FileManager.default.fileExists(atPath: path) else {
-            report.say(.failure, "nginx's proxy key \(path) is missing: durin refuses every request nginx sends; write it "
-                + "(fastcgi_param DURIN_PROXY_KEY \"<DURIN_PROXY_KEY>\";, root-only) and reload nginx (docs/security.md)")
+            report.say(
+                .failure,
+                "nginx's proxy key \(path) is missing: durin refuses every request nginx sends; write it "
+                    + "(fastcgi_param DURIN_PROXY_KEY \"<DURIN_PROXY_KEY>\";, root-only) and reload nginx (docs/security.md)")
             return
         }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-           let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, let owner = (attributes[.ownerAccountID] as? NSNumber)?.intValue,
-           mode & 0o077 != 0 || owner != 0 {
-            report.say(.failure, "\(path) is readable by others than root (mode \(String(mode, radix: 8)), owner uid \(owner)): any process "
-                + "that reads it can speak to durin as nginx; chown root: and chmod 0600 it")
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue,
+            let owner = (attributes[.ownerAccountID] as? NSNumber)?.intValue,
+            mode & 0o077 != 0 || owner != 0
+        {
+            report.say(
+                .failure,
+                "\(path) is readable by others than root (mode \(String(mode, radix: 8)), owner uid \(owner)): any process "
+                    + "that reads it can speak to durin as nginx; chown root: and chmod 0600 it")
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             report.say(.warning, "\(path) is not readable by this user: run durinctl check as root to compare the proxy keys")
@@ -249,8 +285,10 @@ struct CheckCommand: ParsableCommand {
         if ProxyKey.admits(Array(included.utf8), key: key) {
             report.say(.ok, "nginx's proxy key (\(path)) is DURIN_PROXY_KEY")
         } else {
-            report.say(.failure, "nginx's proxy key (\(path)) is not DURIN_PROXY_KEY: durin refuses every request nginx "
-                + "sends; make them equal and reload nginx")
+            report.say(
+                .failure,
+                "nginx's proxy key (\(path)) is not DURIN_PROXY_KEY: durin refuses every request nginx "
+                    + "sends; make them equal and reload nginx")
         }
     }
 
@@ -265,8 +303,10 @@ struct CheckCommand: ParsableCommand {
         if let problem = exposure.problem {
             report.say(.warning, problem)
         } else if exposure.sameUserTracing {
-            report.say(.ok, "no process but nginx runs as \(user) (the kernel would let one read nginx's memory: "
-                + "keep other applications under users of their own)")
+            report.say(
+                .ok,
+                "no process but nginx runs as \(user) (the kernel would let one read nginx's memory: "
+                    + "keep other applications under users of their own)")
         } else {
             report.say(.ok, "kernel.yama.ptrace_scope is \(exposure.ptraceScope ?? 0): no process of \(user) can read nginx's memory")
         }
@@ -301,8 +341,10 @@ struct CheckCommand: ParsableCommand {
         if upstream {
             report.say(.ok, "nginx: an enabled configuration defines `upstream durin`")
         } else {
-            report.say(.failure, "nginx: no enabled configuration defines `upstream durin` (the snippets pass requests to it); "
-                + "enable the example site: ln -s ../sites-available/durin \(nginxRoot)/sites-enabled/durin")
+            report.say(
+                .failure,
+                "nginx: no enabled configuration defines `upstream durin` (the snippets pass requests to it); "
+                    + "enable the example site: ln -s ../sites-available/durin \(nginxRoot)/sites-enabled/durin")
         }
     }
 }

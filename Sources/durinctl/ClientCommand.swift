@@ -23,15 +23,18 @@ struct ClientCommand: ParsableCommand {
         @Argument(help: "Client name (letters, digits, . _ - @ +; at most 64).", transform: ClientName.parse) var name: ClientName
         @Option(help: "Token lifetime: 86400, 30m, 12h, 7d or never (default: DURIN_DEFAULT_TOKEN_TTL).") var ttl: TokenTTL?
         @Option(help: "Throttle rate for protected locations: N/s, N/m, N/h or N/d.") var throttle: ThrottleSetting?
-        @Option(help: ArgumentHelp("A token unused this long expires (the TTL stays its cap): 30m, 2h, 7d; default none.",
-                                   valueName: "duration"))
+        @Option(
+            help: ArgumentHelp(
+                "A token unused this long expires (the TTL stays its cap): 30m, 2h, 7d; default none.",
+                valueName: "duration"))
         var idle: IdleSetting?
         @OptionGroup var settings: Settings
 
         func run() throws {
             let ctx = try settings.context()
-            let record = ClientRecord(name: name.value, tokenTTL: ttl ?? ctx.config.defaultTokenTTL,
-                                      throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds)
+            let record = ClientRecord(
+                name: name.value, tokenTTL: ttl ?? ctx.config.defaultTokenTTL,
+                throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds)
             try attempt { try ctx.admin.addClient(record) }
             Terminal.out("added client \(ClientCommand.text(record))")
         }
@@ -44,7 +47,9 @@ struct ClientCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             let clients = try attempt { try ctx.admin.clients() }
-            if output.json { printJSON(.array(clients.map { ClientCommand.json($0, ctx) })) } else {
+            if output.json {
+                printJSON(.array(clients.map { ClientCommand.json($0, ctx) }))
+            } else {
                 clients.forEach { Terminal.out(ClientCommand.text($0)) }
             }
         }
@@ -58,9 +63,12 @@ struct ClientCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             guard let c = try attempt({ try ctx.admin.client(named: name) }) else { throw CLIError("no client \(name)") }
-            if output.json { printJSON(ClientCommand.json(c, ctx)) } else {
-                Terminal.out("name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\n"
-                             + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncreated:       \(ctx.format(c.created))")
+            if output.json {
+                printJSON(ClientCommand.json(c, ctx))
+            } else {
+                Terminal.out(
+                    "name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\n"
+                        + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncreated:       \(ctx.format(c.created))")
             }
         }
     }
@@ -86,7 +94,8 @@ struct ClientCommand: ParsableCommand {
             let stamped = try attempt {
                 try ctx.admin.updateClient(name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds })
             }
-            Terminal.out("updated client \(name)" + (idle != nil ? " (idle timeout now on \(stamped) live token\(stamped == 1 ? "" : "s"))" : ""))
+            Terminal.out(
+                "updated client \(name)" + (idle != nil ? " (idle timeout now on \(stamped) live token\(stamped == 1 ? "" : "s"))" : ""))
         }
     }
 

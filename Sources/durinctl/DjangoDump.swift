@@ -115,10 +115,14 @@ struct DjangoDump {
                 refuse("invalid client name: letters, digits and . _ - @ + only, at most 64 bytes")
                 continue
             }
-            guard seen.insert(name).inserted else { refuse("a second client named \(name)"); continue }
+            guard seen.insert(name).inserted else {
+                refuse("a second client named \(name)")
+                continue
+            }
             guard let ttlText = f["token_ttl"].flatMap(Self.scalar), let seconds = DjangoFormats.durationSeconds(ttlText) else {
-                refuse("token_ttl \(f["token_ttl"].map(Self.shown) ?? "missing") is not a duration of at least one second "
-                    + "(\"1 00:00:00\", \"2 days, 3:04:05\" or seconds)")
+                refuse(
+                    "token_ttl \(f["token_ttl"].map(Self.shown) ?? "missing") is not a duration of at least one second "
+                        + "(\"1 00:00:00\", \"2 days, 3:04:05\" or seconds)")
                 continue
             }
             let rateText = Self.text(f["throttle_rate"]) ?? ""
@@ -138,16 +142,27 @@ struct DjangoDump {
         var seen: Set<String> = []
         for (pk, f) in raw {
             let name = Self.text(f["username"]) ?? ""
-            func refuse(_ why: String) { refusedUsers.append(Refusal(model: "auth.user", pk: pk ?? name, label: "\"\(name)\"", reason: why)) }
+            func refuse(_ why: String) {
+                refusedUsers.append(Refusal(model: "auth.user", pk: pk ?? name, label: "\"\(name)\"", reason: why))
+            }
             guard Names.isValidUsername(name) else {
                 refuse("invalid username: letters, digits and @ . + - _ only (Django's default rule), at most 150")
                 continue
             }
-            guard seen.insert(name).inserted else { refuse("a second user named \(name)"); continue }
-            guard let password = Self.text(f["password"]) else { refuse("no password field"); continue }
+            guard seen.insert(name).inserted else {
+                refuse("a second user named \(name)")
+                continue
+            }
+            guard let password = Self.text(f["password"]) else {
+                refuse("no password field")
+                continue
+            }
             var isActive = true
             if let value = f["is_active"] {
-                guard case .bool(let b) = value else { refuse("is_active is not true or false"); continue }
+                guard case .bool(let b) = value else {
+                    refuse("is_active is not true or false")
+                    continue
+                }
                 isActive = b
             }
             var hash = password
@@ -164,8 +179,10 @@ struct DjangoDump {
             var profile: [String: String] = [:]
             for field in Self.profileFields { if let v = Self.text(f[field]) { profile[field] = v } }
             let joined = Self.text(f["date_joined"]).flatMap(DjangoFormats.dateTime) ?? now
-            users.append(User(pk: pk, record: UserRecord(username: name, passwordHash: hash, isActive: isActive, profile: profile),
-                              created: joined, unsupportedHasher: unsupported))
+            users.append(
+                User(
+                    pk: pk, record: UserRecord(username: name, passwordHash: hash, isActive: isActive, profile: profile),
+                    created: joined, unsupportedHasher: unsupported))
         }
     }
 
@@ -180,7 +197,8 @@ struct DjangoDump {
         var candidates: [Token] = []
         var labels: [String: String] = [:]
         for (pk, f) in raw {
-            let userRef = f["user"], clientRef = f["client"].flatMap(Self.scalar)
+            let userRef = f["user"]
+            let clientRef = f["client"].flatMap(Self.scalar)
             var user: String?
             switch userRef {
             case .array(let natural)? where natural.count == 1: user = Self.text(natural[0])  // --natural-foreign
@@ -189,7 +207,8 @@ struct DjangoDump {
             }
             let client = clientRef.flatMap { clientsByPK[$0] }
             // Named for people even when the user or client was refused (or is unknown).
-            let userName = user ?? userRef.flatMap(Self.scalar).flatMap { names.users[$0] }.map { "\"\($0)\"" }
+            let userName =
+                user ?? userRef.flatMap(Self.scalar).flatMap { names.users[$0] }.map { "\"\($0)\"" }
                 ?? "user " + (userRef.map(Self.shown) ?? "?")
             let clientName = client ?? clientRef.flatMap { names.clients[$0] }.map { "\"\($0)\"" } ?? "client " + (clientRef ?? "?")
             let label = "\(userName)/\(clientName)"
@@ -219,8 +238,9 @@ struct DjangoDump {
                 continue
             }
             guard value.utf8.count >= minimumTokenLength else {
-                refuse("the token has \(value.utf8.count) characters, fewer than \(minimumTokenLength): it could be guessed "
-                    + "(durin's have 64); --allow-short-tokens imports it anyway")
+                refuse(
+                    "the token has \(value.utf8.count) characters, fewer than \(minimumTokenLength): it could be guessed "
+                        + "(durin's have 64); --allow-short-tokens imports it anyway")
                 continue
             }
             guard let id = Int64(pk), id > 0, id < Self.largestID else {
@@ -228,28 +248,38 @@ struct DjangoDump {
                 continue
             }
             guard let created = Self.text(f["created"]).flatMap(DjangoFormats.dateTime),
-                  let expiry = Self.text(f["expiry"]).flatMap(DjangoFormats.dateTime) else {
+                let expiry = Self.text(f["expiry"]).flatMap(DjangoFormats.dateTime)
+            else {
                 refuse("created or expiry is not an ISO 8601 time")
                 continue
             }
-            candidates.append(Token(pk: pk, token: ImportedToken(token: DurinCore.Token(value: value), user: user, client: client,
-                                                                 created: created, expiry: expiry, id: id)))
+            candidates.append(
+                Token(
+                    pk: pk,
+                    token: ImportedToken(
+                        token: DurinCore.Token(value: value), user: user, client: client,
+                        created: created, expiry: expiry, id: id)))
         }
         // Django keeps one token per (user, client) and each token once: a dump with
         // two is not one database's state, and which one is right cannot be told.
-        var byPair: [String: [String]] = [:], byToken: [String: [String]] = [:], byID: [Int64: [String]] = [:]
+        var byPair: [String: [String]] = [:]
+        var byToken: [String: [String]] = [:]
+        var byID: [Int64: [String]] = [:]
         for c in candidates {
             byPair["\(c.token.user)\t\(c.token.client)", default: []].append(c.pk)
             byToken[c.token.token.value, default: []].append(c.pk)
             byID[c.token.id, default: []].append(c.pk)
         }
         for c in candidates {
-            let pair = byPair["\(c.token.user)\t\(c.token.client)"]!, same = byToken[c.token.token.value]!, ids = byID[c.token.id]!
+            let pair = byPair["\(c.token.user)\t\(c.token.client)"]!
+            let same = byToken[c.token.token.value]!
+            let ids = byID[c.token.id]!
             let reason: String?
             if ids.count > 1 {
                 reason = "pk \(c.pk) appears \(ids.count) times in the dump"
             } else if pair.count > 1 {
-                reason = "\(c.token.user) has \(pair.count) tokens for client \(c.token.client) (pk \(pair.joined(separator: ", "))); "
+                reason =
+                    "\(c.token.user) has \(pair.count) tokens for client \(c.token.client) (pk \(pair.joined(separator: ", "))); "
                     + "durin allows one: none of them is imported"
             } else if same.count > 1 {
                 reason = "the same token appears in pk \(same.joined(separator: ", ")): none of them is imported"

@@ -16,8 +16,11 @@ struct Durinctl: ParsableCommand {
             Reads the service's settings by itself: /etc/durin/durin.env when it exists (or --env-file), as systemd \
             gives them to durin-fcgi; DURIN_* variables set in the environment win.
             """,
-        subcommands: [ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self, CheckCommand.self,
-                      MigrateCommand.self])
+        subcommands: [
+            ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self,
+            CheckCommand.self,
+            MigrateCommand.self,
+        ])
 
     /// ArgumentParser's own entry point, with its messages (an error may name a
     /// stored record) written through Terminal like everything else.
@@ -42,9 +45,11 @@ struct Durinctl: ParsableCommand {
 struct Settings: ParsableArguments {
     static let serviceEnvFile = "/etc/durin/durin.env"
 
-    @Option(name: .customLong("env-file"),
-            help: ArgumentHelp("The service's settings (default: \(Settings.serviceEnvFile) when it exists). "
-                               + "DURIN_* variables set in the environment win.", valueName: "path"))
+    @Option(
+        name: .customLong("env-file"),
+        help: ArgumentHelp(
+            "The service's settings (default: \(Settings.serviceEnvFile) when it exists). "
+                + "DURIN_* variables set in the environment win.", valueName: "path"))
     var envFile: String?
 
     /// The settings file this run read, for messages that send the operator to it.
@@ -52,8 +57,10 @@ struct Settings: ParsableArguments {
     nonisolated(unsafe) static var fileRead: String?
 
     /// The settings: the file's, then the environment's over them.
-    func environment(_ process: [String: String] = ProcessInfo.processInfo.environment,
-                     fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws -> [String: String] {
+    func environment(
+        _ process: [String: String] = ProcessInfo.processInfo.environment,
+        fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+    ) throws -> [String: String] {
         let path = envFile ?? (fileExists(Self.serviceEnvFile) ? Self.serviceEnvFile : nil)
         guard let path else { return process }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -65,9 +72,10 @@ struct Settings: ParsableArguments {
 
     /// Where the service's sealing secret is, when durinctl's is another.
     static var sealingAdvice: String {
-        let own = ProcessInfo.processInfo.environment["DURIN_SECRET_KEY"].map { _ in
-            " (DURIN_SECRET_KEY set in durinctl's environment wins over the file's: unset it)"
-        } ?? ""
+        let own =
+            ProcessInfo.processInfo.environment["DURIN_SECRET_KEY"].map { _ in
+                " (DURIN_SECRET_KEY set in durinctl's environment wins over the file's: unset it)"
+            } ?? ""
         if let fileRead {
             return "durinctl read \(fileRead)\(own); run it with the service's settings: --env-file with the file "
                 + "durin.service reads (\(serviceEnvFile) as installed)"
@@ -122,7 +130,10 @@ enum ThrottleSetting: ExpressibleByArgument, Equatable {
     case rate(ThrottleRate)
 
     init?(argument: String) {
-        if ["", "none", "off"].contains(argument.lowercased()) { self = .none; return }
+        if ["", "none", "off"].contains(argument.lowercased()) {
+            self = .none
+            return
+        }
         guard let rate = ThrottleRate.parse(argument) else { return nil }
         self = .rate(rate)
     }
@@ -140,7 +151,10 @@ enum IdleSetting: ExpressibleByArgument, Equatable {
     case after(seconds: Int64)
 
     init?(argument: String) {
-        if ["", "none", "off"].contains(argument.lowercased()) { self = .none; return }
+        if ["", "none", "off"].contains(argument.lowercased()) {
+            self = .none
+            return
+        }
         guard let d = DurationSpec.parse(argument) else { return nil }
         self = .after(seconds: d.seconds)
     }
@@ -162,7 +176,8 @@ struct ClientName: Equatable, CustomStringConvertible {
     /// For `@Argument(transform:)`: a refusal that says what a name may hold.
     static func parse(_ argument: String) throws -> ClientName {
         guard Names.isValidClientName(argument) else {
-            throw ValidationError("invalid client name \"\(Terminal.escaped(argument))\": letters, digits and . _ - @ + only, at most 64 bytes")
+            throw ValidationError(
+                "invalid client name \"\(Terminal.escaped(argument))\": letters, digits and . _ - @ + only, at most 64 bytes")
         }
         return ClientName(value: argument)
     }

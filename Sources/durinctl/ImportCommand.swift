@@ -26,13 +26,15 @@ struct ImportCommand: ParsableCommand {
 
         @Argument(help: "The dump, or - for standard input.") var file: String
         @Flag(help: "Print what an import would do, and write nothing.") var dryRun = false
-        @Option(help: ArgumentHelp(
-            "An earlier dump of the same site, imported before: tokens in it and not in FILE were deleted in Django "
-                + "since (logout, logoutall), and are revoked here.", valueName: "EARLIER-DUMP"))
+        @Option(
+            help: ArgumentHelp(
+                "An earlier dump of the same site, imported before: tokens in it and not in FILE were deleted in Django "
+                    + "since (logout, logoutall), and are revoked here.", valueName: "EARLIER-DUMP"))
         var previous: String?
-        @Option(help: ArgumentHelp(
-            "Keep this many session ids free above the dump's largest token id, for tokens Django issues before the switch.",
-            valueName: "N"))
+        @Option(
+            help: ArgumentHelp(
+                "Keep this many session ids free above the dump's largest token id, for tokens Django issues before the switch.",
+                valueName: "N"))
         var reserveIds: Int64 = 0
         @Flag(help: "Import tokens shorter than 32 characters too (durin's have 64; shorter ones can be guessed).")
         var allowShortTokens = false
@@ -73,8 +75,11 @@ struct ImportCommand: ParsableCommand {
                     clientsHere[client.record.name] = outcome
                     report.count(.clients, outcome)
                 case .failure(let error):
-                    report.refuse(.clients, .init(model: "durin.client", pk: client.pk, label: "\"\(client.record.name)\"",
-                                                  reason: error.description))
+                    report.refuse(
+                        .clients,
+                        .init(
+                            model: "durin.client", pk: client.pk, label: "\"\(client.record.name)\"",
+                            reason: error.description))
                 }
             }
 
@@ -90,13 +95,17 @@ struct ImportCommand: ParsableCommand {
                     if let hasher = user.unsupportedHasher { report.unusable.append((user.record.username, hasher)) }
                 case .failure(let error):
                     failedUsers.insert(user.record.username)
-                    report.refuse(.users, .init(model: "auth.user", pk: user.pk ?? user.record.username,
-                                                label: "\"\(user.record.username)\"", reason: error.description))
+                    report.refuse(
+                        .users,
+                        .init(
+                            model: "auth.user", pk: user.pk ?? user.record.username,
+                            label: "\"\(user.record.username)\"", reason: error.description))
                 }
             }
             for (name, hasher) in report.unusable {
-                report.note("user \(name): its \(hasher) hash cannot be checked here (pbkdf2_sha256 and pbkdf2_sha1 can); "
-                    + "imported unable to log in until a password is set: durinctl user set-password \(name) --password-stdin")
+                report.note(
+                    "user \(name): its \(hasher) hash cannot be checked here (pbkdf2_sha256 and pbkdf2_sha1 can); "
+                        + "imported unable to log in until a password is set: durinctl user set-password \(name) --password-stdin")
             }
 
             dump.refusedTokens.forEach { report.refuse(.tokens, $0) }
@@ -145,8 +154,9 @@ struct ImportCommand: ParsableCommand {
             let moved = try migration.run(dryRun: dryRun)
             guard moved.tokens + moved.expiredTokens > 0 else { return }
             if dryRun {
-                report.note("\(moved.tokens) tokens and \(moved.expiredTokens) expired tokens are in an older Redis layout: "
-                    + "the import moves them to layout 2 first (durinctl migrate); this dry run does not see them")
+                report.note(
+                    "\(moved.tokens) tokens and \(moved.expiredTokens) expired tokens are in an older Redis layout: "
+                        + "the import moves them to layout 2 first (durinctl migrate); this dry run does not see them")
             } else {
                 report.note(moved.description)
             }
@@ -162,8 +172,9 @@ struct ImportCommand: ParsableCommand {
                 }
             }
             do {
-                return try DjangoDump(bytes: Array(data), now: now, minimumTokenLength: allowShortTokens ? 1 : 32,
-                                      passwordIterationsMax: config.passwordIterationsMax)
+                return try DjangoDump(
+                    bytes: Array(data), now: now, minimumTokenLength: allowShortTokens ? 1 : 32,
+                    passwordIterationsMax: config.passwordIterationsMax)
             } catch { throw CLIError("\(path == "-" ? "stdin" : path): \(error)") }
         }
     }
@@ -217,13 +228,15 @@ struct ImportReport {
             tallies[.tokens, default: Tally()].created += 1
             if isRenumbered {
                 renumbered += 1
-                note("durin.authtoken pk=\(t.pk) (\(label)): another of \(t.token.user)'s tokens has session id \(t.pk) here; "
-                    + (dryRun ? "it would get a new one" : "it got \(id)"))
+                note(
+                    "durin.authtoken pk=\(t.pk) (\(label)): another of \(t.token.user)'s tokens has session id \(t.pk) here; "
+                        + (dryRun ? "it would get a new one" : "it got \(id)"))
             }
             if let replacedID {
                 replaced += 1
-                note("durin.authtoken pk=\(t.pk) (\(label)) \(dryRun ? "would replace" : "replaced") session \(replacedID), "
-                    + "the pair's token from an earlier import, which Django no longer has")
+                note(
+                    "durin.authtoken pk=\(t.pk) (\(label)) \(dryRun ? "would replace" : "replaced") session \(replacedID), "
+                        + "the pair's token from an earlier import, which Django no longer has")
             }
         case .success(.updated): tallies[.tokens, default: Tally()].updated += 1
         case .success(.unchanged): tallies[.tokens, default: Tally()].unchanged += 1
@@ -236,13 +249,15 @@ struct ImportReport {
         case .success(.superseded(let id)):
             tallies[.tokens, default: Tally()].skipped += 1
             superseded += 1
-            note("durin.authtoken pk=\(t.pk) (\(label)): \(t.token.user) holds a \(t.token.client) token issued here "
-                + "(session \(id)), which is kept; this one is not imported")
+            note(
+                "durin.authtoken pk=\(t.pk) (\(label)): \(t.token.user) holds a \(t.token.client) token issued here "
+                    + "(session \(id)), which is kept; this one is not imported")
         case .success(.noUser): reject("no user \(t.token.user) here")
         case .success(.noClient): reject("no client \(t.token.client) here")
         case .success(.consoleClient):
-            reject("\(t.token.client) is the operator console's client here (DURIN_CONSOLE_CLIENT): console sessions come "
-                + "only from the console's sign-in")
+            reject(
+                "\(t.token.client) is the operator console's client here (DURIN_CONSOLE_CLIENT): console sessions come "
+                    + "only from the console's sign-in")
         case .success(.conflict(let user, let client)):
             reject("this token is already here, for \(user)/\(client)")
         }
@@ -250,11 +265,14 @@ struct ImportReport {
 
     private func line(_ kind: Kind) -> String {
         let t = tallies[kind] ?? Tally()
-        var s = "\(kind.rawValue): \(t.created) created, \(t.updated) updated, \(t.unchanged) unchanged, \(t.skipped) skipped, "
+        var s =
+            "\(kind.rawValue): \(t.created) created, \(t.updated) updated, \(t.unchanged) unchanged, \(t.skipped) skipped, "
             + "\(t.refused) refused"
         if kind == .tokens {
-            let reasons = [(expired, "expired"), (goneHere, "revoked or expired here since an earlier import"),
-                           (superseded, "the pair has a token issued here")].filter { $0.0 > 0 }
+            let reasons = [
+                (expired, "expired"), (goneHere, "revoked or expired here since an earlier import"),
+                (superseded, "the pair has a token issued here"),
+            ].filter { $0.0 > 0 }
             if !reasons.isEmpty { s += " (skipped: " + reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")" }
         }
         return s
@@ -265,15 +283,18 @@ struct ImportReport {
         if dryRun { lines.append("dry run: nothing was written; an import now would do this:") }
         lines += Kind.allCases.map(line)
         if revoked > 0 || replaced > 0 {
-            lines.append("tokens revoked: \(revoked) deleted in Django since the earlier dump, \(replaced) replaced by Django's newer token")
+            lines.append(
+                "tokens revoked: \(revoked) deleted in Django since the earlier dump, \(replaced) replaced by Django's newer token")
         }
         if !ignored.isEmpty {
-            lines.append("ignored (not users, clients or tokens): "
-                + ignored.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            lines.append(
+                "ignored (not users, clients or tokens): "
+                    + ignored.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
         if !unusable.isEmpty {
-            lines.append("users unable to log in (hash not supported here): "
-                + unusable.map { "\(Terminal.escaped($0.0)) (\(Terminal.escaped($0.1)))" }.joined(separator: ", "))
+            lines.append(
+                "users unable to log in (hash not supported here): "
+                    + unusable.map { "\(Terminal.escaped($0.0)) (\(Terminal.escaped($0.1)))" }.joined(separator: ", "))
         }
         return lines
     }
@@ -281,24 +302,51 @@ struct ImportReport {
     var json: JSONValue {
         func tally(_ kind: Kind, _ extra: [(String, JSONValue)] = []) -> JSONValue {
             let t = tallies[kind] ?? Tally()
-            return .object([("created", .number(String(t.created))), ("updated", .number(String(t.updated))),
-                            ("unchanged", .number(String(t.unchanged))), ("skipped", .number(String(t.skipped))),
-                            ("refused", .number(String(t.refused)))] + extra)
+            return .object(
+                [
+                    ("created", .number(String(t.created))), ("updated", .number(String(t.updated))),
+                    ("unchanged", .number(String(t.unchanged))), ("skipped", .number(String(t.skipped))),
+                    ("refused", .number(String(t.refused))),
+                ] + extra)
         }
         func n(_ v: Int) -> JSONValue { .number(String(v)) }
         return .object([
             ("dry_run", .bool(dryRun)),
             ("clients", tally(.clients)),
-            ("users", tally(.users, [("unusable_password", .array(unusable.map {
-                .object([("username", .string($0.0)), ("hasher", .string($0.1))])
-            }))])),
-            ("tokens", tally(.tokens, [("expired", n(expired)), ("gone_here", n(goneHere)), ("superseded", n(superseded)),
-                                       ("replaced", n(replaced)), ("renumbered", n(renumbered)), ("revoked", n(revoked))])),
+            (
+                "users",
+                tally(
+                    .users,
+                    [
+                        (
+                            "unusable_password",
+                            .array(
+                                unusable.map {
+                                    .object([("username", .string($0.0)), ("hasher", .string($0.1))])
+                                })
+                        )
+                    ])
+            ),
+            (
+                "tokens",
+                tally(
+                    .tokens,
+                    [
+                        ("expired", n(expired)), ("gone_here", n(goneHere)), ("superseded", n(superseded)),
+                        ("replaced", n(replaced)), ("renumbered", n(renumbered)), ("revoked", n(revoked)),
+                    ])
+            ),
             ("ignored", .object(ignored.sorted { $0.key < $1.key }.map { ($0.key, n($0.value)) })),
-            ("errors", .array(errors.map {
-                .object([("model", .string($0.model)), ("pk", .string($0.pk)), ("record", .string($0.label)),
-                         ("error", .string($0.reason))])
-            })),
+            (
+                "errors",
+                .array(
+                    errors.map {
+                        .object([
+                            ("model", .string($0.model)), ("pk", .string($0.pk)), ("record", .string($0.label)),
+                            ("error", .string($0.reason)),
+                        ])
+                    })
+            ),
         ])
     }
 

@@ -7,7 +7,8 @@ import DurinStore
 /// users itself sends `Authorization: Issuer <key>` to the trusted location.
 struct IssuerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "issuer", abstract: "Manage issuer keys: trusted issuance (issue/), introspection (introspect/) and revocation (revoke/).",
+        commandName: "issuer",
+        abstract: "Manage issuer keys: trusted issuance (issue/), introspection (introspect/) and revocation (revoke/).",
         subcommands: [Add.self, List.self, Remove.self])
 
     struct Add: ParsableCommand {
@@ -35,9 +36,14 @@ struct IssuerCommand: ParsableCommand {
             let ctx = try settings.context()
             let issuers = try attempt { try ctx.admin.issuers() }
             if output.json {
-                printJSON(.array(issuers.map {
-                    ["name": .string($0.name), "clients": .array($0.clients.map { .string($0) }), "created": .string(ctx.format($0.created))]
-                }))
+                printJSON(
+                    .array(
+                        issuers.map {
+                            [
+                                "name": .string($0.name), "clients": .array($0.clients.map { .string($0) }),
+                                "created": .string(ctx.format($0.created)),
+                            ]
+                        }))
             } else {
                 issuers.forEach { Terminal.out("\($0.name)\tclients=\($0.clients.isEmpty ? "any" : $0.clients.joined(separator: ","))") }
             }

@@ -51,7 +51,8 @@ struct ProxyKeyExposure: Equatable {
         var others: [(pid: Int, name: String)] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: proc)) ?? [] {
             guard let pid = Int(name), let status = try? String(contentsOfFile: "\(proc)/\(name)/status", encoding: .utf8) else { continue }
-            var command = "", uids: [UInt32] = []
+            var command = ""
+            var uids: [UInt32] = []
             for line in status.split(separator: "\n") {
                 if line.hasPrefix("Name:") { command = line.dropFirst(5).trimmingCharacters(in: .whitespaces) }
                 if line.hasPrefix("Uid:") { uids = line.dropFirst(4).split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) } }

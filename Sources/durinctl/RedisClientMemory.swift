@@ -31,7 +31,9 @@ struct RedisClientMemory: Equatable {
     /// From CONFIG GET's values: `client-output-buffer-limit` (all classes in one
     /// string, `normal 0 0 0 replica ...`) and `maxmemory-clients`.
     init(outputBufferLimit: String?, maxmemoryClients: String?) {
-        if let words = outputBufferLimit?.split(separator: " ").map(String.init), let i = words.firstIndex(of: "normal"), i + 1 < words.count {
+        if let words = outputBufferLimit?.split(separator: " ").map(String.init), let i = words.firstIndex(of: "normal"),
+            i + 1 < words.count
+        {
             normalHardLimit = words[i + 1]
         }
         self.maxmemoryClients = maxmemoryClients
@@ -48,7 +50,9 @@ struct RedisClientMemory: Equatable {
     private mutating func read(_ path: String, depth: Int) -> Bool {
         guard depth < 8, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
         for line in text.split(whereSeparator: \.isNewline) {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map {
+                String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
             guard let directive = words.first?.lowercased(), !directive.hasPrefix("#") else { continue }
             switch directive {
             case "include" where words.count == 2: _ = read(words[1], depth: depth + 1)

@@ -86,7 +86,8 @@ enum RedisExposure {
             readable = true
             for fd in fds {
                 guard let target = try? fm.destinationOfSymbolicLink(atPath: "\(proc)/\(pid)/fd/\(fd)"),
-                      target.hasPrefix("socket:["), target.hasSuffix("]") else { continue }
+                    target.hasPrefix("socket:["), target.hasSuffix("]")
+                else { continue }
                 inodes.insert(String(target.dropFirst("socket:[".count).dropLast()))
             }
         }

@@ -36,8 +36,9 @@ struct TokenCommand: ParsableCommand {
             }
             switch result {
             case .failure(.noClient) where client == ctx.tokens.consoleClient:
-                throw CLIError("\(client) is the operator console's client (DURIN_CONSOLE_CLIENT): its sessions come only "
-                    + "from the console's sign-in")
+                throw CLIError(
+                    "\(client) is the operator console's client (DURIN_CONSOLE_CLIENT): its sessions come only "
+                        + "from the console's sign-in")
             case .failure(.noClient): throw CLIError("no client \(client)")
             case .failure(.userInactive): throw CLIError("user \(user) is inactive")
             case .failure(.alreadyExists): throw CLIError("a token exists already")
@@ -76,11 +77,13 @@ struct TokenCommand: ParsableCommand {
             let ctx = try settings.context()
             let tokens = try attempt { try ctx.admin.tokens(user: user, client: client) }
             if output.json {
-                printJSON(.array(tokens.map { t in
-                    var fields = RecordJSON.session(t, time: { ctx.format($0) })
-                    fields.insert(("user", .string(t.user)), at: 1)
-                    return .object(fields + [("digest", .string(t.digest))])
-                }))
+                printJSON(
+                    .array(
+                        tokens.map { t in
+                            var fields = RecordJSON.session(t, time: { ctx.format($0) })
+                            fields.insert(("user", .string(t.user)), at: 1)
+                            return .object(fields + [("digest", .string(t.digest))])
+                        }))
             } else {
                 for t in tokens {
                     var line = "\(t.id)\t\(t.user)\t\(t.client)\texpires \(ctx.format(t.expiry))"

@@ -31,7 +31,9 @@ struct UserCommand: ParsableCommand {
             var profile: [String: String] = [:]
             for f in fields {
                 let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, Names.isValidProfileField(kv[0]) else { throw CLIError("--field: expected KEY=VALUE with a lowercase key, got \"\(f)\"") }
+                guard kv.count == 2, Names.isValidProfileField(kv[0]) else {
+                    throw CLIError("--field: expected KEY=VALUE with a lowercase key, got \"\(f)\"")
+                }
                 profile[kv[0]] = kv[1]
             }
             let ctx = try settings.context()
@@ -42,8 +44,10 @@ struct UserCommand: ParsableCommand {
                     throw CLIError("--password-hash: expected pbkdf2_sha256$<iterations>$<salt>$<base64> on standard input")
                 }
                 guard n <= ctx.config.passwordIterationsMax else {
-                    throw CLIError("--password-hash: \(n) iterations is above DURIN_PASSWORD_ITERATIONS_MAX (\(ctx.config.passwordIterationsMax)): "
-                        + "checking it would cost \(n / max(1, ctx.config.passwordIterations)) normal logins; set a new password instead")
+                    throw CLIError(
+                        "--password-hash: \(n) iterations is above DURIN_PASSWORD_ITERATIONS_MAX (\(ctx.config.passwordIterationsMax)): "
+                            + "checking it would cost \(n / max(1, ctx.config.passwordIterations)) normal logins; set a new password instead"
+                    )
                 }
                 hash = stored
             } else if passwordStdin {
@@ -65,7 +69,9 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             let users = try attempt { try ctx.admin.users() }
-            if output.json { printJSON(.array(users.map(UserCommand.json))) } else {
+            if output.json {
+                printJSON(.array(users.map(UserCommand.json)))
+            } else {
                 users.forEach { Terminal.out("\(Terminal.escaped($0.username))\t\($0.isActive ? "active" : "inactive")") }
             }
         }
@@ -79,7 +85,9 @@ struct UserCommand: ParsableCommand {
         func run() throws {
             let ctx = try settings.context()
             guard let u = try attempt({ try ctx.admin.user(named: name) }) else { throw CLIError("no user \(name)") }
-            if output.json { printJSON(UserCommand.json(u)) } else {
+            if output.json {
+                printJSON(UserCommand.json(u))
+            } else {
                 Terminal.out("username:  \(Terminal.escaped(u.username))\nis_active: \(u.isActive)\nis_staff:  \(u.isStaff)")
                 for (k, v) in u.profile.sorted(by: { $0.key < $1.key }) { Terminal.out("\(Terminal.escaped(k)): \(Terminal.escaped(v))") }
             }

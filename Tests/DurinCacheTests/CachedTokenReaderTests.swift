@@ -1,10 +1,11 @@
-@testable import DurinCache
 import DurinCore
-@testable import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
+
+@testable import DurinCache
+@testable import DurinStore
 
 /// The cached read: bypassed while tracking is down, a tracked fetch then hits, and
 /// an invalidation from Redis removes the entry.
@@ -87,7 +88,8 @@ final class CachedTokenReaderTests: XCTestCase {
         // within a few hundred milliseconds.
         let cache = VerificationCache(timeoutSeconds: 60, keys: KeySpace(prefix: config.keyPrefix), silenceMillis: 1500)
         let lostCount = Locked(0)
-        let listener = InvalidationListener(endpoint: redis.endpoint, cache: cache, restored: {}, lost: { _ in lostCount.update { $0 += 1 } })
+        let listener = InvalidationListener(
+            endpoint: redis.endpoint, cache: cache, restored: {}, lost: { _ in lostCount.update { $0 += 1 } })
         Thread { listener.run() }.start()
         XCTAssertTrue(waitFor { cache.ticket() != nil }, "subscribed")
         // Deliberately a wait for time to pass: twice the silence bound, so the cache

@@ -32,8 +32,10 @@ final class ConsoleRouteTests: XCTestCase {
     override func tearDown() { redis?.stop() }
 
     /// A browser's request to the console's location (durin-console.conf).
-    func call(_ method: String, _ path: String, json: String? = nil, cookie: String? = nil, csrf: String? = nil,
-              host: String = "127.0.0.1:8080", origin: String? = nil, fetchSite: String? = nil, query: String = "") -> HTTPResponse {
+    func call(
+        _ method: String, _ path: String, json: String? = nil, cookie: String? = nil, csrf: String? = nil,
+        host: String = "127.0.0.1:8080", origin: String? = nil, fetchSite: String? = nil, query: String = ""
+    ) -> HTTPResponse {
         var directives = HTTPRequest.Directives()
         directives.console = true
         var browser = HTTPRequest.BrowserContext()
@@ -43,9 +45,11 @@ final class ConsoleRouteTests: XCTestCase {
         browser.origin = origin
         browser.fetchSite = fetchSite
         browser.query = query
-        return client.call(HTTPRequest(method: method, path: path, mountPrefix: "/console",
-                                       contentType: json == nil ? nil : "application/json", body: Array((json ?? "").utf8),
-                                       directives: directives, remoteAddress: "192.0.2.9", browser: browser))
+        return client.call(
+            HTTPRequest(
+                method: method, path: path, mountPrefix: "/console",
+                contentType: json == nil ? nil : "application/json", body: Array((json ?? "").utf8),
+                directives: directives, remoteAddress: "192.0.2.9", browser: browser))
     }
 
     struct Session {

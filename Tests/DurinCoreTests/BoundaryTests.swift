@@ -77,25 +77,34 @@ final class BoundaryTests: XCTestCase {
         XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_FASTCGI_TIMEOUT": "1m"]).fastcgiTimeoutMillis, 60_000)
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_FASTCGI_TIMEOUT": "2h"]))
         XCTAssertNil(try Configuration.fromEnvironment(["DURIN_LOGIN_FAILURE_RATE_PER_USER": "off"]).loginFailureRatePerUser)
-        XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_PASSWORD_ITERATIONS": "3000000"]).passwordIterationsMax, 6_000_000,
-                       "the cap follows a count raised above it")
-        XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_PASSWORD_ITERATIONS": "3000000",
-                                                                "DURIN_PASSWORD_ITERATIONS_MAX": "2000000"]))
+        XCTAssertEqual(
+            try Configuration.fromEnvironment(["DURIN_PASSWORD_ITERATIONS": "3000000"]).passwordIterationsMax, 6_000_000,
+            "the cap follows a count raised above it")
+        XCTAssertThrowsError(
+            try Configuration.fromEnvironment([
+                "DURIN_PASSWORD_ITERATIONS": "3000000",
+                "DURIN_PASSWORD_ITERATIONS_MAX": "2000000",
+            ]))
     }
 
     func testEnvironmentFilesAreReadAsSystemdReadsThem() {
-        let parsed = EnvironmentFile.parse("""
-        # a comment
-        ; another
-        DURIN_REDIS_URL=unix:///run/redis/redis-server.sock
+        let parsed = EnvironmentFile.parse(
+            """
+            # a comment
+            ; another
+            DURIN_REDIS_URL=unix:///run/redis/redis-server.sock
 
-        DURIN_KEY_PREFIX = "durin:"
-        DURIN_LOG_LEVEL='info'
-        not a setting
-        =nokey
-        BAD-NAME=x
-        """)
-        XCTAssertEqual(parsed, ["DURIN_REDIS_URL": "unix:///run/redis/redis-server.sock", "DURIN_KEY_PREFIX": "durin:",
-                                "DURIN_LOG_LEVEL": "info"])
+            DURIN_KEY_PREFIX = "durin:"
+            DURIN_LOG_LEVEL='info'
+            not a setting
+            =nokey
+            BAD-NAME=x
+            """)
+        XCTAssertEqual(
+            parsed,
+            [
+                "DURIN_REDIS_URL": "unix:///run/redis/redis-server.sock", "DURIN_KEY_PREFIX": "durin:",
+                "DURIN_LOG_LEVEL": "info",
+            ])
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DurinCore
 
 /// What `manage.py dumpdata` writes for DurationField and DateTimeField, read back.
@@ -30,8 +31,10 @@ final class DjangoFormatsTests: XCTestCase {
         XCTAssertEqual(DjangoFormats.dateTime("2026-11-30 02:55:55.275"), 1_796_007_355_275, "no offset: UTC")
         XCTAssertEqual(DjangoFormats.dateTime("1970-01-01T00:00:00Z"), 0)
         XCTAssertEqual(DjangoFormats.dateTime("2024-02-29T12:00Z"), 1_709_208_000_000)
-        for bad in ["", "2026-11-30", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-30T24:00:00Z",
-                    "2026-11-30T02:55:55.Z", "2026-11-30T02:55:55Zjunk", "20261130T025555Z"] {
+        for bad in [
+            "", "2026-11-30", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-30T24:00:00Z",
+            "2026-11-30T02:55:55.Z", "2026-11-30T02:55:55Zjunk", "20261130T025555Z",
+        ] {
             XCTAssertNil(DjangoFormats.dateTime(bad), bad)
         }
         // Round trip with the expiry format durin answers with.

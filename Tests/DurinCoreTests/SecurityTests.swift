@@ -1,16 +1,23 @@
 import Codecs
 import XCTest
+
 @testable import DurinCore
 
 final class SecurityTests: XCTestCase {
     /// Hashes made with Python: base64(hashlib.pbkdf2_hmac(alg, pw, salt, n)).
     func testVerifiesHashesMadeByPythonHashlib() {
-        XCTAssertTrue(PasswordHasher.verify("demo-password", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
+        XCTAssertTrue(
+            PasswordHasher.verify(
+                "demo-password", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
         XCTAssertTrue(PasswordHasher.verify("pässwörd", against: "pbkdf2_sha256$1$Zx9$zuJEzQmUJUx1AOq2fDWKU9EaHPSL240FF7Fktdhwa54="))
-        XCTAssertTrue(PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260000$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
+        XCTAssertTrue(
+            PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260000$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
         XCTAssertTrue(PasswordHasher.verify("secret", against: "pbkdf2_sha1$1000$salty$uiLAeK2s9wvga7WGm0Z6sD+hVz8="))
-        XCTAssertFalse(PasswordHasher.verify("demo-passwor", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
-        XCTAssertFalse(PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260001$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
+        XCTAssertFalse(
+            PasswordHasher.verify(
+                "demo-passwor", against: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="))
+        XCTAssertFalse(
+            PasswordHasher.verify("hunter2", against: "pbkdf2_sha256$260001$seasalt$3YfdkZ2jH+nRTGwWfK5DknF8y87wJV55wa0Qyh0Xkds="))
     }
 
     func testNewHashesRoundTripAndUseTheConfiguredCost() {
@@ -30,7 +37,8 @@ final class SecurityTests: XCTestCase {
     }
 
     func testTokensAreRandomHexOfTheConfiguredLength() {
-        let a = Token.generate(length: 64), b = Token.generate(length: 64)
+        let a = Token.generate(length: 64)
+        let b = Token.generate(length: 64)
         XCTAssertEqual(a.value.count, 64)
         XCTAssertTrue(a.value.allSatisfy { $0.isHexDigit && !$0.isUppercase })
         XCTAssertNotEqual(a, b)

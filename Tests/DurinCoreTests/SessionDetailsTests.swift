@@ -5,14 +5,22 @@ import XCTest
 final class SessionDetailsTests: XCTestCase {
     func testUserAgentsLoseWhatEveryBrowserSendsAndStayShort() {
         let cases: [(String, String?)] = [
-            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-             "(Windows NT 10.0; Win64; x64) Chrome/131.0.0.0"),
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-             "(X11; Linux x86_64; rv:133.0) Firefox/133.0"),
-            ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
-             "(Linux; Android 10; K) Chrome/131.0.0.0 Mobile"),
-            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-             "(iPhone; CPU iPhone OS 17_1 like Mac OS X)"),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+                "(Windows NT 10.0; Win64; x64) Chrome/131.0.0.0"
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                "(X11; Linux x86_64; rv:133.0) Firefox/133.0"
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+                "(Linux; Android 10; K) Chrome/131.0.0.0 Mobile"
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+                "(iPhone; CPU iPhone OS 17_1 like Mac OS X)"
+            ),
             ("curl/8.1.2", "curl/8.1.2"),
             ("okhttp/4.12.0", "okhttp/4.12.0"),
             ("", nil),
@@ -28,7 +36,8 @@ final class SessionDetailsTests: XCTestCase {
         let hostile = "a\u{1B}[2J\u{7}b\nc\u{202E}d\u{0}e" + String(repeating: "é", count: 200)
         let stored = try XCTUnwrap(SessionDetails.userAgent(hostile))
         XCTAssertTrue(stored.hasPrefix("a [2J b c d e"), stored)
-        XCTAssertFalse(stored.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
+        XCTAssertFalse(
+            stored.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
         XCTAssertLessThanOrEqual(stored.utf8.count, SessionDetails.userAgentLimit)
         XCTAssertEqual(stored.utf8.count, SessionDetails.userAgentLimit - 1, "cut on a character boundary (é is 2 bytes)")
         XCTAssertNotNil(String(validating: Array(stored.utf8), as: UTF8.self))

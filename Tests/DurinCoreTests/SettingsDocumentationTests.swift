@@ -14,7 +14,10 @@ final class SettingsDocumentationTests: XCTestCase {
         var sections: [String: [String: String]] = [:]
         var section = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("## ") { section = String(line.dropFirst(3)); continue }
+            if line.hasPrefix("## ") {
+                section = String(line.dropFirst(3))
+                continue
+            }
             guard line.hasPrefix("| `DURIN_") else { continue }
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count >= 4 else { continue }
@@ -28,8 +31,9 @@ final class SettingsDocumentationTests: XCTestCase {
         let names = Configuration.settings.map(\.name)
         XCTAssertEqual(Set(names).count, names.count, "each variable declared once")
         for setting in Configuration.settings {
-            XCTAssertEqual(manual[setting.section.rawValue]?[setting.name], setting.defaultText,
-                           "\(setting.name): in \"## \(setting.section.rawValue)\" with its default")
+            XCTAssertEqual(
+                manual[setting.section.rawValue]?[setting.name], setting.defaultText,
+                "\(setting.name): in \"## \(setting.section.rawValue)\" with its default")
             XCTAssertFalse(setting.summary.isEmpty || setting.summary.contains("\n"), setting.name)
         }
         for section in Configuration.Setting.Section.allCases {

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DurinCore
 
 final class SettingsTests: XCTestCase {
@@ -58,12 +59,15 @@ final class SettingsTests: XCTestCase {
         XCTAssertThrowsError(try Configuration.fromEnvironment(["DURIN_THROTTLE_RATE": "fast"]))
         // The limits that may be switched off: a rate, `off`, or an error naming the variable.
         XCTAssertEqual(try Configuration.fromEnvironment([:]).introspectionRate, ThrottleRate(requests: 1000, periodSeconds: 1))
-        XCTAssertEqual(try Configuration.fromEnvironment(["DURIN_INTROSPECTION_RATE": "50/m"]).introspectionRate,
-                       ThrottleRate(requests: 50, periodSeconds: 60))
+        XCTAssertEqual(
+            try Configuration.fromEnvironment(["DURIN_INTROSPECTION_RATE": "50/m"]).introspectionRate,
+            ThrottleRate(requests: 50, periodSeconds: 60))
         XCTAssertNil(try Configuration.fromEnvironment(["DURIN_INTROSPECTION_RATE": "OFF"]).introspectionRate)
         XCTAssertNil(try Configuration.fromEnvironment(["DURIN_LOGIN_RATE_PER_ADDRESS": "off"]).loginRatePerAddress)
-        for name in ["DURIN_INTROSPECTION_RATE", "DURIN_LOGIN_FAILURE_RATE", "DURIN_LOGIN_FAILURE_RATE_PER_USER",
-                     "DURIN_LOGIN_RATE_PER_ADDRESS"] {
+        for name in [
+            "DURIN_INTROSPECTION_RATE", "DURIN_LOGIN_FAILURE_RATE", "DURIN_LOGIN_FAILURE_RATE_PER_USER",
+            "DURIN_LOGIN_RATE_PER_ADDRESS",
+        ] {
             XCTAssertThrowsError(try Configuration.fromEnvironment([name: "fast"])) {
                 XCTAssertEqual(($0 as? Configuration.Invalid)?.variable, name)
             }

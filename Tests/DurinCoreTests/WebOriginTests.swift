@@ -13,8 +13,10 @@ final class WebOriginTests: XCTestCase {
     }
 
     func testAnythingButAnOriginIsRefused() {
-        for text in ["", "null", "admin.example.com", "ftp://x", "https://", "https://a/b", "https://user@a", "https://a:0",
-                     "https://a:99999", "https://a:8o", "https://a b", "https://a\u{0}.b", "https://[::1", "https://a.example.com#x"] {
+        for text in [
+            "", "null", "admin.example.com", "ftp://x", "https://", "https://a/b", "https://user@a", "https://a:0",
+            "https://a:99999", "https://a:8o", "https://a b", "https://a\u{0}.b", "https://[::1", "https://a.example.com#x",
+        ] {
             XCTAssertNil(WebOrigin(text), text)
         }
         XCTAssertNil(WebOrigin(scheme: "http", authority: "evil.example\u{0}127.0.0.1"))

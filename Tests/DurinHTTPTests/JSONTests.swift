@@ -1,5 +1,6 @@
-@testable import DurinHTTP
 import XCTest
+
+@testable import DurinHTTP
 
 final class JSONTests: XCTestCase {
     func parse(_ s: String) throws -> JSONValue { try JSONParser.parse(Array(s.utf8)) }
@@ -16,7 +17,10 @@ final class JSONTests: XCTestCase {
 
     func testErrorsAreWordedLikePython() {
         func message(_ s: String) -> String? {
-            do { _ = try JSONParser.parse(Array(s.utf8)); return nil } catch { return error.message }
+            do {
+                _ = try JSONParser.parse(Array(s.utf8))
+                return nil
+            } catch { return error.message }
         }
         XCTAssertEqual(message(""), "Expecting value: line 1 column 1 (char 0)")
         XCTAssertEqual(message("{"), "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
@@ -30,8 +34,9 @@ final class JSONTests: XCTestCase {
 
     func testRejectsInvalidUTF8BeforeParsing() {
         XCTAssertThrowsError(try JSONParser.parse([0x7B, 0xFF, 0x7D])) { error in
-            XCTAssertEqual((error as? JSONParseError)?.message,
-                           "'utf-8' codec can't decode byte 0xff in position 1: invalid start byte")
+            XCTAssertEqual(
+                (error as? JSONParseError)?.message,
+                "'utf-8' codec can't decode byte 0xff in position 1: invalid start byte")
         }
     }
 

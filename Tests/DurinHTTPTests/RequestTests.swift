@@ -1,6 +1,7 @@
-@testable import DurinHTTP
 import Foundation
 import XCTest
+
+@testable import DurinHTTP
 
 final class RequestTests: XCTestCase {
     func testFormBodiesDecodeLikeDjango() {
@@ -22,8 +23,9 @@ final class RequestTests: XCTestCase {
             XCTAssertEqual(($0 as? APIError)?.detail, "Unsupported media type \"\" in request.")
         }
         XCTAssertThrowsError(try RequestData.decode(contentType: "application/json", body: Array("{x".utf8))) {
-            XCTAssertEqual(($0 as? APIError)?.detail,
-                           "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
+            XCTAssertEqual(
+                ($0 as? APIError)?.detail,
+                "JSON parse error - Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
         }
     }
 
@@ -62,8 +64,9 @@ final class RequestTests: XCTestCase {
         let t = APIError.throttled(waitSeconds: 7).response(authPrefix: "Token")
         XCTAssertEqual(t.status, 429)
         XCTAssertEqual(t.headers.first { $0.0 == "Retry-After" }?.1, "7")
-        XCTAssertEqual(String(decoding: APIError.invalidCredentials.response(authPrefix: "T").body, as: UTF8.self),
-                       #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
+        XCTAssertEqual(
+            String(decoding: APIError.invalidCredentials.response(authPrefix: "T").body, as: UTF8.self),
+            #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
     }
 }
 
@@ -79,8 +82,10 @@ final class IssuerCredentialsTests: XCTestCase {
         let form = RequestData.fields(["client_id": "gw", "client_secret": "k"])
         XCTAssertEqual(IssuerCredentials.parse(authorization: nil, form: form), .named("gw", key: "k"))
         // A header wins over the form, and a malformed or foreign one is no key at all.
-        for bad in ["Issuer", "Issuer a b", "Basic !!!", "Basic " + Data("nocolon".utf8).base64EncodedString(),
-                    "Basic " + Data(":k".utf8).base64EncodedString(), "Token abc", "Bearer abc"] {
+        for bad in [
+            "Issuer", "Issuer a b", "Basic !!!", "Basic " + Data("nocolon".utf8).base64EncodedString(),
+            "Basic " + Data(":k".utf8).base64EncodedString(), "Token abc", "Bearer abc",
+        ] {
             XCTAssertEqual(IssuerCredentials.parse(authorization: Array(bad.utf8), form: form), .none, bad)
         }
         XCTAssertEqual(IssuerCredentials.parse(authorization: nil, form: .fields(["client_id": "gw"])), .none)
@@ -92,9 +97,11 @@ final class IssuerCredentialsTests: XCTestCase {
             e.response(authSchemes: schemes).headers.filter { $0.0 == "WWW-Authenticate" }.map(\.1)
         }
         XCTAssertEqual(challenges(.notAuthenticated), ["Token", "Bearer"])
-        XCTAssertEqual(challenges(.tokenExpired), ["Token", #"Bearer error="invalid_token", error_description="The given token has expired.""#])
-        XCTAssertEqual(challenges(.invalidHeaderSpaces).last,
-                       #"Bearer error="invalid_request", error_description="Invalid token header. Token string should not contain spaces.""#)
+        XCTAssertEqual(
+            challenges(.tokenExpired), ["Token", #"Bearer error="invalid_token", error_description="The given token has expired.""#])
+        XCTAssertEqual(
+            challenges(.invalidHeaderSpaces).last,
+            #"Bearer error="invalid_request", error_description="Invalid token header. Token string should not contain spaces.""#)
         XCTAssertEqual(challenges(.invalidClient), ["Issuer", #"Basic realm="durin""#])
         XCTAssertEqual(try AuthorizationHeader.parse(Array("bearer abc".utf8), schemes: schemes), .token("abc"))
         XCTAssertEqual(try AuthorizationHeader.parse(Array("Basic abc".utf8), schemes: schemes), .none)

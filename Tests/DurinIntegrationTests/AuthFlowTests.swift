@@ -1,4 +1,5 @@
 import Crypto
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -43,8 +44,12 @@ final class AuthFlowTests: SharedStackTestCase {
     }
 
     func testMultipartLoginAsCurlSendsIt() throws {
-        let out = try Stack.run(["curl", "-s", "-F", "username=alice", "-F", "password=alice-pw", "-F", "client=web",
-                                 "http://127.0.0.1:\(stack.port)/api/auth/login/"], environment: stack.environment).checked()
+        let out = try Processes.run(
+            [
+                "curl", "-s", "-F", "username=alice", "-F", "password=alice-pw", "-F", "client=web",
+                "http://127.0.0.1:\(stack.port)/api/auth/login/",
+            ], environment: stack.environment
+        ).checked()
         let body = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
         XCTAssertEqual((body?["token"] as? String)?.count, 64, out)
     }
@@ -117,8 +122,9 @@ final class AuthFlowTests: SharedStackTestCase {
         try stack.addUser("dave", password: "dave-pw")
         let token = try stack.login("dave", "dave-pw", client: "web")
         try stack.durinctl(["user", "deactivate", "dave"]).checked()
-        XCTAssertEqual(try login(#"{"username":"dave","password":"dave-pw","client":"web"}"#).text,
-                       #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
+        XCTAssertEqual(
+            try login(#"{"username":"dave","password":"dave-pw","client":"web"}"#).text,
+            #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
         let r = try http.call("POST", "/api/auth/refresh/", token: token)
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.detail, "User inactive or deleted.")
@@ -127,8 +133,9 @@ final class AuthFlowTests: SharedStackTestCase {
     }
 
     func testLoginIgnoresAnyAuthorizationHeader() throws {
-        let r = try http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#,
-                              extra: [("Authorization", "Token a b c")])
+        let r = try http.call(
+            "POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#,
+            extra: [("Authorization", "Token a b c")])
         XCTAssertEqual(r.status, 200)
     }
 
@@ -229,11 +236,13 @@ final class AuthFlowTests: SharedStackTestCase {
         // Wait until the stored expiry has passed, by the clock Redis reads (TIME).
         // Asking durin instead would either renew the token (refresh) or use up the
         // once-only answer (verify).
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            guard let time = try? self.stack.redisCLI("TIME").split(separator: "\n"), time.count == 2,
-                  let s = Int64(time[0]), let us = Int64(time[1]) else { return false }
-            return s * 1000 + us / 1000 > expiry
-        }, "the token never expired")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                guard let time = try? self.stack.redisCLI("TIME").split(separator: "\n"), time.count == 2,
+                    let s = Int64(time[0]), let us = Int64(time[1])
+                else { return false }
+                return s * 1000 + us / 1000 > expiry
+            }, "the token never expired")
         var r = try http.call("POST", "/api/auth/refresh/", token: token)
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.detail, "The given token has expired.")
@@ -300,8 +309,9 @@ final class AuthFlowTests: SharedStackTestCase {
     func testSpoofedIdentityHeadersNeverReachTheUpstream() throws {
         let token = try stack.login("carol", "carol-pw", client: "web")
         // Refused before any location runs (NginxHeaderTests covers nested locations).
-        let r = try http.call("GET", "/api/ping/", token: token,
-                              extra: [("X-Durin-User", "admin"), ("X-Durin-Client", "cli")])
+        let r = try http.call(
+            "GET", "/api/ping/", token: token,
+            extra: [("X-Durin-User", "admin"), ("X-Durin-Client", "cli")])
         XCTAssertEqual(r.status, 400)
         XCTAssertFalse(r.text.contains("admin"), r.text)
         let anonymous = try http.call("GET", "/api/ping/", extra: [("X-Durin-User", "admin")])

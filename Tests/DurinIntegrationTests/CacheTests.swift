@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -17,8 +18,8 @@ final class CacheTests: XCTestCase {
         // A second responder, and an upstream with both.
         var env = stack.environment.merging(stack.stackEnv) { $1 }
         env["DURIN_LISTEN"] = "\(stack.state)/durin2.sock"
-        second = try Stack.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: "\(stack.state)/durin2.log")
-        XCTAssertTrue(Stack.eventually { FileManager.default.fileExists(atPath: "\(self.stack.state)/durin2.sock") })
+        second = try Processes.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: "\(stack.state)/durin2.log")
+        XCTAssertTrue(Processes.eventually { FileManager.default.fileExists(atPath: "\(self.stack.state)/durin2.sock") })
         let site = "\(stack.state)/nginx/site.conf"
         let conf = try String(contentsOfFile: site, encoding: .utf8).replacingOccurrences(
             of: "server unix:\(stack.state)/durin.sock;",
@@ -28,7 +29,10 @@ final class CacheTests: XCTestCase {
     }
 
     override func tearDown() {
-        if second > 0 { kill(second, SIGTERM); _ = Stack.waitExit(second, timeout: 3) }
+        if second > 0 {
+            kill(second, SIGTERM)
+            _ = Processes.waitExit(second, timeout: 3)
+        }
         stack?.stop()
         super.tearDown()
     }
@@ -52,7 +56,7 @@ final class CacheTests: XCTestCase {
         for line in lines.dropFirst() {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, parts[0].hasPrefix("cmdstat_"), let field = parts[1].split(separator: ",").first,
-                  field.hasPrefix("calls="), let n = Int(field.dropFirst("calls=".count))
+                field.hasPrefix("calls="), let n = Int(field.dropFirst("calls=".count))
             else { throw RawHTTP.Failure(description: "cannot read a call count from \(line)") }
             if !Self.timerCommands.contains(parts[0]) { total += n }
         }
@@ -108,12 +112,13 @@ final class CacheTests: XCTestCase {
         XCTAssertEqual(Set(try cached(token)), [401], "a cache without invalidations is never trusted")
         // Tracking comes back by itself and the cache serves again.
         let fresh = try stack.login("cal", "cal-pw", client: "web")
-        XCTAssertTrue(Stack.eventually { (try? self.http.call("GET", "/api/ping/cached/", token: fresh))?.status == 200 })
-        XCTAssertTrue(Stack.eventually {
-            guard let n = try? self.redisCalls() else { return false }
-            _ = try? self.cached(fresh, times: 10)
-            return (try? self.redisCalls()) == n
-        }, "hits again without Redis")
+        XCTAssertTrue(Processes.eventually { (try? self.http.call("GET", "/api/ping/cached/", token: fresh))?.status == 200 })
+        XCTAssertTrue(
+            Processes.eventually {
+                guard let n = try? self.redisCalls() else { return false }
+                _ = try? self.cached(fresh, times: 10)
+                return (try? self.redisCalls()) == n
+            }, "hits again without Redis")
     }
 
     func testNeverServedPastExpiry() throws {

@@ -1,4 +1,5 @@
 import DurinStore
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -24,7 +25,8 @@ final class ClientRemovalTests: XCTestCase {
             resp("HSET", "durin:user:bulk\(i)", "username", "bulk\(i)", "is_active", "1", "t:web", "gone\(i)")
             resp("SADD", "durin:users", "bulk\(i)")
         }
-        let pipe = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "--pipe"], environment: stack.environment, stdin: commands)
+        let pipe = try Processes.run(
+            ["redis-cli", "-s", "\(stack.state)/redis.sock", "--pipe"], environment: stack.environment, stdin: commands)
         XCTAssertEqual(pipe.status, 0, pipe.stdout + pipe.stderr)
         XCTAssertEqual(try stack.redisCLI("SCARD", "durin:users"), "200002")
 
@@ -41,7 +43,7 @@ final class ClientRemovalTests: XCTestCase {
             }
         }
         loads.forEach { $0.start() }
-        XCTAssertTrue(Stack.eventually { (latencies.get()?.count ?? 0) > 200 }, "no load")
+        XCTAssertTrue(Processes.eventually { (latencies.get()?.count ?? 0) > 200 }, "no load")
         let before = latencies.get()?.count ?? 0
         let removal = try stack.durinctl(["client", "remove", "web"])
         let during = Array((latencies.get() ?? []).dropFirst(before))
@@ -52,8 +54,9 @@ final class ClientRemovalTests: XCTestCase {
         XCTAssertTrue(removal.stdout.contains("removed client web and 2 tokens"), removal.stdout)
         let sorted = during.sorted()
         let p99 = sorted.isEmpty ? 99 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
-        print("client removal over 200,000 users: \(during.count) checks meanwhile, p99 \(String(format: "%.1f", p99 * 1000)) ms, "
-              + "slowest \(String(format: "%.1f", (sorted.last ?? 0) * 1000)) ms")
+        print(
+            "client removal over 200,000 users: \(during.count) checks meanwhile, p99 \(String(format: "%.1f", p99 * 1000)) ms, "
+                + "slowest \(String(format: "%.1f", (sorted.last ?? 0) * 1000)) ms")
         XCTAssertGreaterThan(during.count, 50, "too few checks during the removal to judge")
         XCTAssertLessThan(p99, 0.05, "checks waited behind the removal")
         for token in doomed { XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 401) }

@@ -1,5 +1,6 @@
 import DurinCore
 import DurinStore
+import DurinTestSupport
 import Foundation
 import Glibc
 import RedisClient
@@ -129,37 +130,42 @@ final class ClusterTests: XCTestCase {
         let failures = Locked<[String]>([])
         let stop = Locked<Bool>(false)
         // Four clients at once, each on its own slice of the users.
-        let loads = (0..<4).map { worker in Thread {
-            var i = worker
-            while stop.get() != true {
-                let n = i % users.count
-                let http = RawHTTP(port: port)
-                let r: HTTPResult?
-                switch i % 10 {
-                case 0: r = try? http.call("POST", "/api/auth/login/", json: #"{"username":"\#(users[n])","password":"pw","client":"web"}"#)
-                case 1: r = try? http.call("POST", "/api/auth/refresh/", token: tokens[n])
-                default: r = try? http.call("GET", "/api/auth/verify/", token: tokens[n])
+        let loads = (0..<4).map { worker in
+            Thread {
+                var i = worker
+                while stop.get() != true {
+                    let n = i % users.count
+                    let http = RawHTTP(port: port)
+                    let r: HTTPResult?
+                    switch i % 10 {
+                    case 0:
+                        r = try? http.call("POST", "/api/auth/login/", json: #"{"username":"\#(users[n])","password":"pw","client":"web"}"#)
+                    case 1: r = try? http.call("POST", "/api/auth/refresh/", token: tokens[n])
+                    default: r = try? http.call("GET", "/api/auth/verify/", token: tokens[n])
+                    }
+                    let status = r?.status ?? 0
+                    answers.update { $0?.append(status) }
+                    if status != 200 { failures.update { $0?.append("\(i % 10): \(status) \(r?.text ?? "no answer")") } }
+                    i += 4
                 }
-                let status = r?.status ?? 0
-                answers.update { $0?.append(status) }
-                if status != 200 { failures.update { $0?.append("\(i % 10): \(status) \(r?.text ?? "no answer")") } }
-                i += 4
             }
-        } }
+        }
         loads.forEach { $0.start() }
-        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 50 }, "no load")
+        XCTAssertTrue(Processes.eventually { (answers.get()?.count ?? 0) > 50 }, "no load")
 
         let before = cluster.slotCounts()
         let masters = cluster.masters()
         let (from, to) = (masters[0], masters[1])
         let moved = 1500
-        let reshard = try Stack.run(
-            ["redis-cli", "--cluster", "reshard", "127.0.0.1:\(cluster.nodes[0].port)", "--cluster-from", from.id,
-             "--cluster-to", to.id, "--cluster-slots", String(moved), "--cluster-yes", "--cluster-pipeline", "10"],
+        let reshard = try Processes.run(
+            [
+                "redis-cli", "--cluster", "reshard", "127.0.0.1:\(cluster.nodes[0].port)", "--cluster-from", from.id,
+                "--cluster-to", to.id, "--cluster-slots", String(moved), "--cluster-yes", "--cluster-pipeline", "10",
+            ],
             environment: ProcessInfo.processInfo.environment)
         XCTAssertEqual(reshard.status, 0, reshard.stdout.suffix(2000) + reshard.stderr)
         let during = answers.get()?.count ?? 0
-        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > during + 50 }, "load went on after the move")
+        XCTAssertTrue(Processes.eventually { (answers.get()?.count ?? 0) > during + 50 }, "load went on after the move")
         stop.set(true)
         while !loads.allSatisfy(\.isFinished) { usleep(10_000) }
 
@@ -205,30 +211,34 @@ final class ClusterTests: XCTestCase {
             }
         }
         load.start()
-        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 100 }, "no load")
+        XCTAssertTrue(Processes.eventually { (answers.get()?.count ?? 0) > 100 }, "no load")
         let victim = try XCTUnwrap(cluster.masters().first)
         let killed = Date()
         cluster.kill(port: victim.port)
-        XCTAssertTrue(Stack.eventually(timeout: 60) {
-            let masters = self.cluster.masters()
-            return masters.count == 3 && !masters.contains { $0.port == victim.port }
-        }, "no replica took over: \(cluster.clusterNodes())")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 60) {
+                let masters = self.cluster.masters()
+                return masters.count == 3 && !masters.contains { $0.port == victim.port }
+            }, "no replica took over: \(cluster.clusterNodes())")
         let promoted = Date()
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            let recent = (answers.get() ?? []).filter { $0.at > max(promoted, Date().addingTimeInterval(-1)) }
-            return recent.count > tokens.count && recent.allSatisfy { $0.status == 200 }
-        }, "verify/ never answered 200 for everyone again")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                let recent = (answers.get() ?? []).filter { $0.at > max(promoted, Date().addingTimeInterval(-1)) }
+                return recent.count > tokens.count && recent.allSatisfy { $0.status == 200 }
+            }, "verify/ never answered 200 for everyone again")
         stop.set(true)
         while !load.isFinished { usleep(10_000) }
 
         let after = (answers.get() ?? []).filter { $0.at >= killed }
         let slowest = after.map(\.seconds).max() ?? 0
-        XCTAssertEqual(Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover (slowest answer \(slowest) s)")
+        XCTAssertEqual(
+            Set(after.map(\.status)).subtracting([200, 503]), [], "only 200 or 503 during the failover (slowest answer \(slowest) s)")
         let hit = Set(after.filter { $0.status != 200 }.map(\.user))
         let window = (after.last { $0.status != 200 }?.at ?? killed).timeIntervalSince(killed)
-        print("cluster failover: verify/ answered 200 for everyone again \(String(format: "%.2f", window)) s after a master's"
-              + " SIGKILL; \(hit.count) of \(users.count) users saw 503 meanwhile, the others none; slowest answer"
-              + " \(String(format: "%.2f", slowest)) s")
+        print(
+            "cluster failover: verify/ answered 200 for everyone again \(String(format: "%.2f", window)) s after a master's"
+                + " SIGKILL; \(hit.count) of \(users.count) users saw 503 meanwhile, the others none; slowest answer"
+                + " \(String(format: "%.2f", slowest)) s")
         XCTAssertGreaterThan(hit.count, 0, "the victim served some of the users")
         XCTAssertLessThan(hit.count, users.count, "only the victim's share is hit")
         XCTAssertLessThan(window, 30)
@@ -263,8 +273,10 @@ final class ClusterTests: XCTestCase {
         let oldIDs = Set((oldSessions ?? []).compactMap { $0["id"] as? Int })
         XCTAssertEqual(oldIDs.count, 3)
 
-        let moveEnv = ["DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret,
-                       "DURIN_MIGRATE_FROM_PASSWORD": old.environment["REDISCLI_AUTH"] ?? ""]
+        let moveEnv = [
+            "DURIN_REDIS_URL": cluster.url, "DURIN_SECRET_KEY": secret,
+            "DURIN_MIGRATE_FROM_PASSWORD": old.environment["REDISCLI_AUTH"] ?? "",
+        ]
         let source = "unix://\(old.state)/redis.sock"
         func migrate(_ extra: [String] = []) throws -> [String: Any] {
             let out = try old.durinctl(["migrate", "--from", source, "--json"] + extra, env: moveEnv).checked()
@@ -297,7 +309,8 @@ final class ClusterTests: XCTestCase {
         if !digest.hasPrefix(KeySpace.userTag("mover2")) {
             let expiry = try XCTUnwrap(Int64(new.redisCLICluster(cluster, "HGET", keys.token(digest, of: "mover2"), "e")))
             let pointerExpiry = try XCTUnwrap(Int64(new.redisCLICluster(cluster, "PEXPIRETIME", keys.tokenHome(digest))))
-            XCTAssertEqual(pointerExpiry, expiry + 86_400_000, "the pointer lives as long as the token's hash (expiry + DURIN_EXPIRED_GRACE)")
+            XCTAssertEqual(
+                pointerExpiry, expiry + 86_400_000, "the pointer lives as long as the token's hash (expiry + DURIN_EXPIRED_GRACE)")
         }
         XCTAssertEqual(try new.http.call("GET", "/api/auth/verify/", token: tokens["mover2/web"]).status, 200)
         XCTAssertEqual(try new.http.call("POST", "/api/auth/logout/", token: tokens["mover3/web"]).status, 204)

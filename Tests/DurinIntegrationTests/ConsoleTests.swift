@@ -22,8 +22,9 @@ final class ConsoleTests: SharedStackTestCase {
     }
 
     func signIn(_ user: String = "olive", _ password: String = "olive-pw") throws -> Session {
-        let r = try http.call("POST", "\(base)/api/session", json: #"{"username":"\#(user)","password":"\#(password)"}"#,
-                              extra: sameOrigin)
+        let r = try http.call(
+            "POST", "\(base)/api/session", json: #"{"username":"\#(user)","password":"\#(password)"}"#,
+            extra: sameOrigin)
         XCTAssertEqual(r.status, 200, r.text)
         let setCookie = try XCTUnwrap(r.header("Set-Cookie"), "\(r.headers)")
         let value = try XCTUnwrap(setCookie.split(separator: ";").first.map(String.init))
@@ -34,8 +35,10 @@ final class ConsoleTests: SharedStackTestCase {
         try http.call("GET", "\(base)/api/\(path)", extra: session.map { [("Cookie", $0.cookie)] } ?? [])
     }
 
-    func post(_ path: String, _ json: String, _ session: Session, csrf: Bool = true,
-              origin: [(String, String)]? = nil) throws -> HTTPResult {
+    func post(
+        _ path: String, _ json: String, _ session: Session, csrf: Bool = true,
+        origin: [(String, String)]? = nil
+    ) throws -> HTTPResult {
         var extra = [("Cookie", session.cookie)] + (origin ?? sameOrigin)
         if csrf { extra.append(("X-CSRF-Token", session.csrf)) }
         return try http.call("POST", "\(base)/api/\(path)", json: json, extra: extra)
@@ -72,8 +75,9 @@ final class ConsoleTests: SharedStackTestCase {
         r = try http.call("POST", "\(base)/api/session", json: #"{"username":"olive","password":"wrong"}"#, extra: sameOrigin)
         XCTAssertEqual(r.status, 400)
         XCTAssertEqual(r.text, #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
-        r = try http.call("POST", "\(base)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
-                          extra: [("Origin", "http://evil.example")])
+        r = try http.call(
+            "POST", "\(base)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
+            extra: [("Origin", "http://evil.example")])
         XCTAssertEqual(r.status, 403, "a sign-in from another origin")
         XCTAssertEqual(r.detail, "Cross-origin request refused.")
 
@@ -82,8 +86,9 @@ final class ConsoleTests: SharedStackTestCase {
         let cookie = try XCTUnwrap(r.header("Set-Cookie"))
         XCTAssertTrue(cookie.hasPrefix("durin_console="), cookie)
         for attribute in ["Path=/durin/console/", "HttpOnly", "SameSite=Strict"] { XCTAssertTrue(cookie.contains(attribute), cookie) }
-        XCTAssertFalse(r.text.contains(String(cookie.split(separator: ";")[0].dropFirst("durin_console=".count))),
-                       "the token is in the cookie only, never in the body")
+        XCTAssertFalse(
+            r.text.contains(String(cookie.split(separator: ";")[0].dropFirst("durin_console=".count))),
+            "the token is in the cookie only, never in the body")
         let session = Session(cookie: String(cookie.split(separator: ";")[0]), csrf: try XCTUnwrap(r.object["csrf"] as? String))
         r = try get("me", session)
         XCTAssertEqual(r.object["user"] as? String, "olive")
@@ -134,8 +139,9 @@ final class ConsoleTests: SharedStackTestCase {
         try stack.durinctl(["user", "remove", "alba"]).checked()
         let session = try signIn()
         var r = try get("users?prefix=al", session)
-        XCTAssertEqual((r.json as? [[String: Any]])?.compactMap { $0["username"] as? String }, ["alma"],
-                       "a prefix search; a removed user's name is not listed")
+        XCTAssertEqual(
+            (r.json as? [[String: Any]])?.compactMap { $0["username"] as? String }, ["alma"],
+            "a prefix search; a removed user's name is not listed")
         let token = try stack.login("alma", "alma-pw", client: "web")
         r = try get("users/alma", session)
         let sessions = try XCTUnwrap(r.object["sessions"] as? [[String: Any]])
@@ -148,7 +154,8 @@ final class ConsoleTests: SharedStackTestCase {
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: token).status, 401)
         r = try post("users/alma/active", #"{"active":false}"#, session)
         XCTAssertEqual(r.object["is_active"] as? Bool, false)
-        XCTAssertEqual(try http.call("POST", "/api/auth/login/", json: #"{"username":"alma","password":"alma-pw","client":"web"}"#).status, 400)
+        XCTAssertEqual(
+            try http.call("POST", "/api/auth/login/", json: #"{"username":"alma","password":"alma-pw","client":"web"}"#).status, 400)
 
         r = try post("clients", #"{"name":"kiosk","token_ttl":"2h","idle_timeout":"10m"}"#, session)
         XCTAssertEqual(r.status, 201, r.text)

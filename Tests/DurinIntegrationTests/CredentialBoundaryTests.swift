@@ -17,8 +17,9 @@ final class CredentialBoundaryTests: SharedStackTestCase {
     let sameOrigin = [("Origin", "http://127.0.0.1"), ("Sec-Fetch-Site", "same-origin")]
 
     func signIn(_ user: String = "olive", _ password: String = "olive-pw") throws -> (cookie: String, token: String, csrf: String) {
-        let r = try http.call("POST", "\(console)/api/session", json: #"{"username":"\#(user)","password":"\#(password)"}"#,
-                              extra: sameOrigin)
+        let r = try http.call(
+            "POST", "\(console)/api/session", json: #"{"username":"\#(user)","password":"\#(password)"}"#,
+            extra: sameOrigin)
         XCTAssertEqual(r.status, 200, r.text)
         let cookie = try XCTUnwrap(r.header("Set-Cookie")?.split(separator: ";").first.map(String.init), r.text)
         return (cookie, String(cookie.dropFirst("durin_console=".count)), try XCTUnwrap(r.object["csrf"] as? String))
@@ -41,8 +42,9 @@ final class CredentialBoundaryTests: SharedStackTestCase {
         XCTAssertEqual(try me(session.cookie), 200)
 
         // issue/ for the console's client: no such client, for any issuer.
-        var r = try http.call("POST", "/internal/durin/issue/", json: #"{"username":"olive","client":"console"}"#,
-                              extra: [("Authorization", "Issuer \(any)")])
+        var r = try http.call(
+            "POST", "/internal/durin/issue/", json: #"{"username":"olive","client":"console"}"#,
+            extra: [("Authorization", "Issuer \(any)")])
         XCTAssertEqual(r.status, 400, r.text)
         XCTAssertEqual(r.detail, "No client with that name.")
         XCTAssertFalse(r.text.contains(session.token))
@@ -63,7 +65,8 @@ final class CredentialBoundaryTests: SharedStackTestCase {
         // for the API's own routes, not to an issuer's introspection or revocation.
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: session.token).status, 401)
         XCTAssertEqual(try http.call("GET", "/api/ping/cached/", token: session.token).status, 401)
-        for (method, path) in [("GET", "verify/"), ("POST", "refresh/"), ("GET", "sessions/"), ("POST", "logout/"), ("POST", "logoutall/")] {
+        for (method, path) in [("GET", "verify/"), ("POST", "refresh/"), ("GET", "sessions/"), ("POST", "logout/"), ("POST", "logoutall/")]
+        {
             r = try http.call(method, "/api/auth/\(path)", token: session.token)
             XCTAssertEqual(r.status, 401, "\(path): \(r.text)")
             XCTAssertEqual(r.detail, "Invalid token.", path)
@@ -122,19 +125,23 @@ final class CredentialBoundaryTests: SharedStackTestCase {
     func testTheConsoleAnswersOnlyUnderItsOwnName() throws {
         let rebound = RawHTTP(port: stack.port, host: "rebind.example")
         for path in ["\(console)/", "/internal/durin/issue/", "/api/auth/login/"] {
-            XCTAssertThrowsError(try rebound.call("POST", path, json: #"{"username":"olive","password":"olive-pw"}"#),
-                                 "\(path): nginx closes another name without an answer") { error in
+            XCTAssertThrowsError(
+                try rebound.call("POST", path, json: #"{"username":"olive","password":"olive-pw"}"#),
+                "\(path): nginx closes another name without an answer"
+            ) { error in
                 XCTAssertTrue("\(error)".contains("0 bytes"), "\(error)")
             }
         }
         // A name nginx serves, but an Origin that is another: refused before sign-in.
         let local = RawHTTP(port: stack.port, host: "localhost")
-        var r = try local.call("POST", "\(console)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
-                               extra: [("Origin", "http://127.0.0.1")])
+        var r = try local.call(
+            "POST", "\(console)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
+            extra: [("Origin", "http://127.0.0.1")])
         XCTAssertEqual(r.status, 403, r.text)
         XCTAssertEqual(r.detail, "Cross-origin request refused.")
-        r = try http.call("POST", "\(console)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
-                          extra: [("Origin", "null")])
+        r = try http.call(
+            "POST", "\(console)/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
+            extra: [("Origin", "null")])
         XCTAssertEqual(r.status, 403, "an opaque origin")
     }
 }
@@ -149,16 +156,20 @@ final class ConsoleOriginTests: SharedStackTestCase {
 
     func testOnlyTheConfiguredOriginReachesTheConsole() throws {
         let other = RawHTTP(port: stack.port, host: "localhost")
-        for (method, path) in [("GET", "/durin/console/"), ("GET", "/durin/console/console.js"), ("POST", "/durin/console/api/session"),
-                               ("GET", "/durin/console/api/me")] {
-            let r = try other.call(method, path, json: method == "POST" ? #"{"username":"olive","password":"olive-pw"}"# : nil,
-                                   extra: [("Origin", "http://localhost"), ("Sec-Fetch-Site", "same-origin")])
+        for (method, path) in [
+            ("GET", "/durin/console/"), ("GET", "/durin/console/console.js"), ("POST", "/durin/console/api/session"),
+            ("GET", "/durin/console/api/me"),
+        ] {
+            let r = try other.call(
+                method, path, json: method == "POST" ? #"{"username":"olive","password":"olive-pw"}"# : nil,
+                extra: [("Origin", "http://localhost"), ("Sec-Fetch-Site", "same-origin")])
             XCTAssertEqual(r.status, 421, "\(path): \(r.text)")
             XCTAssertEqual(r.detail, "The console answers only at its own address.")
             XCTAssertNil(r.header("Set-Cookie"))
         }
-        let r = try http.call("POST", "/durin/console/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
-                              extra: [("Origin", "http://127.0.0.1"), ("Sec-Fetch-Site", "same-origin")])
+        let r = try http.call(
+            "POST", "/durin/console/api/session", json: #"{"username":"olive","password":"olive-pw"}"#,
+            extra: [("Origin", "http://127.0.0.1"), ("Sec-Fetch-Site", "same-origin")])
         XCTAssertEqual(r.status, 200, r.text)
     }
 }

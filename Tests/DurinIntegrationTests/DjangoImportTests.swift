@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -21,11 +22,12 @@ final class DjangoImportTests: XCTestCase {
         super.tearDown()
     }
 
-    func ctl(_ args: String..., stdin: String? = nil) throws -> Stack.Output { try stack.durinctl(args, stdin: stdin) }
+    func ctl(_ args: String..., stdin: String? = nil) throws -> Processes.Output { try stack.durinctl(args, stdin: stdin) }
 
-    func summary(_ out: Stack.Output, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
-        try XCTUnwrap(try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any],
-                      "not JSON: \(out.stdout) \(out.stderr)", file: file, line: line)
+    func summary(_ out: Processes.Output, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        try XCTUnwrap(
+            try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any],
+            "not JSON: \(out.stdout) \(out.stderr)", file: file, line: line)
     }
 
     func tally(_ s: [String: Any], _ kind: String) -> [String: Int] {
@@ -74,11 +76,13 @@ final class DjangoImportTests: XCTestCase {
         XCTAssertEqual(tally(report, "tokens")["refused"], 2, "alice's smart tv token, eve's token")
         let unusable = (report["users"] as? [String: Any])?["unusable_password"] as? [[String: String]]
         XCTAssertEqual(unusable ?? [], [["username": "dave", "hasher": "bcrypt_sha256"]])
-        for expected in [#"refused durin.client pk=3 ("smart tv"): invalid client name"#,
-                         #"refused auth.user pk=5 ("eve smith"): invalid username"#,
-                         #"refused durin.authtoken pk=4 (alice/"smart tv"): its client (durin.client pk=3) was refused"#,
-                         #"refused durin.authtoken pk=6 ("eve smith"/web): its user (auth.user pk=5) was refused"#,
-                         "note: user dave: its bcrypt_sha256 hash cannot be checked here"] {
+        for expected in [
+            #"refused durin.client pk=3 ("smart tv"): invalid client name"#,
+            #"refused auth.user pk=5 ("eve smith"): invalid username"#,
+            #"refused durin.authtoken pk=4 (alice/"smart tv"): its client (durin.client pk=3) was refused"#,
+            #"refused durin.authtoken pk=6 ("eve smith"/web): its user (auth.user pk=5) was refused"#,
+            "note: user dave: its bcrypt_sha256 hash cannot be checked here",
+        ] {
             XCTAssertTrue(first.stderr.contains(expected), "stderr lacks \(expected):\n\(first.stderr)")
         }
 
@@ -95,18 +99,21 @@ final class DjangoImportTests: XCTestCase {
         }
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: login("alice", "smart tv")["token"]).detail, "Invalid token.")
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: djangoTokens["eve smith/web"]).detail, "Invalid token.")
-        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: djangoTokens["carol/web"]).detail,
-                       "User inactive or deleted.", "carol is inactive in Django")
+        XCTAssertEqual(
+            try stack.http.call("GET", "/api/auth/verify/", token: djangoTokens["carol/web"]).detail,
+            "User inactive or deleted.", "carol is inactive in Django")
 
         // The same passwords log in, and login hands back the imported token (one per pair).
         var r = try stack.http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(r.object["token"] as? String, try login("alice", "web")["token"])
         XCTAssertEqual(r.object["expiry"] as? String, Self.cutToMillis(try login("alice", "web")["expiry"]!))
-        XCTAssertEqual(r.object["user"] as? [String: String],
-                       ["username": "alice", "email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell"])
-        XCTAssertEqual(try stack.login("bob", "bob-pw", client: "web"), try login("bob", "web")["token"],
-                       "bob's 100000-iteration hash checks as it is")
+        XCTAssertEqual(
+            r.object["user"] as? [String: String],
+            ["username": "alice", "email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell"])
+        XCTAssertEqual(
+            try stack.login("bob", "bob-pw", client: "web"), try login("bob", "web")["token"],
+            "bob's 100000-iteration hash checks as it is")
         let refused = #"{"non_field_errors":["Unable to log in with provided credentials."]}"#
         for (user, password) in [("carol", "carol-pw"), ("dave", "dave-pw"), ("alice", "wrong")] {
             r = try stack.http.call("POST", "/api/auth/login/", json: #"{"username":"\#(user)","password":"\#(password)","client":"web"}"#)
@@ -134,7 +141,8 @@ final class DjangoImportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sequence, 7, "new session ids come after every imported one")
 
         // A second import changes nothing (bob's hash upgraded at login here stays).
-        let keys = try keyCount(), events = try stack.redisCLI("XLEN", "durin:events")
+        let keys = try keyCount()
+        let events = try stack.redisCLI("XLEN", "durin:events")
         let bobHash = try stack.redisCLI("GET", stack.keys.password("bob"))
         XCTAssertTrue(bobHash.hasPrefix("pbkdf2_sha256$1000$"), "upgraded at login: \(bobHash)")
         let second = try summary(try ctl("import", "django", dump, "--json"))
@@ -162,8 +170,9 @@ final class DjangoImportTests: XCTestCase {
         let third = try summary(try ctl("import", "django", dump2, "--previous", dump, "--json"))
         XCTAssertEqual(tally(third, "tokens")["created"], 1)
         XCTAssertEqual(tally(third, "tokens")["revoked"], 1)
-        XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: bobMobile["token"]).object["expiry"] as? String,
-                       Self.cutToMillis(bobMobile["expiry"]!))
+        XCTAssertEqual(
+            try stack.http.call("GET", "/api/auth/verify/", token: bobMobile["token"]).object["expiry"] as? String,
+            Self.cutToMillis(bobMobile["expiry"]!))
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: later["logged_out"] as? String).detail, "Invalid token.")
 
         // logoutall/ here revokes the imported tokens, and no import brings them back.
@@ -204,8 +213,9 @@ final class DjangoProject {
                 try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(dir)/\(file)")
             }
             try step(["/usr/bin/python3", "-m", "venv", "\(dir)/venv"], "creating a venv (apt-get install python3-venv)")
-            try step([python, "-m", "pip", "install", "--quiet"] + requirements,
-                     "installing \(requirements.joined(separator: " ")) from PyPI")
+            try step(
+                [python, "-m", "pip", "install", "--quiet"] + requirements,
+                "installing \(requirements.joined(separator: " ")) from PyPI")
         } catch {
             remove()
             throw error
@@ -234,7 +244,7 @@ final class DjangoProject {
 
     @discardableResult
     private func step(_ argv: [String], _ what: String) throws -> String {
-        let out = try Stack.run(["sh", "-c", "cd \"$0\" && exec \"$@\"", dir] + argv, environment: environment)
+        let out = try Processes.run(["sh", "-c", "cd \"$0\" && exec \"$@\"", dir] + argv, environment: environment)
         guard out.status == 0 else { throw RawHTTP.Failure(description: "\(what) failed (exit \(out.status)): \(out.stderr)\(out.stdout)") }
         return out.stdout
     }

@@ -6,9 +6,11 @@ import XCTest
 /// Sessions, the API-access token, throttling, failed-login limits, events, trusted
 /// issuance and readiness, end to end through nginx.
 final class Durin11Tests: SharedStackTestCase {
-    override class var settings: [String: String] { [
-        "DURIN_API_ACCESS_CLIENT_NAME": "api", "DURIN_THROTTLE_RATE": "3/m", "DURIN_LOGIN_FAILURE_RATE": "3/m",
-    ] }
+    override class var settings: [String: String] {
+        [
+            "DURIN_API_ACCESS_CLIENT_NAME": "api", "DURIN_THROTTLE_RATE": "3/m", "DURIN_LOGIN_FAILURE_RATE": "3/m",
+        ]
+    }
 
     override class func prepare(_ stack: Stack) throws {
         for c in ["web", "cli", "mobile", "api"] { try stack.addClient(c) }
@@ -27,7 +29,11 @@ final class Durin11Tests: SharedStackTestCase {
         let pw = try newUser("sam")
         let web = try stack.login("sam", pw, client: "web")
         _ = try stack.login("sam", pw, client: "week")
-        _ = try stack.login(try { try newUser("other") ; return "other" }(), "other-pw", client: "web")
+        _ = try stack.login(
+            try {
+                try newUser("other")
+                return "other"
+            }(), "other-pw", client: "web")
         let r = try http.call("GET", "/api/auth/sessions/", token: web)
         XCTAssertEqual(r.status, 200)
         let list = try XCTUnwrap(r.json as? [[String: Any]])
@@ -66,7 +72,11 @@ final class Durin11Tests: SharedStackTestCase {
         r = try http.call("DELETE", "/api/auth/sessions/\(cliID)/", token: web)
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.text, #"{"detail":"No AuthToken matches the given query."}"#)
-        let strangerToken = try stack.login(try { try newUser("eve"); return "eve" }(), "eve-pw", client: "web")
+        let strangerToken = try stack.login(
+            try {
+                try newUser("eve")
+                return "eve"
+            }(), "eve-pw", client: "web")
         r = try http.call("DELETE", "/api/auth/sessions/\(webID)/", token: strangerToken)
         XCTAssertEqual(r.status, 404, "another user's session is not found")
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: web).status, 200)
@@ -140,7 +150,8 @@ final class Durin11Tests: SharedStackTestCase {
     func testFailedLoginsAreLimitedPerUsernameWithoutHashing() throws {
         let pw = try newUser("lou")
         for _ in 0..<3 {
-            XCTAssertEqual(try http.call("POST", "/api/auth/login/", json: #"{"username":"lou","password":"bad","client":"web"}"#).status, 400)
+            XCTAssertEqual(
+                try http.call("POST", "/api/auth/login/", json: #"{"username":"lou","password":"bad","client":"web"}"#).status, 400)
         }
         var r = try http.call("POST", "/api/auth/login/", json: #"{"username":"lou","password":"\#(pw)","client":"web"}"#)
         XCTAssertEqual(r.status, 429, "even the right password waits: it is not checked")
@@ -191,8 +202,10 @@ final class Durin11Tests: SharedStackTestCase {
         XCTAssertEqual(try http.call("GET", "/api/ping/", token: token).text, #"{"user":"ivy","client":"web"}"#)
         r = try http.call("POST", "/internal/durin/issue", json: #"{"username":"ivy","client":"web"}"#, extra: issuer)
         XCTAssertEqual(r.object["token"] as? String, token, "like login: the pair's live token")
-        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ghost","client":"web"}"#, extra: issuer).status, 400)
-        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy"}"#, extra: issuer).detail, "No client specified.")
+        XCTAssertEqual(
+            try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ghost","client":"web"}"#, extra: issuer).status, 400)
+        XCTAssertEqual(
+            try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy"}"#, extra: issuer).detail, "No client specified.")
         // The public mount has no issue/ route, even with a forged header.
         r = try http.call("POST", "/api/auth/issue/", json: #"{"username":"ivy","client":"web"}"#, extra: [("Durin-Trusted", "1")] + issuer)
         XCTAssertEqual(r.status, 404)
@@ -227,8 +240,9 @@ final class LoginSettingsTests: XCTestCase {
         let second = try stack.http.call("POST", "/api/auth/login/", json: body)
         XCTAssertEqual(second.object["token"] as? String, first.object["token"] as? String, "same token")
         XCTAssertNotEqual(second.object["expiry"] as? String, first.object["expiry"] as? String, "fresh expiry")
-        XCTAssertEqual(try stack.http.call("GET", "/api/auth/apiaccess/", token: second.object["token"] as? String).status, 404,
-                       "no API-access client configured: the route does not exist")
+        XCTAssertEqual(
+            try stack.http.call("GET", "/api/auth/apiaccess/", token: second.object["token"] as? String).status, 404,
+            "no API-access client configured: the route does not exist")
     }
 
     func testRotateOnLoginAndAPIAccessOptions() throws {
@@ -253,7 +267,8 @@ final class LoginSettingsTests: XCTestCase {
 
         // Hidden from the listing, so not deletable through sessions/<id> either: durin's 404.
         let listed = try stack.durinctl(["token", "list", "--user", "rob", "--client", "api", "--json"]).checked()
-        let apiSession = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]])?.first?["id"] as? Int)
+        let apiSession = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]])?.first?["id"] as? Int)
         let delete = try stack.http.call("DELETE", "/api/auth/sessions/\(apiSession)/", token: second)
         XCTAssertEqual(delete.status, 404)
         XCTAssertEqual(delete.detail, "No AuthToken matches the given query.")

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -37,14 +38,24 @@ final class DurinctlCheckTests: SharedStackTestCase {
         try XCTSkipIf(stack.onCluster, "opens one server's default user")
         _ = try stack.redisCLI("CONFIG", "SET", "requirepass", "")
         var reopened = false
-        defer { if !reopened { _ = try? Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "CONFIG", "SET", "requirepass",
-                                                   stack.environment["REDISCLI_AUTH"] ?? ""], environment: ProcessInfo.processInfo.environment) } }
+        defer {
+            if !reopened {
+                _ = try? Processes.run(
+                    [
+                        "redis-cli", "-s", "\(stack.state)/redis.sock", "CONFIG", "SET", "requirepass",
+                        stack.environment["REDISCLI_AUTH"] ?? "",
+                    ], environment: ProcessInfo.processInfo.environment)
+            }
+        }
         var out = try stack.durinctl(["check"] + nginxOptions, env: ["DURIN_REDIS_URL": "unix://\(stack.state)/redis.sock"])
         XCTAssertEqual(out.status, 1, out.stdout)
-        XCTAssertTrue(out.stdout.contains("FAIL  Redis at unix://\(stack.state)/redis.sock?db=0 runs commands for a connection without credentials"),
-                      out.stdout)
-        _ = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "CONFIG", "SET", "requirepass", stack.environment["REDISCLI_AUTH"] ?? ""],
-                          environment: ProcessInfo.processInfo.environment).checked()
+        XCTAssertTrue(
+            out.stdout.contains("FAIL  Redis at unix://\(stack.state)/redis.sock?db=0 runs commands for a connection without credentials"),
+            out.stdout)
+        _ = try Processes.run(
+            ["redis-cli", "-s", "\(stack.state)/redis.sock", "CONFIG", "SET", "requirepass", stack.environment["REDISCLI_AUTH"] ?? ""],
+            environment: ProcessInfo.processInfo.environment
+        ).checked()
         reopened = true
 
         let wrong = String(repeating: "ab", count: 32)
@@ -64,27 +75,38 @@ final class DurinctlCheckTests: SharedStackTestCase {
     /// own (a private address on a veth pair inside it, nothing leaves it), a redis-server
     /// bound to every address, and durinctl check beside it.
     func testARedisOnANetworkAddressFailsTheCheck() throws {
-        try XCTSkipUnless(getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
-                          || FileManager.default.isExecutableFile(atPath: "/sbin/ip"), "needs root and iproute2")
+        try XCTSkipUnless(
+            getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+                || FileManager.default.isExecutableFile(atPath: "/sbin/ip"), "needs root and iproute2")
         let env = ProcessInfo.processInfo.environment
         let ns = "durin-check-\(UUID().uuidString.prefix(6).lowercased())"
-        guard try Stack.run(["ip", "netns", "add", ns], environment: env).status == 0 else { throw XCTSkip("no network namespaces here") }
-        defer { _ = try? Stack.run(["ip", "netns", "delete", ns], environment: env) }
-        for command in [["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
-                        ["ip", "addr", "add", "10.213.0.1/32", "dev", "d0"], ["ip", "link", "set", "d0", "up"]] {
-            try Stack.run(["ip", "netns", "exec", ns] + command, environment: env).checked()
+        guard try Processes.run(["ip", "netns", "add", ns], environment: env).status == 0 else {
+            throw XCTSkip("no network namespaces here")
+        }
+        defer { _ = try? Processes.run(["ip", "netns", "delete", ns], environment: env) }
+        for command in [
+            ["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+            ["ip", "addr", "add", "10.213.0.1/32", "dev", "d0"], ["ip", "link", "set", "d0", "up"],
+        ] {
+            try Processes.run(["ip", "netns", "exec", ns] + command, environment: env).checked()
         }
         let dir = "\(stack.state)/exposed"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try "requirepass exposed-pw\n".write(toFile: "\(dir)/redis.conf", atomically: true, encoding: .utf8)
-        let pid = try Stack.spawn(["ip", "netns", "exec", ns, "redis-server", "\(dir)/redis.conf", "--port", "6390", "--bind", "0.0.0.0",
-                                   "--unixsocket", "\(dir)/redis.sock", "--dir", dir, "--save", ""],
-                                  environment: env, log: "\(dir)/redis.log")
-        defer { kill(pid, SIGTERM); _ = Stack.waitExit(pid, timeout: 5) }
+        let pid = try Processes.spawn(
+            [
+                "ip", "netns", "exec", ns, "redis-server", "\(dir)/redis.conf", "--port", "6390", "--bind", "0.0.0.0",
+                "--unixsocket", "\(dir)/redis.sock", "--dir", dir, "--save", "",
+            ],
+            environment: env, log: "\(dir)/redis.log")
+        defer {
+            kill(pid, SIGTERM)
+            _ = Processes.waitExit(pid, timeout: 5)
+        }
         var checkEnv = env.merging(stack.stackEnv) { $1 }
         checkEnv["DURIN_REDIS_URL"] = "unix://:exposed-pw@\(dir)/redis.sock"
-        XCTAssertTrue(Stack.eventually { FileManager.default.fileExists(atPath: "\(dir)/redis.sock") })
-        let out = try Stack.run(["ip", "netns", "exec", ns, "\(Stack.binDir)/durinctl", "check", "--no-nginx"], environment: checkEnv)
+        XCTAssertTrue(Processes.eventually { FileManager.default.fileExists(atPath: "\(dir)/redis.sock") })
+        let out = try Processes.run(["ip", "netns", "exec", ns, "\(Stack.binDir)/durinctl", "check", "--no-nginx"], environment: checkEnv)
         XCTAssertEqual(out.status, 1, out.stdout + out.stderr)
         XCTAssertTrue(out.stdout.contains("FAIL  Redis listens on 0.0.0.0:6390: other hosts can reach it"), out.stdout)
     }
@@ -92,7 +114,8 @@ final class DurinctlCheckTests: SharedStackTestCase {
     func testEachProblemIsNamedAndFailsTheCheck() throws {
         try XCTSkipIf(stack.onCluster, "sets one server's eviction policy and reads it back")
         // No clients under this prefix, an API-access client that does not exist.
-        var out = try stack.durinctl(["check"] + nginxOptions, env: ["DURIN_KEY_PREFIX": "elsewhere:", "DURIN_API_ACCESS_CLIENT_NAME": "api"])
+        var out = try stack.durinctl(
+            ["check"] + nginxOptions, env: ["DURIN_KEY_PREFIX": "elsewhere:", "DURIN_API_ACCESS_CLIENT_NAME": "api"])
         XCTAssertEqual(out.status, 1, out.stdout)
         XCTAssertTrue(out.stdout.contains("FAIL  no API clients"), out.stdout)
         XCTAssertTrue(out.stdout.contains("DURIN_API_ACCESS_CLIENT_NAME names api"), out.stdout)
@@ -140,11 +163,19 @@ final class DurinctlCheckTests: SharedStackTestCase {
         // Without CONFIG (durin's own ACL user): the shipped file, read as redis.conf includes it.
         let conf = "\(stack.state)/redis-main.conf"
         try "port 0\ninclude \(Stack.root)/redis/durin-redis.conf\n".write(toFile: conf, atomically: true, encoding: .utf8)
-        XCTAssertEqual(RedisClientMemoryFile.caps(in: try stack.durinctl(["check", "--no-nginx", "--redis-conf", conf],
-                                                                             env: ["DURIN_REDIS_URL": try aclUserURL()]).stdout), "ok")
+        XCTAssertEqual(
+            RedisClientMemoryFile.caps(
+                in: try stack.durinctl(
+                    ["check", "--no-nginx", "--redis-conf", conf],
+                    env: ["DURIN_REDIS_URL": try aclUserURL()]
+                ).stdout), "ok")
         try "port 0\n".write(toFile: conf, atomically: true, encoding: .utf8)
-        XCTAssertEqual(RedisClientMemoryFile.caps(in: try stack.durinctl(["check", "--no-nginx", "--redis-conf", conf],
-                                                                             env: ["DURIN_REDIS_URL": try aclUserURL()]).stdout), "warn")
+        XCTAssertEqual(
+            RedisClientMemoryFile.caps(
+                in: try stack.durinctl(
+                    ["check", "--no-nginx", "--redis-conf", conf],
+                    env: ["DURIN_REDIS_URL": try aclUserURL()]
+                ).stdout), "warn")
     }
 
     /// A user with durin's shipped rights (no CONFIG).
@@ -153,8 +184,10 @@ final class DurinctlCheckTests: SharedStackTestCase {
         let line = try XCTUnwrap(acl.split(separator: "\n").first { $0.hasPrefix("user durin ") })
         let rules = line.split(separator: " ").dropFirst(2).map { $0 == "#DURIN-PASSWORD-SHA256" ? ">check-pw" : String($0) }
         _ = try stack.redisCLI("ACL", "DELUSER", "durin-check")
-        _ = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "SETUSER", "durin-check"] + rules,
-                          environment: stack.environment).checked()
+        _ = try Processes.run(
+            ["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "SETUSER", "durin-check"] + rules,
+            environment: stack.environment
+        ).checked()
         return "unix://durin-check:check-pw@\(stack.state)/redis.sock"
     }
 
@@ -166,18 +199,24 @@ final class DurinctlCheckTests: SharedStackTestCase {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try "user www-data;\nworker_processes 2;\n".write(toFile: "\(root)/nginx.conf", atomically: true, encoding: .utf8)
         // A stand-in for another web application (PHP-FPM's pool, say) as www-data.
-        let app = try Stack.spawn(["setpriv", "--reuid=www-data", "--regid=www-data", "--clear-groups", "sleep", "60"],
-                                  environment: stack.environment, log: "\(stack.state)/www-app.log")
-        defer { kill(app, SIGTERM); _ = Stack.waitExit(app, timeout: 3) }
-        XCTAssertTrue(Stack.eventually {
-            ((try? String(contentsOfFile: "/proc/\(app)/status", encoding: .utf8)) ?? "").contains("Name:\tsleep")
-        })
+        let app = try Processes.spawn(
+            ["setpriv", "--reuid=www-data", "--regid=www-data", "--clear-groups", "sleep", "60"],
+            environment: stack.environment, log: "\(stack.state)/www-app.log")
+        defer {
+            kill(app, SIGTERM)
+            _ = Processes.waitExit(app, timeout: 3)
+        }
+        XCTAssertTrue(
+            Processes.eventually {
+                ((try? String(contentsOfFile: "/proc/\(app)/status", encoding: .utf8)) ?? "").contains("Name:\tsleep")
+            })
         let out = try stack.durinctl(["check", "--nginx-dir", "\(stack.state)/nginx/durin", "--nginx-root", root])
         let scope = (try? String(contentsOfFile: "/proc/sys/kernel/yama/ptrace_scope", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
         if scope == nil || scope == "0" {
-            let line = try XCTUnwrap(out.stdout.split(separator: "\n").first { $0.contains("run as nginx's worker user www-data") },
-                                     out.stdout)
+            let line = try XCTUnwrap(
+                out.stdout.split(separator: "\n").first { $0.contains("run as nginx's worker user www-data") },
+                out.stdout)
             XCTAssertTrue(line.hasPrefix("warn"), String(line))
             XCTAssertTrue(line.contains("sleep (pid \(app))"), String(line))
             XCTAssertTrue(line.contains("kernel.yama.ptrace_scope = 1"), String(line))

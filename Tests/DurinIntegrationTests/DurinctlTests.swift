@@ -1,11 +1,12 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
 /// The admin CLI against a real Redis, checked through the HTTP API it manages.
 final class DurinctlTests: SharedStackTestCase {
-    func ctl(_ args: String..., stdin: String? = nil) throws -> Stack.Output { try stack.durinctl(args, stdin: stdin) }
+    func ctl(_ args: String..., stdin: String? = nil) throws -> Processes.Output { try stack.durinctl(args, stdin: stdin) }
 
-    func json(_ out: Stack.Output) -> Any? { try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) }
+    func json(_ out: Processes.Output) -> Any? { try? JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) }
 
     func testClientLifecycle() throws {
         XCTAssertEqual(try ctl("client", "add", "tv", "--ttl", "12h", "--throttle", "100/m").status, 0)
@@ -40,9 +41,12 @@ final class DurinctlTests: SharedStackTestCase {
         XCTAssertTrue(out.stdout.contains("1 token"), out.stdout)
         XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: kiosk).status, 401)
         XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: desk).status, 200)
-        XCTAssertEqual(try stack.http.call("POST", "/api/auth/login/",
-                                           json: #"{"username":"kim","password":"kim-pw","client":"kiosk"}"#).detail,
-                       "No client with that name.")
+        XCTAssertEqual(
+            try stack.http.call(
+                "POST", "/api/auth/login/",
+                json: #"{"username":"kim","password":"kim-pw","client":"kiosk"}"#
+            ).detail,
+            "No client with that name.")
     }
 
     func testImportedDjangoHashLogsInUnchanged() throws {
@@ -87,8 +91,9 @@ final class DurinctlTests: SharedStackTestCase {
         let listed = json(try ctl("token", "list", "--user", "uma", "--json")) as? [[String: Any]]
         XCTAssertEqual(listed?.count, 2)
         XCTAssertFalse(try ctl("token", "list", "--user", "uma", "--json").stdout.contains(issued), "never the token itself")
-        XCTAssertEqual((try ctl("token", "revoke", "--user", "uma", "--client", "tok")).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
-                       "revoked 1 token")
+        XCTAssertEqual(
+            (try ctl("token", "revoke", "--user", "uma", "--client", "tok")).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            "revoked 1 token")
         XCTAssertEqual(try stack.http.call("GET", "/api/ping/", token: issued).status, 401)
         XCTAssertEqual((json(try ctl("token", "list", "--user", "uma", "--json")) as? [Any])?.count, 1)
         XCTAssertNotEqual(try ctl("token", "issue", "uma", "nope").status, 0)
@@ -104,17 +109,22 @@ final class DurinctlTests: SharedStackTestCase {
         try ctl("client", "add", "ev").checked()
         try stack.addUser("fay", password: "fay-pw")
         // The latest event before the follower starts: it prints this one first.
-        XCTAssertEqual(try stack.http.call("POST", "/api/auth/login/", json: #"{"username":"fay","password":"no","client":"ev"}"#).status, 400)
+        XCTAssertEqual(
+            try stack.http.call("POST", "/api/auth/login/", json: #"{"username":"fay","password":"no","client":"ev"}"#).status, 400)
         let log = "\(stack.state)/follow.log"
         func printed() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-        let pid = try Stack.spawn(["\(Stack.binDir)/durinctl", "events", "--follow", "--last", "1"],
-                                  environment: stack.environment.merging(stack.stackEnv) { $1 }, log: log)
-        defer { kill(pid, SIGTERM); _ = Stack.waitExit(pid, timeout: 2) }
+        let pid = try Processes.spawn(
+            ["\(Stack.binDir)/durinctl", "events", "--follow", "--last", "1"],
+            environment: stack.environment.merging(stack.stackEnv) { $1 }, log: log)
+        defer {
+            kill(pid, SIGTERM)
+            _ = Processes.waitExit(pid, timeout: 2)
+        }
         // Once the backlog is printed the follower is reading new events only.
-        XCTAssertTrue(Stack.eventually(timeout: 30) { printed().contains("login_failed  user=fay") }, printed())
+        XCTAssertTrue(Processes.eventually(timeout: 30) { printed().contains("login_failed  user=fay") }, printed())
         XCTAssertFalse(printed().contains("login  user=fay"), printed())
         _ = try stack.login("fay", "fay-pw", client: "ev")
-        XCTAssertTrue(Stack.eventually(timeout: 30) { printed().contains("login  user=fay client=ev") }, printed())
+        XCTAssertTrue(Processes.eventually(timeout: 30) { printed().contains("login  user=fay client=ev") }, printed())
     }
 
     func testBadConfigurationIsReportedByName() throws {
@@ -130,7 +140,7 @@ final class DurinctlTests: SharedStackTestCase {
         var env = stack.environment
         env["DURIN_THREADS"] = "lots"
         env["DURIN_LISTEN"] = "\(stack.state)/other.sock"
-        let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: env)
+        let out = try Processes.run(["\(Stack.binDir)/durin-fcgi"], environment: env)
         XCTAssertEqual(out.status, 78)
         XCTAssertTrue(out.stderr.contains("DURIN_THREADS"), out.stderr)
     }
@@ -142,7 +152,11 @@ final class DurinctlTests: SharedStackTestCase {
     func testStoredStringsCannotDriveTheTerminal() throws {
         let hostile = "x\u{1B}]0;owned\u{07}\u{1B}[2J\u{9B}31m\u{202E}evil\nis_active: false"
         try ctl("user", "add", "tess", "--field", "email=\(hostile)").checked()
-        func raw(_ text: String) -> Bool { text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) || $0 == "\u{202E}" } }
+        func raw(_ text: String) -> Bool {
+            text.unicodeScalars.contains {
+                ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) || $0 == "\u{202E}"
+            }
+        }
         let shown = try ctl("user", "show", "tess").checked()
         XCTAssertFalse(raw(shown), shown.debugDescription)
         XCTAssertFalse(shown.split(separator: "\n").contains { $0.hasPrefix("is_active: false") }, "a forged line: \(shown)")
@@ -152,7 +166,8 @@ final class DurinctlTests: SharedStackTestCase {
         let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         XCTAssertEqual(decoded?["email"] as? String, hostile, "JSON escapes, and keeps the value")
 
-        _ = try stack.redisCLI("XADD", "durin:events", "*", "type", "login_failed", "user", hostile, "client", "", "session", "", "time", "0")
+        _ = try stack.redisCLI(
+            "XADD", "durin:events", "*", "type", "login_failed", "user", hostile, "client", "", "session", "", "time", "0")
         let events = try ctl("events", "--last", "1").checked()
         XCTAssertFalse(raw(events.replacingOccurrences(of: "\n", with: "")), events.debugDescription)
 
@@ -185,8 +200,9 @@ final class DurinctlTests: SharedStackTestCase {
         settings["DURIN_SECRET_KEY"] = other
         try settings.map { "\($0.key)=\($0.value)\n" }.joined().write(toFile: "\(dir)/other.env", atomically: true, encoding: .utf8)
         let bare = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DURIN_") }
-        out = try Stack.run(["\(Stack.binDir)/durinctl", "token", "issue", "vera", "vault", "--env-file", "\(dir)/other.env"],
-                            environment: bare)
+        out = try Processes.run(
+            ["\(Stack.binDir)/durinctl", "token", "issue", "vera", "vault", "--env-file", "\(dir)/other.env"],
+            environment: bare)
         XCTAssertEqual(out.status, 1, out.stdout)
         XCTAssertTrue(out.stderr.contains("durinctl read \(dir)/other.env"), out.stderr)
         XCTAssertTrue(out.stderr.contains("nothing was written"), out.stderr)

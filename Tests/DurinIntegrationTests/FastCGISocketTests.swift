@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -32,14 +33,30 @@ final class FastCGISocketTests: XCTestCase {
         let login = Array(#"{"username":"alice","password":"wrong","client":"web"}"#.utf8)
         let attempts: [(params: [(String, String)], body: [UInt8])] = [
             (base + [("REQUEST_METHOD", "GET"), ("PATH_INFO", "/metrics/"), ("DURIN_METRICS", "1")], []),
-            (base + [("REQUEST_METHOD", "POST"), ("PATH_INFO", "/issue/"), ("DURIN_TRUSTED", "1"),
-                     ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", "0")], []),
-            (base + [("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("REMOTE_ADDR", ""),
-                     ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(login.count))], login),
-            (base + [("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("REMOTE_ADDR", String(repeating: "9", count: 100)),
-                     ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(login.count))], login),
-            (base + [("REQUEST_METHOD", "GET"), ("PATH_INFO", "/verify/"), ("HTTP_AUTHORIZATION", "Token \(token)"),
-                     ("DURIN_AUTH_REQUEST", "1"), ("DURIN_ALLOW_CLIENTS", "web")], []),
+            (
+                base + [
+                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/issue/"), ("DURIN_TRUSTED", "1"),
+                    ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", "0"),
+                ], []
+            ),
+            (
+                base + [
+                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("REMOTE_ADDR", ""),
+                    ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(login.count)),
+                ], login
+            ),
+            (
+                base + [
+                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("REMOTE_ADDR", String(repeating: "9", count: 100)),
+                    ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(login.count)),
+                ], login
+            ),
+            (
+                base + [
+                    ("REQUEST_METHOD", "GET"), ("PATH_INFO", "/verify/"), ("HTTP_AUTHORIZATION", "Token \(token)"),
+                    ("DURIN_AUTH_REQUEST", "1"), ("DURIN_ALLOW_CLIENTS", "web"),
+                ], []
+            ),
             (base + [("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/")], []),
         ]
         // A wrong key of the right shape: one character changed.
@@ -96,11 +113,13 @@ final class FastCGISocketTests: XCTestCase {
             if i % 2 == 1 { RawFastCGI.send(fd, half) }
             held.append(fd)
         }
-        XCTAssertTrue(Stack.eventually { stack.counter("durin_fastcgi_waited_total") >= 64 },
-                      "the responder took all 64 connections in")
+        XCTAssertTrue(
+            Processes.eventually { stack.counter("durin_fastcgi_waited_total") >= 64 },
+            "the responder took all 64 connections in")
         let busy = try checks()
-        print("200 checks: \(String(format: "%.2f", quiet.seconds)) s quiet, \(String(format: "%.2f", busy.seconds)) s "
-              + "with 64 connections held (slowest \(String(format: "%.3f", busy.slowest)) s)")
+        print(
+            "200 checks: \(String(format: "%.2f", quiet.seconds)) s quiet, \(String(format: "%.2f", busy.seconds)) s "
+                + "with 64 connections held (slowest \(String(format: "%.3f", busy.slowest)) s)")
         XCTAssertLessThan(busy.seconds, quiet.seconds * 3 + 1, "checks slowed down while the connections were held")
         XCTAssertLessThan(busy.slowest, 5)
         // Still held, not closed: the checks passed while they were open.
@@ -118,9 +137,13 @@ final class FastCGISocketTests: XCTestCase {
         let stack = try Stack(settings: ["DURIN_FASTCGI_TIMEOUT": "1"])
         defer { stack.stop() }
         let peer = peer(stack)
-        let whole = RawFastCGI.request([("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"),
-                                        ("DURIN_PROXY_KEY", try proxyKey(stack))])
-        let silent = try peer.connect(), half = try peer.connect(), drip = try peer.connect()
+        let whole = RawFastCGI.request([
+            ("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"),
+            ("DURIN_PROXY_KEY", try proxyKey(stack)),
+        ])
+        let silent = try peer.connect()
+        let half = try peer.connect()
+        let drip = try peer.connect()
         defer { [silent, half, drip].forEach { close($0) } }
         let opened = Date()
         RawFastCGI.send(half, Array(whole.prefix(20)))
@@ -139,8 +162,9 @@ final class FastCGISocketTests: XCTestCase {
             XCTAssertEqual(stdout, [], "\(name): answered")
         }
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(opened), 0.9, "closed before the deadline")
-        XCTAssertTrue(Stack.eventually { stack.counter("durin_fastcgi_timeouts_total") == 3 },
-                      "\(stack.counter("durin_fastcgi_timeouts_total")) timed out")
+        XCTAssertTrue(
+            Processes.eventually { stack.counter("durin_fastcgi_timeouts_total") == 3 },
+            "\(stack.counter("durin_fastcgi_timeouts_total")) timed out")
     }
 
     /// A request that arrives in pieces within the deadline is served (by the slow
@@ -165,14 +189,20 @@ final class FastCGISocketTests: XCTestCase {
         XCTAssertTrue(answer.hasSuffix(#"{"redis":"ok"}"#), answer)
 
         // 300 KB of body: more than the window, read from the socket by the worker.
-        let body = Array(#"{"username":"x","password":""#.utf8) + [UInt8](repeating: 0x61, count: 300_000) + Array(#"","client":"web"}"#.utf8)
-        let big = try peer.call([("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("DURIN_PROXY_KEY", key),
-                                 ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(body.count))], body: body)
+        let body =
+            Array(#"{"username":"x","password":""#.utf8) + [UInt8](repeating: 0x61, count: 300_000) + Array(#"","client":"web"}"#.utf8)
+        let big = try peer.call(
+            [
+                ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("DURIN_PROXY_KEY", key),
+                ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(body.count)),
+            ], body: body)
         XCTAssertEqual(big.status, 400, big.body)
         XCTAssertEqual(big.body, #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
 
-        for (name, bytes) in [("version 2", RawFastCGI.record(1, [0, 1, 0, 0, 0, 0, 0, 0], version: 2)),
-                              ("params past 64 KiB", RawFastCGI.request([("HTTP_X_BIG", String(repeating: "b", count: 70_000))]))] {
+        for (name, bytes) in [
+            ("version 2", RawFastCGI.record(1, [0, 1, 0, 0, 0, 0, 0, 0], version: 2)),
+            ("params past 64 KiB", RawFastCGI.request([("HTTP_X_BIG", String(repeating: "b", count: 70_000))])),
+        ] {
             let fd = try peer.connect()
             RawFastCGI.send(fd, bytes)
             let (stdout, closed) = RawFastCGI.receive(fd, timeout: 10)
@@ -192,18 +222,20 @@ final class FastCGISocketTests: XCTestCase {
     func testARequestOnItsWayAtAStopIsStillAnswered() throws {
         let stack = try Stack()
         defer { stack.stop() }
-        let request = RawFastCGI.request([("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"),
-                                          ("DURIN_PROXY_KEY", try proxyKey(stack))])
+        let request = RawFastCGI.request([
+            ("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"),
+            ("DURIN_PROXY_KEY", try proxyKey(stack)),
+        ])
         let fd = try peer(stack).connect()
         defer { close(fd) }
         RawFastCGI.send(fd, Array(request.prefix(20)))
-        XCTAssertTrue(Stack.eventually { stack.counter("durin_fastcgi_waited_total") >= 1 }, "held by the intake")
+        XCTAssertTrue(Processes.eventually { stack.counter("durin_fastcgi_waited_total") >= 1 }, "held by the intake")
         let pid = try XCTUnwrap(stack.pid("durin.pid"))
         XCTAssertEqual(kill(pid, SIGTERM), 0)
         usleep(200_000)  // a deliberate wait: the stop is under way before the rest is sent
         RawFastCGI.send(fd, Array(request.dropFirst(20)))
         let answer = String(decoding: RawFastCGI.receive(fd, timeout: 10).stdout, as: UTF8.self)
         XCTAssertTrue(answer.hasPrefix("Status: 200"), "answered after SIGTERM: \(answer)")
-        XCTAssertTrue(Stack.eventually { !Stack.isRunning(pid) }, "and the responder then exits")
+        XCTAssertTrue(Processes.eventually { !Processes.isRunning(pid) }, "and the responder then exits")
     }
 }

@@ -22,12 +22,18 @@ final class HostileInputTests: SharedStackTestCase {
         func fill(_ open: String, _ piece: (Int) -> String, _ close: String) -> [UInt8] {
             var s = open
             var i = 0
-            while s.utf8.count < size - 64 { s += (i == 0 ? "" : ",") + piece(i); i += 1 }
+            while s.utf8.count < size - 64 {
+                s += (i == 0 ? "" : ",") + piece(i)
+                i += 1
+            }
             return Array((s + close).utf8)
         }
         var form = ""
         var i = 0
-        while form.utf8.count < size - 32 { form += "k\(i)=%41%42&"; i += 1 }
+        while form.utf8.count < size - 32 {
+            form += "k\(i)=%41%42&"
+            i += 1
+        }
         let boundary = "b0undary"
         var multipart = ""
         i = 0
@@ -39,16 +45,22 @@ final class HostileInputTests: SharedStackTestCase {
         return [
             ("JSON object of distinct keys", "application/json", fill("{", { "\"k\($0)\":0" }, "}"), 400),
             ("JSON object of one repeated key", "application/json", fill("{", { _ in "\"username\":1" }, "}"), 400),
-            ("JSON string of escapes", "application/json",
-             Array(("{\"username\":\"" + String(repeating: "\\u00e9\\n", count: size / 9) + "\"}").utf8), 400),
+            (
+                "JSON string of escapes", "application/json",
+                Array(("{\"username\":\"" + String(repeating: "\\u00e9\\n", count: size / 9) + "\"}").utf8), 400
+            ),
             ("JSON array of numbers", "application/json", fill("[", { _ in "-1.5e+300" }, "]"), 400),
-            ("JSON nesting at the limit", "application/json",
-             Array((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8), 400),
+            (
+                "JSON nesting at the limit", "application/json",
+                Array((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8), 400
+            ),
             ("JSON nesting past the limit", "application/json", Array(String(repeating: "[", count: size).utf8), 400),
             ("form of many fields", "application/x-www-form-urlencoded", Array(form.utf8), 400),
             ("multipart of many parts", "multipart/form-data; boundary=\(boundary)", Array(multipart.utf8), 400),
-            ("multipart without a delimiter", "multipart/form-data; boundary=\(boundary)",
-             Array(String(repeating: "-", count: size).utf8), 400),
+            (
+                "multipart without a delimiter", "multipart/form-data; boundary=\(boundary)",
+                Array(String(repeating: "-", count: size).utf8), 400
+            ),
         ]
     }
 

@@ -25,12 +25,18 @@ final class ImportedIdleTests: SharedStackTestCase {
             ["model": "durin.client", "pk": 2, "fields": ["name": "tv", "token_ttl": "1 00:00:00", "throttle_rate": ""]],
         ]
         for (i, t) in tokens.enumerated() {
-            records.append(["model": "auth.user", "pk": 100 + i,
-                            "fields": ["username": t.user, "password": "!", "is_active": true]])
-            records.append(["model": "durin.authtoken", "pk": t.pk,
-                            "fields": ["token": t.token, "user": 100 + i, "client": t.client == "kiosk" ? 1 : 2,
-                                       "created": iso.string(from: now.addingTimeInterval(-3600)),
-                                       "expiry": iso.string(from: now.addingTimeInterval(86400))]])
+            records.append([
+                "model": "auth.user", "pk": 100 + i,
+                "fields": ["username": t.user, "password": "!", "is_active": true],
+            ])
+            records.append([
+                "model": "durin.authtoken", "pk": t.pk,
+                "fields": [
+                    "token": t.token, "user": 100 + i, "client": t.client == "kiosk" ? 1 : 2,
+                    "created": iso.string(from: now.addingTimeInterval(-3600)),
+                    "expiry": iso.string(from: now.addingTimeInterval(86400)),
+                ],
+            ])
         }
         let path = "\(stack.state)/dump-\(tokens[0].pk).json"
         try JSONSerialization.data(withJSONObject: records).write(to: URL(fileURLWithPath: path))
@@ -61,7 +67,8 @@ final class ImportedIdleTests: SharedStackTestCase {
     }
 
     func testSettingAnIdleTimeoutAfterTheImportEndsTheTokensAlreadyIdle() throws {
-        let bea = token("b"), cy = token("c")
+        let bea = token("b")
+        let cy = token("c")
         let path = try dump([(pk: 20, user: "bea", client: "tv", token: bea), (pk: 21, user: "cy", client: "tv", token: cy)])
         try stack.durinctl(["import", "django", path]).checked()
         XCTAssertEqual(try check(bea).status, 200)

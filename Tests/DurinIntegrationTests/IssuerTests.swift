@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -12,8 +13,9 @@ final class IssuerTests: SharedStackTestCase {
     }
 
     func issue(_ client: String, key: String?) throws -> HTTPResult {
-        try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"\#(client)"}"#,
-                      extra: key.map { [("Authorization", "Issuer \($0)")] } ?? [])
+        try http.call(
+            "POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"\#(client)"}"#,
+            extra: key.map { [("Authorization", "Issuer \($0)")] } ?? [])
     }
 
     func testKeysGateIssuanceByClientAndCanBeRevoked() throws {
@@ -28,8 +30,11 @@ final class IssuerTests: SharedStackTestCase {
         r = try issue("web", key: String(repeating: "0", count: 64))
         XCTAssertEqual(r.status, 401)
         XCTAssertEqual(r.detail, "Invalid token.")
-        XCTAssertEqual(try http.call("POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"web"}"#,
-                                     extra: [("Authorization", "Token \(any)")]).status, 401, "another scheme is no key")
+        XCTAssertEqual(
+            try http.call(
+                "POST", "/internal/durin/issue/", json: #"{"username":"ivy","client":"web"}"#,
+                extra: [("Authorization", "Token \(any)")]
+            ).status, 401, "another scheme is no key")
 
         XCTAssertEqual(try issue("web", key: any).status, 200)
         XCTAssertEqual(try issue("mobile", key: mobileOnly).status, 200)
@@ -60,34 +65,34 @@ final class IssuerTests: SharedStackTestCase {
         func raw(_ authorization: String?) throws -> String {
             // A minimal FastCGI client: BEGIN_REQUEST, PARAMS, empty STDIN; prints STDOUT.
             let client = #"""
-            import os, socket, struct, sys
-            def rec(t, body): return struct.pack("!BBHHBx", 1, t, 1, len(body), 0) + body
-            def nv(k, v):
-                k, v = k.encode(), v.encode()
-                return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else struct.pack("!I", len(v) | 0x80000000)) + k + v
-            body = b'{"username":"ivy","client":"web"}'
-            params = {"REQUEST_METHOD": "POST", "PATH_INFO": "/issue/", "SCRIPT_NAME": "/x", "CONTENT_TYPE": "application/json",
-                      "CONTENT_LENGTH": str(len(body)), "DURIN_TRUSTED": "1", "DURIN_PROXY_KEY": os.environ["PROXY_KEY"]}
-            if len(sys.argv) > 2: params["HTTP_AUTHORIZATION"] = sys.argv[2]
-            p = b"".join(nv(k, v) for k, v in params.items())
-            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-            s.sendall(rec(1, struct.pack("!HB5x", 1, 0)) + rec(4, p) + rec(4, b"") + rec(5, body) + rec(5, b""))
-            out = b""
-            while True:
-                h = s.recv(8, socket.MSG_WAITALL)
-                if len(h) < 8: break
-                _, t, _, n, pad = struct.unpack("!BBHHBx", h)
-                data = s.recv(n + pad, socket.MSG_WAITALL)[:n] if n + pad else b""
-                if t == 6: out += data
-                if t == 3: break
-            print(out.decode())
-            """#
+                import os, socket, struct, sys
+                def rec(t, body): return struct.pack("!BBHHBx", 1, t, 1, len(body), 0) + body
+                def nv(k, v):
+                    k, v = k.encode(), v.encode()
+                    return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else struct.pack("!I", len(v) | 0x80000000)) + k + v
+                body = b'{"username":"ivy","client":"web"}'
+                params = {"REQUEST_METHOD": "POST", "PATH_INFO": "/issue/", "SCRIPT_NAME": "/x", "CONTENT_TYPE": "application/json",
+                          "CONTENT_LENGTH": str(len(body)), "DURIN_TRUSTED": "1", "DURIN_PROXY_KEY": os.environ["PROXY_KEY"]}
+                if len(sys.argv) > 2: params["HTTP_AUTHORIZATION"] = sys.argv[2]
+                p = b"".join(nv(k, v) for k, v in params.items())
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+                s.sendall(rec(1, struct.pack("!HB5x", 1, 0)) + rec(4, p) + rec(4, b"") + rec(5, body) + rec(5, b""))
+                out = b""
+                while True:
+                    h = s.recv(8, socket.MSG_WAITALL)
+                    if len(h) < 8: break
+                    _, t, _, n, pad = struct.unpack("!BBHHBx", h)
+                    data = s.recv(n + pad, socket.MSG_WAITALL)[:n] if n + pad else b""
+                    if t == 6: out += data
+                    if t == 3: break
+                print(out.decode())
+                """#
             var args = ["/usr/bin/python3", "-c", client, "\(stack.state)/durin.sock"]
             if let authorization { args.append(authorization) }
             // The proxy key as nginx would send it: the socket alone proves nothing, and
             // even nginx's key does not make issuance trusted without an issuer key.
             let env = stack.environment.merging(["PROXY_KEY": stack.stackEnv["DURIN_PROXY_KEY"] ?? ""]) { $1 }
-            return try Stack.run(args, environment: env).checked()
+            return try Processes.run(args, environment: env).checked()
         }
         let without = try raw(nil)
         XCTAssertTrue(without.hasPrefix("Status: 401"), without)

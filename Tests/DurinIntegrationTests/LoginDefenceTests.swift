@@ -1,5 +1,6 @@
 import DurinCore
 import DurinStore
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -18,7 +19,10 @@ final class LoginDefenceTests: XCTestCase {
             let thread = Thread {
                 while true {
                     var i = 0
-                    next.update { n in i = n ?? 0; n = i + 1 }
+                    next.update { n in
+                        i = n ?? 0
+                        n = i + 1
+                    }
                     guard i < count else { break }
                     let s = send(i)
                     statuses.update { $0 = ($0 ?? []) + [s] }
@@ -35,9 +39,12 @@ final class LoginDefenceTests: XCTestCase {
     static func login(_ port: UInt16, _ user: String, _ password: String, from source: String? = nil) -> Int {
         let body = #"{"username":"\#(user)","password":"\#(password)","client":"web"}"#
         if let source {
-            let out = try? Stack.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", source, "-m", "60",
-                                      "-H", "Content-Type: application/json", "-d", body, "http://127.0.0.1:\(port)/api/auth/login/"],
-                                     environment: ProcessInfo.processInfo.environment)
+            let out = try? Processes.run(
+                [
+                    "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", source, "-m", "60",
+                    "-H", "Content-Type: application/json", "-d", body, "http://127.0.0.1:\(port)/api/auth/login/",
+                ],
+                environment: ProcessInfo.processInfo.environment)
             return Int(out?.stdout ?? "") ?? 0
         }
         return (try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: body, timeout: 60).status) ?? 0
@@ -79,14 +86,17 @@ final class LoginDefenceTests: XCTestCase {
         attacker.start()
         // Under way once the flood has used up its address's budget: the decoys it
         // let through are then queued for the one hasher thread.
-        XCTAssertTrue(Stack.eventually(timeout: 60) { (try? stack.redisCLI("ZCARD", stack.keys.loginAddress(ClientAddress.group("127.0.0.1")))) == "20" },
-                      "the flood never filled its address's window")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 60) {
+                (try? stack.redisCLI("ZCARD", stack.keys.loginAddress(ClientAddress.group("127.0.0.1")))) == "20"
+            },
+            "the flood never filled its address's window")
         let started = Date()
         XCTAssertEqual(Self.login(port, "bob", "bob-pw", from: "127.0.0.2"), 200)
         let waited = Date().timeIntervalSince(started)
         let hashed = try XCTUnwrap(stack.metric("durin_password_hash_duration_seconds_count"))
         XCTAssertLessThanOrEqual(hashed, 21, "bob's login was checked after at most the 20 decoys of the address")
-        XCTAssertTrue(Stack.eventually(timeout: 120) { (flood.get()?.count ?? 0) == 600 })
+        XCTAssertTrue(Processes.eventually(timeout: 120) { (flood.get()?.count ?? 0) == 600 })
         let statuses = flood.get() ?? []
         XCTAssertLessThanOrEqual(statuses.filter { $0 == 400 }.count, 20, "at most the address's rate reached a hash")
         XCTAssertGreaterThanOrEqual(statuses.filter { $0 == 429 }.count, 580)
@@ -109,8 +119,9 @@ final class LoginDefenceTests: XCTestCase {
         XCTAssertEqual(statuses.filter { $0 != 503 && $0 != 400 }, [], "\(statuses)")
         let metrics = try stack.http.call("GET", "/internal/durin/metrics").text
         let hashed = metrics.split(separator: "\n").first { $0.hasPrefix("durin_password_hash_duration_seconds_count ") }
-        XCTAssertEqual(hashed.map { String($0.split(separator: " ")[1]) }, String(statuses.filter { $0 == 400 }.count),
-                       "only the logins answered 400 were hashed")
+        XCTAssertEqual(
+            hashed.map { String($0.split(separator: " ")[1]) }, String(statuses.filter { $0 == 400 }.count),
+            "only the logins answered 400 were hashed")
     }
 
     /// Wrong passwords cost the same for an unknown name, a user whose stored hash has

@@ -92,15 +92,18 @@ final class LoginStateTests: XCTestCase {
             XCTAssertTrue((1...60).contains(wait), "\(wait)")
             XCTAssertEqual(r.detail, "Request was throttled. Expected available in \(wait) second\(wait == 1 ? "" : "s").")
         }
-        XCTAssertEqual(Self.login(port, "olga", "olga-pw", from: "127.0.0.5")?.status, 429, "the guesser's address waits, right password or not")
+        XCTAssertEqual(
+            Self.login(port, "olga", "olga-pw", from: "127.0.0.5")?.status, 429, "the guesser's address waits, right password or not")
         XCTAssertEqual(Self.login(port, "olga", "olga-pw", from: "127.0.0.6")?.status, 200)
     }
 
     /// Guesses spread over many addresses meet the per-name backstop
     /// (DURIN_LOGIN_FAILURE_RATE_PER_USER): then the name waits, from anywhere.
     func testGuessesFromManyAddressesMeetTheBackstop() throws {
-        let stack = try Stack(settings: ["DURIN_LOGIN_FAILURE_RATE": "10/m", "DURIN_LOGIN_FAILURE_RATE_PER_USER": "25/h",
-                                         "DURIN_LOGIN_RATE_PER_ADDRESS": "1000/m"])
+        let stack = try Stack(settings: [
+            "DURIN_LOGIN_FAILURE_RATE": "10/m", "DURIN_LOGIN_FAILURE_RATE_PER_USER": "25/h",
+            "DURIN_LOGIN_RATE_PER_ADDRESS": "1000/m",
+        ])
         defer { stack.stop() }
         try stack.addClient("web")
         try stack.addUser("pia", password: "pia-pw")
@@ -128,9 +131,13 @@ final class LoginStateTests: XCTestCase {
         let peer = RawFastCGI(socketPath: "\(stack.state)/durin.sock")
         func login(_ user: String, _ password: String, from address: String) throws -> Int {
             let body = Array(Self.body(user, password).utf8)
-            return try peer.call([("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("SCRIPT_NAME", "/api/auth"),
-                                  ("DURIN_PROXY_KEY", key), ("REMOTE_ADDR", address), ("CONTENT_TYPE", "application/json"),
-                                  ("CONTENT_LENGTH", String(body.count))], body: body).status
+            return try peer.call(
+                [
+                    ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("SCRIPT_NAME", "/api/auth"),
+                    ("DURIN_PROXY_KEY", key), ("REMOTE_ADDR", address), ("CONTENT_TYPE", "application/json"),
+                    ("CONTENT_LENGTH", String(body.count)),
+                ], body: body
+            ).status
         }
         // Three guesses from three addresses of one /64: its window is full.
         for host in ["1", "2", "3"] { XCTAssertEqual(try login("ivy", "guess", from: "2001:db8:0:7::\(host)"), 400) }

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -17,16 +18,16 @@ final class MetricsTests: SharedStackTestCase {
         XCTAssertEqual(r.status, 200, r.text, file: file, line: line)
         XCTAssertEqual(r.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8", file: file, line: line)
         let parser = """
-        import json, sys
-        from prometheus_client.parser import text_string_to_metric_families
-        out = {}
-        for family in text_string_to_metric_families(sys.stdin.read()):
-            for s in family.samples:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-                out[s.name + ("{" + labels + "}" if labels else "")] = s.value
-        print(json.dumps(out))
-        """
-        let parsed = try Stack.run(["/usr/bin/python3", "-c", parser], environment: stack.environment, stdin: r.text)
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            out = {}
+            for family in text_string_to_metric_families(sys.stdin.read()):
+                for s in family.samples:
+                    labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+                    out[s.name + ("{" + labels + "}" if labels else "")] = s.value
+            print(json.dumps(out))
+            """
+        let parsed = try Processes.run(["/usr/bin/python3", "-c", parser], environment: stack.environment, stdin: r.text)
         XCTAssertEqual(parsed.status, 0, "the exposition does not parse: \(parsed.stderr)\n\(r.text)", file: file, line: line)
         let object = try JSONSerialization.jsonObject(with: Data(parsed.stdout.utf8)) as? [String: Double]
         return try XCTUnwrap(object, file: file, line: line)
@@ -46,7 +47,8 @@ final class MetricsTests: SharedStackTestCase {
         XCTAssertEqual(try http.call("GET", "/api/auth/verify/", token: "nope").status, 401)
         for _ in 0..<3 { XCTAssertEqual(try http.call("GET", "/api/ping/cached/", token: token).status, 200) }
         let cli = try stack.login("alice", "alice-pw", client: "cli")
-        XCTAssertEqual(try http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"bad","client":"web"}"#).status, 400)
+        XCTAssertEqual(
+            try http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"bad","client":"web"}"#).status, 400)
         XCTAssertEqual(try http.call("POST", "/api/auth/logoutall/", token: cli).status, 204)
         let after = try scrape()
 
@@ -67,13 +69,17 @@ final class MetricsTests: SharedStackTestCase {
         XCTAssertEqual(delta(before, after, "durin_cache_misses_total"), 1)
         XCTAssertEqual(delta(before, after, "durin_cache_hits_total"), 2)
         // logoutall changed the cached token's key: Redis told the responder.
-        XCTAssertTrue(Stack.eventually(timeout: 5) { (try? self.scrape()).map { self.delta(before, $0, "durin_cache_invalidations_total") >= 1 } ?? false })
+        XCTAssertTrue(
+            Processes.eventually(timeout: 5) {
+                (try? self.scrape()).map { self.delta(before, $0, "durin_cache_invalidations_total") >= 1 } ?? false
+            })
         XCTAssertEqual(after["durin_login_queue_depth"], 0)
         XCTAssertEqual(after["durin_login_queue_capacity"], 512)
         let log = (try? String(contentsOfFile: "\(stack.state)/durin.log", encoding: .utf8)) ?? ""
         XCTAssertNotNil(after["durin_redis_errors_total"], "a missing metric would read as no errors")
-        XCTAssertEqual(delta(before, after, "durin_redis_errors_total"), 0,
-                       log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }.joined(separator: "\n"))
+        XCTAssertEqual(
+            delta(before, after, "durin_redis_errors_total"), 0,
+            log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }.joined(separator: "\n"))
     }
 
     func testRedisOutageIsCountedAsErrorsAndReconnects() throws {
@@ -85,11 +91,13 @@ final class MetricsTests: SharedStackTestCase {
         try stack.devstack("redis-start")
         // The stack's Redis keeps nothing across a restart: the token is now unknown.
         // Workers that had a connection before reconnect on their next request.
-        XCTAssertTrue(Stack.eventually {
-            guard (try? self.http.call("GET", "/api/auth/verify/", token: token).status) == 401,
-                  let after = try? self.scrape() else { return false }
-            return self.delta(before, after, "durin_redis_reconnects_total") >= 1
-        })
+        XCTAssertTrue(
+            Processes.eventually {
+                guard (try? self.http.call("GET", "/api/auth/verify/", token: token).status) == 401,
+                    let after = try? self.scrape()
+                else { return false }
+                return self.delta(before, after, "durin_redis_reconnects_total") >= 1
+            })
         XCTAssertGreaterThanOrEqual(delta(before, try scrape(), "durin_redis_errors_total"), 1)
     }
 

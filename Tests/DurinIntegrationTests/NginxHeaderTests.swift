@@ -13,42 +13,44 @@ final class NginxHeaderTests: SharedStackTestCase {
         // upstream without durin's params, a location that forwards the token, and
         // an upstream that shows every header it gets.
         let extra = """
-            location /api/nested/ {
-                include \(stack.state)/nginx/durin/durin-protect.conf;
-                proxy_pass http://unix:\(stack.state)/echo.sock;
-                location /api/nested/deeper/ {
-                    proxy_set_header X-Extra yes;
+                location /api/nested/ {
+                    include \(stack.state)/nginx/durin/durin-protect.conf;
+                    proxy_pass http://unix:\(stack.state)/echo.sock;
+                    location /api/nested/deeper/ {
+                        proxy_set_header X-Extra yes;
+                        proxy_pass http://unix:\(stack.state)/echo.sock;
+                    }
+                }
+                location /api/fcgi/ {
+                    include \(stack.state)/nginx/durin/durin-protect.conf;
+                    fastcgi_param REQUEST_METHOD GET;
+                    fastcgi_param PATH_INFO /ready/;
+                    fastcgi_pass durin;
+                }
+                location /api/echo/ {
+                    include \(stack.state)/nginx/durin/durin-protect.conf;
                     proxy_pass http://unix:\(stack.state)/echo.sock;
                 }
-            }
-            location /api/fcgi/ {
-                include \(stack.state)/nginx/durin/durin-protect.conf;
-                fastcgi_param REQUEST_METHOD GET;
-                fastcgi_param PATH_INFO /ready/;
-                fastcgi_pass durin;
-            }
-            location /api/echo/ {
-                include \(stack.state)/nginx/durin/durin-protect.conf;
-                proxy_pass http://unix:\(stack.state)/echo.sock;
-            }
-            location /api/echo-forward/ {
-                set $durin_forward_token on;
-                include \(stack.state)/nginx/durin/durin-protect.conf;
-                proxy_pass http://unix:\(stack.state)/echo.sock;
-            }
-        """
+                location /api/echo-forward/ {
+                    set $durin_forward_token on;
+                    include \(stack.state)/nginx/durin/durin-protect.conf;
+                    proxy_pass http://unix:\(stack.state)/echo.sock;
+                }
+            """
         let echo = """
-        server {
-            listen unix:\(stack.state)/echo.sock;
-            default_type application/json;
-            location / {
-                return 200 '{"user":"$http_x_durin_user","client":"$http_x_durin_client","expiry":"$http_x_durin_expiry","authorization":"$http_authorization"}';
+            server {
+                listen unix:\(stack.state)/echo.sock;
+                default_type application/json;
+                location / {
+                    return 200 '{"user":"$http_x_durin_user","client":"$http_x_durin_client","expiry":"$http_x_durin_expiry","authorization":"$http_authorization"}';
+                }
             }
-        }
-        """
+            """
         let site = "\(stack.state)/nginx/site.conf"
         var text = try String(contentsOfFile: site, encoding: .utf8)
-        text = text.replacingOccurrences(of: "    server_name localhost 127.0.0.1;\n", with: "    server_name localhost 127.0.0.1;\n\(extra)\n") + "\n" + echo + "\n"
+        text =
+            text.replacingOccurrences(
+                of: "    server_name localhost 127.0.0.1;\n", with: "    server_name localhost 127.0.0.1;\n\(extra)\n") + "\n" + echo + "\n"
         try text.write(toFile: site, atomically: true, encoding: .utf8)
         try stack.reloadNginx()
         XCTAssertEqual(try stack.http.call("GET", "/api/echo/").status, 401, "the extra locations are loaded")

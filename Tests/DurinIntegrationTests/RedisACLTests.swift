@@ -1,4 +1,5 @@
 import DurinStore
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -22,9 +23,11 @@ final class RedisACLTests: SharedStackTestCase {
     }
 
     func setUser(_ name: String, _ rules: [String]) throws {
-        _ = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "DELUSER", name], environment: stack.environment)
-        let out = try Stack.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "SETUSER", name] + rules,
-                                environment: stack.environment).checked()
+        _ = try Processes.run(["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "DELUSER", name], environment: stack.environment)
+        let out = try Processes.run(
+            ["redis-cli", "-s", "\(stack.state)/redis.sock", "ACL", "SETUSER", name] + rules,
+            environment: stack.environment
+        ).checked()
         XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "OK")
     }
 
@@ -37,12 +40,12 @@ final class RedisACLTests: SharedStackTestCase {
         env["DURIN_REDIS_URL"] = redisURL
         env["DURIN_LISTEN"] = "\(stack.state)/acl-\(UUID().uuidString.prefix(6)).sock"
         let log = "\(stack.state)/acl-\(UUID().uuidString.prefix(6)).log"
-        let pid = try Stack.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: log)
-        var status = Stack.waitExit(pid, timeout: wait)
+        let pid = try Processes.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: log)
+        var status = Processes.waitExit(pid, timeout: wait)
         if status == nil {
             kill(pid, SIGTERM)
             status = nil
-            _ = Stack.waitExit(pid, timeout: 5)
+            _ = Processes.waitExit(pid, timeout: 5)
         }
         return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
@@ -57,7 +60,7 @@ final class RedisACLTests: SharedStackTestCase {
             _ = try? stack.devstack("durin-stop")
             _ = try? stack.devstack("durin-start")
         }
-        try Stack.run(["bash", "\(Stack.root)/scripts/devstack.sh", "durin-start"], environment: env).checked()
+        try Processes.run(["bash", "\(Stack.root)/scripts/devstack.sh", "durin-start"], environment: env).checked()
         let log = try String(contentsOfFile: "\(stack.state)/durin.log", encoding: .utf8)
         XCTAssertFalse(log.contains(Self.password), "the Redis password is never logged")
 

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -24,7 +25,7 @@ final class RedisClientMemoryTests: SharedStackTestCase {
 
     /// The stack's own connection (the default user, every right).
     func admin(_ args: String...) throws -> String {
-        try Stack.run(["redis-cli", "-s", socket] + args, environment: stack.environment).checked()
+        try Processes.run(["redis-cli", "-s", socket] + args, environment: stack.environment).checked()
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -38,13 +39,17 @@ final class RedisClientMemoryTests: SharedStackTestCase {
     func shippedRules(_ user: String) throws -> [String] {
         let acl = try String(contentsOfFile: "\(Stack.root)/redis/durin.acl", encoding: .utf8)
         let line = try XCTUnwrap(acl.split(separator: "\n").first { $0.hasPrefix("user \(user) ") })
-        return line.split(separator: " ").dropFirst(2).map { $0.hasPrefix("#") && $0.hasSuffix("-SHA256") ? ">\(Self.password)" : String($0) }
+        return line.split(separator: " ").dropFirst(2).map {
+            $0.hasPrefix("#") && $0.hasSuffix("-SHA256") ? ">\(Self.password)" : String($0)
+        }
     }
 
     /// The caps as durin-redis.conf writes them: `[name, value]` for CONFIG SET.
     func shippedCaps() throws -> [[String]] {
         let conf = try String(contentsOfFile: "\(Stack.root)/redis/durin-redis.conf", encoding: .utf8)
-        let lines = conf.split(separator: "\n").filter { $0.hasPrefix("client-output-buffer-limit normal ") || $0.hasPrefix("maxmemory-clients ") }
+        let lines = conf.split(separator: "\n").filter {
+            $0.hasPrefix("client-output-buffer-limit normal ") || $0.hasPrefix("maxmemory-clients ")
+        }
         XCTAssertEqual(lines.count, 2, "durin-redis.conf sets both caps")
         return lines.map { line in
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
@@ -55,8 +60,11 @@ final class RedisClientMemoryTests: SharedStackTestCase {
     func testAClientThatNeverReadsCannotStopDurinsWrites() throws {
         for user in ["durin", "durin-inspect"] {
             _ = try admin("ACL", "DELUSER", user)
-            XCTAssertEqual(try Stack.run(["redis-cli", "-s", socket, "ACL", "SETUSER", user] + (try shippedRules(user)),
-                                         environment: stack.environment).checked().trimmingCharacters(in: .whitespacesAndNewlines), "OK")
+            XCTAssertEqual(
+                try Processes.run(
+                    ["redis-cli", "-s", socket, "ACL", "SETUSER", user] + (try shippedRules(user)),
+                    environment: stack.environment
+                ).checked().trimmingCharacters(in: .whitespacesAndNewlines), "OK")
         }
         // durin-fcgi and durinctl as the shipped `durin` user.
         var env = stack.environment
@@ -66,7 +74,7 @@ final class RedisClientMemoryTests: SharedStackTestCase {
             _ = try? stack.devstack("durin-stop")
             _ = try? stack.devstack("durin-start")
         }
-        try Stack.run(["bash", "\(Stack.root)/scripts/devstack.sh", "durin-start"], environment: env).checked()
+        try Processes.run(["bash", "\(Stack.root)/scripts/devstack.sh", "durin-start"], environment: env).checked()
         let ctl = ["DURIN_REDIS_URL": env["DURIN_REDIS_URL"]!]
         let clients = try admin("CLIENT", "LIST").split(separator: "\n").filter { $0.contains("user=durin ") }
         XCTAssertFalse(clients.isEmpty)

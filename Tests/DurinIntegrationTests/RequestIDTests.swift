@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -21,15 +22,19 @@ final class RequestIDTests: SharedStackTestCase {
 
     func testLogLinesAndEventsCarryTheRequestsID() throws {
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-        let failed = try http.call("POST", "/api/auth/login/", json: #"{"username":"rhea","password":"wrong","client":"web"}"#,
-                                   extra: [("traceparent", "00-\(trace)-00f067aa0ba902b7-01")])
+        let failed = try http.call(
+            "POST", "/api/auth/login/", json: #"{"username":"rhea","password":"wrong","client":"web"}"#,
+            extra: [("traceparent", "00-\(trace)-00f067aa0ba902b7-01")])
         XCTAssertEqual(failed.status, 400)
         let failure = try XCTUnwrap(try events().last { $0["type"] as? String == "login_failed" && $0["user"] as? String == "rhea" })
         let failedID = try XCTUnwrap(failure["request_id"] as? String, "\(failure)")
         XCTAssertNotNil(failedID.range(of: "^[0-9a-f]{32}$", options: .regularExpression), failedID)
-        XCTAssertTrue(Stack.eventually { self.durinLog().split(separator: "\n").contains {
-            $0.contains("login failed") && $0.contains("request_id=\(failedID)") && $0.contains("trace_id=\(trace)")
-        } }, "durin's log line names the request and its trace:\n\(durinLog().suffix(2000))")
+        XCTAssertTrue(
+            Processes.eventually {
+                self.durinLog().split(separator: "\n").contains {
+                    $0.contains("login failed") && $0.contains("request_id=\(failedID)") && $0.contains("trace_id=\(trace)")
+                }
+            }, "durin's log line names the request and its trace:\n\(durinLog().suffix(2000))")
 
         let token = try stack.login("rhea", "rhea-pw", client: "web")
         let created = try XCTUnwrap(try events().last { $0["type"] as? String == "token_created" && $0["user"] as? String == "rhea" })
@@ -44,10 +49,13 @@ final class RequestIDTests: SharedStackTestCase {
 
     /// A traceparent that is not one, or a forged line break, never reaches a log line.
     func testAClientsTraceparentIsCheckedBeforeAnyLine() throws {
-        for forged in ["00-\(String(repeating: "0", count: 32))-00f067aa0ba902b7-01", "00-zz-00-01",
-                       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 injected=1"] {
-            let r = try http.call("POST", "/api/auth/login/", json: #"{"username":"rhea","password":"wrong","client":"web"}"#,
-                                  extra: [("traceparent", forged)])
+        for forged in [
+            "00-\(String(repeating: "0", count: 32))-00f067aa0ba902b7-01", "00-zz-00-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 injected=1",
+        ] {
+            let r = try http.call(
+                "POST", "/api/auth/login/", json: #"{"username":"rhea","password":"wrong","client":"web"}"#,
+                extra: [("traceparent", forged)])
             XCTAssertEqual(r.status, 400)
         }
         XCTAssertFalse(durinLog().contains("injected"), "an unchecked traceparent reached the log")

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -31,7 +32,9 @@ final class ResilienceTests: XCTestCase {
     func testConcurrentFirstLoginsYieldExactlyOneToken() throws {
         let port = stack.port
         let answers = concurrently(50) { _ -> (status: Int, token: String?) in
-            guard let r = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
+            guard
+                let r = try? RawHTTP(port: port).call(
+                    "POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
             else { return (0, nil) }
             return (r.status, r.object["token"] as? String)
         }
@@ -41,8 +44,9 @@ final class ResilienceTests: XCTestCase {
         XCTAssertEqual(tokens.count, 50, "every one of the fifty answers carried a token")
         XCTAssertEqual(Set(tokens).count, 1, "and all fifty got the same token")
         if stack.onCluster {
-            XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(try stack.durinctl(["token", "list", "--json"]).checked().utf8))
-                as? [Any])?.count, 1)
+            XCTAssertEqual(
+                (try JSONSerialization.jsonObject(with: Data(try stack.durinctl(["token", "list", "--json"]).checked().utf8))
+                    as? [Any])?.count, 1)
             let events = try stack.durinctl(["events", "--last", "1000"]).checked()
             XCTAssertEqual(events.components(separatedBy: "token_created").count - 1, 1, "one token was ever created")
         } else {
@@ -100,8 +104,9 @@ final class ResilienceTests: XCTestCase {
         let flooders = (0..<24).map { _ in
             Thread {
                 while stop.get() != true {
-                    _ = try? RawHTTP(port: port).call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"wrong","client":"web"}"#,
-                                                      timeout: 60)
+                    _ = try? RawHTTP(port: port).call(
+                        "POST", "/api/auth/login/", json: #"{"username":"alice","password":"wrong","client":"web"}"#,
+                        timeout: 60)
                 }
             }
         }
@@ -109,11 +114,12 @@ final class ResilienceTests: XCTestCase {
         defer {
             stop.set(true)
             // Until every flooder has had its last answer (each checks `stop` between logins).
-            XCTAssertTrue(Stack.eventually(timeout: 120) { flooders.allSatisfy(\.isFinished) }, "the flood did not end")
+            XCTAssertTrue(Processes.eventually(timeout: 120) { flooders.allSatisfy(\.isFinished) }, "the flood did not end")
         }
         // Under way once logins wait for (or are in) the hasher threads.
-        XCTAssertTrue(Stack.eventually(timeout: 60) { ((try? self.stack.metric("durin_login_queue_depth")) ?? 0) > 0 },
-                      "the flood never reached the hashers")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 60) { ((try? self.stack.metric("durin_login_queue_depth")) ?? 0) > 0 },
+            "the flood never reached the hashers")
         var worst = 0.0
         for _ in 0..<40 {
             let start = Date()
@@ -134,8 +140,8 @@ final class ResilienceTests: XCTestCase {
         try stack.devstack("durin-stop")
         var env = stack.environment.merging(stack.stackEnv) { $1 }
         env["DURIN_LISTEN"] = "\(stack.state)/durin.sock"
-        let pid = try Stack.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: "\(stack.state)/child.log")
-        XCTAssertTrue(Stack.eventually { (try? self.http.call("GET", "/api/ping/", token: token))?.status == 200 })
+        let pid = try Processes.spawn(["\(Stack.binDir)/durin-fcgi"], environment: env, log: "\(stack.state)/child.log")
+        XCTAssertTrue(Processes.eventually { (try? self.http.call("GET", "/api/ping/", token: token))?.status == 200 })
 
         let port = stack.port
         let stop = Locked<Bool>(false)
@@ -150,14 +156,14 @@ final class ResilienceTests: XCTestCase {
         }
         load.start()
         // Under load once answers are coming back.
-        XCTAssertTrue(Stack.eventually(timeout: 30) { (statuses.get() ?? []).filter { $0 == 200 }.count > 10 }, "no load")
+        XCTAssertTrue(Processes.eventually(timeout: 30) { (statuses.get() ?? []).filter { $0 == 200 }.count > 10 }, "no load")
         let start = Date()
         kill(pid, SIGTERM)
-        let exit = Stack.waitExit(pid, timeout: 10)
+        let exit = Processes.waitExit(pid, timeout: 10)
         let took = Date().timeIntervalSince(start)
         stop.set(true)
         // Until the load's last requests have been answered and counted.
-        XCTAssertTrue(Stack.eventually(timeout: 60) { load.isFinished }, "the load did not end")
+        XCTAssertTrue(Processes.eventually(timeout: 60) { load.isFinished }, "the load did not end")
         XCTAssertEqual(exit, 0)
         XCTAssertLessThan(took, 2.0)
         let seen = statuses.get() ?? []
@@ -173,22 +179,26 @@ final class ResilienceTests: XCTestCase {
         let sock = "\(stack.state)/durin.sock"
         try? FileManager.default.removeItem(atPath: sock)
         let spawner = """
-        import os, socket, sys
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(64)
-        os.dup2(s.fileno(), 0)
-        os.execv(sys.argv[2], [sys.argv[2]])
-        """
+            import os, socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(64)
+            os.dup2(s.fileno(), 0)
+            os.execv(sys.argv[2], [sys.argv[2]])
+            """
         var env = stack.environment.merging(stack.stackEnv) { $1 }
         env["DURIN_LISTEN"] = nil
-        let pid = try Stack.spawn(["python3", "-c", spawner, sock, "\(Stack.binDir)/durin-fcgi"], environment: env,
-                                  log: "\(stack.state)/fd0.log")
-        defer { kill(pid, SIGKILL); _ = Stack.waitExit(pid, timeout: 1) }
-        XCTAssertTrue(Stack.eventually { (try? self.http.call("GET", "/api/auth/ready/"))?.status == 200 })
+        let pid = try Processes.spawn(
+            ["python3", "-c", spawner, sock, "\(Stack.binDir)/durin-fcgi"], environment: env,
+            log: "\(stack.state)/fd0.log")
+        defer {
+            kill(pid, SIGKILL)
+            _ = Processes.waitExit(pid, timeout: 1)
+        }
+        XCTAssertTrue(Processes.eventually { (try? self.http.call("GET", "/api/auth/ready/"))?.status == 200 })
         let log = try String(contentsOfFile: "\(stack.state)/fd0.log", encoding: .utf8)
         XCTAssertTrue(log.contains("inherited socket (fd 0)"), log)
         kill(pid, SIGTERM)
-        XCTAssertEqual(Stack.waitExit(pid, timeout: 3), 0)
+        XCTAssertEqual(Processes.waitExit(pid, timeout: 3), 0)
     }
 
     func testSystemdSocketActivation() throws {
@@ -200,16 +210,19 @@ final class ResilienceTests: XCTestCase {
         argv += ["-E", "DURIN_PASSWORD_ITERATIONS=1000", "\(Stack.binDir)/durin-fcgi"]
         var env = stack.environment
         env["DURIN_LISTEN"] = nil
-        let pid = try Stack.spawn(argv, environment: env, log: "\(stack.state)/activated.log")
-        defer { kill(pid, SIGKILL); _ = Stack.waitExit(pid, timeout: 1) }
-        XCTAssertTrue(Stack.eventually { FileManager.default.fileExists(atPath: sock) })
+        let pid = try Processes.spawn(argv, environment: env, log: "\(stack.state)/activated.log")
+        defer {
+            kill(pid, SIGKILL)
+            _ = Processes.waitExit(pid, timeout: 1)
+        }
+        XCTAssertTrue(Processes.eventually { FileManager.default.fileExists(atPath: sock) })
         chmod(sock, 0o666)
         let r = try http.call("POST", "/api/auth/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
         XCTAssertEqual(r.status, 200, (try? String(contentsOfFile: "\(stack.state)/activated.log", encoding: .utf8)) ?? "")
         let log = try String(contentsOfFile: "\(stack.state)/activated.log", encoding: .utf8)
         XCTAssertTrue(log.contains("systemd socket (fd 3)"), log)
         kill(pid, SIGTERM)
-        XCTAssertEqual(Stack.waitExit(pid, timeout: 3), 0, "an inherited socket is left open and the process still exits")
+        XCTAssertEqual(Processes.waitExit(pid, timeout: 3), 0, "an inherited socket is left open and the process still exits")
     }
 }
 

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -10,7 +11,7 @@ final class RobustnessTests: SharedStackTestCase {
 
     override func tearDown() {
         // Whatever a test sent, the responder is still the same process and answers.
-        XCTAssertTrue(stack.pid("durin.pid").map(Stack.isRunning) ?? false, "durin-fcgi died")
+        XCTAssertTrue(stack.pid("durin.pid").map(Processes.isRunning) ?? false, "durin-fcgi died")
         XCTAssertEqual((try? http.call("GET", "/api/auth/login/"))?.status, 405)
         super.tearDown()
     }
@@ -30,8 +31,9 @@ final class RobustnessTests: SharedStackTestCase {
         let r = try http.call("POST", "/api/auth/login/", contentType: "application/json", body: [0x7B, 0xFF, 0xFE, 0x7D])
         XCTAssertEqual(r.status, 400)
         XCTAssertEqual(r.detail, "JSON parse error - 'utf-8' codec can't decode byte 0xff in position 1: invalid start byte")
-        let f = try http.call("POST", "/api/auth/login/", contentType: "application/x-www-form-urlencoded",
-                              body: Array("username=al%FFice&password=x&client=web".utf8))
+        let f = try http.call(
+            "POST", "/api/auth/login/", contentType: "application/x-www-form-urlencoded",
+            body: Array("username=al%FFice&password=x&client=web".utf8))
         XCTAssertEqual(f.text, #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
     }
 
@@ -67,7 +69,8 @@ final class RobustnessTests: SharedStackTestCase {
         XCTAssertEqual(r.header("Content-Type"), "application/json")
         XCTAssertEqual(r.detail, "Request body too large: the limit is 1048576 bytes.")
         // A body at the limit is read and parsed.
-        let padded = #"{"username":"alice","password":"alice-pw","client":"web","pad":""# + String(repeating: "x", count: 1_000_000) + #""}"#
+        let padded =
+            #"{"username":"alice","password":"alice-pw","client":"web","pad":""# + String(repeating: "x", count: 1_000_000) + #""}"#
         XCTAssertEqual(try http.call("POST", "/api/auth/login/", json: padded).status, 200)
     }
 
@@ -75,7 +78,8 @@ final class RobustnessTests: SharedStackTestCase {
         let token = try stack.login("alice", "alice-pw", client: "web")
         var r = try http.request("GET", "/api/auth/verify/", headers: [("Authorization", Array("Token \(token)\u{0}x".utf8))])
         XCTAssertEqual(r.status, 400, "nginx refuses a NUL in a header before anything reaches durin")
-        r = try http.request("GET", "/api/auth/verify/", headers: [("Authorization", Array("Token ".utf8) + Array(repeating: 0x61, count: 6000))])
+        r = try http.request(
+            "GET", "/api/auth/verify/", headers: [("Authorization", Array("Token ".utf8) + Array(repeating: 0x61, count: 6000))])
         XCTAssertEqual(r.detail, "Invalid token.")
         r = try http.call("GET", "/api/auth/verify/", token: "*")
         XCTAssertEqual(r.detail, "Invalid token.")

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -23,7 +24,7 @@ final class SecretsOffCommandLinesTests: XCTestCase {
     /// reading every process's command line meanwhile; returns its output, the
     /// execve log and every command line seen.
     func traced(_ argv: [String], environment: [String: String], stdin: String? = nil) throws
-        -> (output: Stack.Output, execs: String, seen: Set<String>)
+        -> (output: Processes.Output, execs: String, seen: Set<String>)
     {
         let log = "\(dir)/strace-\(UUID().uuidString.prefix(6))"
         let seen = Locked<Set<String>>([])
@@ -40,8 +41,9 @@ final class SecretsOffCommandLinesTests: XCTestCase {
         }
         poller.start()
         defer { done.set(true) }
-        let output = try Stack.run(["strace", "-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o", log] + argv,
-                                   environment: environment, stdin: stdin)
+        let output = try Processes.run(
+            ["strace", "-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o", log] + argv,
+            environment: environment, stdin: stdin)
         done.set(true)
         while !poller.isFinished { usleep(1000) }
         let execs = try String(contentsOfFile: log, encoding: .utf8)
@@ -49,8 +51,10 @@ final class SecretsOffCommandLinesTests: XCTestCase {
         return (output, execs, seen.get() ?? [])
     }
 
-    func assertNowhere(_ secret: String, in run: (output: Stack.Output, execs: String, seen: Set<String>), _ what: String,
-                       file: StaticString = #filePath, line: UInt = #line) {
+    func assertNowhere(
+        _ secret: String, in run: (output: Processes.Output, execs: String, seen: Set<String>), _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertGreaterThanOrEqual(secret.count, 8, "a secret to look for", file: file, line: line)
         XCTAssertFalse(run.execs.contains(secret), "\(what): the secret is in a program's arguments", file: file, line: line)
         XCTAssertFalse(run.seen.contains { $0.contains(secret) }, "\(what): the secret is in a command line", file: file, line: line)
@@ -59,7 +63,8 @@ final class SecretsOffCommandLinesTests: XCTestCase {
     /// The installer's env file and nginx include, first written and then upgraded:
     /// both secrets made and written without a program ever given them as an argument.
     func testWriteEnvWritesSecretsThroughNoArgument() throws {
-        let env = "\(dir)/durin.env", include = "\(dir)/proxy-key.conf"
+        let env = "\(dir)/durin.env"
+        let include = "\(dir)/proxy-key.conf"
         let script = "\(Stack.root)/scripts/write-env.sh"
         let processEnv = ProcessInfo.processInfo.environment
         let first = try traced([script, "\(Stack.root)/systemd/durin.env", env, include], environment: processEnv)
@@ -79,8 +84,10 @@ final class SecretsOffCommandLinesTests: XCTestCase {
         try FileManager.default.removeItem(atPath: include)
         let upgrade = try traced([script, "\(Stack.root)/systemd/durin.env", env, include], environment: processEnv)
         XCTAssertEqual(upgrade.output.status, 0, upgrade.output.stderr)
-        let added = try XCTUnwrap(try String(contentsOfFile: env, encoding: .utf8).split(separator: "\n")
-            .first { $0.hasPrefix("DURIN_PROXY_KEY=") }).dropFirst(16)
+        let added = try XCTUnwrap(
+            try String(contentsOfFile: env, encoding: .utf8).split(separator: "\n")
+                .first { $0.hasPrefix("DURIN_PROXY_KEY=") }
+        ).dropFirst(16)
         assertNowhere(String(added), in: upgrade, "write-env.sh on upgrade (the proxy key)")
         assertNowhere(String(secret), in: upgrade, "write-env.sh on upgrade (the sealing secret)")
     }
@@ -106,12 +113,14 @@ final class SecretsOffCommandLinesTests: XCTestCase {
         // The source server's password: from the environment, and from stdin.
         let source = "unix://mover@\(stack.state)/redis.sock"
         let sourcePassword = "src-\(UUID().uuidString)"
-        let fromEnv = try traced([ctl, "migrate", "--from", source, "--dry-run"],
-                                 environment: env.merging(["DURIN_MIGRATE_FROM_PASSWORD": sourcePassword]) { $1 })
+        let fromEnv = try traced(
+            [ctl, "migrate", "--from", source, "--dry-run"],
+            environment: env.merging(["DURIN_MIGRATE_FROM_PASSWORD": sourcePassword]) { $1 })
         assertNowhere(sourcePassword, in: fromEnv, "migrate --from (DURIN_MIGRATE_FROM_PASSWORD)")
         XCTAssertFalse(fromEnv.output.stderr.contains(sourcePassword), "never printed either")
-        let fromStdin = try traced([ctl, "migrate", "--from", source, "--from-password-stdin", "--dry-run"],
-                                   environment: env, stdin: sourcePassword + "\n")
+        let fromStdin = try traced(
+            [ctl, "migrate", "--from", source, "--from-password-stdin", "--dry-run"],
+            environment: env, stdin: sourcePassword + "\n")
         assertNowhere(sourcePassword, in: fromStdin, "migrate --from --from-password-stdin")
         let inURL = try stack.durinctl(["migrate", "--from", "unix://mover:\(sourcePassword)@\(stack.state)/redis.sock"])
         XCTAssertNotEqual(inURL.status, 0)

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -13,17 +14,22 @@ final class SentinelFailoverTests: XCTestCase {
     private var dir = ""
 
     override func tearDown() {
-        for pid in pids { kill(pid, SIGKILL); _ = Stack.waitExit(pid, timeout: 5) }
+        for pid in pids {
+            kill(pid, SIGKILL)
+            _ = Processes.waitExit(pid, timeout: 5)
+        }
         if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
     }
 
     private func cli(_ port: UInt16, _ args: String...) -> String {
-        (try? Stack.run(["redis-cli", "-h", "127.0.0.1", "-p", String(port)] + args,
-                        environment: ProcessInfo.processInfo.environment).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
+        (try? Processes.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", String(port)] + args,
+            environment: ProcessInfo.processInfo.environment
+        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
     }
 
     private func start(_ argv: [String], log: String) throws -> pid_t {
-        let pid = try Stack.spawn(argv, environment: ProcessInfo.processInfo.environment, log: "\(dir)/\(log)")
+        let pid = try Processes.spawn(argv, environment: ProcessInfo.processInfo.environment, log: "\(dir)/\(log)")
         pids.append(pid)
         return pid
     }
@@ -40,23 +46,26 @@ final class SentinelFailoverTests: XCTestCase {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-sentinel-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Ports held until each server has bound its own (redis sets SO_REUSEADDR).
-        let reserved = try (0..<6).map { _ in try Stack.reservePort() }
+        let reserved = try (0..<6).map { _ in try Processes.reservePort() }
         defer { reserved.forEach { close($0.fd) } }
         let ports = reserved.map(\.port)
         let (masterPort, replicaPorts, sentinelPorts) = (ports[0], Array(ports[1...2]), Array(ports[3...5]))
 
         func server(_ port: UInt16, replicaOf: UInt16? = nil) throws -> pid_t {
-            var argv = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                        "--dir", dir, "--dbfilename", "dump-\(port).rdb"]
+            var argv = [
+                "redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", dir, "--dbfilename", "dump-\(port).rdb",
+            ]
             if let replicaOf { argv += ["--replicaof", "127.0.0.1", String(replicaOf)] }
             return try start(argv, log: "redis-\(port).log")
         }
         let master = try server(masterPort)
         for port in replicaPorts { _ = try server(port, replicaOf: masterPort) }
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            self.cli(masterPort, "INFO", "replication").contains("connected_slaves:2")
-                && replicaPorts.allSatisfy { self.cli($0, "INFO", "replication").contains("master_link_status:up") }
-        }, "the replicas never caught up")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                self.cli(masterPort, "INFO", "replication").contains("connected_slaves:2")
+                    && replicaPorts.allSatisfy { self.cli($0, "INFO", "replication").contains("master_link_status:up") }
+            }, "the replicas never caught up")
         for port in sentinelPorts {
             let conf = "\(dir)/sentinel-\(port).conf"
             try """
@@ -71,21 +80,23 @@ final class SentinelFailoverTests: XCTestCase {
             """.write(toFile: conf, atomically: true, encoding: .utf8)
             _ = try start(["redis-server", conf, "--sentinel"], log: "sentinel-\(port).log")
         }
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            sentinelPorts.allSatisfy {
-                self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-other-sentinels\n2")
-                    && self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-slaves\n2")
-            }
-        }, "the sentinels never saw each other and both replicas")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                sentinelPorts.allSatisfy {
+                    self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-other-sentinels\n2")
+                        && self.cli($0, "SENTINEL", "MASTER", "durin").contains("num-slaves\n2")
+                }
+            }, "the sentinels never saw each other and both replicas")
 
         return Group(master: master, masterPort: masterPort, sentinelPorts: sentinelPorts)
     }
 
     private func waitForPromotion(_ group: Group) {
-        XCTAssertTrue(Stack.eventually(timeout: 60) {
-            let named = self.cli(group.sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
-            return !named.isEmpty && !named.hasSuffix(String(group.masterPort))
-        }, "the sentinels never promoted a replica")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 60) {
+                let named = self.cli(group.sentinelPorts[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
+                return !named.isEmpty && !named.hasSuffix(String(group.masterPort))
+            }, "the sentinels never promoted a replica")
     }
 
     func testVerifySurvivesTheMastersDeath() throws {
@@ -123,14 +134,15 @@ final class SentinelFailoverTests: XCTestCase {
             }
         }
         load.start()
-        XCTAssertTrue(Stack.eventually { (answers.get()?.count ?? 0) > 20 }, "no load")
+        XCTAssertTrue(Processes.eventually { (answers.get()?.count ?? 0) > 20 }, "no load")
         let killed = Date()
         kill(master, SIGKILL)
         waitForPromotion(group)
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            (answers.get() ?? []).contains { $0.at > Date().addingTimeInterval(-1) && $0.status == 200 }
-                && (answers.get() ?? []).last?.status == 200
-        }, "verify/ never answered 200 again")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                (answers.get() ?? []).contains { $0.at > Date().addingTimeInterval(-1) && $0.status == 200 }
+                    && (answers.get() ?? []).last?.status == 200
+            }, "verify/ never answered 200 again")
         stop.set(true)
         while !load.isFinished { usleep(10_000) }
 
@@ -146,15 +158,16 @@ final class SentinelFailoverTests: XCTestCase {
         }
         let lastFailure = after.last { $0.status != 200 }?.at ?? killed
         let window = lastFailure.timeIntervalSince(killed)
-        print("sentinel failover: verify/ answered 200 again \(String(format: "%.2f", window)) s after the master's SIGKILL" +
-              " (\(after.filter { $0.status == 503 }.count) answers 503, \(after.count) in all)")
+        print(
+            "sentinel failover: verify/ answered 200 again \(String(format: "%.2f", window)) s after the master's SIGKILL"
+                + " (\(after.filter { $0.status == 503 }.count) answers 503, \(after.count) in all)")
         XCTAssertLessThan(window, 15, "the goal is 5 s; this bound only catches a responder that never finds the new master")
 
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: kept).status, 200, "a token issued before the kill")
         XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: revoked).status, 401, "a revocation made before the kill")
         XCTAssertNoThrow(try stack.login("tia", "tia-pw", client: "web"), "login on the new master")
         XCTAssertEqual(stack.pid("durin.pid"), responder, "the responder did not restart")
-        if let responder { XCTAssertTrue(Stack.isRunning(responder), "and is alive") }
+        if let responder { XCTAssertTrue(Processes.isRunning(responder), "and is alive") }
         XCTAssertEqual(try stack.durinctl(["token", "list", "--user", "sam"]).status, 0, "durinctl works through the sentinels")
     }
 
@@ -175,27 +188,30 @@ final class SentinelFailoverTests: XCTestCase {
 
         kill(group.master, SIGSTOP)
         waitForPromotion(group)
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            (try? stack.durinctl(["token", "revoke", "--user", "uma", "--client", "web"]))?.status == 0
-        }, "durinctl revokes on the new master")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                (try? stack.durinctl(["token", "revoke", "--user", "uma", "--client", "web"]))?.status == 0
+            }, "durinctl revokes on the new master")
         var seen: [Int] = []
         func tally() -> String {
             Dictionary(grouping: seen, by: { $0 }).map { "\($0.value.count)x \($0.key)" }.sorted().joined(separator: ", ")
         }
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
-            seen.append(status)
-            return status == 401
-        }, "the cached route never saw the revocation: \(tally())")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
+                seen.append(status)
+                return status == 401
+            }, "the cached route never saw the revocation: \(tally())")
         // Workers whose connection still points at the frozen master answer 503 once
         // (their command times out) and then reconnect through the sentinels.
         var streak = 0
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
-            seen.append(status)
-            streak = status == 401 ? streak + 1 : 0
-            return streak >= 20
-        }, "every worker answers 401 in the end: \(tally())")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                let status = (try? stack.http.call("GET", "/api/ping/cached/", token: token))?.status ?? 0
+                seen.append(status)
+                streak = status == 401 ? streak + 1 : 0
+                return streak >= 20
+            }, "every worker answers 401 in the end: \(tally())")
         XCTAssertFalse(seen.contains(200), "a token revoked on the new master was served from the cache: \(tally())")
         XCTAssertEqual(Set(seen).subtracting([401, 503]), [], "only 401 or 503 after the revocation: \(tally())")
     }
@@ -206,11 +222,14 @@ final class SentinelFailoverTests: XCTestCase {
     func testSentinelsWithAPasswordOfTheirOwn() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-sentinel-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let reserved = try (0..<2).map { _ in try Stack.reservePort() }
+        let reserved = try (0..<2).map { _ in try Processes.reservePort() }
         defer { reserved.forEach { close($0.fd) } }
         let (masterPort, sentinelPort) = (reserved[0].port, reserved[1].port)
-        _ = try start(["redis-server", "--port", String(masterPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                       "--dir", dir], log: "redis.log")
+        _ = try start(
+            [
+                "redis-server", "--port", String(masterPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", dir,
+            ], log: "redis.log")
         let conf = "\(dir)/sentinel.conf"
         try """
         port \(sentinelPort)
@@ -221,10 +240,11 @@ final class SentinelFailoverTests: XCTestCase {
 
         """.write(toFile: conf, atomically: true, encoding: .utf8)
         _ = try start(["redis-server", conf, "--sentinel"], log: "sentinel.log")
-        XCTAssertTrue(Stack.eventually(timeout: 30) {
-            self.cli(sentinelPort, "--no-auth-warning", "-a", "sentinel-pw", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
-                .hasSuffix(String(masterPort))
-        }, "the sentinel never saw the master")
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) {
+                self.cli(sentinelPort, "--no-auth-warning", "-a", "sentinel-pw", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "durin")
+                    .hasSuffix(String(masterPort))
+            }, "the sentinel never saw the master")
 
         let base = "redis-sentinel://127.0.0.1:\(sentinelPort)/durin"
         let stack = try Stack(settings: ["DURIN_REDIS_URL": base + "?sentinel_password=sentinel-pw"])

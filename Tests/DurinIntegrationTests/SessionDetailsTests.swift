@@ -35,8 +35,12 @@ final class SessionDetailsTests: SharedStackTestCase {
 
         let listed = try http.call("GET", "/api/auth/sessions/", token: token)
         let session = try XCTUnwrap((listed.json as? [[String: Any]])?.first { $0["client"] as? String == "web" }, listed.text)
-        XCTAssertEqual(Set(session.keys), ["id", "client", "created", "expiry", "has_expired", "is_current", "expires_in_str",
-                                           "last_used", "address", "user_agent", "label"])
+        XCTAssertEqual(
+            Set(session.keys),
+            [
+                "id", "client", "created", "expiry", "has_expired", "is_current", "expires_in_str",
+                "last_used", "address", "user_agent", "label",
+            ])
         XCTAssertEqual(session["address"] as? String, "127.0.0.1")
         XCTAssertEqual(session["user_agent"] as? String, "(Windows NT 10.0; Win64; x64) Chrome/131.0.0.0")
         XCTAssertEqual(session["label"] as? String, "Work laptop")

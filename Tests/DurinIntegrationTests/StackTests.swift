@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -24,7 +25,7 @@ final class StackTests: SharedStackTestCase {
 
         // ...and no port the kernel hands out is it, whatever the options.
         for _ in 0..<500 {
-            let (other, port) = try Stack.reservePort()
+            let (other, port) = try Processes.reservePort()
             close(other)
             XCTAssertNotEqual(port, stack.port)
         }

@@ -40,7 +40,8 @@ final class StandardsTests: SharedStackTestCase {
         XCTAssertEqual(o["client_id"] as? String, "web")
         XCTAssertEqual(o["token_type"] as? String, "Token")
         let now = Date().timeIntervalSince1970
-        let iat = try XCTUnwrap(o["iat"] as? Double), exp = try XCTUnwrap(o["exp"] as? Double)
+        let iat = try XCTUnwrap(o["iat"] as? Double)
+        let exp = try XCTUnwrap(o["exp"] as? Double)
         XCTAssertEqual(iat, now, accuracy: 60)
         XCTAssertEqual(exp - iat, 86400, accuracy: 2, "the client's TTL")
 
@@ -76,8 +77,10 @@ final class StandardsTests: SharedStackTestCase {
         XCTAssertEqual(r.status, 401, "a name that is not the key's")
 
         // Callers must authenticate (RFC 7662 §2.1).
-        for extra: [(String, String)] in [[], [("Authorization", "Issuer " + String(repeating: "0", count: 64))],
-                                          [("Authorization", "Token \(web)")], [("Authorization", "Bearer \(web)")]] {
+        for extra: [(String, String)] in [
+            [], [("Authorization", "Issuer " + String(repeating: "0", count: 64))],
+            [("Authorization", "Token \(web)")], [("Authorization", "Bearer \(web)")],
+        ] {
             r = try http.call("POST", "/api/auth/introspect/", form: "token=\(web)", extra: extra)
             XCTAssertEqual(r.status, 401, "\(extra)")
             XCTAssertEqual(r.text, #"{"error":"invalid_client"}"#)
@@ -151,7 +154,9 @@ final class StandardsTests: SharedStackTestCase {
         XCTAssertEqual(r.detail, "Invalid token.")
         XCTAssertEqual(r.headers("WWW-Authenticate"), ["Token", #"Bearer error="invalid_token", error_description="Invalid token.""#])
         r = try http.call("GET", "/api/auth/sessions/", extra: [("Authorization", "Bearer")])
-        XCTAssertEqual(r.headers("WWW-Authenticate").last, #"Bearer error="invalid_request", error_description="Invalid token header. No credentials provided.""#)
+        XCTAssertEqual(
+            r.headers("WWW-Authenticate").last,
+            #"Bearer error="invalid_request", error_description="Invalid token header. No credentials provided.""#)
 
         // Through auth_request (nginx 1.22 keeps one header): one header, both challenges.
         r = try http.call("GET", "/api/ping/", extra: [("Authorization", "Bearer nope")])

@@ -1,3 +1,4 @@
+import DurinTestSupport
 import Foundation
 import XCTest
 
@@ -12,10 +13,11 @@ final class SystemdUnitTests: XCTestCase {
         try service.write(toFile: "\(dir)/durin.service", atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: "\(Stack.root)/systemd/durin.socket", toPath: "\(dir)/durin.socket")
         let env = ProcessInfo.processInfo.environment
-        let verify = try Stack.run(["systemd-analyze", "verify", "\(dir)/durin.socket", "\(dir)/durin.service"], environment: env)
+        let verify = try Processes.run(["systemd-analyze", "verify", "\(dir)/durin.socket", "\(dir)/durin.service"], environment: env)
         XCTAssertEqual(verify.status, 0, verify.stderr)
         XCTAssertEqual(verify.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
-        let security = try Stack.run(["systemd-analyze", "security", "--offline=yes", "--threshold=30", "\(dir)/durin.service"], environment: env)
+        let security = try Processes.run(
+            ["systemd-analyze", "security", "--offline=yes", "--threshold=30", "\(dir)/durin.service"], environment: env)
         XCTAssertEqual(security.status, 0, security.stdout)
         XCTAssertTrue(security.stdout.contains("Overall exposure level for durin.service: 1."), security.stdout)
     }
@@ -28,7 +30,7 @@ final class SystemdUnitTests: XCTestCase {
         let sample = "\(Stack.root)/systemd/durin.env"
         let target = "\(dir)/etc/durin/durin.env"
         let env = ProcessInfo.processInfo.environment
-        let write = try Stack.run(["\(Stack.root)/scripts/write-env.sh", sample, target], environment: env)
+        let write = try Processes.run(["\(Stack.root)/scripts/write-env.sh", sample, target], environment: env)
         XCTAssertEqual(write.status, 0, write.stderr)
         let attributes = try FileManager.default.attributesOfItem(atPath: target)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o640)
@@ -49,21 +51,21 @@ final class SystemdUnitTests: XCTestCase {
         XCTAssertEqual(installed["DURIN_REDIS_URL"], "unix:///run/redis/redis-server.sock")
 
         // A second install keeps the file, and so the secret of live tokens.
-        XCTAssertEqual(try Stack.run(["\(Stack.root)/scripts/write-env.sh", sample, target], environment: env).status, 0)
+        XCTAssertEqual(try Processes.run(["\(Stack.root)/scripts/write-env.sh", sample, target], environment: env).status, 0)
         XCTAssertEqual(try settings(target)["DURIN_SECRET_KEY"], secret)
 
         installed["DURIN_LISTEN"] = "/nonexistent-dir/durin.sock"  // fails after the settings are accepted
-        let out = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: installed)
+        let out = try Processes.run(["\(Stack.binDir)/durin-fcgi"], environment: installed)
         XCTAssertEqual(out.status, 71, "settings accepted; only the socket fails: \(out.stderr)")
 
         // The sample's placeholders are refused, each by name.
         var raw = try settings(sample)
         raw["DURIN_LISTEN"] = "/nonexistent-dir/durin.sock"
-        var refused = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
+        var refused = try Processes.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
         XCTAssertEqual(refused.status, 78, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("DURIN_PROXY_KEY"), refused.stderr)
         raw["DURIN_PROXY_KEY"] = installed["DURIN_PROXY_KEY"]
-        refused = try Stack.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
+        refused = try Processes.run(["\(Stack.binDir)/durin-fcgi"], environment: raw)
         XCTAssertEqual(refused.status, 78, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("DURIN_SECRET_KEY"), refused.stderr)
         XCTAssertFalse(refused.stderr.contains(installed["DURIN_PROXY_KEY"] ?? "-"), "the key is never printed")

@@ -24,8 +24,9 @@ final class UpgradeTests: SharedStackTestCase {
             counter += 1
         }
         let sealed = zip(Array(token.utf8), pad).map { String(format: "%02x", $0 ^ $1) }.joined()
-        try stack.redisCLI("HSET", "durin:token:\(sha)", "user", user, "client", client, "created", "1700000000000",
-                           "expiry", String(expiry), "id", String(id), "sealed", sealed)
+        try stack.redisCLI(
+            "HSET", "durin:token:\(sha)", "user", user, "client", client, "created", "1700000000000",
+            "expiry", String(expiry), "id", String(id), "sealed", sealed)
         try stack.redisCLI("PEXPIREAT", "durin:token:\(sha)", String(expiry))
         try stack.redisCLI("SET", "durin:expired:\(sha)", "\(user)\t\(client)\t\(id)", "PXAT", String(expiry + 86_400_000))
         try stack.redisCLI("HSET", "durin:user:\(user):tokens", client, sha)
@@ -60,7 +61,8 @@ final class UpgradeTests: SharedStackTestCase {
         try stack.devstack("durin-stop")
         try stack.addUser("ivan", password: "ivan-pw")
         func randomToken() -> String { (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined() }
-        let old = randomToken(), imported = randomToken()
+        let old = randomToken()
+        let imported = randomToken()
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try writeLayout1(old, user: "ivan", client: "web", id: 61, expiry: now + 3_600_000)
         try stack.redisCLI("DEL", "durin:layout")

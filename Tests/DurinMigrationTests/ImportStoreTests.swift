@@ -1,9 +1,9 @@
 import DurinCore
 import DurinMigration
 import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
 
 /// The import scripts (durinctl import django) against a real redis-server: tokens
@@ -28,7 +28,8 @@ final class ImportStoreTests: XCTestCase {
     func redisCall(_ args: String...) throws -> RedisReply { try redis.connection().send(args) }
 
     let web = ClientRecord(name: "web", tokenTTL: .seconds(86400), throttleRate: nil, created: 1)
-    let mobile = ClientRecord(name: "mobile", tokenTTL: .seconds(3600), throttleRate: ThrottleRate(requests: 100, periodSeconds: 60), created: 1)
+    let mobile = ClientRecord(
+        name: "mobile", tokenTTL: .seconds(3600), throttleRate: ThrottleRate(requests: 100, periodSeconds: 60), created: 1)
     let hash = PasswordHasher.encode(password: "pw", salt: "salt", iterations: 1000)
 
     func user(_ name: String, active: Bool = true, hash: String? = nil) -> (user: UserRecord, created: EpochMillis) {
@@ -37,8 +38,9 @@ final class ImportStoreTests: XCTestCase {
 
     func token(_ user: String, _ client: String, id: Int64, expiresIn: Int64 = 3_600_000) -> ImportedToken {
         let now = WallClock.nowMillis()
-        return ImportedToken(token: Token.generate(length: 64), user: user, client: client, created: now - 1000,
-                             expiry: now + expiresIn, id: id)
+        return ImportedToken(
+            token: Token.generate(length: 64), user: user, client: client, created: now - 1000,
+            expiry: now + expiresIn, id: id)
     }
 
     func outcomes<T>(_ results: [Result<T, StoreError>]) throws -> [T] { try results.map { try $0.get() } }
@@ -55,8 +57,11 @@ final class ImportStoreTests: XCTestCase {
         guard case .valid(let record) = try store().authenticate(digest: t.token.digest) else { return XCTFail("not valid") }
         // Django kept no last use: the import's time stands for it (`w`), so that an
         // idle timeout counts from the import.
-        XCTAssertEqual(record, TokenRecord(digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41,
-                                           lastUsed: record.lastUsed))
+        XCTAssertEqual(
+            record,
+            TokenRecord(
+                digest: t.token.digest, user: "alice", client: "web", created: t.created, expiry: t.expiry, id: 41,
+                lastUsed: record.lastUsed))
         XCTAssertNotNil(record.lastUsed)
         // Layout 3: `t:<digest>` with one-letter fields, sealed as login seals (the AEAD,
         // hex packed: 64 characters, no kind letter), living for its expiry plus the
@@ -65,8 +70,9 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(t.token.digest.count, 20)
         let fields = try redisCall("HGETALL", key).fieldMap
         XCTAssertEqual(Set(fields.keys), ["u", "c", "t", "e", "i", "s", "w"])
-        XCTAssertEqual([fields["u"], fields["c"], fields["t"], fields["e"], fields["i"]],
-                       ["alice", "web", String(t.created), String(t.expiry), "41"])
+        XCTAssertEqual(
+            [fields["u"], fields["c"], fields["t"], fields["e"], fields["i"]],
+            ["alice", "web", String(t.created), String(t.expiry), "41"])
         XCTAssertEqual(fields["s"]?.count, 64)
         XCTAssertFalse(TokenSeal.isLegacy(fields["s"] ?? ""))
         XCTAssertEqual(try store().unseal(fields["s"] ?? "", digest: t.token.digest), t.token)
@@ -76,8 +82,9 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try redisCall("GET", "durin:imported:\(t.token.digest)").string, "41")
         XCTAssertEqual(try redisCall("KEYS", "durin:token:*").array?.count, 0)
         XCTAssertEqual(try redisCall("EXISTS", "durin:user:alice:tokens", "durin:expired:\(t.token.digest)").int, 0)
-        XCTAssertEqual(try admin().user(named: "alice")?.profile, ["email": "alice@example.com", "created": "1000"],
-                       "neither the index nor import_digest is profile")
+        XCTAssertEqual(
+            try admin().user(named: "alice")?.profile, ["email": "alice@example.com", "created": "1000"],
+            "neither the index nor import_digest is profile")
         // Login finds the pair's token and hands back the very same one (it is sealed).
         guard case .success(let issued) = try store().login(user: "alice", client: "web", mode: .keep) else { return XCTFail() }
         XCTAssertEqual(issued.token, t.token)
@@ -97,9 +104,13 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try outcomes(admin().importClients([web, mobile], dryRun: true)), [.created, .created])
         XCTAssertEqual(try outcomes(admin().importUsers([user("alice"), user("bob")], dryRun: true)), [.created, .created])
         var pending = tokens
-        for i in pending.indices { pending[i].userPending = true; pending[i].clientPending = true }
-        XCTAssertEqual(try outcomes(store().importTokens(pending, dryRun: true)),
-                       [.created(id: 1, renumbered: false, replacedID: nil), .created(id: 2, renumbered: false, replacedID: nil)])
+        for i in pending.indices {
+            pending[i].userPending = true
+            pending[i].clientPending = true
+        }
+        XCTAssertEqual(
+            try outcomes(store().importTokens(pending, dryRun: true)),
+            [.created(id: 1, renumbered: false, replacedID: nil), .created(id: 2, renumbered: false, replacedID: nil)])
         XCTAssertEqual(try redisCall("DBSIZE").int, 0, "a dry run writes nothing")
 
         try seed()
@@ -211,7 +222,8 @@ final class ImportStoreTests: XCTestCase {
         XCTAssertEqual(try outcomes(store().importTokens([late], dryRun: false)), [.superseded(byID: here.record.id)])
         XCTAssertEqual(try store().authenticate(digest: late.token.digest), .invalid)
         // A token from an earlier import is replaced: Django replaced it since.
-        let first = token("alice", "web", id: 10), second = token("alice", "web", id: 11)
+        let first = token("alice", "web", id: 10)
+        let second = token("alice", "web", id: 11)
         _ = try store().importTokens([first], dryRun: false)
         XCTAssertEqual(try outcomes(store().importTokens([second], dryRun: false)), [.created(id: 11, renumbered: false, replacedID: 10)])
         XCTAssertEqual(try store().authenticate(digest: first.token.digest), .invalid)

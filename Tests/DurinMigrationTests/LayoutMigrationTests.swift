@@ -1,10 +1,11 @@
-@testable import DurinCore
 import DurinMigration
 import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
+
+@testable import DurinCore
 
 /// Layout 1 (a release before this one) moved to layout 2 by LayoutMigration:
 /// live tokens keep verifying, with the same user, client, expiry and session id;
@@ -29,8 +30,9 @@ final class LayoutMigrationTests: XCTestCase {
     func writeLayout1(_ token: Token, user: String, client: String, id: Int, expiry: Int64) throws {
         let sha = Token.sha256Hex(of: token.value)
         let sealed = TokenSeal(secret: secret).sealLayout1(token, sha256Hex: sha)
-        try send("HSET", "durin:token:\(sha)", "user", user, "client", client, "created", "1700000000000",
-                 "expiry", String(expiry), "id", String(id), "sealed", sealed)
+        try send(
+            "HSET", "durin:token:\(sha)", "user", user, "client", client, "created", "1700000000000",
+            "expiry", String(expiry), "id", String(id), "sealed", sealed)
         try send("PEXPIREAT", "durin:token:\(sha)", String(expiry))
         try send("SET", "durin:expired:\(sha)", "\(user)\t\(client)\t\(id)", "PXAT", String(expiry + 60_000))
         try send("HSET", "durin:user:\(user):tokens", client, sha)
@@ -61,9 +63,14 @@ final class LayoutMigrationTests: XCTestCase {
         XCTAssertTrue(try migration.isCurrent())
 
         let store = TokenStore(connection: redis.connection(), configuration: config)
-        guard case .valid(let record) = try store.authenticate(digest: live.digest) else { return XCTFail("the live token no longer verifies") }
-        XCTAssertEqual(record, TokenRecord(digest: live.digest, user: "alice", client: "web", created: 1_700_000_000_000,
-                                           expiry: now + 3_600_000, id: 7, lastUsed: record.lastUsed))
+        guard case .valid(let record) = try store.authenticate(digest: live.digest) else {
+            return XCTFail("the live token no longer verifies")
+        }
+        XCTAssertEqual(
+            record,
+            TokenRecord(
+                digest: live.digest, user: "alice", client: "web", created: 1_700_000_000_000,
+                expiry: now + 3_600_000, id: 7, lastUsed: record.lastUsed))
         XCTAssertEqual(try store.sessions(user: "alice").map(\.record.id), [7])
         guard case .success(let again) = try store.login(user: "alice", client: "web", mode: .keep) else { return XCTFail("login") }
         XCTAssertEqual(again.token, live, "re-login hands back the same token: it was sealed again under the new digest")
@@ -118,12 +125,14 @@ final class LayoutMigrationTests: XCTestCase {
             // Back to layout 2.
             try send("HSET", keys.user(name), "password", hash)
             try send("DEL", keys.password(name))
-            try send("HSET", keys.token(login.token.digest), "s", TokenSeal(secret: secret).sealLegacy(login.token, digest: login.token.digest))
+            try send(
+                "HSET", keys.token(login.token.digest), "s", TokenSeal(secret: secret).sealLegacy(login.token, digest: login.token.digest))
         }
         // A copy sealed under another secret cannot be opened: it stays, as before.
         let stranger = Token.generate(length: 64)
-        try send("HSET", keys.token(stranger.digest), "u", "ada", "c", "web", "t", "1", "e", "never", "i", "99",
-                 "s", TokenSeal(secret: Array(repeating: 9, count: 44)).sealLegacy(stranger, digest: stranger.digest))
+        try send(
+            "HSET", keys.token(stranger.digest), "u", "ada", "c", "web", "t", "1", "e", "never", "i", "99",
+            "s", TokenSeal(secret: Array(repeating: 9, count: 44)).sealLegacy(stranger, digest: stranger.digest))
         try send("SET", "durin:layout", "2")
 
         let migration = LayoutMigration(connection: redis.connection(), configuration: config)

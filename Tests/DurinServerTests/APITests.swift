@@ -1,7 +1,8 @@
 import DurinCore
 import DurinHTTP
-@testable import DurinServer
 import XCTest
+
+@testable import DurinServer
 
 /// DurinServer's API: durin's client lookup, and denials reshaped for nginx's auth_request.
 final class APITests: XCTestCase {

@@ -29,10 +29,12 @@ final class RequestMappingTests: XCTestCase {
 
     func testOnlyNginxsRequestsAreRead() {
         XCTAssertEqual(RequestMapping.admit(Params([:]), proxyKey: key), .refused(.notFromProxy, reshapeForAuthRequest: false))
-        XCTAssertEqual(RequestMapping.admit(params(["DURIN_PROXY_KEY": "k3y-of-nginX"]), proxyKey: key),
-                       .refused(.notFromProxy, reshapeForAuthRequest: false))
-        XCTAssertEqual(RequestMapping.admit(params(), proxyKey: nil), .refused(.notFromProxy, reshapeForAuthRequest: false),
-                       "no key configured: nothing is answered")
+        XCTAssertEqual(
+            RequestMapping.admit(params(["DURIN_PROXY_KEY": "k3y-of-nginX"]), proxyKey: key),
+            .refused(.notFromProxy, reshapeForAuthRequest: false))
+        XCTAssertEqual(
+            RequestMapping.admit(params(), proxyKey: nil), .refused(.notFromProxy, reshapeForAuthRequest: false),
+            "no key configured: nothing is answered")
         XCTAssertEqual(RequestMapping.admit(params(), proxyKey: key), .admitted(contentLength: 0))
         XCTAssertEqual(RequestMapping.admit(params(["CONTENT_LENGTH": "12"]), proxyKey: key), .admitted(contentLength: 12))
         XCTAssertEqual(RequestMapping.admit(params(["CONTENT_LENGTH": "-5"]), proxyKey: key), .admitted(contentLength: 0))
@@ -40,23 +42,28 @@ final class RequestMappingTests: XCTestCase {
 
     /// A client's own X-Durin-* header on a gateway's check never reaches an upstream.
     func testAChecksForgedIdentityHeadersAreRefused() {
-        XCTAssertEqual(RequestMapping.admit(params(["DURIN_AUTH_REQUEST": "1", "HTTP_X_DURIN_USER": "root"]), proxyKey: key),
-                       .refused(.forgedIdentityHeaders, reshapeForAuthRequest: true))
-        XCTAssertEqual(RequestMapping.admit(params(["DURIN_FORWARD_AUTH": "1", "HTTP_X_DURIN_CLIENT": ""]), proxyKey: key),
-                       .refused(.forgedIdentityHeaders, reshapeForAuthRequest: false), "an empty one too")
-        XCTAssertEqual(RequestMapping.admit(params(["HTTP_X_DURIN_USER": "root"]), proxyKey: key), .admitted(contentLength: 0),
-                       "an API call is no check: nothing it sends is passed on")
-        XCTAssertEqual(RequestMapping.admit(params(["DURIN_FORWARD_AUTH": "1", "CONTENT_LENGTH": "99"]), proxyKey: key),
-                       .admitted(contentLength: 0), "Caddy's check reads no body")
+        XCTAssertEqual(
+            RequestMapping.admit(params(["DURIN_AUTH_REQUEST": "1", "HTTP_X_DURIN_USER": "root"]), proxyKey: key),
+            .refused(.forgedIdentityHeaders, reshapeForAuthRequest: true))
+        XCTAssertEqual(
+            RequestMapping.admit(params(["DURIN_FORWARD_AUTH": "1", "HTTP_X_DURIN_CLIENT": ""]), proxyKey: key),
+            .refused(.forgedIdentityHeaders, reshapeForAuthRequest: false), "an empty one too")
+        XCTAssertEqual(
+            RequestMapping.admit(params(["HTTP_X_DURIN_USER": "root"]), proxyKey: key), .admitted(contentLength: 0),
+            "an API call is no check: nothing it sends is passed on")
+        XCTAssertEqual(
+            RequestMapping.admit(params(["DURIN_FORWARD_AUTH": "1", "CONTENT_LENGTH": "99"]), proxyKey: key),
+            .admitted(contentLength: 0), "Caddy's check reads no body")
     }
 
     func testTheRequestAndItsDirectives() {
-        let request = RequestMapping.request(params([
-            "REQUEST_METHOD": "POST", "PATH_INFO": "/login/", "SCRIPT_NAME": "/api/auth", "CONTENT_TYPE": "application/json",
-            "HTTP_AUTHORIZATION": "Token abc", "REMOTE_ADDR": "192.0.2.7", "HTTP_USER_AGENT": "curl/8",
-            "DURIN_ALLOW_CLIENTS": "web, mobile\tcli", "DURIN_DENY_CLIENTS": "tv", "DURIN_THROTTLE": "YES",
-            "DURIN_CACHE": "off", "DURIN_TRUSTED": "yes", "DURIN_METRICS": "1", "HTTP_COOKIE": "durin_console=x",
-        ]), body: Array("{}".utf8))
+        let request = RequestMapping.request(
+            params([
+                "REQUEST_METHOD": "POST", "PATH_INFO": "/login/", "SCRIPT_NAME": "/api/auth", "CONTENT_TYPE": "application/json",
+                "HTTP_AUTHORIZATION": "Token abc", "REMOTE_ADDR": "192.0.2.7", "HTTP_USER_AGENT": "curl/8",
+                "DURIN_ALLOW_CLIENTS": "web, mobile\tcli", "DURIN_DENY_CLIENTS": "tv", "DURIN_THROTTLE": "YES",
+                "DURIN_CACHE": "off", "DURIN_TRUSTED": "yes", "DURIN_METRICS": "1", "HTTP_COOKIE": "durin_console=x",
+            ]), body: Array("{}".utf8))
         XCTAssertEqual(request.method, "POST")
         XCTAssertEqual(request.path, "/login/")
         XCTAssertEqual(request.mountPrefix, "/api/auth")
@@ -74,10 +81,12 @@ final class RequestMappingTests: XCTestCase {
         let check = RequestMapping.request(params(["HTTP_USER_AGENT": "curl/8"]), body: [])
         XCTAssertNil(check.userAgent, "a check copies no user agent")
 
-        let console = RequestMapping.request(params([
-            "DURIN_CONSOLE": "1", "HTTP_COOKIE": "durin_console=x", "HTTP_ORIGIN": "http://127.0.0.1", "HTTP_SEC_FETCH_SITE": "same-origin",
-            "HTTP_HOST": "127.0.0.1", "REQUEST_SCHEME": "https", "QUERY_STRING": "prefix=a", "HTTP_X_CSRF_TOKEN": "t",
-        ]), body: [])
+        let console = RequestMapping.request(
+            params([
+                "DURIN_CONSOLE": "1", "HTTP_COOKIE": "durin_console=x", "HTTP_ORIGIN": "http://127.0.0.1",
+                "HTTP_SEC_FETCH_SITE": "same-origin",
+                "HTTP_HOST": "127.0.0.1", "REQUEST_SCHEME": "https", "QUERY_STRING": "prefix=a", "HTTP_X_CSRF_TOKEN": "t",
+            ]), body: [])
         XCTAssertEqual(console.location, .console)
         XCTAssertEqual(console.browser?.cookie, "durin_console=x")
         XCTAssertEqual(console.browser?.scheme, "https")
@@ -87,16 +96,21 @@ final class RequestMappingTests: XCTestCase {
 
     func testRequestIDAndTraceparentAreCheckedBeforeAnyLogLine() {
         let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-        let good = RequestMapping.request(params(["DURIN_REQUEST_ID": "0af7651916cd43dd8448eb211c80319c",
-                                                  "HTTP_TRACEPARENT": "00-\(trace)-00f067aa0ba902b7-01"]), body: [])
+        let good = RequestMapping.request(
+            params([
+                "DURIN_REQUEST_ID": "0af7651916cd43dd8448eb211c80319c",
+                "HTTP_TRACEPARENT": "00-\(trace)-00f067aa0ba902b7-01",
+            ]), body: [])
         XCTAssertEqual(good.requestID, "0af7651916cd43dd8448eb211c80319c")
         XCTAssertEqual(good.traceparent.flatMap(TraceContext.traceID), trace)
         for bad in ["", "a b", "x\ninjected=1", String(repeating: "a", count: 65), "é"] {
             XCTAssertNil(TraceContext.requestID(bad), bad.debugDescription)
         }
-        for bad in ["00-\(String(repeating: "0", count: 32))-00f067aa0ba902b7-01", "00-\(trace)-0000000000000000-01",
-                    "ff-\(trace)-00f067aa0ba902b7-01", "00-\(trace.uppercased())-00f067aa0ba902b7-01",
-                    "00-\(trace)-00f067aa0ba902b7-01 x", "00-\(trace)-00f067aa0ba902b7"] {
+        for bad in [
+            "00-\(String(repeating: "0", count: 32))-00f067aa0ba902b7-01", "00-\(trace)-0000000000000000-01",
+            "ff-\(trace)-00f067aa0ba902b7-01", "00-\(trace.uppercased())-00f067aa0ba902b7-01",
+            "00-\(trace)-00f067aa0ba902b7-01 x", "00-\(trace)-00f067aa0ba902b7",
+        ] {
             XCTAssertNil(TraceContext.traceparent(bad), bad)
         }
     }

@@ -1,12 +1,13 @@
-import Foundation
 import DurinCore
 import DurinHTTP
-@testable import DurinServer
 import DurinStore
 import DurinTestSupport
+import Foundation
 import Logging
 import RedisClient
 import XCTest
+
+@testable import DurinServer
 
 /// The route table: each route declared once, matched with or without the trailing
 /// slash, its metrics label its own.
@@ -38,8 +39,9 @@ final class RouteTableTests: XCTestCase {
             XCTAssertFalse(spec.methods.isEmpty, spec.name)
             if spec.methods.contains("GET") { XCTAssertTrue(spec.methods.contains("HEAD"), "\(spec.name): DRF adds HEAD to GET") }
         }
-        XCTAssertEqual(router.routes.filter(\.requiresToken).map(\.name).sorted(),
-                       ["apiaccess", "logout", "logoutall", "refresh", "session", "sessions", "verify"])
+        XCTAssertEqual(
+            router.routes.filter(\.requiresToken).map(\.name).sorted(),
+            ["apiaccess", "logout", "logoutall", "refresh", "session", "sessions", "verify"])
         XCTAssertEqual(router.routes.filter(\.timed).map(\.name), ["verify"])
     }
 
@@ -87,12 +89,15 @@ final class RouteTests: XCTestCase {
 
     /// One request as nginx would pass it; a login is checked and answered as the
     /// pool would.
-    func call(_ method: String, _ path: String, token: String? = nil, scheme: String = "Token", json: String? = nil,
-              directives: HTTPRequest.Directives = .init(), remote: String = "192.0.2.1") -> HTTPResponse {
-        let request = HTTPRequest(method: method, path: path, mountPrefix: "/api/auth",
-                                  authorization: token.map { Array("\(scheme) \($0)".utf8) },
-                                  contentType: json == nil ? nil : "application/json", body: Array((json ?? "").utf8),
-                                  directives: directives, remoteAddress: remote)
+    func call(
+        _ method: String, _ path: String, token: String? = nil, scheme: String = "Token", json: String? = nil,
+        directives: HTTPRequest.Directives = .init(), remote: String = "192.0.2.1"
+    ) -> HTTPResponse {
+        let request = HTTPRequest(
+            method: method, path: path, mountPrefix: "/api/auth",
+            authorization: token.map { Array("\(scheme) \($0)".utf8) },
+            contentType: json == nil ? nil : "application/json", body: Array((json ?? "").utf8),
+            directives: directives, remoteAddress: remote)
         return client.call(request)
     }
 
@@ -106,14 +111,19 @@ final class RouteTests: XCTestCase {
         let r = call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#)
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.object.keys.sorted(), ["expiry", "token"])
-        XCTAssertEqual(call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#).object["token"] as? String,
-                       r.object["token"] as? String, "re-login: the same token")
-        XCTAssertEqual(call("POST", "/login/", json: #"{"username":"alice","password":"x","client":"web"}"#).text,
-                       #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
-        XCTAssertEqual(call("POST", "/login/", json: #"{"password":"x","client":"web"}"#).text, #"{"username":["This field is required."]}"#)
-        XCTAssertEqual(call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw"}"#).text, #"{"detail":"No client specified."}"#)
-        XCTAssertEqual(call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"tv"}"#).text,
-                       #"{"detail":"No client with that name."}"#)
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"web"}"#).object["token"] as? String,
+            r.object["token"] as? String, "re-login: the same token")
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"username":"alice","password":"x","client":"web"}"#).text,
+            #"{"non_field_errors":["Unable to log in with provided credentials."]}"#)
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"password":"x","client":"web"}"#).text, #"{"username":["This field is required."]}"#)
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw"}"#).text, #"{"detail":"No client specified."}"#)
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"tv"}"#).text,
+            #"{"detail":"No client with that name."}"#)
         XCTAssertEqual(call("POST", "/login/", json: "{").status, 400)
         let get = call("GET", "/login/")
         XCTAssertEqual(get.status, 405)
@@ -124,8 +134,9 @@ final class RouteTests: XCTestCase {
         let limited = call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"cli"}"#)
         XCTAssertEqual(limited.status, 429)
         XCTAssertNotNil(limited.header("Retry-After"))
-        XCTAssertEqual(call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"cli"}"#, remote: "192.0.2.2").status,
-                       200, "another address")
+        XCTAssertEqual(
+            call("POST", "/login/", json: #"{"username":"alice","password":"alice-pw","client":"cli"}"#, remote: "192.0.2.2").status,
+            200, "another address")
     }
 
     func testTokenRoutes() throws {
@@ -171,8 +182,9 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(Set(sessions[0].keys), ["id", "client", "created", "expiry", "has_expired", "is_current", "expires_in_str"])
         let currentID = try XCTUnwrap(sessions.first { $0["is_current"] as? Bool == true }?["id"] as? Int)
         let otherID = try XCTUnwrap(sessions.first { $0["is_current"] as? Bool == false }?["id"] as? Int)
-        XCTAssertEqual(call("DELETE", "/sessions/\(currentID)/", token: current).text,
-                       #"["Can't delete token if the request is authed with it.Use /api/auth/logout/ instead."]"#)
+        XCTAssertEqual(
+            call("DELETE", "/sessions/\(currentID)/", token: current).text,
+            #"["Can't delete token if the request is authed with it.Use /api/auth/logout/ instead."]"#)
         XCTAssertEqual(call("DELETE", "/sessions/999999/", token: current).detail, "No AuthToken matches the given query.")
         XCTAssertEqual(call("DELETE", "/sessions/x/", token: current).detail, "Not found.")
         XCTAssertEqual(call("DELETE", "/sessions/\(otherID)/", token: current).status, 204)
@@ -204,8 +216,11 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(call("POST", "/issue/", token: "wrong", scheme: "Issuer", json: body, directives: trusted).detail, "Invalid token.")
         let issued = call("POST", "/issue/", token: issuerKey, scheme: "Issuer", json: body, directives: trusted)
         XCTAssertEqual(issued.status, 200, issued.text)
-        XCTAssertEqual(call("POST", "/issue/", token: issuerKey, scheme: "Issuer", json: #"{"username":"alice","client":"cli"}"#,
-                            directives: trusted).status, 403, "the issuer may issue for web only")
+        XCTAssertEqual(
+            call(
+                "POST", "/issue/", token: issuerKey, scheme: "Issuer", json: #"{"username":"alice","client":"cli"}"#,
+                directives: trusted
+            ).status, 403, "the issuer may issue for web only")
 
         XCTAssertEqual(call("GET", "/ready/").text, #"{"redis":"ok"}"#)
         XCTAssertEqual(call("GET", "/metrics/").status, 404, "only where nginx sets DURIN_METRICS")
@@ -259,8 +274,9 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(revoke.status, 200)
         XCTAssertEqual(revoke.text, "{}")
         XCTAssertEqual(call("GET", "/verify/", token: web).status, 401)
-        XCTAssertEqual(call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(web)"}"#).status, 200,
-                       "RFC 7009: a token already gone is no error")
+        XCTAssertEqual(
+            call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(web)"}"#).status, 200,
+            "RFC 7009: a token already gone is no error")
         XCTAssertEqual(call("POST", "/revoke/", token: issuerKey, scheme: "Issuer", json: #"{"token":"\#(cli)"}"#).status, 200)
         XCTAssertEqual(call("GET", "/verify/", token: cli).status, 200, "another client's token stays")
 
@@ -302,4 +318,3 @@ final class RouteTests: XCTestCase {
         XCTAssertEqual(call("GET", "/verify/", token: idle).detail, "Invalid token.", "and then gone")
     }
 }
-

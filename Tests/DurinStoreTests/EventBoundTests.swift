@@ -1,8 +1,9 @@
 import DurinCore
-@testable import DurinStore
-import RedisClient
 import DurinTestSupport
+import RedisClient
 import XCTest
+
+@testable import DurinStore
 
 /// The event streams' memory is bounded, whatever clients make durin record: each
 /// event's fields are bounded (names are checked before anything is stored), and a
@@ -20,7 +21,8 @@ final class EventBoundTests: XCTestCase {
         let cluster = ScriptContext(keys: KeySpace(prefix: "durin:", cluster: true), eventsMaxLength: 100_000)
         XCTAssertEqual(cluster.streamMaxLength, 100, "a 4,096th, but at least a stream node")
         XCTAssertEqual(ScriptContext(keys: KeySpace(prefix: "durin:", cluster: true), eventsMaxLength: 4_096_000).streamMaxLength, 1000)
-        XCTAssertEqual(ScriptContext(keys: KeySpace(prefix: "durin:", cluster: true), eventsMaxLength: 0).streamMaxLength, 0, "off stays off")
+        XCTAssertEqual(
+            ScriptContext(keys: KeySpace(prefix: "durin:", cluster: true), eventsMaxLength: 0).streamMaxLength, 0, "off stays off")
     }
 
     /// 5,000 failed logins for the longest names a login may name (150 four-byte
@@ -34,7 +36,8 @@ final class EventBoundTests: XCTestCase {
         XCTAssertTrue(Names.isValidUsername(longest))
         XCTAssertFalse(Names.isValidUsername(longest + "a"), "one more code point is refused before anything is stored")
         for i in 0..<5000 {
-            try store.loginFailed(username: String(longest.dropLast(3)) + String(i % 1000).padding(toLength: 3, withPad: "0", startingAt: 0))
+            try store.loginFailed(
+                username: String(longest.dropLast(3)) + String(i % 1000).padding(toLength: 3, withPad: "0", startingAt: 0))
         }
         let length = try XCTUnwrap(redis.connection().send("XLEN", "durin:events").int)
         XCTAssertLessThanOrEqual(length, 1000 + Int64(ScriptContext.streamNodeEntries))

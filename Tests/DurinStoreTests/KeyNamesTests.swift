@@ -1,9 +1,10 @@
 import DurinCore
 import DurinMigration
-@testable import DurinStore
-import RedisClient
 import DurinTestSupport
+import RedisClient
 import XCTest
+
+@testable import DurinStore
 
 /// Key names are written in one place, KeySpace: the scripts build theirs with Lua
 /// functions generated from it, never by joining strings, and each generated
@@ -17,9 +18,11 @@ final class KeyNamesTests: XCTestCase {
     /// Every script's own text (after the shared helpers and builders) names no key
     /// segment and joins nothing to the prefix.
     func testNoScriptBuildsAKeyByItself() {
-        let segments = [KeySpace.Name.user, KeySpace.Name.token, KeySpace.Name.tokenHome, KeySpace.Name.client,
-                        KeySpace.Name.issuer, KeySpace.Name.throttle, KeySpace.Name.importedMark, KeySpace.Name.movedMark,
-                        KeySpace.Name.layout1Token, KeySpace.Name.layout1Expired, KeySpace.Name.tokenSequence]
+        let segments = [
+            KeySpace.Name.user, KeySpace.Name.token, KeySpace.Name.tokenHome, KeySpace.Name.client,
+            KeySpace.Name.issuer, KeySpace.Name.throttle, KeySpace.Name.importedMark, KeySpace.Name.movedMark,
+            KeySpace.Name.layout1Token, KeySpace.Name.layout1Expired, KeySpace.Name.tokenSequence,
+        ]
         // (Names without a colon, `clients` say, are also field names; a key of that
         // name could only be made by joining it to P, which is checked below.)
         for script in Script.all + MigrationScripts.all + [RedisRights.probe] {
@@ -39,12 +42,14 @@ final class KeyNamesTests: XCTestCase {
     /// The generated Lua builders against KeySpace's Swift ones, run by Redis itself
     /// on a group's prefix as a script would be.
     func testTheLuaBuildersGiveKeySpacesNames() throws {
-        let probe = Script(parameters: ["name", "digest", "client"], #"""
-        return {userKey(name), tokenKey(digest), homeKey(digest), clientKey(name), issuerKey(digest),
-                throttleKey(name, client), importedKey(digest), movedKey(digest), layout1TokenKey(digest),
-                layout1ExpiredKey(digest), layout1IndexKey(name), CLIENTS, USERS, ISSUERS, EVENTS, TOKEN_SEQUENCE,
-                indexField(client)}
-        """#)
+        let probe = Script(
+            parameters: ["name", "digest", "client"],
+            #"""
+            return {userKey(name), tokenKey(digest), homeKey(digest), clientKey(name), issuerKey(digest),
+                    throttleKey(name, client), importedKey(digest), movedKey(digest), layout1TokenKey(digest),
+                    layout1ExpiredKey(digest), layout1IndexKey(name), CLIENTS, USERS, ISSUERS, EVENTS, TOKEN_SEQUENCE,
+                    indexField(client)}
+            """#)
         for cluster in [false, true] {
             let keys = KeySpace(prefix: "durin:", cluster: cluster)
             let (name, client) = ("alice", "web")

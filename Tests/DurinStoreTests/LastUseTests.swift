@@ -1,9 +1,10 @@
 import DurinCore
-@testable import DurinStore
 import DurinTestSupport
 import Foundation
 import RedisClient
 import XCTest
+
+@testable import DurinStore
 
 /// Last use, idle timeouts and session details in the store, on a clock the test
 /// sets (`now:`): the rules in Swift and in Lua agree, a check writes the last use
@@ -43,29 +44,41 @@ final class LastUseTests: XCTestCase {
     }
 
     func testTheLuaRulesAreTheSwiftRules() throws {
-        let probe = Script(parameters: ["w", "t", "d", "resolution"], #"""
-        if w == '' then w = false end
-        if d == '' then d = false end
-        return {idleOut(w, t, d, resolution) and 1 or 0, stale(w, d, resolution) and 1 or 0}
-        """#)
+        let probe = Script(
+            parameters: ["w", "t", "d", "resolution"],
+            #"""
+            if w == '' then w = false end
+            if d == '' then d = false end
+            return {idleOut(w, t, d, resolution) and 1 or 0, stale(w, d, resolution) and 1 or 0}
+            """#)
         let context = ScriptContext(keys: KeySpace(prefix: "durin:"), eventsMaxLength: 0)
         let connection = redis.connection()
         let now: EpochMillis = t0
         var compared = 0
         for resolution in [nil, 1000, 60_000] as [Int64?] {
             for idle in [nil, 1, 4, 60, 7200] as [Int64?] {
-                for age in [nil, 0, 1, 249, 250, 999, 1000, 1001, 4999, 5000, 5001, 15_000, 60_000, 75_000, 75_001,
-                            7_200_000, 7_260_000, 7_260_001] as [Int64?] {
+                for age in [
+                    nil, 0, 1, 249, 250, 999, 1000, 1001, 4999, 5000, 5001, 15_000, 60_000, 75_000, 75_001,
+                    7_200_000, 7_260_000, 7_260_001,
+                ] as [Int64?] {
                     let w = age.map { now - $0 }
                     // Never used (no w): the token counts from its creation, here 6,000 ms ago.
                     let created = now - 6000
-                    let reply = try connection.run(probe, args: context.header(group: .global, now: now)
-                                                   + [w.map(String.init) ?? "", String(created), idle.map(String.init) ?? "",
-                                                      resolution.map(String.init) ?? ""])
+                    let reply = try connection.run(
+                        probe,
+                        args: context.header(group: .global, now: now)
+                            + [
+                                w.map(String.init) ?? "", String(created), idle.map(String.init) ?? "",
+                                resolution.map(String.init) ?? "",
+                            ])
                     let lua = (reply.array ?? []).compactMap(\.int)
-                    let swift = [LastUse.isIdle(lastUsed: w, created: created, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0,
-                                 LastUse.isStale(lastUsed: w, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0]
-                    XCTAssertEqual(lua, swift.map(Int64.init), "w age \(String(describing: age)), idle \(String(describing: idle)), resolution \(String(describing: resolution))")
+                    let swift = [
+                        LastUse.isIdle(lastUsed: w, created: created, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0,
+                        LastUse.isStale(lastUsed: w, idleSeconds: idle, resolution: resolution, now: now) ? 1 : 0,
+                    ]
+                    XCTAssertEqual(
+                        lua, swift.map(Int64.init),
+                        "w age \(String(describing: age)), idle \(String(describing: idle)), resolution \(String(describing: resolution))")
                     compared += 1
                 }
             }
@@ -151,7 +164,8 @@ final class LastUseTests: XCTestCase {
 
     func testALoginKeepsWhereItCameFrom() throws {
         try seed(idle: nil)
-        let digest = try login(at: t0, details: SessionDetails(address: "203.0.113.7", userAgent: "curl/8.1.2", label: "build box")).record.digest
+        let digest = try login(at: t0, details: SessionDetails(address: "203.0.113.7", userAgent: "curl/8.1.2", label: "build box")).record
+            .digest
         XCTAssertEqual(try field(digest, "a"), "203.0.113.7")
         XCTAssertEqual(try field(digest, "g"), "curl/8.1.2")
         XCTAssertEqual(try field(digest, "l"), "build box")

@@ -30,7 +30,8 @@ final class SealingSecretTests: XCTestCase {
 
     func testAToolSealsOnlyUnderTheServicesSecret() throws {
         try seed()
-        let service = "service-secret-0123456789abcdef", other = "another-secret-0123456789abcdef"
+        let service = "service-secret-0123456789abcdef"
+        let other = "another-secret-0123456789abcdef"
         XCTAssertFalse(try store(service, .service).recordSealingSecret(), "nothing was recorded before")
 
         XCTAssertThrowsError(try store(other, .tool).login(user: "alice", client: "web", mode: .keep)) { error in
@@ -51,7 +52,8 @@ final class SealingSecretTests: XCTestCase {
 
     func testTheServiceRecordsItsSecretAndSaysWhenItReplacedAnother() throws {
         try seed()
-        let first = "first-secret-0123456789abcdefgh", second = "second-secret-0123456789abcdefg"
+        let first = "first-secret-0123456789abcdefgh"
+        let second = "second-secret-0123456789abcdefg"
         XCTAssertFalse(try store(first, .service).recordSealingSecret())
         XCTAssertFalse(try store(first, .service).recordSealingSecret(), "the same secret again")
         XCTAssertTrue(try store(second, .service).recordSealingSecret(), "DURIN_SECRET_KEY changed")
@@ -75,7 +77,8 @@ final class SealingSecretTests: XCTestCase {
     }
 
     func testADryRunComparesAndRecordsNothing() throws {
-        let mine = "tool-secret-0123456789abcdefghij", other = "other-tool-secret-0123456789abcd"
+        let mine = "tool-secret-0123456789abcdefghij"
+        let other = "other-tool-secret-0123456789abcd"
         XCTAssertNoThrow(try store(mine, .tool).agreeOnSealingSecret(writing: false))
         XCTAssertEqual(try redis.connection().send("DBSIZE").int, 0, "nothing recorded, no secret made")
         XCTAssertNoThrow(try store(mine, .service).recordSealingSecret())

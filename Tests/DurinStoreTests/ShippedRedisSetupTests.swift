@@ -1,9 +1,9 @@
 import Crypto
 import DurinCore
 import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
 
 /// Redis as the README sets it up: the shipped durin-redis.conf's durability
@@ -30,8 +30,10 @@ final class ShippedRedisSetupTests: XCTestCase {
     /// is a random value thrown away.
     func writeACL(in dir: String) throws -> String {
         var acl = try String(contentsOfFile: "\(Self.root)/redis/durin.acl", encoding: .utf8)
-        for (placeholder, user) in [("DURIN-PASSWORD-SHA256", "durin"), ("INSPECT-PASSWORD-SHA256", "durin-inspect"),
-                                    ("ADMIN-PASSWORD-SHA256", "admin")] {
+        for (placeholder, user) in [
+            ("DURIN-PASSWORD-SHA256", "durin"), ("INSPECT-PASSWORD-SHA256", "durin-inspect"),
+            ("ADMIN-PASSWORD-SHA256", "admin"),
+        ] {
             acl = acl.replacingOccurrences(of: placeholder, with: sha256(passwords[user]!))
         }
         acl = acl.replacingOccurrences(of: "DEFAULT-PASSWORD-SHA256", with: sha256(UUID().uuidString))
@@ -43,7 +45,10 @@ final class ShippedRedisSetupTests: XCTestCase {
 
     func connection(as user: String?) -> RedisConnection {
         var endpoint = redis.endpoint
-        if let user { endpoint.username = user; endpoint.password = passwords[user] }
+        if let user {
+            endpoint.username = user
+            endpoint.password = passwords[user]
+        }
         return RedisConnection(endpoint: endpoint, timeoutMilliseconds: 2000)
     }
 
@@ -90,8 +95,10 @@ final class ShippedRedisSetupTests: XCTestCase {
         }
         // Nor any password hash: each in its own key under durin:secret (on a cluster
         // after the user's tag), and none left in the user hash the recipes read.
-        for hidden in [KeySpace(prefix: "durin:").password("alice"), KeySpace(prefix: "durin:", cluster: true).password("alice"),
-                       "durin:secret:other"] {
+        for hidden in [
+            KeySpace(prefix: "durin:").password("alice"), KeySpace(prefix: "durin:", cluster: true).password("alice"),
+            "durin:secret:other",
+        ] {
             XCTAssertEqual(try inspect.send("EXISTS", hidden).errorPrefix, "NOPERM", hidden)
         }
         XCTAssertNotNil(try durin.send("GET", KeySpace(prefix: "durin:").password("alice")).string)

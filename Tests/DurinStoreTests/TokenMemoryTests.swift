@@ -1,8 +1,8 @@
 import DurinCore
 import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
 
 /// What a live token costs in Redis memory, every key it adds included (the token
@@ -24,9 +24,11 @@ final class TokenMemoryTests: XCTestCase {
     /// agent and no label, less.
     func testALiveTokenWithABrowsersSessionDetailsCostsAtMost450Bytes() throws {
         let agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-        try tokenCost(bound: 450, details: { i in
-            SessionDetails(address: "203.0.113.\(i % 250)", userAgent: agent, label: "Work laptop \(i % 10)")
-        })
+        try tokenCost(
+            bound: 450,
+            details: { i in
+                SessionDetails(address: "203.0.113.\(i % 250)", userAgent: agent, label: "Work laptop \(i % 10)")
+            })
     }
 
     func testALiveTokenWithAnAppsSessionDetailsCostsAtMost400Bytes() throws {
@@ -45,8 +47,10 @@ final class TokenMemoryTests: XCTestCase {
         try admin.addClient(ClientRecord(name: "warm", tokenTTL: .seconds(86400), throttleRate: nil, created: 0))
         let hash = "pbkdf2_sha256$1000000$abcdefghijklmnopqrstuv$3d/tCZEz3TP05tjI6EZVrkYssRFIC4Y2xlciP/VNuP0="
         for i in 0..<2000 {
-            try admin.addUser(UserRecord(username: "user\(i)", passwordHash: hash, isActive: true,
-                                         profile: ["email": "user\(i)@example.com"]))
+            try admin.addUser(
+                UserRecord(
+                    username: "user\(i)", passwordHash: hash, isActive: true,
+                    profile: ["email": "user\(i)@example.com"]))
         }
         func usedMemory() throws -> Int {
             let info = try connection.send(["INFO", "memory"]).string ?? ""

@@ -1,8 +1,8 @@
 import DurinCore
 import DurinStore
+import DurinTestSupport
 import Foundation
 import RedisClient
-import DurinTestSupport
 import XCTest
 
 /// Every store operation and script against a real redis-server, without nginx or
@@ -34,7 +34,9 @@ final class TokenStoreTests: XCTestCase {
     func issued(_ result: Result<IssuedToken, LoginFailure>, file: StaticString = #filePath, line: UInt = #line) throws -> IssuedToken {
         switch result {
         case .success(let t): return t
-        case .failure(let f): XCTFail("login failed: \(f)", file: file, line: line); throw f
+        case .failure(let f):
+            XCTFail("login failed: \(f)", file: file, line: line)
+            throw f
         }
     }
 
@@ -59,7 +61,9 @@ final class TokenStoreTests: XCTestCase {
         XCTAssertEqual(Set(seen).count, 1, "all fifty got the same token")
         let keys = try redis.connection().send("KEYS", "durin:t:*").array ?? []
         XCTAssertEqual(keys.count, 1)
-        let index = (try redis.connection().send("HKEYS", "durin:user:alice").array ?? []).compactMap(\.string).filter { $0.hasPrefix("t:") }
+        let index = (try redis.connection().send("HKEYS", "durin:user:alice").array ?? []).compactMap(\.string).filter {
+            $0.hasPrefix("t:")
+        }
         XCTAssertEqual(index, ["t:web"])
     }
 
@@ -128,7 +132,8 @@ final class TokenStoreTests: XCTestCase {
         guard case .throttled(let wait, _, _) = try store.authenticate(digest: t.token.digest, rules: rules) else { return XCTFail() }
         XCTAssertTrue((1...60).contains(wait))
         XCTAssertEqual(try redis.connection().send("ZCARD", "durin:throttle:alice:web").int, 3, "refusals are not counted")
-        XCTAssertEqual(try store.authenticate(digest: t.token.digest, rules: AccessRules(denyClients: ["web"])), .denied(user: "alice", client: "web"))
+        XCTAssertEqual(
+            try store.authenticate(digest: t.token.digest, rules: AccessRules(denyClients: ["web"])), .denied(user: "alice", client: "web"))
     }
 
     func testLoginAttemptsAreCountedBeforeHashingUnderConcurrency() throws {
@@ -140,8 +145,10 @@ final class TokenStoreTests: XCTestCase {
             let (redis, config) = (self.redis!, self.config)
             Thread {
                 let store = TokenStore(connection: redis.connection(), configuration: config)
-                if case .proceed? = try? store.loginPrecheck(username: "alice", addressGroup: "v4:192.0.2.9",
-                                                             pairRate: ThrottleRate.parse("5/m"), userRate: nil) {
+                if case .proceed? = try? store.loginPrecheck(
+                    username: "alice", addressGroup: "v4:192.0.2.9",
+                    pairRate: ThrottleRate.parse("5/m"), userRate: nil)
+                {
                     proceeded.update { $0 += 1 }
                 }
                 group.leave()
@@ -205,6 +212,14 @@ final class ConcurrentBox<T>: @unchecked Sendable {
     private var stored: T
     private let lock = NSLock()
     init(_ value: T) { stored = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    func update(_ body: (inout T) -> Void) { lock.lock(); body(&stored); lock.unlock() }
+    var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+    func update(_ body: (inout T) -> Void) {
+        lock.lock()
+        body(&stored)
+        lock.unlock()
+    }
 }

@@ -20,8 +20,11 @@ package final class RedisServer: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         socket = "\(dir)/redis.sock"
         var pid: pid_t = 0
-        let argv = ["redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir,
-                    "--save", "", "--appendonly", "no", "--logfile", "\(dir)/redis.log"] + settings
+        let argv =
+            [
+                "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir,
+                "--save", "", "--appendonly", "no", "--logfile", "\(dir)/redis.log",
+            ] + settings
         let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var actions = posix_spawn_file_actions_t()

@@ -24,13 +24,16 @@ package final class RouteClient {
     package let api: API
     package let metrics: Metrics
 
-    package init(redis: RedisServer, configuration: Configuration, router: Router = Router(groups: [API.routes]),
-                 clock: any WallTime = .system) {
+    package init(
+        redis: RedisServer, configuration: Configuration, router: Router = Router(groups: [API.routes]),
+        clock: any WallTime = .system
+    ) {
         metrics = Metrics(threads: 1, router: router) { Metrics.Readings() }
         let settings = ServiceSettings(configuration: configuration, router: router, clock: clock)
-        api = API(settings: settings,
-                  tokens: TokenStore(connection: redis.connection(), configuration: configuration, clock: clock),
-                  metrics: metrics, logger: Logger(label: "test"))
+        api = API(
+            settings: settings,
+            tokens: TokenStore(connection: redis.connection(), configuration: configuration, clock: clock),
+            metrics: metrics, logger: Logger(label: "test"))
     }
 
     /// One request as a worker would answer it, counted as it would be.

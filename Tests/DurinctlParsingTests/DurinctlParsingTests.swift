@@ -1,15 +1,17 @@
 import ArgumentParser
 import DurinCore
-@testable import durinctl
 import Foundation
 import XCTest
+
+@testable import durinctl
 
 /// durinctl's command line, parsed in process: typed values for TTLs, rates and
 /// names (a bad one is a usage error naming its option), and the settings read from
 /// the service's env file with the environment winning.
 final class DurinctlParsingTests: XCTestCase {
     func testClientOptionsAreTyped() throws {
-        let add = try XCTUnwrap(try Durinctl.parseAsRoot(["client", "add", "web", "--ttl", "7d", "--throttle", "10/m"]) as? ClientCommand.Add)
+        let add = try XCTUnwrap(
+            try Durinctl.parseAsRoot(["client", "add", "web", "--ttl", "7d", "--throttle", "10/m"]) as? ClientCommand.Add)
         XCTAssertEqual(add.name.value, "web")
         XCTAssertEqual(add.ttl, .seconds(604_800))
         XCTAssertEqual(add.throttle, .rate(ThrottleRate(requests: 10, periodSeconds: 60)))
@@ -31,7 +33,8 @@ final class DurinctlParsingTests: XCTestCase {
                 return Durinctl.message(for: error)
             }
         }
-        XCTAssertTrue(message(["client", "add", "web", "--ttl", "soon"]).contains("--ttl"), message(["client", "add", "web", "--ttl", "soon"]))
+        XCTAssertTrue(
+            message(["client", "add", "web", "--ttl", "soon"]).contains("--ttl"), message(["client", "add", "web", "--ttl", "soon"]))
         XCTAssertTrue(message(["client", "add", "web", "--throttle", "10 per minute"]).contains("--throttle"))
         XCTAssertTrue(message(["client", "add", "we b"]).contains("name"), message(["client", "add", "we b"]))
         XCTAssertTrue(message(["client", "set", "web"]).contains("nothing to change"), message(["client", "set", "web"]))

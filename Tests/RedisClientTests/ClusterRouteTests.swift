@@ -18,16 +18,19 @@ final class ClusterRouteTests: XCTestCase {
         XCTAssertEqual(Redirection("TRYAGAIN Multiple keys request during rehashing of slot"), .retryLater)
         XCTAssertEqual(Redirection("CLUSTERDOWN The cluster is down"), .retryLater)
         XCTAssertEqual(Redirection("ERR Script attempted to access a non local key in a cluster node script"), .retryLater)
-        for bad in ["MOVED", "MOVED x 1.2.3.4:5", "MOVED 16384 1.2.3.4:5", "MOVED 1 host", "MOVED 1 :6379", "ASK 1 h:0",
-                    "ERR unknown command", "WRONGTYPE Operation against a key"] {
+        for bad in [
+            "MOVED", "MOVED x 1.2.3.4:5", "MOVED 16384 1.2.3.4:5", "MOVED 1 host", "MOVED 1 :6379", "ASK 1 h:0",
+            "ERR unknown command", "WRONGTYPE Operation against a key",
+        ] {
             XCTAssertNil(Redirection(bad), bad)
         }
     }
 
     func testMovedGoesThereAndTeachesTheMap() {
         var route = ClusterRoute(bytes("HGET", "k", "f"), owner: "a:1")
-        XCTAssertEqual(route.received(.error("MOVED \(route.slot!) b:2")),
-                       .resend(learned: .init(slot: route.slot!, node: "b:2")))
+        XCTAssertEqual(
+            route.received(.error("MOVED \(route.slot!) b:2")),
+            .resend(learned: .init(slot: route.slot!, node: "b:2")))
         XCTAssertEqual(route.target, "b:2")
         XCTAssertFalse(route.asking)
         XCTAssertEqual(route.received(.bulk(Array("v".utf8))), .deliver)
@@ -91,14 +94,18 @@ final class ClusterRouteTests: XCTestCase {
         XCTAssertEqual(ClusterRoute.routingKey(bytes("EVALSHA", "sha", "1", "durin:{ab}user:x", "a")), Array("durin:{ab}user:x".utf8))
         XCTAssertNil(ClusterRoute.routingKey(bytes("EVALSHA", "sha", "0", "a")))
         XCTAssertEqual(ClusterRoute.routingKey(bytes("XREAD", "COUNT", "1", "STREAMS", "s", "0")), Array("s".utf8))
-        for keyless in ["PING", "WAIT", "CLIENT", "SCRIPT", "CLUSTER", "TIME", "SCAN"] { XCTAssertNil(ClusterRoute.routingKey(bytes(keyless, "x"))) }
+        for keyless in ["PING", "WAIT", "CLIENT", "SCRIPT", "CLUSTER", "TIME", "SCAN"] {
+            XCTAssertNil(ClusterRoute.routingKey(bytes(keyless, "x")))
+        }
         XCTAssertEqual(ClusterRoute.routingKey(bytes("hget", "k", "f")), Array("k".utf8))
         XCTAssertTrue(ClusterRoute.isScript(bytes("eval", "return 1", "0")))
         XCTAssertFalse(ClusterRoute.isScript(bytes("GET", "k")))
     }
 
     func testSlotMaps() {
-        func node(_ host: String, _ port: Int64) -> RedisReply { .array([.bulk(Array(host.utf8)), .integer(port), .bulk(Array("id".utf8))]) }
+        func node(_ host: String, _ port: Int64) -> RedisReply {
+            .array([.bulk(Array(host.utf8)), .integer(port), .bulk(Array("id".utf8))])
+        }
         let full = RedisReply.array([
             .array([.integer(0), .integer(5460), node("10.0.0.1", 7000)]),
             .array([.integer(5461), .integer(10922), node("::1", 7001)]),
@@ -116,9 +123,11 @@ final class ClusterRouteTests: XCTestCase {
     }
 
     func testErrorsAreClassifiedOnce() {
-        for transient in ["LOADING Redis is loading", "BUSY Redis is busy", "MASTERDOWN Link down", "READONLY You can't write",
-                          "OOM command not allowed", "NOREPLICAS Not enough good replicas", "TRYAGAIN x", "CLUSTERDOWN x",
-                          "MOVED 1 a:1", "ASK 1 a:1", "ERR Script attempted to access a non local key in a cluster node script"] {
+        for transient in [
+            "LOADING Redis is loading", "BUSY Redis is busy", "MASTERDOWN Link down", "READONLY You can't write",
+            "OOM command not allowed", "NOREPLICAS Not enough good replicas", "TRYAGAIN x", "CLUSTERDOWN x",
+            "MOVED 1 a:1", "ASK 1 a:1", "ERR Script attempted to access a non local key in a cluster node script",
+        ] {
             XCTAssertEqual(ClusterRoute.classify(transient), .transient, transient)
         }
         for other in ["ERR wrong number of arguments", "WRONGTYPE Operation", "NOSCRIPT No matching script", "NOPERM no"] {

@@ -4,6 +4,7 @@ Run by Tests/caddy/run.sh, which starts them and sets the environment read here.
 import http.client
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -59,7 +60,33 @@ def redis_cli(*args):
     subprocess.run(["redis-cli", "-s", f"{state}/redis.sock", *args], check=True, stdout=subprocess.DEVNULL)
 
 
+def last_event(kind):
+    """The newest event of this type (durin:events), as a dict; None when there is none."""
+    state = os.environ["DURIN_STATE_DIR"]
+    lines = subprocess.run(["redis-cli", "-s", f"{state}/redis.sock", "XREVRANGE", "durin:events", "+", "-", "COUNT", "50"],
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    # redis-cli's raw form: each entry's id, then its fields and values, a line each.
+    events = []
+    for line in lines:
+        if re.fullmatch(r"\d+-\d+", line):
+            events.append([])
+        elif events:
+            events[-1].append(line)
+    for fields in events:
+        event = dict(zip(fields[0::2], fields[1::2]))
+        if event.get("type") == kind:
+            return event
+    return None
+
+
 class CaddyFront(unittest.TestCase):
+    def test_events_carry_caddys_request_id(self):
+        request("POST", "/api/auth/login/", headers=[("Content-Type", "application/json")],
+                body=b'{"username":"ann","password":"wrong","client":"web"}')
+        event = last_event("login_failed")
+        self.assertIsNotNone(event)
+        self.assertRegex(event.get("request_id", ""), r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", event)
+
     def test_api_is_served_through_caddy(self):
         token = login("ann", "ann-pw", "web")
         status, _, body = request("GET", "/api/auth/sessions/", token)

@@ -42,42 +42,44 @@ struct MoveTokenScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Outcome? { reply.string.flatMap(Outcome.init(rawValue:)) }
 
-    static let script = Script(parameters: ["user", "client", "digest", "grace"], variadic: true, #"""
-    grace = tonumber(grace)
-    local userHash = userKey(user)
-    local tk = tokenKey(digest)
-    local mark = movedKey(digest)
-    guardIndex(userHash)
-    guard(tk, mark)
-    if redis.call('EXISTS', userHash) == 0 then return 'nouser' end
-    local fields, from = {}, 'never'
-    for i = FIRST_EXTRA, #ARGV, 2 do
-      table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
-      if ARGV[i] == 'e' then from = ARGV[i + 1] end
-    end
-    local e = redis.call('HGET', tk, 'e')
-    if e then
-      if e ~= 'never' and (from == 'never' or tonumber(from) > tonumber(e)) then
-        redis.call('HSET', tk, 'e', from)
+    static let script = Script(
+        parameters: ["user", "client", "digest", "grace"], variadic: true,
+        #"""
+        grace = tonumber(grace)
+        local userHash = userKey(user)
+        local tk = tokenKey(digest)
+        local mark = movedKey(digest)
+        guardIndex(userHash)
+        guard(tk, mark)
+        if redis.call('EXISTS', userHash) == 0 then return 'nouser' end
+        local fields, from = {}, 'never'
+        for i = FIRST_EXTRA, #ARGV, 2 do
+          table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
+          if ARGV[i] == 'e' then from = ARGV[i + 1] end
+        end
+        local e = redis.call('HGET', tk, 'e')
+        if e then
+          if e ~= 'never' and (from == 'never' or tonumber(from) > tonumber(e)) then
+            redis.call('HSET', tk, 'e', from)
+            arm(tk, from, grace)
+            arm(mark, from, grace)
+            return 'updated'
+          end
+          return 'unchanged'
+        end
+        if redis.call('EXISTS', mark) == 1 then return 'gone' end
+        local current = redis.call('HGET', userHash, indexField(client))
+        if current and current ~= digest then
+          local other = redis.call('HGET', tokenKey(current), 'e')
+          if other and live(other) then return 'superseded' end
+        end
+        redis.call('HSET', tk, unpack(fields))
         arm(tk, from, grace)
+        redis.call('HSET', userHash, indexField(client), digest)
+        redis.call('SET', mark, '1')
         arm(mark, from, grace)
-        return 'updated'
-      end
-      return 'unchanged'
-    end
-    if redis.call('EXISTS', mark) == 1 then return 'gone' end
-    local current = redis.call('HGET', userHash, indexField(client))
-    if current and current ~= digest then
-      local other = redis.call('HGET', tokenKey(current), 'e')
-      if other and live(other) then return 'superseded' end
-    end
-    redis.call('HSET', tk, unpack(fields))
-    arm(tk, from, grace)
-    redis.call('HSET', userHash, indexField(client), digest)
-    redis.call('SET', mark, '1')
-    arm(mark, from, grace)
-    return 'moved'
-    """#)
+        return 'moved'
+        """#)
 }
 
 /// Raises a session-id counter to at least `floor` (never lowers it), so that ids
@@ -92,12 +94,14 @@ struct SessionFloorScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Int64? { reply.int }
 
-    static let script = Script(parameters: ["floor"], #"""
-    local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-    if current < tonumber(floor) then
-      redis.call('SET', KEYS[1], floor)
-      return tonumber(floor)
-    end
-    return current
-    """#)
+    static let script = Script(
+        parameters: ["floor"],
+        #"""
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if current < tonumber(floor) then
+          redis.call('SET', KEYS[1], floor)
+          return tonumber(floor)
+        end
+        return current
+        """#)
 }

@@ -23,22 +23,24 @@ struct MigrateTokenScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["sha", "digest", "sealed", "grace"], #"""
-    local old = layout1TokenKey(sha)
-    local o = redis.call('HMGET', old, 'user', 'client', 'created', 'expiry', 'id', 'inactive')
-    if not o[1] then return 0 end
-    local tk = tokenKey(digest)
-    redis.call('HSET', tk, 'u', o[1], 'c', o[2], 't', o[3] or '0', 'e', o[4] or 'never', 'i', o[5], 's', sealed)
-    if o[6] == '1' then redis.call('HSET', tk, 'x', '1') end
-    arm(tk, o[4] or 'never', tonumber(grace))
-    local index = layout1IndexKey(o[1])
-    if redis.call('HGET', index, o[2]) == sha then
-      redis.call('HSET', userKey(o[1]), indexField(o[2]), digest)
-      redis.call('HDEL', index, o[2])
-    end
-    redis.call('DEL', old, layout1ExpiredKey(sha))
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["sha", "digest", "sealed", "grace"],
+        #"""
+        local old = layout1TokenKey(sha)
+        local o = redis.call('HMGET', old, 'user', 'client', 'created', 'expiry', 'id', 'inactive')
+        if not o[1] then return 0 end
+        local tk = tokenKey(digest)
+        redis.call('HSET', tk, 'u', o[1], 'c', o[2], 't', o[3] or '0', 'e', o[4] or 'never', 'i', o[5], 's', sealed)
+        if o[6] == '1' then redis.call('HSET', tk, 'x', '1') end
+        arm(tk, o[4] or 'never', tonumber(grace))
+        local index = layout1IndexKey(o[1])
+        if redis.call('HGET', index, o[2]) == sha then
+          redis.call('HSET', userKey(o[1]), indexField(o[2]), digest)
+          redis.call('HDEL', index, o[2])
+        end
+        redis.call('DEL', old, layout1ExpiredKey(sha))
+        return 1
+        """#)
 }
 
 /// Moves a layout-1 tombstone (an expired token's `expired:<sha256>`, kept for its
@@ -54,22 +56,24 @@ struct MigrateTombstoneScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["sha", "digest", "grace"], #"""
-    local tomb = layout1ExpiredKey(sha)
-    local text = redis.call('GET', tomb)
-    if not text then return 0 end
-    -- A tombstone whose token is still there moves with the token.
-    if redis.call('EXISTS', layout1TokenKey(sha)) == 1 then return 0 end
-    local deadline = redis.call('PEXPIRETIME', tomb)
-    local user, client, id = string.match(text, '^([^\t]*)\t([^\t]*)\t(.*)$')
-    redis.call('DEL', tomb)
-    if not user or deadline <= NOW then return 1 end
-    local exp = math.min(deadline - tonumber(grace), NOW)
-    local tk = tokenKey(digest)
-    redis.call('HSET', tk, 'u', user, 'c', client, 'e', string.format('%d', exp), 'i', id)
-    redis.call('PEXPIREAT', tk, deadline)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["sha", "digest", "grace"],
+        #"""
+        local tomb = layout1ExpiredKey(sha)
+        local text = redis.call('GET', tomb)
+        if not text then return 0 end
+        -- A tombstone whose token is still there moves with the token.
+        if redis.call('EXISTS', layout1TokenKey(sha)) == 1 then return 0 end
+        local deadline = redis.call('PEXPIRETIME', tomb)
+        local user, client, id = string.match(text, '^([^\t]*)\t([^\t]*)\t(.*)$')
+        redis.call('DEL', tomb)
+        if not user or deadline <= NOW then return 1 end
+        local exp = math.min(deadline - tonumber(grace), NOW)
+        local tk = tokenKey(digest)
+        redis.call('HSET', tk, 'u', user, 'c', client, 'e', string.format('%d', exp), 'i', id)
+        redis.call('PEXPIREAT', tk, deadline)
+        return 1
+        """#)
 }
 
 /// Layout 2 to 3: a user's password hash leaves the user hash for its own key
@@ -85,15 +89,17 @@ struct MovePasswordScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "passwordKey"], #"""
-    local key = userKey(name)
-    guard(passwordKey)
-    local hash = redis.call('HGET', key, 'password')
-    if not hash then return 0 end
-    redis.call('SET', passwordKey, hash, 'NX')
-    redis.call('HDEL', key, 'password')
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "passwordKey"],
+        #"""
+        local key = userKey(name)
+        guard(passwordKey)
+        local hash = redis.call('HGET', key, 'password')
+        if not hash then return 0 end
+        redis.call('SET', passwordKey, hash, 'NX')
+        redis.call('HDEL', key, 'password')
+        return 1
+        """#)
 }
 
 /// Layout 2 to 3: a token's sealed copy made by the construction before layout 3,
@@ -111,9 +117,11 @@ struct ResealTokenScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["old", "new"], #"""
-    if redis.call('HGET', KEYS[1], 's') ~= old then return 0 end
-    redis.call('HSET', KEYS[1], 's', new)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["old", "new"],
+        #"""
+        if redis.call('HGET', KEYS[1], 's') ~= old then return 0 end
+        redis.call('HSET', KEYS[1], 's', new)
+        return 1
+        """#)
 }

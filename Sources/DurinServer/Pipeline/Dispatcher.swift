@@ -23,8 +23,9 @@ extension API {
 
     /// Handles one request. Never throws: every failure becomes durin's error response.
     package func handle(_ request: HTTPRequest, started: ContinuousClock.Instant = .now) -> Handled {
-        let context = RequestContext(request: request, route: router.match(request.path, in: request.location), logger: logger,
-                                     slot: slot, clock: settings.clock, started: started)
+        let context = RequestContext(
+            request: request, route: router.match(request.path, in: request.location), logger: logger,
+            slot: slot, clock: settings.clock, started: started)
         // The events this request records name it.
         tokens.trace = request.requestID ?? ""
         admin.trace = tokens.trace
@@ -82,11 +83,13 @@ extension API {
     }
 
     func options(_ spec: RouteSpec) -> HTTPResponse {
-        .json(200, [
-            "name": .string(spec.viewName), "description": "",
-            "renders": ["application/json"],
-            "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
-        ], headers: [("Allow", spec.methods.joined(separator: ", "))])
+        .json(
+            200,
+            [
+                "name": .string(spec.viewName), "description": "",
+                "renders": ["application/json"],
+                "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+            ], headers: [("Allow", spec.methods.joined(separator: ", "))])
     }
 
     /// Any error a handler throws, as durin's answer: its own `APIError`s as they

@@ -66,10 +66,12 @@ package struct HTTPRequest: Sendable {
         package init() {}
     }
 
-    package init(method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
-                contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives(),
-                remoteAddress: String? = nil, userAgent: String? = nil, browser: BrowserContext? = nil,
-                requestID: String? = nil, traceparent: String? = nil) {
+    package init(
+        method: String, path: String, mountPrefix: String = "", authorization: [UInt8]? = nil,
+        contentType: String? = nil, body: [UInt8] = [], directives: Directives = Directives(),
+        remoteAddress: String? = nil, userAgent: String? = nil, browser: BrowserContext? = nil,
+        requestID: String? = nil, traceparent: String? = nil
+    ) {
         self.method = method
         self.path = path
         self.mountPrefix = mountPrefix

@@ -16,8 +16,10 @@ package struct RequestContext: Sendable {
     package let started: ContinuousClock.Instant
     private let baseLogger: Logger
 
-    package init(request: HTTPRequest, route: Route?, logger: Logger, slot: Metrics.Slot?, clock: any WallTime,
-                 started: ContinuousClock.Instant = .now) {
+    package init(
+        request: HTTPRequest, route: Route?, logger: Logger, slot: Metrics.Slot?, clock: any WallTime,
+        started: ContinuousClock.Instant = .now
+    ) {
         self.request = request
         self.route = route
         self.baseLogger = logger
@@ -47,7 +49,7 @@ package enum TraceContext {
     /// 1–64 characters of letters, digits, `-`, `_` and `.` are kept, anything else dropped.
     package static func requestID(_ value: String?) -> String? {
         guard let value, !value.isEmpty, value.utf8.count <= 64,
-              value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
         else { return nil }
         return value
     }
@@ -62,10 +64,10 @@ package enum TraceContext {
     package static func traceID(_ traceparent: String) -> String? {
         let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0].utf8.count == 2, parts[1].utf8.count == 32, parts[2].utf8.count == 16,
-              parts[3].utf8.count == 2, parts[0] != "ff",
-              parts.allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
-              parts[1].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
-              parts[2].utf8.contains(where: { $0 != UInt8(ascii: "0") })
+            parts[3].utf8.count == 2, parts[0] != "ff",
+            parts.allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
+            parts[1].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
+            parts[2].utf8.contains(where: { $0 != UInt8(ascii: "0") })
         else { return nil }
         return String(parts[1])
     }

@@ -18,8 +18,10 @@ package struct RouteSpec: Sendable {
     /// Its latency goes into durin_verify_duration_seconds (the token check).
     package let timed: Bool
 
-    package init(_ name: String, _ path: Path, methods: [String], viewName: String = "", exists: Availability = .always,
-                 timed: Bool = false, _ action: Action) {
+    package init(
+        _ name: String, _ path: Path, methods: [String], viewName: String = "", exists: Availability = .always,
+        timed: Bool = false, _ action: Action
+    ) {
         self.name = name
         self.path = path
         self.methods = methods
@@ -140,10 +142,12 @@ package struct RouteGroup: Sendable {
         case console
     }
 
-    package init(name: String, location: Location, routes: [RouteSpec], authScheme: String? = nil,
-                 wrongMethod: WrongMethod = .methodNotAllowed,
-                 admit: @escaping @Sendable (API, RequestContext) throws -> Void = { _, _ in },
-                 finish: @escaping @Sendable (HTTPResponse) -> HTTPResponse = { $0 }) {
+    package init(
+        name: String, location: Location, routes: [RouteSpec], authScheme: String? = nil,
+        wrongMethod: WrongMethod = .methodNotAllowed,
+        admit: @escaping @Sendable (API, RequestContext) throws -> Void = { _, _ in },
+        finish: @escaping @Sendable (HTTPResponse) -> HTTPResponse = { $0 }
+    ) {
         self.name = name
         self.location = location
         self.routes = routes

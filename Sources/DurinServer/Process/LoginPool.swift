@@ -74,20 +74,24 @@ final class LoginPool: Sendable {
     func runHasher(index: Int, api: API) {
         Threads.name("durin-hash\(index)")
         if case .refused(let code) = Threads.lowerPriority(),
-           !priorityWarned.exchange(true, ordering: .relaxed) {
+            !priorityWarned.exchange(true, ordering: .relaxed)
+        {
             // A sandbox (seccomp, no CAP_SYS_NICE for nice) may refuse both; hashing
             // still works, it just competes with verification at normal priority.
-            logger.warning("password hashers run at normal CPU priority: lowering it was refused",
-                           metadata: ["errno": "\(code)"])
+            logger.warning(
+                "password hashers run at normal CPU priority: lowering it was refused",
+                metadata: ["errno": "\(code)"])
         }
         while true {
             ready.wait()
-            guard let job = queue.withLock({ q -> Job? in
-                guard !q.jobs.isEmpty else { return nil }
-                let job = q.jobs.removeFirst()
-                q.bytes -= job.login.request.body.count
-                return job
-            }) else { continue }
+            guard
+                let job = queue.withLock({ q -> Job? in
+                    guard !q.jobs.isEmpty else { return nil }
+                    let job = q.jobs.removeFirst()
+                    q.bytes -= job.login.request.body.count
+                    return job
+                })
+            else { continue }
             // Checked, finished and counted there.
             let response = api.completeLogin(job.login)
             unanswered.subtract(1, ordering: .relaxed)

@@ -68,7 +68,8 @@ struct Worker {
         while !board.isStopping {
             board.set(index, .idle)
             guard !board.isStopping,
-                  let connection = lane == .accepting ? intake.next(reader: reader) : intake.nextReady() else { break }
+                let connection = lane == .accepting ? intake.next(reader: reader) : intake.nextReady()
+            else { break }
             board.set(index, .busy)
             // A params block libfcgi cannot read: it has closed the connection.
             guard request.begin(connection) else { continue }
@@ -88,12 +89,14 @@ struct Worker {
                 case .body(let body):
                     handled = api.handle(RequestMapping.request(request, body: body), started: started)
                 case .tooLarge:
-                    answer(request, api, APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authSchemes: config.authSchemes),
-                           started: started)
+                    answer(
+                        request, api, APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authSchemes: config.authSchemes),
+                        started: started)
                     continue
                 case .truncated:
-                    answer(request, api, APIError.jsonParse("request body ended early").response(authSchemes: config.authSchemes),
-                           started: started)
+                    answer(
+                        request, api, APIError.jsonParse("request body ended early").response(authSchemes: config.authSchemes),
+                        started: started)
                     continue
                 }
             }

@@ -43,16 +43,24 @@ extension API {
             }
             let revoked = try tokens.revokeAll(user: username, reason: "revoke", issuer: issuer.name, clients: issuer.clients)
             context.slot?.tokensRevoked(clients: revoked.lazy.map(\.client))
-            context.logger.info("revoke (back-channel)", metadata: ["issuer": .string(issuer.name), "user": .string(username),
-                                                            "revoked": "\(revoked.count)"])
+            context.logger.info(
+                "revoke (back-channel)",
+                metadata: [
+                    "issuer": .string(issuer.name), "user": .string(username),
+                    "revoked": "\(revoked.count)",
+                ])
             return Self.oauthJSON(["revoked": .number(String(revoked.count))])
         }
         let token = try Self.tokenParameter(form)
         let revoked = try tokens.revoke(digest: Token.digest(of: token), reason: "revoke", issuer: issuer.name, clients: issuer.clients)
         if let revoked {
             context.slot?.tokensRevoked(clients: [revoked.client])
-            context.logger.info("revoke", metadata: ["issuer": .string(issuer.name), "user": .string(revoked.user),
-                                             "client": .string(revoked.client), "session": "\(revoked.id)"])
+            context.logger.info(
+                "revoke",
+                metadata: [
+                    "issuer": .string(issuer.name), "user": .string(revoked.user),
+                    "client": .string(revoked.client), "session": "\(revoked.id)",
+                ])
         }
         return Self.oauthJSON([:])
     }
@@ -70,12 +78,14 @@ extension API {
         case .none: throw APIError.invalidClient
         }
         guard let issuer = try tokens.issuer(key: key),
-              claimedName == nil || claimedName == issuer.name else {
+            claimedName == nil || claimedName == issuer.name
+        else {
             context.logger.notice("\(request.path) refused: unknown issuer key")
             throw APIError.invalidClient
         }
         if let rate = config.introspectionRate,
-           let wait = try tokens.issuerCallCheck(issuer: issuer.name, rate: rate) {
+            let wait = try tokens.issuerCallCheck(issuer: issuer.name, rate: rate)
+        {
             throw APIError.throttled(waitSeconds: wait)
         }
         return issuer

@@ -53,7 +53,8 @@ extension API {
         let data = try Self.fields(job.request)
         // DRF's AuthTokenSerializer: field errors first, then the credentials.
         var errors: [APIError.FieldError] = []
-        var username = "", password = ""
+        var username = ""
+        var password = ""
         switch CharField.validate(data["username"], trimWhitespace: true) {
         case .success(let v): username = v
         case .failure(let m): errors.append(.init(field: "username", messages: [m.text]))
@@ -70,16 +71,19 @@ extension API {
         if !errors.isEmpty { throw APIError.fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw APIError.invalidCredentials }
-        let precheck = try tokens.loginPrecheck(username: username, addressGroup: job.addressGroup, pairRate: config.loginFailureRate,
-                                     userRate: config.loginFailureRatePerUser)
+        let precheck = try tokens.loginPrecheck(
+            username: username, addressGroup: job.addressGroup, pairRate: config.loginFailureRate,
+            userRate: config.loginFailureRatePerUser)
         switch precheck {
         case .limited(let wait):
-            job.context.logger.notice("login refused: too many attempts",
-                                      metadata: ["user": .string(username), "address": .string(job.addressGroup)])
+            job.context.logger.notice(
+                "login refused: too many attempts",
+                metadata: ["user": .string(username), "address": .string(job.addressGroup)])
             throw APIError.throttled(waitSeconds: wait)
         case .proceed(let user):
-            return LoginAttempt(username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup,
-                                details: SessionDetails(address: job.request.remoteAddress, userAgent: job.request.userAgent, label: label))
+            return LoginAttempt(
+                username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup,
+                details: SessionDetails(address: job.request.remoteAddress, userAgent: job.request.userAgent, label: label))
         }
     }
 
@@ -135,8 +139,9 @@ extension API {
         let stored = attempt.user?.passwordHash ?? ""
         guard let iterations = PasswordHasher.iterations(of: stored), iterations <= config.passwordIterationsMax else {
             if let user = attempt.user, let n = PasswordHasher.iterations(of: stored) {
-                context.logger.warning("stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
-                               metadata: ["user": .string(user.username), "iterations": "\(n)"])
+                context.logger.warning(
+                    "stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
+                    metadata: ["user": .string(user.username), "iterations": "\(n)"])
             }
             _ = PasswordHasher.verify(attempt.password, against: settings.decoyHash)
             return false
@@ -158,7 +163,8 @@ extension API {
         do {
             try tokens.upgradePasswordHash(user: user.username, from: old, to: new)
         } catch {
-            context.logger.warning("could not upgrade a password hash", metadata: ["user": .string(user.username), "error": .string(error.description)])
+            context.logger.warning(
+                "could not upgrade a password hash", metadata: ["user": .string(user.username), "error": .string(error.description)])
         }
     }
 
@@ -188,32 +194,42 @@ extension API {
         case .failure(let m): throw APIError.fieldErrors([.init(field: "label", messages: [m.text])])
         }
         guard Names.isValidUsername(username),
-              let user = try admin.user(named: username), user.isActive else {
+            let user = try admin.user(named: username), user.isActive
+        else {
             throw APIError.invalidCredentials
         }
         let client = try Self.clientName(data["client"])
         guard issuer.mayIssue(for: client) else {
-            context.logger.notice("issue/ refused: client not allowed for this issuer",
-                                  metadata: ["issuer": .string(issuer.name), "client": .string(client)])
+            context.logger.notice(
+                "issue/ refused: client not allowed for this issuer",
+                metadata: ["issuer": .string(issuer.name), "client": .string(client)])
             throw APIError.permissionDenied
         }
-        return try issueToken(context, for: user, client: client, event: "token_issued", issuer: issuer.name,
-                              details: SessionDetails(address: request.remoteAddress, userAgent: request.userAgent, label: label))
+        return try issueToken(
+            context, for: user, client: client, event: "token_issued", issuer: issuer.name,
+            details: SessionDetails(address: request.remoteAddress, userAgent: request.userAgent, label: label))
     }
 
-    func issueToken(_ context: RequestContext, for user: UserRecord, client: String, event: String, issuer: String? = nil,
-                            clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails) throws -> HTTPResponse {
+    func issueToken(
+        _ context: RequestContext, for user: UserRecord, client: String, event: String, issuer: String? = nil,
+        clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails
+    ) throws -> HTTPResponse {
         let mode = loginMode
-        let outcome = try tokens.login(user: user.username, client: client, mode: mode, event: event, issuer: issuer,
-                             clearingFailuresFrom: addressGroup, details: details, now: context.now)
+        let outcome = try tokens.login(
+            user: user.username, client: client, mode: mode, event: event, issuer: issuer,
+            clearingFailuresFrom: addressGroup, details: details, now: context.now)
         switch outcome {
         case .failure(.noClient): throw APIError.noClientWithName
         case .failure(.userInactive), .failure(.alreadyExists): throw APIError.invalidCredentials
         case .success(let issued):
             if issued.outcome != .existing { context.slot?.tokenIssued(client: client) }
-            context.logger.info("\(event)", metadata: ["user": .string(user.username), "client": .string(client),
-                                               "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue),
-                                               "issuer": .string(issuer ?? "")])
+            context.logger.info(
+                "\(event)",
+                metadata: [
+                    "user": .string(user.username), "client": .string(client),
+                    "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue),
+                    "issuer": .string(issuer ?? ""),
+                ])
             var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry)), ("token", .string(issued.token.value))]
             if !config.userFields.isEmpty { body.append(("user", userJSON(user))) }
             return .json(200, .object(body))
@@ -251,19 +267,24 @@ extension API {
             if Double(n) == 0 { throw .noClientSpecified }
             guard Names.isValidClientName(n) else { throw .noClientWithName }
             return n
-        case .array(let a)?: if a.isEmpty { throw .noClientSpecified }; throw .noClientWithName
-        case .object(let o)?: if o.isEmpty { throw .noClientSpecified }; throw .noClientWithName
+        case .array(let a)?:
+            if a.isEmpty { throw .noClientSpecified }
+            throw .noClientWithName
+        case .object(let o)?:
+            if o.isEmpty { throw .noClientSpecified }
+            throw .noClientWithName
         case .bool(true)?: throw .noClientWithName
         }
     }
 
     func userJSON(_ user: UserRecord) -> JSONValue {
-        .object(config.userFields.map { field -> (String, JSONValue) in
-            switch field {
-            case "username": return (field, .string(user.username))
-            case "is_active": return (field, .bool(user.isActive))
-            default: return (field, user.profile[field].map { .string($0) } ?? .null)
-            }
-        })
+        .object(
+            config.userFields.map { field -> (String, JSONValue) in
+                switch field {
+                case "username": return (field, .string(user.username))
+                case "is_active": return (field, .bool(user.isActive))
+                default: return (field, user.profile[field].map { .string($0) } ?? .null)
+                }
+            })
     }
 }

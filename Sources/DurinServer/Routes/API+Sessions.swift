@@ -11,13 +11,16 @@ extension API {
         let now = context.now
         let hidden = hiddenSessionClient
         let live = try tokens.sessions(user: auth.user)
-        return .json(200, .array(live.filter { $0.record.client != hidden }.map { entry -> JSONValue in
-            var fields = tokenFields(entry.record, now: now)
-            fields.insert(("id", .number(String(entry.record.id))), at: 0)
-            fields.insert(("is_current", .bool(entry.record.digest == auth.digest)), at: fields.count - 1)
-            if config.sessionDetails { fields += detailFields(entry.record) }
-            return .object(fields)
-        }))
+        return .json(
+            200,
+            .array(
+                live.filter { $0.record.client != hidden }.map { entry -> JSONValue in
+                    var fields = tokenFields(entry.record, now: now)
+                    fields.insert(("id", .number(String(entry.record.id))), at: 0)
+                    fields.insert(("is_current", .bool(entry.record.digest == auth.digest)), at: fields.count - 1)
+                    if config.sessionDetails { fields += detailFields(entry.record) }
+                    return .object(fields)
+                }))
     }
 
     func deleteSession(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
@@ -27,11 +30,13 @@ extension API {
         switch outcome {
         case .deleted(let client):
             context.slot?.tokensRevoked(clients: [client])
-            context.logger.info("session deleted", metadata: ["user": .string(auth.user), "client": .string(client), "session": "\(number)"])
+            context.logger.info(
+                "session deleted", metadata: ["user": .string(auth.user), "client": .string(client), "session": "\(number)"])
             return .noContent
         case .current:
             // durin's text, missing space included.
-            throw APIError.validation("Can't delete token if the request is authed with it.Use \(context.request.mountPrefix)/logout/ instead.")
+            throw APIError.validation(
+                "Can't delete token if the request is authed with it.Use \(context.request.mountPrefix)/logout/ instead.")
         case .notFound:
             throw APIError.noSuchSession
         }
@@ -62,7 +67,8 @@ extension API {
             guard let found else { throw APIError.notFound }
             var fields = tokenFields(found.record, now: context.now)
             if config.apiAccessResponseIncludeToken, let sealed = found.sealed,
-               let token = try tokens.unseal(sealed, digest: found.record.digest) {
+                let token = try tokens.unseal(sealed, digest: found.record.digest)
+            {
                 fields.append(("token", .string(token.value)))
             }
             return .json(200, .object(fields))

@@ -31,8 +31,9 @@ extension API {
     func verify(_ auth: TokenRecord) -> HTTPResponse {
         var headers = [("X-Durin-User", auth.user), ("X-Durin-Client", auth.client)]
         if let expiry = auth.expiry { headers.append(("X-Durin-Expiry", config.expiryFormat.format(expiry))) }
-        return .json(200, ["user": .string(auth.user), "client": .string(auth.client), "expiry": expiryJSON(auth.expiry)],
-                     headers: headers)
+        return .json(
+            200, ["user": .string(auth.user), "client": .string(auth.client), "expiry": expiryJSON(auth.expiry)],
+            headers: headers)
     }
 
     /// For load balancers and systemd: Redis answers and the scripts are loaded.

@@ -10,21 +10,25 @@ struct AddClientScript: ScriptCall {
 
     var group: KeyGroup { .clients }
     var arguments: [String] {
-        [client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created),
-         client.idleTimeout.map(String.init) ?? ""]
+        [
+            client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created),
+            client.idleTimeout.map(String.init) ?? "",
+        ]
     }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "ttl", "throttle", "created", "idle"], #"""
-    local key = clientKey(name)
-    if redis.call('EXISTS', key) == 1 then return 0 end
-    guard(CLIENTS)
-    redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
-    if idle ~= '' then redis.call('HSET', key, 'idle_timeout', idle) end
-    redis.call('SADD', CLIENTS, name)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "ttl", "throttle", "created", "idle"],
+        #"""
+        local key = clientKey(name)
+        if redis.call('EXISTS', key) == 1 then return 0 end
+        guard(CLIENTS)
+        redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
+        if idle ~= '' then redis.call('HSET', key, 'idle_timeout', idle) end
+        redis.call('SADD', CLIENTS, name)
+        return 1
+        """#)
 }
 
 /// Removes a client's record: no login issues it a token from then on. Its tokens
@@ -38,12 +42,14 @@ struct RemoveClientScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name"], #"""
-    guard(clientKey(name), CLIENTS)
-    if redis.call('DEL', clientKey(name)) == 0 then return 0 end
-    redis.call('SREM', CLIENTS, name)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name"],
+        #"""
+        guard(clientKey(name), CLIENTS)
+        if redis.call('DEL', clientKey(name)) == 0 then return 0 end
+        redis.call('SREM', CLIENTS, name)
+        return 1
+        """#)
 }
 
 /// One batch of a client's removal on one server: the client's token of each named
@@ -59,25 +65,27 @@ struct RevokeClientTokensScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
-    static let script = Script(parameters: ["client"], variadic: true, #"""
-    if redis.call('EXISTS', clientKey(client)) == 1 then return -1 end
-    local n = 0
-    for i = FIRST_EXTRA, #ARGV do
-      local user = ARGV[i]
-      local userHash = userKey(user)
-      local d = redis.call('HGET', userHash, indexField(client))
-      if d then
-        local t = redis.call('HMGET', tokenKey(d), 'i', 'e')
-        redis.call('DEL', tokenKey(d))
-        redis.call('HDEL', userHash, indexField(client))
-        if t[1] and live(t[2]) then
-          n = n + 1
-          emit('token_revoked', user, client, t[1], 'client_removed')
+    static let script = Script(
+        parameters: ["client"], variadic: true,
+        #"""
+        if redis.call('EXISTS', clientKey(client)) == 1 then return -1 end
+        local n = 0
+        for i = FIRST_EXTRA, #ARGV do
+          local user = ARGV[i]
+          local userHash = userKey(user)
+          local d = redis.call('HGET', userHash, indexField(client))
+          if d then
+            local t = redis.call('HMGET', tokenKey(d), 'i', 'e')
+            redis.call('DEL', tokenKey(d))
+            redis.call('HDEL', userHash, indexField(client))
+            if t[1] and live(t[2]) then
+              n = n + 1
+              emit('token_revoked', user, client, t[1], 'client_removed')
+            end
+          end
         end
-      end
-    end
-    return n
-    """#)
+        return n
+        """#)
 }
 
 /// Gives the live tokens of a client, among some users, the client's idle timeout as
@@ -101,26 +109,28 @@ struct StampClientIdleScript: ScriptCall {
     /// A token already idle under the new timeout (unused, or never used since it
     /// was made, for longer) expires now, as its next check would expire it: a
     /// dormant token does not wait for a check to end.
-    static let script = Script(parameters: ["client", "idle", "resolution"], variadic: true, #"""
-    local n = 0
-    for i = FIRST_EXTRA, #ARGV do
-      local userHash = userKey(ARGV[i])
-      local d = redis.call('HGET', userHash, indexField(client))
-      local tk = d and tokenKey(d)
-      if tk and redis.call('EXISTS', tk) == 1 then
-        local t = redis.call('HMGET', tk, 'w', 't', 'e', 'i')
-        if idle ~= '' and live(t[3]) and idleOut(t[1], t[2], idle, resolution) then
-          guard(EVENTS)
-          forget(tk, userHash, client, d)
-          emit('token_expired', ARGV[i], client, t[4], 'idle')
-        else
-          setIdle(tk, idle)
-          n = n + 1
+    static let script = Script(
+        parameters: ["client", "idle", "resolution"], variadic: true,
+        #"""
+        local n = 0
+        for i = FIRST_EXTRA, #ARGV do
+          local userHash = userKey(ARGV[i])
+          local d = redis.call('HGET', userHash, indexField(client))
+          local tk = d and tokenKey(d)
+          if tk and redis.call('EXISTS', tk) == 1 then
+            local t = redis.call('HMGET', tk, 'w', 't', 'e', 'i')
+            if idle ~= '' and live(t[3]) and idleOut(t[1], t[2], idle, resolution) then
+              guard(EVENTS)
+              forget(tk, userHash, client, d)
+              emit('token_expired', ARGV[i], client, t[4], 'idle')
+            else
+              setIdle(tk, idle)
+              n = n + 1
+            end
+          end
         end
-      end
-    end
-    return n
-    """#)
+        return n
+        """#)
 }
 
 /// An event of its own: what an operator did in the console, naming them as `user`
@@ -136,11 +146,13 @@ struct RecordEventScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
 
-    static let script = Script(parameters: ["kind", "user", "client", "reason"], #"""
-    guard(EVENTS)
-    emit(kind, user, client, '', reason)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["kind", "user", "client", "reason"],
+        #"""
+        guard(EVENTS)
+        emit(kind, user, client, '', reason)
+        return 1
+        """#)
 }
 
 /// On a cluster, where the names live in a slot of their own: adds a name to (or
@@ -154,16 +166,18 @@ struct IndexUsernameScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
 
-    static let script = Script(parameters: ["name", "add"], #"""
-    if add == '1' then
-      redis.call('SADD', USERS, name)
-      redis.call('ZADD', USER_INDEX, 0, name)
-    else
-      redis.call('SREM', USERS, name)
-      redis.call('ZREM', USER_INDEX, name)
-    end
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "add"],
+        #"""
+        if add == '1' then
+          redis.call('SADD', USERS, name)
+          redis.call('ZADD', USER_INDEX, 0, name)
+        else
+          redis.call('SREM', USERS, name)
+          redis.call('ZREM', USER_INDEX, name)
+        end
+        return 1
+        """#)
 }
 
 /// Adds a user unless the name exists. Outcome: whether it was added.
@@ -184,21 +198,23 @@ struct AddUserScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "passwordKey", "password"], variadic: true, #"""
-    local key = userKey(name)
-    guard(passwordKey)
-    if redis.call('EXISTS', key) == 1 then return 0 end
-    local fields = {}
-    for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
-    redis.call('HSET', key, unpack(fields))
-    redis.call('SET', passwordKey, password)
-    -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
-    if not CLUSTER then
-      redis.call('SADD', USERS, name)
-      redis.call('ZADD', USER_INDEX, 0, name)
-    end
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "passwordKey", "password"], variadic: true,
+        #"""
+        local key = userKey(name)
+        guard(passwordKey)
+        if redis.call('EXISTS', key) == 1 then return 0 end
+        local fields = {}
+        for i = FIRST_EXTRA, #ARGV do table.insert(fields, ARGV[i]) end
+        redis.call('HSET', key, unpack(fields))
+        redis.call('SET', passwordKey, password)
+        -- A cluster keeps the set of names in a slot of its own (AdminStore adds to it).
+        if not CLUSTER then
+          redis.call('SADD', USERS, name)
+          redis.call('ZADD', USER_INDEX, 0, name)
+        end
+        return 1
+        """#)
 }
 
 /// Sets an existing user's password hash (in its own key; a `password` field left
@@ -213,14 +229,16 @@ struct SetPasswordScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "passwordKey", "hash"], #"""
-    local key = userKey(name)
-    guard(passwordKey)
-    if redis.call('EXISTS', key) == 0 then return 0 end
-    redis.call('SET', passwordKey, hash)
-    redis.call('HDEL', key, 'password')
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "passwordKey", "hash"],
+        #"""
+        local key = userKey(name)
+        guard(passwordKey)
+        if redis.call('EXISTS', key) == 0 then return 0 end
+        redis.call('SET', passwordKey, hash)
+        redis.call('HDEL', key, 'password')
+        return 1
+        """#)
 }
 
 /// Sets a user's `is_active` and marks their tokens, so that the token check reads
@@ -243,16 +261,18 @@ package struct SetActiveScript: ScriptCall {
 
     package func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    package static let script = Script(parameters: ["name", "active", "console"], #"""
-    local key = userKey(name)
-    if redis.call('EXISTS', key) == 0 then return 0 end
-    guardIndex(key)
-    guard(EVENTS)
-    redis.call('HSET', key, 'is_active', active)
-    if active == '0' then endSession(key, name, console, 'user_deactivated') end
-    markUserTokens(key, active)
-    return 1
-    """#)
+    package static let script = Script(
+        parameters: ["name", "active", "console"],
+        #"""
+        local key = userKey(name)
+        if redis.call('EXISTS', key) == 0 then return 0 end
+        guardIndex(key)
+        guard(EVENTS)
+        redis.call('HSET', key, 'is_active', active)
+        if active == '0' then endSession(key, name, console, 'user_deactivated') end
+        markUserTokens(key, active)
+        return 1
+        """#)
 }
 
 /// Grants or takes away the console (`is_staff`); taking it away ends the user's
@@ -267,15 +287,17 @@ struct SetStaffScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "staff", "console"], #"""
-    local key = userKey(name)
-    if redis.call('EXISTS', key) == 0 then return 0 end
-    guardIndex(key)
-    guard(EVENTS)
-    redis.call('HSET', key, 'is_staff', staff)
-    if staff == '0' then endSession(key, name, console, 'staff_removed') end
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "staff", "console"],
+        #"""
+        local key = userKey(name)
+        if redis.call('EXISTS', key) == 0 then return 0 end
+        guardIndex(key)
+        guard(EVENTS)
+        redis.call('HSET', key, 'is_staff', staff)
+        if staff == '0' then endSession(key, name, console, 'staff_removed') end
+        return 1
+        """#)
 }
 
 /// Removes a user and their tokens. Outcome: how many tokens went, nil when there
@@ -293,29 +315,31 @@ struct RemoveUserScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
-    static let script = Script(parameters: ["name", "failuresKey", "passwordKey"], #"""
-    local key = userKey(name)
-    local entries = tokenIndex(key)
-    guardIndex(key)
-    guard(EVENTS, failuresKey, passwordKey)
-    if redis.call('DEL', key) == 0 then return -1 end
-    redis.call('DEL', passwordKey)
-    if not CLUSTER then
-      redis.call('SREM', USERS, name)
-      redis.call('ZREM', USER_INDEX, name)
-    end
-    local n = 0
-    for i = 1, #entries, 2 do
-      local t = redis.call('HMGET', tokenKey(entries[i + 1]), 'i', 'e')
-      redis.call('DEL', tokenKey(entries[i + 1]))
-      if t[1] and live(t[2]) then
-        n = n + 1
-        emit('token_revoked', name, entries[i], t[1], 'user_removed')
-      end
-    end
-    redis.call('DEL', failuresKey)
-    return n
-    """#)
+    static let script = Script(
+        parameters: ["name", "failuresKey", "passwordKey"],
+        #"""
+        local key = userKey(name)
+        local entries = tokenIndex(key)
+        guardIndex(key)
+        guard(EVENTS, failuresKey, passwordKey)
+        if redis.call('DEL', key) == 0 then return -1 end
+        redis.call('DEL', passwordKey)
+        if not CLUSTER then
+          redis.call('SREM', USERS, name)
+          redis.call('ZREM', USER_INDEX, name)
+        end
+        local n = 0
+        for i = 1, #entries, 2 do
+          local t = redis.call('HMGET', tokenKey(entries[i + 1]), 'i', 'e')
+          redis.call('DEL', tokenKey(entries[i + 1]))
+          if t[1] and live(t[2]) then
+            n = n + 1
+            emit('token_revoked', name, entries[i], t[1], 'user_removed')
+          end
+        end
+        redis.call('DEL', failuresKey)
+        return n
+        """#)
 }
 
 /// Sets fields of an existing client or user hash only. Outcome: false when there
@@ -330,11 +354,13 @@ struct SetExistingScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(variadic: true, #"""
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-    for i = FIRST_EXTRA, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-    return 1
-    """#)
+    static let script = Script(
+        variadic: true,
+        #"""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = FIRST_EXTRA, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        return 1
+        """#)
 }
 
 /// Adds an issuer unless the name exists. Outcome: whether it was added.
@@ -348,14 +374,16 @@ struct AddIssuerScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name", "digest", "clients"], #"""
-    if redis.call('HGET', ISSUERS, name) then return 0 end
-    guard(issuerKey(digest), EVENTS)
-    redis.call('HSET', issuerKey(digest), 'name', name, 'clients', clients, 'created', NOW_TEXT)
-    redis.call('HSET', ISSUERS, name, digest)
-    emit('issuer_added', '', '', '', nil, name)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name", "digest", "clients"],
+        #"""
+        if redis.call('HGET', ISSUERS, name) then return 0 end
+        guard(issuerKey(digest), EVENTS)
+        redis.call('HSET', issuerKey(digest), 'name', name, 'clients', clients, 'created', NOW_TEXT)
+        redis.call('HSET', ISSUERS, name, digest)
+        emit('issuer_added', '', '', '', nil, name)
+        return 1
+        """#)
 }
 
 /// Removes an issuer. Outcome: false when there is no such issuer.
@@ -367,13 +395,15 @@ struct RemoveIssuerScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["name"], #"""
-    local digest = redis.call('HGET', ISSUERS, name)
-    if not digest then return 0 end
-    guard(issuerKey(digest), EVENTS)
-    redis.call('DEL', issuerKey(digest))
-    redis.call('HDEL', ISSUERS, name)
-    emit('issuer_removed', '', '', '', nil, name)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["name"],
+        #"""
+        local digest = redis.call('HGET', ISSUERS, name)
+        if not digest then return 0 end
+        guard(issuerKey(digest), EVENTS)
+        redis.call('DEL', issuerKey(digest))
+        redis.call('HDEL', ISSUERS, name)
+        emit('issuer_removed', '', '', '', nil, name)
+        return 1
+        """#)
 }

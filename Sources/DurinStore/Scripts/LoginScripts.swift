@@ -22,11 +22,13 @@ struct RateWindowScript: ScriptCall {
         return .some(wait > 0 ? Int(wait) : nil)
     }
 
-    static let script = Script(parameters: ["rate"], #"""
-    local limit, period = parseRate(rate)
-    if not limit then return 0 end
-    return window(KEYS[1], limit, period, true)
-    """#)
+    static let script = Script(
+        parameters: ["rate"],
+        #"""
+        local limit, period = parseRate(rate)
+        if not limit then return 0 end
+        return window(KEYS[1], limit, period, true)
+        """#)
 }
 
 /// Before a password is hashed: counts the attempt against the username from this
@@ -55,42 +57,46 @@ struct LoginPrecheckScript: ScriptCall {
             return .limited(wait: Int(wait))
         case "ok":
             guard items.count >= 2 else { return nil }
-            return .proceed(UserRecord(fields: RedisReply.array(Array(items.dropFirst(2))).fieldMap,
-                                       password: items[1].string.flatMap { $0.isEmpty ? nil : $0 }))
+            return .proceed(
+                UserRecord(
+                    fields: RedisReply.array(Array(items.dropFirst(2))).fieldMap,
+                    password: items[1].string.flatMap { $0.isEmpty ? nil : $0 }))
         default: return nil
         }
     }
 
-    static let script = Script(parameters: ["pairKey", "backstopKey", "pairRate", "userRate", "passwordKey"], #"""
-    -- The attempt is counted now, before the password is hashed, so concurrent
-    -- guesses cannot all pass a check that is counted only after the hash. A
-    -- successful login clears the pair's window (login script). Both limits are
-    -- checked before either counts, so a refused attempt spends neither. The
-    -- backstop is a plain counter: one small key per name, whatever its rate.
-    guard(KEYS[1], pairKey, backstopKey)
-    local pairLimit, pairPeriod = parseRate(pairRate)
-    local userLimit, userPeriod = parseRate(userRate)
-    local wait = 0
-    if pairLimit then wait = window(pairKey, pairLimit, pairPeriod, false) end
-    if userLimit then
-      local n = tonumber(redis.call('GET', backstopKey) or '0')
-      if n >= userLimit then
-        local left = redis.call('PTTL', backstopKey)
-        if left < 0 then
-          redis.call('PEXPIRE', backstopKey, userPeriod * 1000)
-          left = userPeriod * 1000
+    static let script = Script(
+        parameters: ["pairKey", "backstopKey", "pairRate", "userRate", "passwordKey"],
+        #"""
+        -- The attempt is counted now, before the password is hashed, so concurrent
+        -- guesses cannot all pass a check that is counted only after the hash. A
+        -- successful login clears the pair's window (login script). Both limits are
+        -- checked before either counts, so a refused attempt spends neither. The
+        -- backstop is a plain counter: one small key per name, whatever its rate.
+        guard(KEYS[1], pairKey, backstopKey)
+        local pairLimit, pairPeriod = parseRate(pairRate)
+        local userLimit, userPeriod = parseRate(userRate)
+        local wait = 0
+        if pairLimit then wait = window(pairKey, pairLimit, pairPeriod, false) end
+        if userLimit then
+          local n = tonumber(redis.call('GET', backstopKey) or '0')
+          if n >= userLimit then
+            local left = redis.call('PTTL', backstopKey)
+            if left < 0 then
+              redis.call('PEXPIRE', backstopKey, userPeriod * 1000)
+              left = userPeriod * 1000
+            end
+            wait = math.max(wait, math.ceil(left / 1000))
+          end
         end
-        wait = math.max(wait, math.ceil(left / 1000))
-      end
-    end
-    if wait > 0 then return {'limited', wait} end
-    if pairLimit then window(pairKey, pairLimit, pairPeriod, true) end
-    if userLimit and redis.call('INCR', backstopKey) == 1 then redis.call('PEXPIRE', backstopKey, userPeriod * 1000) end
-    local fields = redis.call('HGETALL', KEYS[1])
-    table.insert(fields, 1, redis.call('GET', passwordKey) or '')
-    table.insert(fields, 1, 'ok')
-    return fields
-    """#)
+        if wait > 0 then return {'limited', wait} end
+        if pairLimit then window(pairKey, pairLimit, pairPeriod, true) end
+        if userLimit and redis.call('INCR', backstopKey) == 1 then redis.call('PEXPIRE', backstopKey, userPeriod * 1000) end
+        local fields = redis.call('HGETALL', KEYS[1])
+        table.insert(fields, 1, redis.call('GET', passwordKey) or '')
+        table.insert(fields, 1, 'ok')
+        return fields
+        """#)
 }
 
 /// Records a failed login (the attempt was already counted by the precheck).
@@ -102,10 +108,12 @@ struct LoginFailedScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Void? { reply.int == 1 ? () : nil }
 
-    static let script = Script(parameters: ["username"], #"""
-    emit('login_failed', username, '', '')
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["username"],
+        #"""
+        emit('login_failed', username, '', '')
+        return 1
+        """#)
 }
 
 /// Replaces a user's password hash after a successful login (Django's
@@ -123,14 +131,16 @@ struct UpgradePasswordHashScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
-    static let script = Script(parameters: ["checked", "replacement", "passwordKey"], #"""
-    guard(passwordKey)
-    local current = storedPassword(KEYS[1], passwordKey)
-    if current ~= checked then return 0 end
-    redis.call('SET', passwordKey, replacement)
-    redis.call('HDEL', KEYS[1], 'password')
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["checked", "replacement", "passwordKey"],
+        #"""
+        guard(passwordKey)
+        local current = storedPassword(KEYS[1], passwordKey)
+        if current ~= checked then return 0 end
+        redis.call('SET', passwordKey, replacement)
+        redis.call('HDEL', KEYS[1], 'password')
+        return 1
+        """#)
 }
 
 /// One token per (user, client): returns the live one (keep), renews it
@@ -173,9 +183,11 @@ struct LoginScript: ScriptCall {
 
     var group: KeyGroup { .user(user) }
     var arguments: [String] {
-        [user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
-         tagNumber.map(String.init) ?? "", failuresKey ?? "", idles, details.address ?? "", details.userAgent ?? "",
-         details.label ?? "", resolution.map(String.init) ?? ""]
+        [
+            user, client, candidateDigest, sealed, String(graceMillis), mode.rawValue, event ?? "", issuer ?? "", ttls,
+            tagNumber.map(String.init) ?? "", failuresKey ?? "", idles, details.address ?? "", details.userAgent ?? "",
+            details.label ?? "", resolution.map(String.init) ?? "",
+        ]
     }
 
     func decode(_ reply: RedisReply) -> Outcome? {
@@ -187,76 +199,80 @@ struct LoginScript: ScriptCall {
         default: break
         }
         guard let issued = IssuedToken.Outcome(rawValue: kind), items.count > 3, let digest = items[1].string,
-              let stored = StoredToken(digest: digest, values: items.dropFirst(3)), stored.sealed != nil else { return nil }
+            let stored = StoredToken(digest: digest, values: items.dropFirst(3)), stored.sealed != nil
+        else { return nil }
         return .issued(issued, stored, replacedID: items[2].int)
     }
 
     static let script = Script(
-        parameters: ["user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber",
-                     "failuresKey", "idles", "address", "agent", "label", "resolution"], #"""
-    grace = tonumber(grace)
-    local ttl = setting(ttls, client, 'token_ttl')
-    if not ttl then return {'noclient'} end
-    local idle = setting(idles, client, 'idle_timeout')
-    -- The login's details (the latest login's address and agent; a label stays
-    -- until another is given), its use, and the client's idle timeout as it is now.
-    local function stamp(tk)
-      redis.call('HSET', tk, 'w', NOW_TEXT)
-      if address ~= '' then redis.call('HSET', tk, 'a', address) else redis.call('HDEL', tk, 'a') end
-      if agent ~= '' then redis.call('HSET', tk, 'g', agent) else redis.call('HDEL', tk, 'g') end
-      if label ~= '' then redis.call('HSET', tk, 'l', label) end
-      setIdle(tk, idle)
-    end
-    local userHash = userKey(user)
-    if redis.call('HGET', userHash, 'is_active') ~= '1' then return {'inactive'} end
-    local old = redis.call('HGET', userHash, indexField(client))
-    guardIndex(userHash)
-    if failuresKey ~= '' then guard(failuresKey) end
-    guard(EVENTS, tokenKey(digest), TOKEN_SEQUENCE)
-    if failuresKey ~= '' then redis.call('DEL', failuresKey) end
-    local replaced = ''
-    if old then
-      local tk = tokenKey(old)
-      local t = redis.call('HMGET', tk, 'e', 'i', 'w', 'd', 't')
-      -- An expired token is left to its grace period (to be reported once), an
-      -- idle one goes (as a check would remove it); the pair gets a new one.
-      if t[1] and live(t[1]) and idleOut(t[3], t[5], t[4], resolution) then
-        forget(tk, userHash, client, old)
-        emit('token_expired', user, client, t[2], 'idle')
-      elseif t[1] and live(t[1]) then
-        if mode == 'new' then return {'exists'} end
-        if mode == 'keep' then
-          stamp(tk)
-          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
-          return {'existing', old, '', unpack(tokenFields(tk))}
+        parameters: [
+            "user", "client", "digest", "sealed", "grace", "mode", "event", "issuer", "ttls", "tagNumber",
+            "failuresKey", "idles", "address", "agent", "label", "resolution",
+        ],
+        #"""
+        grace = tonumber(grace)
+        local ttl = setting(ttls, client, 'token_ttl')
+        if not ttl then return {'noclient'} end
+        local idle = setting(idles, client, 'idle_timeout')
+        -- The login's details (the latest login's address and agent; a label stays
+        -- until another is given), its use, and the client's idle timeout as it is now.
+        local function stamp(tk)
+          redis.call('HSET', tk, 'w', NOW_TEXT)
+          if address ~= '' then redis.call('HSET', tk, 'a', address) else redis.call('HDEL', tk, 'a') end
+          if agent ~= '' then redis.call('HSET', tk, 'g', agent) else redis.call('HDEL', tk, 'g') end
+          if label ~= '' then redis.call('HSET', tk, 'l', label) end
+          setIdle(tk, idle)
         end
-        if mode == 'refresh' then
-          local exp = expiryAfter(ttl)
-          redis.call('HSET', tk, 'e', exp)
-          stamp(tk)
-          arm(tk, exp, grace)
-          emit('token_renewed', user, client, t[2], nil, issuer)
-          if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
-          return {'renewed', old, '', unpack(tokenFields(tk))}
+        local userHash = userKey(user)
+        if redis.call('HGET', userHash, 'is_active') ~= '1' then return {'inactive'} end
+        local old = redis.call('HGET', userHash, indexField(client))
+        guardIndex(userHash)
+        if failuresKey ~= '' then guard(failuresKey) end
+        guard(EVENTS, tokenKey(digest), TOKEN_SEQUENCE)
+        if failuresKey ~= '' then redis.call('DEL', failuresKey) end
+        local replaced = ''
+        if old then
+          local tk = tokenKey(old)
+          local t = redis.call('HMGET', tk, 'e', 'i', 'w', 'd', 't')
+          -- An expired token is left to its grace period (to be reported once), an
+          -- idle one goes (as a check would remove it); the pair gets a new one.
+          if t[1] and live(t[1]) and idleOut(t[3], t[5], t[4], resolution) then
+            forget(tk, userHash, client, old)
+            emit('token_expired', user, client, t[2], 'idle')
+          elseif t[1] and live(t[1]) then
+            if mode == 'new' then return {'exists'} end
+            if mode == 'keep' then
+              stamp(tk)
+              if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
+              return {'existing', old, '', unpack(tokenFields(tk))}
+            end
+            if mode == 'refresh' then
+              local exp = expiryAfter(ttl)
+              redis.call('HSET', tk, 'e', exp)
+              stamp(tk)
+              arm(tk, exp, grace)
+              emit('token_renewed', user, client, t[2], nil, issuer)
+              if event ~= '' then emit(event, user, client, t[2], nil, issuer) end
+              return {'renewed', old, '', unpack(tokenFields(tk))}
+            end
+            redis.call('DEL', tk)
+            emit('token_revoked', user, client, t[2], 'rotated')
+            replaced = t[2]
+          end
         end
-        redis.call('DEL', tk)
-        emit('token_revoked', user, client, t[2], 'rotated')
-        replaced = t[2]
-      end
-    end
-    -- Session ids: one counter on one server; on a cluster, the counter of the
-    -- user's tag, in its slot, times 4096 plus the tag's number (KeySpace).
-    local id = redis.call('INCR', TOKEN_SEQUENCE)
-    if CLUSTER then id = id * 4096 + tonumber(tagNumber) end
-    local tk = tokenKey(digest)
-    local exp = expiryAfter(ttl)
-    redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)
-    stamp(tk)
-    arm(tk, exp, grace)
-    redis.call('HSET', userHash, indexField(client), digest)
-    reindex(userHash)
-    emit('token_created', user, client, id, nil, issuer)
-    if event ~= '' then emit(event, user, client, id, nil, issuer) end
-    return {'created', digest, replaced, unpack(tokenFields(tk))}
-    """#)
+        -- Session ids: one counter on one server; on a cluster, the counter of the
+        -- user's tag, in its slot, times 4096 plus the tag's number (KeySpace).
+        local id = redis.call('INCR', TOKEN_SEQUENCE)
+        if CLUSTER then id = id * 4096 + tonumber(tagNumber) end
+        local tk = tokenKey(digest)
+        local exp = expiryAfter(ttl)
+        redis.call('HSET', tk, 'u', user, 'c', client, 't', NOW_TEXT, 'e', exp, 'i', id, 's', sealed)
+        stamp(tk)
+        arm(tk, exp, grace)
+        redis.call('HSET', userHash, indexField(client), digest)
+        reindex(userHash)
+        emit('token_created', user, client, id, nil, issuer)
+        if event ~= '' then emit(event, user, client, id, nil, issuer) end
+        return {'created', digest, replaced, unpack(tokenFields(tk))}
+        """#)
 }

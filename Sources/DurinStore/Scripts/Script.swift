@@ -1,6 +1,6 @@
 import Codecs
-package import DurinCore
 import Crypto
+package import DurinCore
 package import RedisClient
 
 /// A Lua script run with EVALSHA; Redis keeps it cached by its SHA-1.
@@ -84,143 +84,143 @@ package struct Script: Sendable {
     /// storedPassword: a user's password hash, from its own key, else (layout 2,
     /// before the migration) the user hash's field.
     package static let helpers = #"""
-    local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-    local NOW_TEXT = ARGV[3]
-    local CLUSTER = ARGV[4] == '1'
-    local TRACE = ARGV[5] or ''
-    """# + KeySpace.luaBuilders + #"""
-    local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
-    \#(StoredToken.luaFieldIndex)
-    local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
+        local P, MAXLEN, NOW = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+        local NOW_TEXT = ARGV[3]
+        local CLUSTER = ARGV[4] == '1'
+        local TRACE = ARGV[5] or ''
+        """# + KeySpace.luaBuilders + #"""
+            local TOKEN_FIELDS = {\#(StoredToken.luaFields)}
+            \#(StoredToken.luaFieldIndex)
+            local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
 
-    """# + LastUse.lua + #"""
-    local function emit(kind, user, client, id, reason, issuer)
-      if MAXLEN > 0 then
-        local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
-                        'time', string.format('%d', NOW)}
-        if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
-        if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
-        if TRACE ~= '' then table.insert(fields, 'request_id'); table.insert(fields, TRACE) end
-        redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
-      end
-    end
-    -- Whether a client is in a comma-separated list; an empty list names every client.
-    local function listed(list, client)
-      if list == '' then return true end
-      return string.find(',' .. list .. ',', ',' .. client .. ',', 1, true) ~= nil
-    end
-    local function guard(...)
-      if not CLUSTER then return end
-      for i = 1, select('#', ...) do
-        local key = select(i, ...)
-        if key then redis.call('EXISTS', key) end
-      end
-    end
-    local function guardIndex(userHash)
-      if not CLUSTER then return end
-      local fields = redis.call('HGETALL', userHash)
-      for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then redis.call('EXISTS', tokenKey(fields[i + 1])) end
-      end
-    end
-    local function movedHome(digest)
-      if not CLUSTER then return nil end
-      return redis.call('GET', homeKey(digest))
-    end
-    local function live(exp)
-      return exp == 'never' or tonumber(exp) > NOW
-    end
-    local function arm(tk, exp, grace)
-      if exp == 'never' then
-        redis.call('PERSIST', tk)
-      else
-        redis.call('PEXPIREAT', tk, string.format('%d', tonumber(exp) + grace))
-      end
-    end
-    local function reindex(userHash)
-      local fields = redis.call('HGETALL', userHash)
-      for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
-          local exp = redis.call('HGET', tokenKey(fields[i + 1]), 'e')
-          if not exp or not live(exp) then redis.call('HDEL', userHash, fields[i]) end
-        end
-      end
-    end
-    local function tokenIndex(userHash)
-      local fields, out = redis.call('HGETALL', userHash), {}
-      for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
-          table.insert(out, string.sub(fields[i], #INDEX_PREFIX + 1))
-          table.insert(out, fields[i + 1])
-        end
-      end
-      return out
-    end
-    local function markUserTokens(userHash, active)
-      local entries = tokenIndex(userHash)
-      for i = 2, #entries, 2 do
-        local tk = tokenKey(entries[i])
-        if redis.call('EXISTS', tk) == 1 then
-          if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
-        end
-      end
-    end
-    local function expiryAfter(ttl)
-      if ttl == 'never' then return 'never' end
-      return string.format('%d', NOW + tonumber(ttl) * 1000)
-    end
-    local function window(key, limit, period, record)
-      local periodMs = period * 1000
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - periodMs)
-      local n = redis.call('ZCARD', key)
-      if n >= limit then
-        local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-        local wait = math.ceil((periodMs - (NOW - tonumber(oldest[2]))) / 1000)
-        if wait < 1 then wait = 1 end
-        return wait
-      end
-      if record then
-        -- Unique without a counter: the set's size and the server's own clock (NOW
-        -- is the responder's, and responders' clocks may disagree).
-        local t = redis.call('TIME')
-        redis.call('ZADD', key, NOW, string.format('%d-%d-%s.%s', NOW, n, t[1], t[2]))
-        redis.call('PEXPIRE', key, periodMs)
-      end
-      return 0
-    end
-    local function setting(list, client, field)
-      if list == '-' then return redis.call('HGET', clientKey(client), field) end
-      local _, stop = string.find(list, ' ' .. client .. '=', 1, true)
-      if not stop then return nil end
-      return string.match(list, '^(%S*)', stop + 1)
-    end
-    local function setIdle(tk, idle)
-      if idle and idle ~= '' then redis.call('HSET', tk, 'd', idle) else redis.call('HDEL', tk, 'd') end
-    end
-    local function forget(tk, userHash, client, digest)
-      redis.call('DEL', tk)
-      if redis.call('HGET', userHash, indexField(client)) == digest then redis.call('HDEL', userHash, indexField(client)) end
-    end
-    local function endSession(userHash, user, client, reason)
-      if client == '' then return end
-      local digest = redis.call('HGET', userHash, indexField(client))
-      if not digest then return end
-      local tk = tokenKey(digest)
-      local t = redis.call('HMGET', tk, 'i', 'e')
-      forget(tk, userHash, client, digest)
-      if t[1] and live(t[2]) then emit('token_revoked', user, client, t[1], reason) end
-    end
-    local function storedPassword(userHash, passwordKey)
-      return redis.call('GET', passwordKey) or redis.call('HGET', userHash, 'password')
-    end
-    local function parseRate(rate)
-      local n, unit = string.match(rate or '', '^(%d+)/(%a)')
-      local periods = {s = 1, m = 60, h = 3600, d = 86400}
-      if not n or not periods[unit] then return nil end
-      return tonumber(n), periods[unit]
-    end
+            """# + LastUse.lua + #"""
+            local function emit(kind, user, client, id, reason, issuer)
+              if MAXLEN > 0 then
+                local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
+                                'time', string.format('%d', NOW)}
+                if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
+                if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
+                if TRACE ~= '' then table.insert(fields, 'request_id'); table.insert(fields, TRACE) end
+                redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
+              end
+            end
+            -- Whether a client is in a comma-separated list; an empty list names every client.
+            local function listed(list, client)
+              if list == '' then return true end
+              return string.find(',' .. list .. ',', ',' .. client .. ',', 1, true) ~= nil
+            end
+            local function guard(...)
+              if not CLUSTER then return end
+              for i = 1, select('#', ...) do
+                local key = select(i, ...)
+                if key then redis.call('EXISTS', key) end
+              end
+            end
+            local function guardIndex(userHash)
+              if not CLUSTER then return end
+              local fields = redis.call('HGETALL', userHash)
+              for i = 1, #fields, 2 do
+                if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then redis.call('EXISTS', tokenKey(fields[i + 1])) end
+              end
+            end
+            local function movedHome(digest)
+              if not CLUSTER then return nil end
+              return redis.call('GET', homeKey(digest))
+            end
+            local function live(exp)
+              return exp == 'never' or tonumber(exp) > NOW
+            end
+            local function arm(tk, exp, grace)
+              if exp == 'never' then
+                redis.call('PERSIST', tk)
+              else
+                redis.call('PEXPIREAT', tk, string.format('%d', tonumber(exp) + grace))
+              end
+            end
+            local function reindex(userHash)
+              local fields = redis.call('HGETALL', userHash)
+              for i = 1, #fields, 2 do
+                if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
+                  local exp = redis.call('HGET', tokenKey(fields[i + 1]), 'e')
+                  if not exp or not live(exp) then redis.call('HDEL', userHash, fields[i]) end
+                end
+              end
+            end
+            local function tokenIndex(userHash)
+              local fields, out = redis.call('HGETALL', userHash), {}
+              for i = 1, #fields, 2 do
+                if string.sub(fields[i], 1, #INDEX_PREFIX) == INDEX_PREFIX then
+                  table.insert(out, string.sub(fields[i], #INDEX_PREFIX + 1))
+                  table.insert(out, fields[i + 1])
+                end
+              end
+              return out
+            end
+            local function markUserTokens(userHash, active)
+              local entries = tokenIndex(userHash)
+              for i = 2, #entries, 2 do
+                local tk = tokenKey(entries[i])
+                if redis.call('EXISTS', tk) == 1 then
+                  if active == '1' then redis.call('HDEL', tk, 'x') else redis.call('HSET', tk, 'x', '1') end
+                end
+              end
+            end
+            local function expiryAfter(ttl)
+              if ttl == 'never' then return 'never' end
+              return string.format('%d', NOW + tonumber(ttl) * 1000)
+            end
+            local function window(key, limit, period, record)
+              local periodMs = period * 1000
+              redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - periodMs)
+              local n = redis.call('ZCARD', key)
+              if n >= limit then
+                local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+                local wait = math.ceil((periodMs - (NOW - tonumber(oldest[2]))) / 1000)
+                if wait < 1 then wait = 1 end
+                return wait
+              end
+              if record then
+                -- Unique without a counter: the set's size and the server's own clock (NOW
+                -- is the responder's, and responders' clocks may disagree).
+                local t = redis.call('TIME')
+                redis.call('ZADD', key, NOW, string.format('%d-%d-%s.%s', NOW, n, t[1], t[2]))
+                redis.call('PEXPIRE', key, periodMs)
+              end
+              return 0
+            end
+            local function setting(list, client, field)
+              if list == '-' then return redis.call('HGET', clientKey(client), field) end
+              local _, stop = string.find(list, ' ' .. client .. '=', 1, true)
+              if not stop then return nil end
+              return string.match(list, '^(%S*)', stop + 1)
+            end
+            local function setIdle(tk, idle)
+              if idle and idle ~= '' then redis.call('HSET', tk, 'd', idle) else redis.call('HDEL', tk, 'd') end
+            end
+            local function forget(tk, userHash, client, digest)
+              redis.call('DEL', tk)
+              if redis.call('HGET', userHash, indexField(client)) == digest then redis.call('HDEL', userHash, indexField(client)) end
+            end
+            local function endSession(userHash, user, client, reason)
+              if client == '' then return end
+              local digest = redis.call('HGET', userHash, indexField(client))
+              if not digest then return end
+              local tk = tokenKey(digest)
+              local t = redis.call('HMGET', tk, 'i', 'e')
+              forget(tk, userHash, client, digest)
+              if t[1] and live(t[2]) then emit('token_revoked', user, client, t[1], reason) end
+            end
+            local function storedPassword(userHash, passwordKey)
+              return redis.call('GET', passwordKey) or redis.call('HGET', userHash, 'password')
+            end
+            local function parseRate(rate)
+              local n, unit = string.match(rate or '', '^(%d+)/(%a)')
+              local periods = {s = 1, m = 60, h = 3600, d = 86400}
+              if not n or not periods[unit] then return nil end
+              return tonumber(n), periods[unit]
+            end
 
-    """#
+            """#
 }
 
 /// The arguments every script starts with.
@@ -288,9 +288,10 @@ extension RedisCommandConnection {
     }
 
     /// Runs a typed script call: an unexpected reply is a store error naming the script.
-    package func run<Call: ScriptCall>(_ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis(),
-                                       trace: String = "") throws(StoreError) -> Call.Outcome
-    {
+    package func run<Call: ScriptCall>(
+        _ call: Call, context: ScriptContext, now: EpochMillis = WallClock.nowMillis(),
+        trace: String = ""
+    ) throws(StoreError) -> Call.Outcome {
         let arguments = call.arguments
         let expected = Call.script.parameters.count
         guard arguments.count == expected || (Call.script.variadic && arguments.count >= expected) else {
@@ -326,8 +327,9 @@ extension RedisCommandConnection {
                     throw .unexpected("\(Call.self) takes \(expected) arguments, given \(arguments.count)")
                 }
                 let keys = context.keys.routingKey(of: c.group).map { [$0] } ?? []
-                commands.append(["EVALSHA", Call.script.sha, String(keys.count)] + keys
-                                + context.header(group: c.group, now: now) + arguments)
+                commands.append(
+                    ["EVALSHA", Call.script.sha, String(keys.count)] + keys
+                        + context.header(group: c.group, now: now) + arguments)
             }
             let replies: [RedisReply]
             do { replies = try pipeline(commands) } catch { throw StoreError(error) }
@@ -339,7 +341,9 @@ extension RedisCommandConnection {
                 case .error(let message):
                     results.append(.failure(StoreError(reply: message)))
                 default:
-                    if let outcome = c.decode(reply) { results.append(.success(outcome)) } else {
+                    if let outcome = c.decode(reply) {
+                        results.append(.success(outcome))
+                    } else {
                         results.append(.failure(.unexpected("\(Call.self): \(reply)")))
                     }
                 }

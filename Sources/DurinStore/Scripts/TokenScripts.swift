@@ -34,8 +34,10 @@ struct VerifyScript: ScriptCall {
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] {
-        [digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
-         rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates, resolution.map(String.init) ?? ""]
+        [
+            digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
+            rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates, resolution.map(String.init) ?? "",
+        ]
     }
 
     func decode(_ reply: RedisReply) -> Located<Authentication>? { Located.decode(reply, authentication) }
@@ -57,48 +59,50 @@ struct VerifyScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates", "resolution"], #"""
-    local tk = tokenKey(digest)
-    local t = tokenFields(tk)
-    if not t[1] then
-      local home = movedHome(digest)
-      if home then return {'moved', home} end
-      return {'invalid'}
-    end
-    local expired, idle = not live(t[4]), false
-    if not expired then idle = idleOut(t[F.w], t[F.t], t[F.d], resolution) end
-    if expired or idle then
-      -- An expired token was kept for the grace period to be reported once, an
-      -- idle one is found now: either way it goes.
-      local userHash = userKey(t[1])
-      guard(userHash, EVENTS)
-      forget(tk, userHash, t[2], digest)
-      emit('token_expired', t[1], t[2], t[5], idle and 'idle' or nil)
-      return {'expired'}
-    end
-    if redis.call('HGET', userKey(t[1]), 'is_active') ~= '1' then return {'inactive'} end
-    local function listed(list, name)
-      for word in string.gmatch(list, '%S+') do if word == name then return true end end
-      return false
-    end
-    if (allow ~= '' and not listed(allow, t[2])) or listed(deny, t[2]) then
-      return {'denied', t[1], t[2]}
-    end
-    if throttle == '1' then
-      local rate = setting(rates, t[2], 'throttle_rate')
-      if not rate or rate == '' then rate = defaultRate end
-      local limit, period = parseRate(rate)
-      if limit then
-        local wait = window(throttleKey(t[1], t[2]), limit, period, true)
-        if wait > 0 then return {'throttled', wait, t[1], t[2]} end
-      end
-    end
-    if stale(t[F.w], t[F.d], resolution) then
-      redis.call('HSET', tk, 'w', NOW_TEXT)
-      t[F.w] = NOW_TEXT
-    end
-    return {'ok', unpack(t)}
-    """#)
+    static let script = Script(
+        parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates", "resolution"],
+        #"""
+        local tk = tokenKey(digest)
+        local t = tokenFields(tk)
+        if not t[1] then
+          local home = movedHome(digest)
+          if home then return {'moved', home} end
+          return {'invalid'}
+        end
+        local expired, idle = not live(t[4]), false
+        if not expired then idle = idleOut(t[F.w], t[F.t], t[F.d], resolution) end
+        if expired or idle then
+          -- An expired token was kept for the grace period to be reported once, an
+          -- idle one is found now: either way it goes.
+          local userHash = userKey(t[1])
+          guard(userHash, EVENTS)
+          forget(tk, userHash, t[2], digest)
+          emit('token_expired', t[1], t[2], t[5], idle and 'idle' or nil)
+          return {'expired'}
+        end
+        if redis.call('HGET', userKey(t[1]), 'is_active') ~= '1' then return {'inactive'} end
+        local function listed(list, name)
+          for word in string.gmatch(list, '%S+') do if word == name then return true end end
+          return false
+        end
+        if (allow ~= '' and not listed(allow, t[2])) or listed(deny, t[2]) then
+          return {'denied', t[1], t[2]}
+        end
+        if throttle == '1' then
+          local rate = setting(rates, t[2], 'throttle_rate')
+          if not rate or rate == '' then rate = defaultRate end
+          local limit, period = parseRate(rate)
+          if limit then
+            local wait = window(throttleKey(t[1], t[2]), limit, period, true)
+            if wait > 0 then return {'throttled', wait, t[1], t[2]} end
+          end
+        end
+        if stale(t[F.w], t[F.d], resolution) then
+          redis.call('HSET', tk, 'w', NOW_TEXT)
+          t[F.w] = NOW_TEXT
+        end
+        return {'ok', unpack(t)}
+        """#)
 }
 
 /// Writes a token's last use (`w`) after a check that read it stale (LastUse); a
@@ -111,13 +115,15 @@ struct TouchScript: ScriptCall {
 
     func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
 
-    static let script = Script(parameters: ["digest"], #"""
-    -- HSET alone would make a revoked token's key again, without its expiry.
-    local tk = tokenKey(digest)
-    if redis.call('EXISTS', tk) == 0 then return 0 end
-    redis.call('HSET', tk, 'w', NOW_TEXT)
-    return 1
-    """#)
+    static let script = Script(
+        parameters: ["digest"],
+        #"""
+        -- HSET alone would make a revoked token's key again, without its expiry.
+        local tk = tokenKey(digest)
+        if redis.call('EXISTS', tk) == 0 then return 0 end
+        redis.call('HSET', tk, 'w', NOW_TEXT)
+        return 1
+        """#)
 }
 
 /// Same token, fresh expiry from its client's TTL (else `defaultTTL`). nil: no such token.
@@ -146,7 +152,7 @@ struct RefreshScript: ScriptCall {
     func decode(_ reply: RedisReply) -> Located<Renewal>? {
         Located.decode(reply) { reply in
             guard let items = reply.array, let kind = items.first?.string else { return nil }
-        switch (kind, items.count) {
+            switch (kind, items.count) {
             case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .renewed($0) }
             case ("invalid", 1): return .notFound
             default: return nil
@@ -154,25 +160,27 @@ struct RefreshScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution"], #"""
-    local tk = tokenKey(digest)
-    local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd', 't')
-    if not t[1] then
-      local home = movedHome(digest)
-      if home then return {'moved', home} end
-      return {'invalid'}
-    end
-    if not live(t[4]) or idleOut(t[5], t[7], t[6], resolution) then return {'invalid'} end
-    guard(EVENTS)
-    local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
-    local exp = expiryAfter(ttl)
-    -- A refresh is a use, and takes the client's idle timeout as it is now.
-    redis.call('HSET', tk, 'e', exp, 'w', NOW_TEXT)
-    setIdle(tk, setting(idles, t[2], 'idle_timeout'))
-    arm(tk, exp, tonumber(grace))
-    emit('token_renewed', t[1], t[2], t[3])
-    return {'ok', unpack(tokenFields(tk))}
-    """#)
+    static let script = Script(
+        parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution"],
+        #"""
+        local tk = tokenKey(digest)
+        local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd', 't')
+        if not t[1] then
+          local home = movedHome(digest)
+          if home then return {'moved', home} end
+          return {'invalid'}
+        end
+        if not live(t[4]) or idleOut(t[5], t[7], t[6], resolution) then return {'invalid'} end
+        guard(EVENTS)
+        local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
+        local exp = expiryAfter(ttl)
+        -- A refresh is a use, and takes the client's idle timeout as it is now.
+        redis.call('HSET', tk, 'e', exp, 'w', NOW_TEXT)
+        setIdle(tk, setting(idles, t[2], 'idle_timeout'))
+        arm(tk, exp, tonumber(grace))
+        emit('token_renewed', t[1], t[2], t[3])
+        return {'ok', unpack(tokenFields(tk))}
+        """#)
 }
 
 /// A token revoked, and whose it was.
@@ -213,21 +221,23 @@ struct RevokeTokenScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["digest", "reason", "issuer", "clients", "except"], #"""
-    local tk = tokenKey(digest)
-    local t = redis.call('HMGET', tk, 'u', 'c', 'i')
-    if not t[1] then
-      local home = movedHome(digest)
-      if home then return {'moved', home} end
-      return {}
-    end
-    if not listed(clients, t[2]) or t[2] == except then return {} end
-    local userHash = userKey(t[1])
-    guard(userHash, EVENTS)
-    forget(tk, userHash, t[2], digest)
-    emit('token_revoked', t[1], t[2], t[3], reason, issuer)
-    return {t[1], t[2], t[3]}
-    """#)
+    static let script = Script(
+        parameters: ["digest", "reason", "issuer", "clients", "except"],
+        #"""
+        local tk = tokenKey(digest)
+        local t = redis.call('HMGET', tk, 'u', 'c', 'i')
+        if not t[1] then
+          local home = movedHome(digest)
+          if home then return {'moved', home} end
+          return {}
+        end
+        if not listed(clients, t[2]) or t[2] == except then return {} end
+        local userHash = userKey(t[1])
+        guard(userHash, EVENTS)
+        forget(tk, userHash, t[2], digest)
+        emit('token_revoked', t[1], t[2], t[3], reason, issuer)
+        return {t[1], t[2], t[3]}
+        """#)
 }
 
 /// Revokes a user's tokens: all of them (logoutall), or the one of `client`.
@@ -265,27 +275,29 @@ package struct RevokeUserTokensScript: ScriptCall {
         return revoked
     }
 
-    package static let script = Script(parameters: ["user", "only", "reason", "issuer", "clients", "except"], #"""
-    local userHash = userKey(user)
-    local entries = tokenIndex(userHash)
-    guardIndex(userHash)
-    guard(EVENTS)
-    local revoked = {}
-    for i = 1, #entries, 2 do
-      if (only == '' or entries[i] == only) and listed(clients, entries[i]) and entries[i] ~= except then
-        local tk = tokenKey(entries[i + 1])
-        local t = redis.call('HMGET', tk, 'i', 'e')
-        redis.call('DEL', tk)
-        redis.call('HDEL', userHash, indexField(entries[i]))
-        if t[1] and live(t[2]) then
-          table.insert(revoked, entries[i])
-          table.insert(revoked, t[1])
-          emit('token_revoked', user, entries[i], t[1], reason, issuer)
+    package static let script = Script(
+        parameters: ["user", "only", "reason", "issuer", "clients", "except"],
+        #"""
+        local userHash = userKey(user)
+        local entries = tokenIndex(userHash)
+        guardIndex(userHash)
+        guard(EVENTS)
+        local revoked = {}
+        for i = 1, #entries, 2 do
+          if (only == '' or entries[i] == only) and listed(clients, entries[i]) and entries[i] ~= except then
+            local tk = tokenKey(entries[i + 1])
+            local t = redis.call('HMGET', tk, 'i', 'e')
+            redis.call('DEL', tk)
+            redis.call('HDEL', userHash, indexField(entries[i]))
+            if t[1] and live(t[2]) then
+              table.insert(revoked, entries[i])
+              table.insert(revoked, t[1])
+              emit('token_revoked', user, entries[i], t[1], reason, issuer)
+            end
+          end
         end
-      end
-    end
-    return revoked
-    """#)
+        return revoked
+        """#)
 }
 
 /// durin's session delete: another of the user's tokens, by session id.
@@ -310,23 +322,25 @@ struct RevokeSessionScript: ScriptCall {
         }
     }
 
-    static let script = Script(parameters: ["user", "id", "current", "hidden"], #"""
-    local userHash = userKey(user)
-    local entries = tokenIndex(userHash)
-    for i = 1, #entries, 2 do
-      local tk = tokenKey(entries[i + 1])
-      local t = redis.call('HMGET', tk, 'i', 'e')
-      if t[1] == id and live(t[2]) then
-        -- A client the listing hides is not there to delete either (durin's queryset).
-        if entries[i] == hidden then return {'notfound'} end
-        if entries[i + 1] == current then return {'current'} end
-        guard(EVENTS)
-        redis.call('DEL', tk)
-        redis.call('HDEL', userHash, indexField(entries[i]))
-        emit('token_revoked', user, entries[i], id, 'session_delete')
-        return {'ok', entries[i]}
-      end
-    end
-    return {'notfound'}
-    """#)
+    static let script = Script(
+        parameters: ["user", "id", "current", "hidden"],
+        #"""
+        local userHash = userKey(user)
+        local entries = tokenIndex(userHash)
+        for i = 1, #entries, 2 do
+          local tk = tokenKey(entries[i + 1])
+          local t = redis.call('HMGET', tk, 'i', 'e')
+          if t[1] == id and live(t[2]) then
+            -- A client the listing hides is not there to delete either (durin's queryset).
+            if entries[i] == hidden then return {'notfound'} end
+            if entries[i + 1] == current then return {'current'} end
+            guard(EVENTS)
+            redis.call('DEL', tk)
+            redis.call('HDEL', userHash, indexField(entries[i]))
+            emit('token_revoked', user, entries[i], id, 'session_delete')
+            return {'ok', entries[i]}
+          end
+        end
+        return {'notfound'}
+        """#)
 }

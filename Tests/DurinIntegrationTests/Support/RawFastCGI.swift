@@ -78,14 +78,18 @@ struct RawFastCGI {
             guard poll(&p, 1, wait) > 0 else { continue }
             let n = recv(fd, &buffer, buffer.count, 0)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { closed = true; break }
+            if n <= 0 {
+                closed = true
+                break
+            }
             raw += buffer[0..<n]
         }
         // Records: keep STDOUT (6) content.
         var out: [UInt8] = []
         var i = 0
         while i + 8 <= raw.count {
-            let length = Int(raw[i + 4]) << 8 | Int(raw[i + 5]), padding = Int(raw[i + 6])
+            let length = Int(raw[i + 4]) << 8 | Int(raw[i + 5])
+            let padding = Int(raw[i + 6])
             let end = min(i + 8 + length, raw.count)
             if raw[i + 1] == 6 { out += raw[(i + 8)..<end] }
             i += 8 + length + padding
@@ -101,8 +105,8 @@ struct RawFastCGI {
         let (stdout, _) = Self.receive(fd, timeout: timeout)
         let text = String(decoding: stdout, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n"),
-              let statusLine = text[..<split.lowerBound].split(separator: "\r\n").first(where: { $0.hasPrefix("Status: ") }),
-              let status = Int(statusLine.dropFirst("Status: ".count).prefix(3))
+            let statusLine = text[..<split.lowerBound].split(separator: "\r\n").first(where: { $0.hasPrefix("Status: ") }),
+            let status = Int(statusLine.dropFirst("Status: ".count).prefix(3))
         else { throw RawHTTP.Failure(description: "no CGI answer: \(text)") }
         return (status, String(text[split.upperBound...]))
     }

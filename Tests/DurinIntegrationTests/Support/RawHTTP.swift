@@ -30,8 +30,10 @@ struct RawHTTP {
         self.host = host
     }
 
-    func request(_ method: String, _ path: String, headers: [(String, [UInt8])] = [], body: [UInt8] = [],
-                 timeout: Int = 10) throws -> HTTPResult {
+    func request(
+        _ method: String, _ path: String, headers: [(String, [UInt8])] = [], body: [UInt8] = [],
+        timeout: Int = 10
+    ) throws -> HTTPResult {
         var raw = Array("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n".utf8)
         for (name, value) in headers { raw += Array("\(name): ".utf8) + value + Array("\r\n".utf8) }
         if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { raw += Array("Content-Length: \(body.count)\r\n".utf8) }
@@ -40,14 +42,22 @@ struct RawHTTP {
     }
 
     /// Convenience: text headers, optional Authorization token, JSON or form body.
-    func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil, form: String? = nil,
-              contentType: String? = nil, body: [UInt8]? = nil, extra: [(String, String)] = [], timeout: Int = 10) throws -> HTTPResult {
+    func call(
+        _ method: String, _ path: String, token: String? = nil, json: String? = nil, form: String? = nil,
+        contentType: String? = nil, body: [UInt8]? = nil, extra: [(String, String)] = [], timeout: Int = 10
+    ) throws -> HTTPResult {
         var h: [(String, [UInt8])] = extra.map { ($0.0, Array($0.1.utf8)) }
         if let token { h.append(("Authorization", Array("Token \(token)".utf8))) }
         var payload = body ?? []
-        if let json { payload = Array(json.utf8); h.append(("Content-Type", Array((contentType ?? "application/json").utf8))) }
-        else if let form { payload = Array(form.utf8); h.append(("Content-Type", Array((contentType ?? "application/x-www-form-urlencoded").utf8))) }
-        else if let contentType { h.append(("Content-Type", Array(contentType.utf8))) }
+        if let json {
+            payload = Array(json.utf8)
+            h.append(("Content-Type", Array((contentType ?? "application/json").utf8)))
+        } else if let form {
+            payload = Array(form.utf8)
+            h.append(("Content-Type", Array((contentType ?? "application/x-www-form-urlencoded").utf8)))
+        } else if let contentType {
+            h.append(("Content-Type", Array(contentType.utf8)))
+        }
         return try request(method, path, headers: h, body: payload, timeout: timeout)
     }
 
@@ -75,7 +85,9 @@ struct RawHTTP {
         let ok = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard ok == 0 || Self.finishInterruptedConnect(fd) else { throw Failure(description: "connect: \(String(cString: strerror(errno)))") }
+        guard ok == 0 || Self.finishInterruptedConnect(fd) else {
+            throw Failure(description: "connect: \(String(cString: strerror(errno)))")
+        }
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -132,7 +144,8 @@ struct RawHTTP {
         var out: [UInt8] = []
         var rest = data[...]
         while let lineEnd = rest.firstRange(of: Array("\r\n".utf8)),
-              let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16), size > 0 {
+            let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16), size > 0
+        {
             let start = lineEnd.upperBound
             out += rest[start..<min(start + size, rest.endIndex)]
             rest = rest[min(start + size + 2, rest.endIndex)...]

@@ -1,4 +1,5 @@
 import DurinStore
+import DurinTestSupport
 import Foundation
 import Glibc
 import XCTest
@@ -52,7 +53,7 @@ final class Stack: @unchecked Sendable {
     init(settings: [String: String] = [:]) throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("durin-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-        (portHolder, port) = try Stack.reservePort()
+        (portHolder, port) = try Processes.reservePort()
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DURIN_") }
         env["DURIN_STATE_DIR"] = state
         env["DURIN_HTTP_PORT"] = String(port)
@@ -97,31 +98,38 @@ final class Stack: @unchecked Sendable {
 
     @discardableResult
     func devstack(_ args: String...) throws -> String {
-        try Stack.run(["bash", "\(Stack.root)/scripts/devstack.sh"] + args, environment: environment).checked()
+        try Processes.run(["bash", "\(Stack.root)/scripts/devstack.sh"] + args, environment: environment).checked()
     }
 
     /// Runs durinctl against this stack's Redis.
     @discardableResult
-    func durinctl(_ args: [String], stdin: String? = nil, env extra: [String: String] = [:]) throws -> Stack.Output {
-        try Stack.run(["\(Stack.binDir)/durinctl"] + args, environment: environment.merging(stackEnv.merging(extra) { $1 }) { $1 },
-                      stdin: stdin)
+    func durinctl(_ args: [String], stdin: String? = nil, env extra: [String: String] = [:]) throws -> Processes.Output {
+        try Processes.run(
+            ["\(Stack.binDir)/durinctl"] + args, environment: environment.merging(stackEnv.merging(extra) { $1 }) { $1 },
+            stdin: stdin)
     }
 
     /// Reloads nginx after a test edited its configuration, and waits until the old
     /// workers are gone (until then, a connection may still reach the old config).
     func reloadNginx() throws {
         let before = Self.nginxWorkers(master: pid("nginx/nginx.pid"))
-        try Stack.run(["nginx", "-p", "\(state)/nginx", "-c", "\(state)/nginx/nginx.conf", "-s", "reload"], environment: environment).checked()
-        let reloaded = Stack.eventually(timeout: 20) {
+        try Processes.run(["nginx", "-p", "\(state)/nginx", "-c", "\(state)/nginx/nginx.conf", "-s", "reload"], environment: environment)
+            .checked()
+        let reloaded = Processes.eventually(timeout: 20) {
             let now = Self.nginxWorkers(master: self.pid("nginx/nginx.pid"))
             return !now.isEmpty && now.allSatisfy { !before.contains($0) }
         }
-        if !reloaded { throw RawHTTP.Failure(description: "nginx did not reload: \((try? String(contentsOfFile: "\(state)/nginx/logs/error.log", encoding: .utf8)) ?? "")") }
+        if !reloaded {
+            throw RawHTTP.Failure(
+                description:
+                    "nginx did not reload: \((try? String(contentsOfFile: "\(state)/nginx/logs/error.log", encoding: .utf8)) ?? "")")
+        }
     }
 
     /// The pids of an nginx master's children.
     private static func nginxWorkers(master: Int32?) -> Set<String> {
-        guard let master, let out = try? Stack.run(["ps", "-o", "pid=", "--ppid", String(master)], environment: ProcessInfo.processInfo.environment)
+        guard let master,
+            let out = try? Processes.run(["ps", "-o", "pid=", "--ppid", String(master)], environment: ProcessInfo.processInfo.environment)
         else { return [] }
         return Set(out.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
@@ -137,7 +145,7 @@ final class Stack: @unchecked Sendable {
             argv = ["redis-cli", "-c", "-h", "127.0.0.1", "-p", String(cluster.nodes[0].port)] + args.map(clusterKey)
             env["REDISCLI_AUTH"] = nil  // the test cluster has no password
         }
-        return try Stack.run(argv, environment: env).checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        return try Processes.run(argv, environment: env).checked().trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The key names this stack's responder uses (its prefix, tags on the cluster):
@@ -192,17 +200,22 @@ final class Stack: @unchecked Sendable {
 
     /// The DURIN_* variables devstack gives the responder, for durinctl.
     var stackEnv: [String: String] {
-        var env = ["DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? localRedisURL,
-                   "DURIN_SECRET_KEY": environment["DURIN_SECRET_KEY"]
-                       ?? (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? ""]
+        var env = [
+            "DURIN_REDIS_URL": environment["DURIN_REDIS_URL"] ?? localRedisURL,
+            "DURIN_SECRET_KEY": environment["DURIN_SECRET_KEY"]
+                ?? (try? String(contentsOfFile: "\(state)/secret", encoding: .utf8)) ?? "",
+        ]
         if let prefix = environment["DURIN_KEY_PREFIX"] { env["DURIN_KEY_PREFIX"] = prefix }
-        env["DURIN_PROXY_KEY"] = environment["DURIN_PROXY_KEY"]
+        env["DURIN_PROXY_KEY"] =
+            environment["DURIN_PROXY_KEY"]
             ?? (try? String(contentsOfFile: "\(state)/proxy-key", encoding: .utf8)) ?? ""
         return env
     }
 
     func pid(_ name: String) -> Int32? {
-        (try? String(contentsOfFile: "\(state)/\(name)", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: "\(state)/\(name)", encoding: .utf8)).flatMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     // MARK: Fixtures
@@ -224,128 +237,6 @@ final class Stack: @unchecked Sendable {
             throw RawHTTP.Failure(description: "login failed: \(r.status) \(r.text)")
         }
         return token
-    }
-
-    // MARK: Processes
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-
-        @discardableResult
-        func checked() throws -> String {
-            guard status == 0 else { throw RawHTTP.Failure(description: "exit \(status): \(stderr)\(stdout)") }
-            return stdout
-        }
-    }
-
-    /// Runs a command to completion (posix_spawn + waitpid; output through files, so
-    /// daemons it starts cannot hold a pipe open).
-    static func run(_ argv: [String], environment: [String: String], stdin: String? = nil) throws -> Output {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("durin-run-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let inPath = "\(dir)/in", outPath = "\(dir)/out", errPath = "\(dir)/err"
-        try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: inPath))
-        let pid = try launch(argv, environment: environment) { actions in
-            posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let read = { (p: String) in (try? String(contentsOfFile: p, encoding: .utf8)) ?? "" }
-        return Output(status: exit, stdout: read(outPath), stderr: read(errPath))
-    }
-
-    /// Starts a long-running child (its output appended to `log`); returns its pid.
-    static func spawn(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
-        try launch(argv, environment: environment) { actions in
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        }
-    }
-
-    /// posix_spawn through /usr/bin/env (PATH lookup), with the caller's stdio set-up.
-    private static func launch(_ argv: [String], environment: [String: String],
-                               stdio: (inout posix_spawn_file_actions_t) -> Void) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        stdio(&actions)
-        let cArgs = (["/usr/bin/env"] + argv).map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgs, cEnv)
-        guard rc == 0 else { throw RawHTTP.Failure(description: "posix_spawn \(argv[0]): \(rc)") }
-        return pid
-    }
-
-    /// Waits for a child to exit, up to `timeout` seconds: its exit status, or nil.
-    static func waitExit(_ pid: pid_t, timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        while Date() < deadline {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F) }
-            usleep(5000)
-        }
-        return nil
-    }
-
-    /// Whether a process still runs. `kill(pid, 0)` alone is not enough: it also
-    /// succeeds for a zombie, a process that has died but that its parent has not
-    /// reaped yet (a child of ours we have not waited for, or an orphan whose new
-    /// parent reaps late). Our own child is reaped here; anyone's is read from
-    /// /proc (state Z or X is dead).
-    static func isRunning(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid { return false }
-        guard kill(pid, 0) == 0,
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        // The state follows the command name, which may itself hold spaces and ')'.
-        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
-        return state != nil && state != "Z" && state != "X"
-    }
-
-    /// Polls until `condition` holds, up to `timeout` seconds.
-    static func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
-    }
-
-    /// Binds a socket to 127.0.0.1, port 0, with SO_REUSEADDR and SO_REUSEPORT, and
-    /// keeps it (bound, not listening): the kernel gives no other bind(0), nor any
-    /// outgoing connection, a port that is bound, while nginx, also setting both
-    /// options, may bind and listen on it. Close-on-exec: no child inherits it.
-    static func reservePort() throws -> (fd: Int32, port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw RawHTTP.Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var on: Int32 = 1
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        guard setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size)) == 0,
-              setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0,
-              withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
-              withUnsafeMutablePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0
-        else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw RawHTTP.Failure(description: "cannot reserve a loopback port: \(reason)")
-        }
-        return (fd, UInt16(bigEndian: addr.sin_port))
     }
 }
 
@@ -393,7 +284,19 @@ final class Locked<T>: @unchecked Sendable {
     private var value: T?
     private let lock = NSLock()
     init(_ v: T? = nil) { value = v }
-    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
-    func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
-    func update(_ f: (inout T?) -> Void) { lock.lock(); f(&value); lock.unlock() }
+    func set(_ v: T) {
+        lock.lock()
+        value = v
+        lock.unlock()
+    }
+    func get() -> T? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    func update(_ f: (inout T?) -> Void) {
+        lock.lock()
+        f(&value)
+        lock.unlock()
+    }
 }

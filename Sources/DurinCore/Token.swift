@@ -40,7 +40,10 @@ package struct Token: Sendable, Equatable {
     package var digest: String { Self.digest(of: value) }
 
     package static func digest(of token: String) -> String {
-        digest(sha256: Array(SHA256.hash(data: Array(token.utf8))))
+        // Hashed over the string's own bytes: every check computes one.
+        var token = token
+        let hash = token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return hash.withUnsafeBytes { Base64.encodeURLSafe(Array($0.prefix(15))) }
     }
 
     /// The digest from a whole SHA-256 (layout 1 kept that, in hex).

@@ -85,10 +85,16 @@ extension JSONValue {
     /// isolates. Escaped, the value is the same JSON.
     static func renderString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Printable ASCII without `"` or `\` (names, dates, tokens) is copied as it is;
-        // anything else goes through the scalar view.
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            out.append(contentsOf: s.utf8)
+        // Printable ASCII without `"` or `\` (names, dates, tokens) is copied as it is,
+        // over the bytes in place (every answer renders some); anything else goes
+        // through the scalar view.
+        var text = s
+        let copied = text.withUTF8 { bytes -> Bool in
+            for c in bytes where c < 0x20 || c >= 0x7F || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied {
             out.append(UInt8(ascii: "\""))
             return
         }

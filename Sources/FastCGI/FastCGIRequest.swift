@@ -28,11 +28,17 @@ package enum FastCGI {
 package final class FastCGIRequest {
     // libfcgi's streams keep a pointer to the request, so it needs a stable address.
     private let raw: UnsafeMutablePointer<FCGX_Request>
+    /// The params read by position (`param(at:)`), found in one pass over a
+    /// request's params at `begin`: libfcgi's own lookup scans them all for each name.
+    private let index: ParamIndex
 
-    package init() {
+    /// - Parameter names: the params this slot's reader asks for by position
+    ///   (`param(at:)`): `names[i]` is position `i`.
+    package init(indexing names: ParamIndex.Names) {
         raw = .allocate(capacity: 1)
         raw.initialize(to: FCGX_Request())
         FCGX_InitRequest(raw, -1, 0)
+        index = ParamIndex(names)
     }
 
     deinit {
@@ -51,7 +57,9 @@ package final class FastCGIRequest {
         raw.pointee.ipcFd = connection.fd
         raw.pointee.keepConnection = 1
         raw.pointee.detached = 1
-        return FCGX_Accept_r(raw) >= 0
+        guard FCGX_Accept_r(raw) >= 0 else { return false }
+        index.read(raw.pointee.envp)
+        return true
     }
 
     /// Completes the current request and closes its connection.
@@ -80,6 +88,26 @@ package final class FastCGIRequest {
         return strcasecmp(p, "on") == 0 || strcmp(p, "1") == 0 || strcasecmp(p, "true") == 0 || strcasecmp(p, "yes") == 0
     }
 
+    /// The param at `position` of the names this slot indexes (`init(indexing:)`).
+    package func param(at position: Int) -> String? {
+        index.values[position].map { String(cString: $0) }
+    }
+
+    package func param(at position: Int, is value: String) -> Bool {
+        guard let p = index.values[position] else { return false }
+        return strcmp(p, value) == 0
+    }
+
+    package func paramIsOn(at position: Int) -> Bool {
+        guard let p = index.values[position] else { return false }
+        return strcasecmp(p, "on") == 0 || strcmp(p, "1") == 0 || strcasecmp(p, "true") == 0 || strcasecmp(p, "yes") == 0
+    }
+
+    package func paramBytes(at position: Int) -> [UInt8]? {
+        guard let value = index.values[position] else { return nil }
+        return Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
+    }
+
     package func paramBytes(_ name: String) -> [UInt8]? {
         guard let value = FCGX_GetParam(name, raw.pointee.envp) else { return nil }
         return Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
@@ -90,18 +118,14 @@ package final class FastCGIRequest {
     /// whatever its first value.
     package func hasParam(prefixed prefix: String) -> Bool {
         guard var entry = raw.pointee.envp else { return false }
-        let wanted = Array(prefix.utf8)
-        while let pair = entry.pointee {
-            // Each entry is "NAME=value".
-            var matches = true
-            for (i, byte) in wanted.enumerated() where UInt8(bitPattern: pair[i]) != byte {
-                matches = false
-                break
+        return prefix.utf8.withContiguousStorageIfAvailable { wanted in
+            while let pair = entry.pointee {
+                // Each entry is "NAME=value"; a shorter one differs at its NUL.
+                if memcmp(pair, wanted.baseAddress!, wanted.count) == 0 { return true }
+                entry += 1
             }
-            if matches { return true }
-            entry += 1
-        }
-        return false
+            return false
+        } ?? false
     }
 
     package enum BodyResult {
@@ -167,6 +191,53 @@ package final class FastCGIRequest {
         out.withUnsafeBufferPointer { buf in
             buf.withMemoryRebound(to: CChar.self) { chars in
                 _ = FCGX_PutStr(chars.baseAddress!, Int32(chars.count), raw.pointee.out)
+            }
+        }
+    }
+}
+
+/// Where each indexed param's value is in the current request's params, found in
+/// one pass: an entry's name is compared only with the indexed names of its length.
+package final class ParamIndex {
+    /// The names a slot indexes, in position order, prepared once for every slot.
+    package struct Names: Sendable {
+        let names: [[UInt8]]
+        /// By name length: the positions of the names that long.
+        let byLength: [[Int]]
+
+        package init(_ names: [String]) {
+            self.names = names.map { Array($0.utf8) }
+            var byLength = [[Int]](repeating: [], count: (self.names.map(\.count).max() ?? 0) + 1)
+            for (position, name) in self.names.enumerated() { byLength[name.count].append(position) }
+            self.byLength = byLength
+        }
+    }
+
+    private let names: Names
+    /// Each indexed name's value in the current request (nil: not sent).
+    fileprivate var values: [UnsafePointer<CChar>?]
+
+    init(_ names: Names) {
+        self.names = names
+        values = [UnsafePointer<CChar>?](repeating: nil, count: names.names.count)
+    }
+
+    /// Indexes a request's params (`envp`, "NAME=value" strings). A name sent twice
+    /// keeps its first value, as libfcgi's own lookup does.
+    fileprivate func read(_ envp: FCGX_ParamArray?) {
+        for i in values.indices { values[i] = nil }
+        guard var entry = envp, !names.names.isEmpty else { return }
+        while let pair = entry.pointee {
+            entry += 1
+            guard let equals = strchr(pair, Int32(UInt8(ascii: "="))) else { continue }
+            let length = pair.distance(to: equals)
+            guard length < names.byLength.count else { continue }
+            for position in names.byLength[length] where values[position] == nil {
+                let matches = names.names[position].withUnsafeBufferPointer { memcmp(pair, $0.baseAddress!, length) == 0 }
+                if matches {
+                    values[position] = UnsafePointer(equals + 1)
+                    break
+                }
             }
         }
     }

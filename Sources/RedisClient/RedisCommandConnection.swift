@@ -9,6 +9,9 @@ package protocol RedisCommandConnection: AnyObject {
     /// that refused the connection's login (`.rejected`).
     func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply
 
+    /// The same, for arguments that are text (nearly every command).
+    func send(strings args: [String]) throws(RedisError) -> RedisReply
+
     /// Sends several commands in one round trip; their replies, in order.
     func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply]
 
@@ -24,8 +27,12 @@ package protocol RedisCommandConnection: AnyObject {
 }
 
 extension RedisCommandConnection {
-    package func send(_ args: [String]) throws(RedisError) -> RedisReply {
+    package func send(strings args: [String]) throws(RedisError) -> RedisReply {
         try send(args.map { Array($0.utf8) })
+    }
+
+    package func send(_ args: [String]) throws(RedisError) -> RedisReply {
+        try send(strings: args)
     }
 
     package func send(_ args: String...) throws(RedisError) -> RedisReply {

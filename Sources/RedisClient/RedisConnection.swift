@@ -41,15 +41,23 @@ package final class RedisConnection {
     /// `.error`, not thrown: callers decide which ones matter (NOSCRIPT, WRONGTYPE).
     /// Throws `.unavailable` when Redis cannot be reached.
     package func send(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+        try send(formatted: RESPCommand.encode(args))
+    }
+
+    package func send(strings args: [String]) throws(RedisError) -> RedisReply {
+        try send(formatted: RESPCommand.encode(args))
+    }
+
+    private func send(formatted command: [UInt8]) throws(RedisError) -> RedisReply {
         // A connection broken while idle (Redis restarted) fails on first use with
         // EOF; one retry on a fresh connection makes the first request after a
         // restart succeed. Timeouts are not retried: the command may have run.
         let hadConnection = context != nil
         do {
-            return try sendOnce(args)
+            return try sendOnce(command)
         } catch {
             guard hadConnection && !error.isTimeout else { throw error.error }
-            do { return try sendOnce(args) } catch { throw error.error }
+            do { return try sendOnce(command) } catch { throw error.error }
         }
     }
 
@@ -118,11 +126,17 @@ package final class RedisConnection {
         let isTimeout: Bool
     }
 
-    private func sendOnce(_ args: [[UInt8]]) throws(Failure) -> RedisReply {
+    /// One command in RESP (`RESPCommand`), sent and answered: what
+    /// redisCommandArgv does, without formatting it again.
+    private func sendOnce(_ command: [UInt8]) throws(Failure) -> RedisReply {
         let ctx: UnsafeMutablePointer<redisContext>
         do { ctx = try connected() } catch { throw Failure(error: error, isTimeout: false) }
-        let raw = withArgv(args) { argc, argv, lens in redisCommandArgv(ctx, argc, argv, lens) }
-        guard let raw else { throw fail(ctx) }
+        let appended = command.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(ctx, $0.baseAddress, $0.count) }
+        }
+        guard appended == REDIS_OK else { throw fail(ctx) }
+        var rawReply: UnsafeMutableRawPointer?
+        guard redisGetReply(ctx, &rawReply) == REDIS_OK, let raw = rawReply else { throw fail(ctx) }
         let reply = Self.decodeAndFree(raw)
         if case .error(let message) = reply, Self.saysNotMaster(message) { disconnect() }
         return reply

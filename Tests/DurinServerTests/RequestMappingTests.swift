@@ -10,11 +10,11 @@ struct Params: RequestParams {
 
     init(_ values: [String: String]) { self.values = values }
 
-    func param(_ name: String) -> String? { values[name] }
-    func paramBytes(_ name: String) -> [UInt8]? { values[name].map { Array($0.utf8) } }
-    func param(_ name: String, is value: String) -> Bool { values[name] == value }
-    func paramIsOn(_ name: String) -> Bool {
-        guard let v = values[name]?.lowercased() else { return false }
+    func param(_ param: Param) -> String? { values[param.name] }
+    func paramBytes(_ param: Param) -> [UInt8]? { values[param.name].map { Array($0.utf8) } }
+    func param(_ param: Param, is value: String) -> Bool { values[param.name] == value }
+    func paramIsOn(_ param: Param) -> Bool {
+        guard let v = values[param.name]?.lowercased() else { return false }
         return ["on", "1", "true", "yes"].contains(v)
     }
     func hasParam(prefixed prefix: String) -> Bool { values.keys.contains { $0.hasPrefix(prefix) } }

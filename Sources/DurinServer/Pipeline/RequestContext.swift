@@ -48,10 +48,15 @@ package enum TraceContext {
     /// nginx's `$request_id` is 32 hex digits; another front's may differ, so any
     /// 1–64 characters of letters, digits, `-`, `_` and `.` are kept, anything else dropped.
     package static func requestID(_ value: String?) -> String? {
-        guard let value, !value.isEmpty, value.utf8.count <= 64,
-            value.utf8.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
-        else { return nil }
-        return value
+        guard var value, !value.isEmpty, value.utf8.count <= 64 else { return nil }
+        // Over the bytes in place: every check passes here.
+        let valid = value.withUTF8 { bytes in
+            for c in bytes where !(isAlphanumeric(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")) {
+                return false
+            }
+            return true
+        }
+        return valid ? value : nil
     }
 
     /// A W3C trace context `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), else nil.

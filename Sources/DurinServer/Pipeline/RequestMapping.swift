@@ -1,23 +1,78 @@
 package import DurinCore
 package import DurinHTTP
-import FastCGI
+package import FastCGI
+
+/// Every FastCGI param durin reads. A worker's request slot finds them all in one
+/// pass over a request's params (`FastCGIRequest(indexing:)`), instead of scanning
+/// every param once per name.
+package enum Param: Int, CaseIterable, Sendable {
+    case requestMethod, pathInfo, scriptName, contentType, contentLength, remoteAddress, authorization, userAgent
+    case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
+    case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
+    case requestID
+
+    /// The param's name, as nginx (or Caddy) sends it.
+    package var name: String {
+        switch self {
+        case .requestMethod: return "REQUEST_METHOD"
+        case .pathInfo: return "PATH_INFO"
+        case .scriptName: return "SCRIPT_NAME"
+        case .contentType: return "CONTENT_TYPE"
+        case .contentLength: return "CONTENT_LENGTH"
+        case .remoteAddress: return "REMOTE_ADDR"
+        case .authorization: return "HTTP_AUTHORIZATION"
+        case .userAgent: return "HTTP_USER_AGENT"
+        case .cookie: return "HTTP_COOKIE"
+        case .origin: return "HTTP_ORIGIN"
+        case .fetchSite: return "HTTP_SEC_FETCH_SITE"
+        case .host: return "HTTP_HOST"
+        case .scheme: return "REQUEST_SCHEME"
+        case .queryString: return "QUERY_STRING"
+        case .csrfToken: return "HTTP_X_CSRF_TOKEN"
+        case .traceparent: return "HTTP_TRACEPARENT"
+        case .proxyKey: return "DURIN_PROXY_KEY"
+        case .authRequest: return "DURIN_AUTH_REQUEST"
+        case .forwardAuth: return "DURIN_FORWARD_AUTH"
+        case .allowClients: return "DURIN_ALLOW_CLIENTS"
+        case .denyClients: return "DURIN_DENY_CLIENTS"
+        case .throttle: return "DURIN_THROTTLE"
+        case .cache: return "DURIN_CACHE"
+        case .trusted: return "DURIN_TRUSTED"
+        case .metrics: return "DURIN_METRICS"
+        case .console: return "DURIN_CONSOLE"
+        case .openAPI: return "DURIN_OPENAPI"
+        case .requestID: return "DURIN_REQUEST_ID"
+        }
+    }
+
+    /// Every name, by position: what a request slot indexes.
+    package static let index = ParamIndex.Names(allCases.map(\.name))
+}
 
 /// The FastCGI params of a request, as the mapping reads them: libfcgi's in
 /// service, a dictionary in tests.
 package protocol RequestParams {
     /// A param's value (nil: not sent); bytes that are not UTF-8 are repaired.
-    func param(_ name: String) -> String?
+    func param(_ param: Param) -> String?
     /// A param's bytes, exactly as sent.
-    func paramBytes(_ name: String) -> [UInt8]?
+    func paramBytes(_ param: Param) -> [UInt8]?
     /// Whether a param is exactly `value`.
-    func param(_ name: String, is value: String) -> Bool
+    func param(_ param: Param, is value: String) -> Bool
     /// A switch (`on`, `1`, `true` or `yes`, in any case).
-    func paramIsOn(_ name: String) -> Bool
+    func paramIsOn(_ param: Param) -> Bool
     /// Whether any param's name starts with `prefix`, whatever the values.
     func hasParam(prefixed prefix: String) -> Bool
 }
 
-extension FastCGIRequest: RequestParams {}
+extension FastCGIRequest: RequestParams {
+    /// A request slot that finds every param durin reads in one pass.
+    package convenience init() { self.init(indexing: Param.index) }
+
+    package func param(_ param: Param) -> String? { self.param(at: param.rawValue) }
+    package func paramBytes(_ param: Param) -> [UInt8]? { paramBytes(at: param.rawValue) }
+    package func param(_ param: Param, is value: String) -> Bool { self.param(at: param.rawValue, is: value) }
+    package func paramIsOn(_ param: Param) -> Bool { paramIsOn(at: param.rawValue) }
+}
 
 /// How the params nginx (or Caddy) passes become an `HTTPRequest`, and what is
 /// refused before any of it is read: a request without the proxy key, and a
@@ -32,14 +87,14 @@ package enum RequestMapping {
     }
 
     package static func admit(_ params: some RequestParams, proxyKey: [UInt8]?) -> Admission {
-        let authRequest = params.param("DURIN_AUTH_REQUEST", is: "1")
+        let authRequest = params.param(.authRequest, is: "1")
         // Before anything else, the body included: only nginx gives durin requests.
-        guard let proxyKey, ProxyKey.admits(params.paramBytes("DURIN_PROXY_KEY"), key: proxyKey) else {
+        guard let proxyKey, ProxyKey.admits(params.paramBytes(.proxyKey), key: proxyKey) else {
             return .refused(.notFromProxy, reshapeForAuthRequest: false)
         }
         // Another gateway's check (Caddy's forward_auth), whose denials reach the
         // client as durin gives them: auth_request's defence without its rewriting.
-        let forwardAuth = params.param("DURIN_FORWARD_AUTH", is: "1")
+        let forwardAuth = params.param(.forwardAuth, is: "1")
         // The gateway passes the client's request headers to the check as HTTP_*
         // params, every line of them: a client's own X-Durin-* header (in any number
         // of lines, empty ones too) must never reach an upstream that trusts them,
@@ -52,49 +107,49 @@ package enum RequestMapping {
         // A check reads no body. Caddy 2.6's forward_auth passes the client's body to
         // the check (its method rewritten to GET): reading it would answer 413 for an
         // upload the upstream accepts. Left unread, it goes with the connection.
-        return .admitted(contentLength: forwardAuth ? 0 : max(0, Int(params.param("CONTENT_LENGTH") ?? "") ?? 0))
+        return .admitted(contentLength: forwardAuth ? 0 : max(0, Int(params.param(.contentLength) ?? "") ?? 0))
     }
 
     /// The request an admitted request's params and body describe.
     package static func request(_ params: some RequestParams, body: [UInt8]) -> HTTPRequest {
         var directives = HTTPRequest.Directives()
-        directives.allowClients = HTTPRequest.clientList(params.param("DURIN_ALLOW_CLIENTS"))
-        directives.denyClients = HTTPRequest.clientList(params.param("DURIN_DENY_CLIENTS"))
-        directives.throttle = params.paramIsOn("DURIN_THROTTLE")
-        directives.cache = params.paramIsOn("DURIN_CACHE")
-        directives.trusted = params.param("DURIN_TRUSTED", is: "1")
-        directives.metrics = params.param("DURIN_METRICS", is: "1")
-        directives.authRequest = params.param("DURIN_AUTH_REQUEST", is: "1")
-        directives.console = params.param("DURIN_CONSOLE", is: "1")
-        directives.openAPI = params.param("DURIN_OPENAPI", is: "1")
+        directives.allowClients = HTTPRequest.clientList(params.param(.allowClients))
+        directives.denyClients = HTTPRequest.clientList(params.param(.denyClients))
+        directives.throttle = params.paramIsOn(.throttle)
+        directives.cache = params.paramIsOn(.cache)
+        directives.trusted = params.param(.trusted, is: "1")
+        directives.metrics = params.param(.metrics, is: "1")
+        directives.authRequest = params.param(.authRequest, is: "1")
+        directives.console = params.param(.console, is: "1")
+        directives.openAPI = params.param(.openAPI, is: "1")
         var browser: HTTPRequest.BrowserContext?
         // Only a location that serves browsers reads what they send.
         if directives.console {
             var c = HTTPRequest.BrowserContext()
-            c.cookie = params.param("HTTP_COOKIE")
-            c.origin = params.param("HTTP_ORIGIN")
-            c.fetchSite = params.param("HTTP_SEC_FETCH_SITE")
-            c.host = params.param("HTTP_HOST")
-            c.scheme = params.param("REQUEST_SCHEME") ?? "http"
-            c.query = params.param("QUERY_STRING") ?? ""
-            c.csrf = params.param("HTTP_X_CSRF_TOKEN")
+            c.cookie = params.param(.cookie)
+            c.origin = params.param(.origin)
+            c.fetchSite = params.param(.fetchSite)
+            c.host = params.param(.host)
+            c.scheme = params.param(.scheme) ?? "http"
+            c.query = params.param(.queryString) ?? ""
+            c.csrf = params.param(.csrfToken)
             browser = c
         }
-        let method = params.param("REQUEST_METHOD") ?? "GET"
+        let method = params.param(.requestMethod) ?? "GET"
         return HTTPRequest(
             method: method,
-            path: params.param("PATH_INFO") ?? "",
-            mountPrefix: params.param("SCRIPT_NAME") ?? "",
-            authorization: params.paramBytes("HTTP_AUTHORIZATION"),
-            contentType: params.param("CONTENT_TYPE"),
+            path: params.param(.pathInfo) ?? "",
+            mountPrefix: params.param(.scriptName) ?? "",
+            authorization: params.paramBytes(.authorization),
+            contentType: params.param(.contentType),
             body: body,
             directives: directives,
-            remoteAddress: params.param("REMOTE_ADDR"),
+            remoteAddress: params.param(.remoteAddress),
             // Kept with a token at login/ and issue/, both POST: a check (GET) does
             // not copy it.
-            userAgent: method == "POST" ? params.param("HTTP_USER_AGENT") : nil,
+            userAgent: method == "POST" ? params.param(.userAgent) : nil,
             browser: browser,
-            requestID: TraceContext.requestID(params.param("DURIN_REQUEST_ID")),
-            traceparent: TraceContext.traceparent(params.param("HTTP_TRACEPARENT")))
+            requestID: TraceContext.requestID(params.param(.requestID)),
+            traceparent: TraceContext.traceparent(params.param(.traceparent)))
     }
 }

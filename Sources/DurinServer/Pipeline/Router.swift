@@ -2,9 +2,10 @@ package import DurinHTTP
 package import DurinStore
 
 /// One route, declared once: where it is, what it answers, how it is authenticated,
-/// its metrics label and its handler. Nothing else lists routes: the dispatcher,
+/// its metrics label and its handler. A class: every request's `Route` refers to
+/// its declaration instead of copying it. Nothing else lists routes: the dispatcher,
 /// the metrics labels, OPTIONS and the OpenAPI test all read these.
-package struct RouteSpec: Sendable {
+package final class RouteSpec: Sendable {
     /// Its `route` label in durin_requests_total, unique in the router.
     package let name: String
     package let path: Path
@@ -112,7 +113,7 @@ package struct RouteSpec: Sendable {
 /// Routes mounted together at one nginx location, with what they share: the
 /// checks made before any of them, the headers on every answer, errors included,
 /// and the scheme their 401s name.
-package struct RouteGroup: Sendable {
+package final class RouteGroup: Sendable {
     package let name: String
     /// The location that mounts it: the API's (no directive), or the one whose
     /// directive names this group (DURIN_CONSOLE). A location answers its own

@@ -1,0 +1,58 @@
+/// A command in Redis's wire form (RESP: an array of bulk strings), laid out in one
+/// buffer. The hot path sends its commands this way (`redisAppendFormattedCommand`):
+/// hiredis's own formatting and the argument vectors it needs cost a check more than
+/// the rest of its Redis call.
+package enum RESPCommand {
+    package static func encode(_ args: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(args.reduce(16) { $0 + $1.utf8.count + 16 })
+        header(args.count, into: &out)
+        for arg in args {
+            bulkHeader(arg.utf8.count, into: &out)
+            out.append(contentsOf: arg.utf8)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    package static func encode(_ args: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(args.reduce(16) { $0 + $1.count + 16 })
+        header(args.count, into: &out)
+        for arg in args {
+            bulkHeader(arg.count, into: &out)
+            out.append(contentsOf: arg)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    private static func header(_ count: Int, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "*"))
+        decimal(count, into: &out)
+    }
+
+    private static func bulkHeader(_ length: Int, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "$"))
+        decimal(length, into: &out)
+    }
+
+    /// `n` in decimal, then CRLF.
+    private static func decimal(_ n: Int, into out: inout [UInt8]) {
+        if n < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(n))
+        } else {
+            var digits: [UInt8] = []
+            var v = n
+            while v > 0 {
+                digits.append(UInt8(ascii: "0") + UInt8(v % 10))
+                v /= 10
+            }
+            out.append(contentsOf: digits.reversed())
+        }
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+}

@@ -4,8 +4,15 @@
 /// Standard base64 with padding (Django's `base64.b64encode`).
 package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let urlSafeAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    package static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String { encode(bytes, alphabet: alphabet, padded: true) }
+
+    /// RFC 4648's URL- and filename-safe form (`-` and `_` for `+` and `/`), without
+    /// padding: names made of it need no quoting in Redis keys or a shell.
+    package static func encodeURLSafe(_ bytes: [UInt8]) -> String { encode(bytes, alphabet: urlSafeAlphabet, padded: false) }
+
+    private static func encode(_ bytes: [UInt8], alphabet: [UInt8], padded: Bool) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var i = 0
@@ -15,25 +22,19 @@ package enum Base64 {
             let b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
             out.append(alphabet[Int(b0 >> 2)])
             out.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            if i + 1 < bytes.count {
+                out.append(alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)])
+            } else if padded {
+                out.append(UInt8(ascii: "="))
+            }
+            if i + 2 < bytes.count {
+                out.append(alphabet[Int(b2 & 0x3F)])
+            } else if padded {
+                out.append(UInt8(ascii: "="))
+            }
             i += 3
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// RFC 4648's URL- and filename-safe form (`-` and `_` for `+` and `/`), without
-    /// padding: names made of it need no quoting in Redis keys or a shell.
-    package static func encodeURLSafe(_ bytes: [UInt8]) -> String {
-        String(
-            encode(bytes).compactMap { c -> Character? in
-                switch c {
-                case "+": return "-"
-                case "/": return "_"
-                case "=": return nil
-                default: return c
-                }
-            })
     }
 
     /// Each byte's 6-bit value, 0xFF for bytes outside the alphabet; built once.

@@ -225,18 +225,20 @@ package final class ParamIndex {
     /// Indexes a request's params (`envp`, "NAME=value" strings). A name sent twice
     /// keeps its first value, as libfcgi's own lookup does.
     fileprivate func read(_ envp: FCGX_ParamArray?) {
-        for i in values.indices { values[i] = nil }
-        guard var entry = envp, !names.names.isEmpty else { return }
-        while let pair = entry.pointee {
-            entry += 1
-            guard let equals = strchr(pair, Int32(UInt8(ascii: "="))) else { continue }
-            let length = pair.distance(to: equals)
-            guard length < names.byLength.count else { continue }
-            for position in names.byLength[length] where values[position] == nil {
-                let matches = names.names[position].withUnsafeBufferPointer { memcmp(pair, $0.baseAddress!, length) == 0 }
-                if matches {
-                    values[position] = UnsafePointer(equals + 1)
-                    break
+        values.withUnsafeMutableBufferPointer { values in
+            values.update(repeating: nil)
+            guard var entry = envp, !values.isEmpty else { return }
+            while let pair = entry.pointee {
+                entry += 1
+                guard let equals = strchr(pair, Int32(UInt8(ascii: "="))) else { continue }
+                let length = pair.distance(to: equals)
+                guard length < names.byLength.count else { continue }
+                for position in names.byLength[length] where values[position] == nil {
+                    let matches = names.names[position].withUnsafeBufferPointer { memcmp(pair, $0.baseAddress!, length) == 0 }
+                    if matches {
+                        values[position] = UnsafePointer(equals + 1)
+                        break
+                    }
                 }
             }
         }

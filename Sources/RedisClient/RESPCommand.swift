@@ -7,9 +7,12 @@ package enum RESPCommand {
         var out: [UInt8] = []
         out.reserveCapacity(args.reduce(16) { $0 + $1.utf8.count + 16 })
         header(args.count, into: &out)
-        for arg in args {
-            bulkHeader(arg.utf8.count, into: &out)
-            out.append(contentsOf: arg.utf8)
+        for var arg in args {
+            // Copied from the string's own storage at once, not byte by byte.
+            arg.withUTF8 { bytes in
+                bulkHeader(bytes.count, into: &out)
+                out.append(contentsOf: bytes)
+            }
             out.append(0x0D)
             out.append(0x0A)
         }

@@ -1,4 +1,5 @@
 import Codecs
+import Foundation
 import XCTest
 
 final class HexTests: XCTestCase {
@@ -15,6 +16,21 @@ final class HexTests: XCTestCase {
 }
 
 final class Base64Tests: XCTestCase {
+    /// The URL-safe form (every token digest is one) is the standard form with `-`
+    /// and `_` for `+` and `/`, unpadded: checked against it for every length a few times.
+    func testURLSafeIsTheStandardFormRewritten() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...48 {
+            for _ in 0..<8 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+                let expected = Base64.encode(bytes).replacingOccurrences(of: "+", with: "-")
+                    .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+                XCTAssertEqual(Base64.encodeURLSafe(bytes), expected, "\(bytes)")
+            }
+        }
+        XCTAssertEqual(Base64.encodeURLSafe([0xFB, 0xFF]), "-_8")
+    }
+
     func testDjangosStrictStandardAlphabet() {
         for n in 0..<40 {
             let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }

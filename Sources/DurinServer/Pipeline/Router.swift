@@ -198,9 +198,12 @@ package struct Router: Sendable {
     /// The route of `pathInfo` in the location's group. Leading slashes never
     /// matter; one trailing slash is optional.
     package func match(_ pathInfo: String, in location: RouteGroup.Location = .api) -> Route? {
-        var path = Substring(pathInfo)
-        while path.hasPrefix("/") { path = path.dropFirst() }
-        if path.hasSuffix("/") { path = path.dropLast() }
+        // Over the bytes (every request is matched): a slash is one byte in UTF-8.
+        let slash = UInt8(ascii: "/")
+        var bytes = Substring(pathInfo).utf8
+        while bytes.first == slash { bytes = bytes.dropFirst() }
+        if bytes.last == slash { bytes = bytes.dropLast() }
+        let path = Substring(bytes)
         var index = 0
         for group in groups {
             defer { index += group.routes.count }

@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check lint format test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu install deb clean
+.PHONY: build build-static run check lint format test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu bench-instructions install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -143,6 +143,11 @@ bench:
 # side by side (bench/cpu.sh prints the ratio).
 bench-cpu:
 	bench/cpu.sh
+
+# Per verify/, for durin-fcgi and the C reference: user-space instructions
+# (callgrind, the same count whatever the machine's load) and system calls (strace).
+bench-instructions:
+	bench/instructions.sh
 
 # Binaries to $(PREFIX)/bin, units to $(UNITDIR), nginx snippets to
 # $(SYSCONFDIR)/nginx/durin/, the example site to $(SYSCONFDIR)/nginx/sites-available/durin

@@ -43,9 +43,16 @@ package final class ConnectionIntake: Sendable {
 
     private let listenFD: Int32
     private let timeout: Duration
-    /// How many incomplete connections the watcher holds at most; past that, new
-    /// ones are closed at once (counted as timed out: they never got their time).
+    /// How many incomplete connections the watcher keeps. Past it, the oldest are
+    /// closed (counted as timed out), never the newcomers: a process that fills the
+    /// waiting room with silent connections only pushes out its own, while nginx's
+    /// requests, whose bytes merely raced the accept, arrive whole within
+    /// milliseconds of theirs.
     private let pendingLimit: Int
+    /// How far above `pendingLimit` new connections are still taken in until the
+    /// watcher's next pass evicts the oldest: past it (a flood faster than one pass),
+    /// new ones are closed at once.
+    private var pendingCeiling: Int { pendingLimit + max(16, pendingLimit / 16) }
     private let epollFD: Int32
 
     private struct Pending {
@@ -170,7 +177,7 @@ package final class ConnectionIntake: Sendable {
         counts.withLock { $0.waited += 1 }
         let peekOffset = durin_set_peek_offset(fd, Int32(framing.consumed)) == 0
         let admitted = pending.withLock { table -> Bool in
-            guard table.count < pendingLimit else { return false }
+            guard table.count < pendingCeiling else { return false }
             table[fd] = Pending(framing: framing, deadline: deadline, peekOffset: peekOffset)
             return true
         }
@@ -195,6 +202,7 @@ package final class ConnectionIntake: Sendable {
             let n = fds.withUnsafeMutableBufferPointer { durin_epoll_wait(epollFD, $0.baseAddress, 64, 20) }
             for i in 0..<max(0, Int(n)) { advance(fds[i], reader: reader) }
             expire()
+            evictOldest()
         }
         let left = pending.withLock { table -> [Int32] in
             defer { table.removeAll() }
@@ -248,6 +256,24 @@ package final class ConnectionIntake: Sendable {
             return late
         }
         for fd in late { drop(fd, timedOut: true) }
+    }
+
+    /// Brings the waiting room back to `pendingLimit` by closing its oldest
+    /// connections. On the watcher's thread, like `advance` and `expire`: no entry is
+    /// taken from under a peek. The newest (just adopted, perhaps not yet in the
+    /// epoll set) is never among them: at least `pendingLimit` younger ones stay.
+    private func evictOldest() {
+        let evicted = pending.withLock { table -> [Int32] in
+            let excess = table.count - pendingLimit
+            guard excess > 0 else { return [] }
+            let oldest = table.sorted { $0.value.deadline < $1.value.deadline }.prefix(excess).map(\.key)
+            for fd in oldest { table.removeValue(forKey: fd) }
+            return oldest
+        }
+        for fd in evicted {
+            _ = durin_epoll_remove(epollFD, fd)
+            drop(fd, timedOut: true)
+        }
     }
 
     /// Counts the connection, then closes it: a peer that sees the close and asks for

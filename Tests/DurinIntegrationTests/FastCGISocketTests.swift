@@ -129,6 +129,56 @@ final class FastCGISocketTests: XCTestCase {
         }
     }
 
+    /// Issue 25: a process without the key filled the watcher's 4,096 places with
+    /// half-sent connections, and every later connection whose request had not
+    /// arrived whole at the accept (nginx's, when its write raced the accept) was
+    /// closed unanswered. Now the oldest are closed to make room: a newcomer that
+    /// sends its request in pieces, after the room is full, is answered, and the
+    /// squatter's first connections are the ones closed.
+    func testAFullWaitingRoomClosesItsOldestNotItsNewcomers() throws {
+        let stack = try Stack(settings: ["DURIN_FASTCGI_TIMEOUT": "300"])
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addUser("alice", password: "alice-pw")
+        let token = try stack.login("alice", "alice-pw", client: "web")
+        let key = try proxyKey(stack)
+        let peer = peer(stack)
+        let half = Array(RawFastCGI.request([("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/")]).prefix(30))
+        var held: [Int32] = []
+        defer { held.forEach { close($0) } }
+        for _ in 0..<4_400 {
+            let fd = try peer.connect()
+            RawFastCGI.send(fd, half)
+            held.append(fd)
+        }
+        XCTAssertTrue(
+            Processes.eventually(timeout: 30) { stack.counter("durin_fastcgi_waited_total") >= 4_400 },
+            "the responder took every connection in")
+        // The room is full of the squatter's: a newcomer's request, in three pieces.
+        let ready = RawFastCGI.request([("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"), ("DURIN_PROXY_KEY", key)])
+        let fd = try peer.connect()
+        defer { close(fd) }
+        for piece in stride(from: 0, to: ready.count, by: ready.count / 3 + 1) {
+            RawFastCGI.send(fd, Array(ready[piece..<min(piece + ready.count / 3 + 1, ready.count)]))
+            usleep(200_000)
+        }
+        let answer = String(decoding: RawFastCGI.receive(fd, timeout: 10).stdout, as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("Status: 200"), "the newcomer was not answered: \(answer)")
+        // The first squatters were closed (end of stream, or a reset: their bytes were
+        // never read), the latest are still held.
+        func closed(_ fd: Int32) -> Bool {
+            var byte: UInt8 = 0
+            let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+            return n == 0 || (n < 0 && errno == ECONNRESET)
+        }
+        XCTAssertTrue(Processes.eventually { closed(held[0]) }, "the oldest connection is closed")
+        XCTAssertFalse(closed(held[held.count - 1]), "the newest is still held")
+        XCTAssertGreaterThanOrEqual(stack.counter("durin_fastcgi_timeouts_total"), 300)
+        for _ in 0..<20 {
+            XCTAssertEqual(try stack.http.call("GET", "/api/auth/verify/", token: token).status, 200)
+        }
+    }
+
     /// DURIN_FASTCGI_TIMEOUT bounds how long a connection may take to send its
     /// request, counted from the accept: a silent one, a half-sent one and one that
     /// drips a valid request a byte at a time are closed unanswered after it, and

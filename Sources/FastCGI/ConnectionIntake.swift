@@ -43,16 +43,12 @@ package final class ConnectionIntake: Sendable {
 
     private let listenFD: Int32
     private let timeout: Duration
-    /// How many incomplete connections the watcher keeps. Past it, the oldest are
-    /// closed (counted as timed out), never the newcomers: a process that fills the
+    /// How many incomplete connections the watcher keeps. Past it, the oldest is
+    /// closed (counted as timed out), never the newcomer: a process that fills the
     /// waiting room with silent connections only pushes out its own, while nginx's
     /// requests, whose bytes merely raced the accept, arrive whole within
     /// milliseconds of theirs.
     private let pendingLimit: Int
-    /// How far above `pendingLimit` new connections are still taken in until the
-    /// watcher's next pass evicts the oldest: past it (a flood faster than one pass),
-    /// new ones are closed at once.
-    private var pendingCeiling: Int { pendingLimit + max(16, pendingLimit / 16) }
     private let epollFD: Int32
 
     private struct Pending {
@@ -60,9 +56,59 @@ package final class ConnectionIntake: Sendable {
         let deadline: ContinuousClock.Instant
         /// SO_PEEK_OFF was accepted: each peek starts where the last one ended.
         let peekOffset: Bool
+        /// Its admission's number: a descriptor number is reused once closed, and an
+        /// entry is only ever updated or removed by whoever read it with this number.
+        var seq: UInt64 = 0
     }
 
-    private let pending = Mutex<[Int32: Pending]>([:])
+    /// The connections the watcher waits for, in the order they came. Full, it lets
+    /// the newcomer in and closes the oldest: workers admit, the watcher advances,
+    /// expires and closes, each under the lock.
+    private struct WaitingRoom {
+        var table: [Int32: Pending] = [:]
+        /// Admissions, oldest first from `head`; an entry whose descriptor has left
+        /// the table (or was reused: another number) is skipped.
+        private var order: [(fd: Int32, seq: UInt64)] = []
+        private var head = 0
+        private var nextSeq: UInt64 = 1
+        /// Put out to make room, still open: the watcher takes them out of its epoll
+        /// set and closes them (a peek of theirs may be under way).
+        var evicted: [Int32] = []
+
+        var isEmpty: Bool { table.isEmpty }
+
+        /// Lets `fd` in; past `limit`, the oldest is put out (into `evicted`).
+        mutating func admit(_ fd: Int32, _ entry: Pending, limit: Int) -> UInt64 {
+            var entry = entry
+            entry.seq = nextSeq
+            nextSeq += 1
+            table[fd] = entry
+            order.append((fd, entry.seq))
+            while table.count > limit, head < order.count {
+                let oldest = order[head]
+                head += 1
+                if table[oldest.fd]?.seq == oldest.seq {
+                    table.removeValue(forKey: oldest.fd)
+                    evicted.append(oldest.fd)
+                }
+            }
+            // Skipped entries are dropped once they are half the queue.
+            if head > 1024 && head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+            return entry.seq
+        }
+
+        /// Removes the entry if it is still the one admitted with `seq`.
+        mutating func remove(_ fd: Int32, seq: UInt64) -> Bool {
+            guard table[fd]?.seq == seq else { return false }
+            table.removeValue(forKey: fd)
+            return true
+        }
+    }
+
+    private let pending = Mutex(WaitingRoom())
     private let ready = Mutex<[Connection]>([])
     private let readyCount = Atomic(0)
     private let readySignal = DispatchSemaphore(value: 0)
@@ -176,15 +222,11 @@ package final class ConnectionIntake: Sendable {
     private func adopt(_ fd: Int32, framing: RequestFraming, deadline: ContinuousClock.Instant) {
         counts.withLock { $0.waited += 1 }
         let peekOffset = durin_set_peek_offset(fd, Int32(framing.consumed)) == 0
-        let admitted = pending.withLock { table -> Bool in
-            guard table.count < pendingCeiling else { return false }
-            table[fd] = Pending(framing: framing, deadline: deadline, peekOffset: peekOffset)
-            return true
+        let seq = pending.withLock { room in
+            room.admit(fd, Pending(framing: framing, deadline: deadline, peekOffset: peekOffset), limit: pendingLimit)
         }
-        guard admitted else { return drop(fd, timedOut: true) }
         // Reported at once if bytes arrived since the peek (epoll checks at ADD).
-        if durin_epoll_add(epollFD, fd) != 0 {
-            _ = pending.withLock { $0.removeValue(forKey: fd) }
+        if durin_epoll_add(epollFD, fd) != 0, pending.withLock({ $0.remove(fd, seq: seq) }) {
             drop(fd, abandoned: true)
         }
     }
@@ -197,16 +239,19 @@ package final class ConnectionIntake: Sendable {
         while true {
             if stopped.load(ordering: .acquiring) {
                 let over = stopDeadline.withLock { $0.map { ContinuousClock.now >= $0 } ?? true }
-                if over || pending.withLock({ $0.isEmpty }) { break }
+                if over || pending.withLock({ $0.isEmpty && $0.evicted.isEmpty }) { break }
             }
             let n = fds.withUnsafeMutableBufferPointer { durin_epoll_wait(epollFD, $0.baseAddress, 64, 20) }
             for i in 0..<max(0, Int(n)) { advance(fds[i], reader: reader) }
             expire()
-            evictOldest()
+            closeEvicted()
         }
-        let left = pending.withLock { table -> [Int32] in
-            defer { table.removeAll() }
-            return Array(table.keys)
+        let left = pending.withLock { room -> [Int32] in
+            defer {
+                room.table.removeAll()
+                room.evicted.removeAll()
+            }
+            return Array(room.table.keys) + room.evicted
         }
         for fd in left { drop(fd, timedOut: true) }
         drained.store(true, ordering: .releasing)
@@ -215,7 +260,7 @@ package final class ConnectionIntake: Sendable {
 
     /// Peeks at a watched connection that woke: ready, refused, closed or still waiting.
     private func advance(_ fd: Int32, reader: Reader) {
-        guard var entry = pending.withLock({ $0[fd] }) else { return }
+        guard var entry = pending.withLock({ $0.table[fd] }) else { return }
         // Edge-triggered: drain what arrived, however many peeks the window needs.
         var outcome = ConnectionIntake.Reader.Peeked.nothingNew
         while true {
@@ -227,11 +272,14 @@ package final class ConnectionIntake: Sendable {
         }
         switch outcome {
         case .nothingNew, .progress(.incomplete):
-            pending.withLock { $0[fd] = entry }
+            // Unless it was put out meanwhile (then it is closed with the evicted).
+            pending.withLock { room in
+                if room.table[fd]?.seq == entry.seq { room.table[fd] = entry }
+            }
             return
         default: break
         }
-        _ = pending.withLock { $0.removeValue(forKey: fd) }
+        guard pending.withLock({ $0.remove(fd, seq: entry.seq) }) else { return }
         _ = durin_epoll_remove(epollFD, fd)
         switch outcome {
         case .progress(.complete): enqueue(Connection(fd: fd, deadline: entry.deadline, bodyStreams: false))
@@ -250,25 +298,20 @@ package final class ConnectionIntake: Sendable {
     /// Closes every watched connection past its deadline.
     private func expire() {
         let now = ContinuousClock.now
-        let late = pending.withLock { table -> [Int32] in
-            let late = table.filter { $0.value.deadline <= now }.map(\.key)
-            for fd in late { table.removeValue(forKey: fd) }
+        let late = pending.withLock { room -> [Int32] in
+            let late = room.table.filter { $0.value.deadline <= now }.map(\.key)
+            for fd in late { room.table.removeValue(forKey: fd) }
             return late
         }
         for fd in late { drop(fd, timedOut: true) }
     }
 
-    /// Brings the waiting room back to `pendingLimit` by closing its oldest
-    /// connections. On the watcher's thread, like `advance` and `expire`: no entry is
-    /// taken from under a peek. The newest (just adopted, perhaps not yet in the
-    /// epoll set) is never among them: at least `pendingLimit` younger ones stay.
-    private func evictOldest() {
-        let evicted = pending.withLock { table -> [Int32] in
-            let excess = table.count - pendingLimit
-            guard excess > 0 else { return [] }
-            let oldest = table.sorted { $0.value.deadline < $1.value.deadline }.prefix(excess).map(\.key)
-            for fd in oldest { table.removeValue(forKey: fd) }
-            return oldest
+    /// Closes the connections put out to make room (`WaitingRoom.admit`). On the
+    /// watcher's thread, like `advance`: none is closed under a peek.
+    private func closeEvicted() {
+        let evicted = pending.withLock { room -> [Int32] in
+            defer { room.evicted.removeAll() }
+            return room.evicted
         }
         for fd in evicted {
             _ = durin_epoll_remove(epollFD, fd)

@@ -24,11 +24,9 @@ extension API {
     /// Handles one request. Never throws: every failure becomes durin's error response.
     package func handle(_ request: HTTPRequest, started: ContinuousClock.Instant = .now) -> Handled {
         let context = RequestContext(
-            request: request, route: router.match(request.path, in: request.location), logger: logger,
-            slot: slot, clock: settings.clock, started: started)
-        // The events this request records name it.
-        tokens.trace = request.requestID ?? ""
-        admin.trace = tokens.trace
+            request: request, route: router.match(request.path, in: request.location), group: router.group(for: request.location),
+            logger: logger, slot: slot, clock: settings.clock, started: started)
+        traceEvents(of: context)
         var handling: Handling
         do {
             handling = try dispatch(context)
@@ -44,7 +42,7 @@ extension API {
     private func dispatch(_ context: RequestContext) throws -> Handling {
         let request = context.request
         // A location whose group is not mounted (a build without the console) has no routes.
-        guard let group = router.group(for: request.location) else { throw APIError.notFound }
+        guard let group = context.group else { throw APIError.notFound }
         try group.admit(self, context)
         guard let route = context.route else { throw APIError.notFound }
         let spec = route.spec
@@ -92,6 +90,13 @@ extension API {
             ], headers: [("Allow", spec.methods.joined(separator: ", "))])
     }
 
+    /// The events the stores record while answering this request name it, on
+    /// whichever thread answers (a worker, or a hasher for a login).
+    func traceEvents(of context: RequestContext) {
+        tokens.trace = context.request.requestID ?? ""
+        admin.trace = tokens.trace
+    }
+
     /// Any error a handler throws, as durin's answer: its own `APIError`s as they
     /// are, the store's as 503 (Redis trouble, counted) or 500, logged here.
     package func answer(for error: any Error, _ context: RequestContext) -> HTTPResponse {
@@ -111,7 +116,7 @@ extension API {
             apiError = .internalError
             context.logger.error("unexpected error", metadata: ["error": .string("\(error)")])
         }
-        let scheme = router.group(for: context.request.location)?.authScheme
+        let scheme = context.group?.authScheme
         return apiError.response(authSchemes: scheme.map { [$0] } ?? config.authSchemes)
     }
 
@@ -119,7 +124,7 @@ extension API {
     /// auth_request, denials reshaped into what it passes on.
     package func finish(_ response: HTTPResponse, _ context: RequestContext) -> HTTPResponse {
         let request = context.request
-        let finished = router.group(for: request.location)?.finish(response) ?? response
+        let finished = context.group?.finish(response) ?? response
         return request.directives.authRequest && request.location == .api ? Self.forAuthRequest(finished) : finished
     }
 

@@ -8,6 +8,8 @@ package struct RequestContext: Sendable {
     package let request: HTTPRequest
     /// nil: no route matched (the answer is 404, counted as "unknown").
     package let route: Route?
+    /// The group of the request's location (nil: none is mounted there), found once.
+    package let group: RouteGroup?
     /// This thread's counters (nil with DURIN_METRICS=off).
     package let slot: Metrics.Slot?
     /// The time every decision of the request is made at.
@@ -17,11 +19,12 @@ package struct RequestContext: Sendable {
     private let baseLogger: Logger
 
     package init(
-        request: HTTPRequest, route: Route?, logger: Logger, slot: Metrics.Slot?, clock: any WallTime,
+        request: HTTPRequest, route: Route?, group: RouteGroup?, logger: Logger, slot: Metrics.Slot?, clock: any WallTime,
         started: ContinuousClock.Instant = .now
     ) {
         self.request = request
         self.route = route
+        self.group = group
         self.baseLogger = logger
         self.slot = slot
         self.clock = clock

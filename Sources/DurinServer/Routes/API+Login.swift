@@ -94,8 +94,7 @@ extension API {
     /// answer is finished (the group's headers) and counted here.
     package func completeLogin(_ job: LoginJob) -> HTTPResponse {
         let context = job.context
-        tokens.trace = context.request.requestID ?? ""
-        admin.trace = tokens.trace
+        traceEvents(of: context)
         let response: HTTPResponse
         do {
             response = try checkLogin(job)

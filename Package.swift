@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "DurinCoreTests", dependencies: ["DurinCore"], exclude: ["naturaldelta-vectors.txt"]),
         .testTarget(name: "DurinHTTPTests", dependencies: ["DurinHTTP"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"]),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"]),
         // A redis-server of a test's own, for the tests that need Redis but not nginx,
         // and the responder's routes in process (RouteClient) with a clock to move.
         .target(

@@ -4,7 +4,9 @@
 // (ConnectionIntake). Only the FastCGI module imports this module.
 #include <fcgiapp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -26,12 +28,6 @@ static inline int durin_sockaddr_un(struct sockaddr_un *addr, const char *path) 
     addr->sun_family = AF_UNIX;
     for (size_t i = 0; i <= n; i++) addr->sun_path[i] = path[i];
     return 0;
-}
-
-/// accept(2), the new socket closed on exec. Returns the socket or -errno.
-static inline int durin_accept(int listen_fd) {
-    int fd = accept4(listen_fd, 0, 0, SOCK_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
 }
 
 /// Copies what has arrived on `fd` without consuming it (MSG_PEEK), never waiting.
@@ -59,30 +55,62 @@ static inline void durin_set_io_timeout(int fd, long millis) {
 
 static inline int durin_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-/// Watches `fd` for new bytes and for the peer closing (edge-triggered: one
-/// wake-up per arrival; an fd already readable is reported at once).
-static inline int durin_epoll_add(int ep, int fd) {
+/// Watches a connection for new bytes and for the peer closing, edge-triggered (one
+/// wake-up per arrival; one already readable is reported at once). `tag` comes back
+/// with each event: the intake puts the descriptor and its admission number in it,
+/// so an event that outlived its connection is recognised.
+static inline int durin_epoll_add(int ep, int fd, unsigned long long tag) {
     struct epoll_event ev;
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-    ev.data.fd = fd;
+    ev.data.u64 = tag;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/// Watches a listening socket or an eventfd, level-triggered, waking one waiter per
+/// readiness (EPOLLEXCLUSIVE) rather than every thread in epoll_wait.
+static inline int durin_epoll_add_exclusive(int ep, int fd, unsigned long long tag) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = tag;
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static inline int durin_epoll_remove(int ep, int fd) {
     struct epoll_event ev;
     ev.events = 0;
-    ev.data.fd = fd;
+    ev.data.u64 = 0;
     return epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev);
 }
 
-/// Waits up to `timeout_ms` for events; writes each event's fd (struct epoll_event
-/// is packed on x86-64, which Swift does not import) and returns their count.
-static inline int durin_epoll_wait(int ep, int *fds, int max, int timeout_ms) {
-    struct epoll_event events[64];
-    if (max > 64) max = 64;
+/// Waits up to `timeout_ms` (-1: without end) for events; writes each event's tag
+/// (struct epoll_event is packed on x86-64, which Swift does not import) and returns
+/// their count, or -errno.
+static inline int durin_epoll_wait(int ep, unsigned long long *tags, int max, int timeout_ms) {
+    struct epoll_event events[16];
+    if (max > 16) max = 16;
     int n = epoll_wait(ep, events, max, timeout_ms);
-    for (int i = 0; i < n; i++) fds[i] = events[i].data.fd;
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) tags[i] = events[i].data.u64;
     return n;
 }
+
+/// accept(2) without waiting: the new socket is blocking (libfcgi reads it with
+/// plain reads) and closed on exec. Returns the socket or -errno (-EAGAIN: none).
+static inline int durin_accept_now(int listen_fd) {
+    int fd = accept4(listen_fd, 0, 0, SOCK_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+/// Makes a descriptor's reads and accepts return at once (O_NONBLOCK). 0 on success.
+static inline int durin_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/// An eventfd: a counter one thread bumps to wake another out of epoll_wait.
+static inline int durin_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+static inline void durin_eventfd_bump(int fd) { eventfd_write(fd, 1); }
+static inline void durin_eventfd_reset(int fd) { eventfd_t v; eventfd_read(fd, &v); }
 
 #endif

@@ -237,8 +237,22 @@ package final class Metrics: Sendable {
         out.sample("durin_fastcgi_timeouts_total", [], readings.fastcgi.timedOut)
         out.header(
             "durin_fastcgi_waited_total", "counter",
-            "FastCGI connections whose request had not arrived whole when accepted (served by the slow lane).")
+            "FastCGI requests that had not arrived whole at the first look (waited for in the epoll set).")
         out.sample("durin_fastcgi_waited_total", [], readings.fastcgi.waited)
+        out.header("durin_fastcgi_accepted_total", "counter", "FastCGI connections accepted.")
+        out.sample("durin_fastcgi_accepted_total", [], readings.fastcgi.accepted)
+        out.header(
+            "durin_fastcgi_reused_total", "counter",
+            "FastCGI requests that came on a connection kept from an earlier request (fastcgi_keep_conn).")
+        out.sample("durin_fastcgi_reused_total", [], readings.fastcgi.reused)
+        out.header(
+            "durin_fastcgi_idle_closed_total", "counter", "Kept FastCGI connections closed after 5 minutes without a request.")
+        out.sample("durin_fastcgi_idle_closed_total", [], readings.fastcgi.idleClosed)
+        out.header(
+            "durin_fastcgi_connections", "gauge",
+            "Open FastCGI connections: kept (their last request carried the proxy key) and unproven ones waiting for a request.")
+        out.sample("durin_fastcgi_connections", [("state", "kept")], readings.fastcgi.proven)
+        out.sample("durin_fastcgi_connections", [("state", "unproven")], readings.fastcgi.unprovenWaiting)
         out.header("durin_fastcgi_abandoned_total", "counter", "FastCGI connections closed by the peer before their request was whole.")
         out.sample("durin_fastcgi_abandoned_total", [], readings.fastcgi.abandoned)
         out.header("durin_fastcgi_refused_total", "counter", "FastCGI connections closed for sending what no web server sends.")

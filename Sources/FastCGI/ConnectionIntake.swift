@@ -1,144 +1,126 @@
 import CFastCGI
-import Dispatch
 import Glibc
 import Synchronization
 
-/// Accepts FastCGI connections and lets a worker thread have one only when its
-/// whole request is already buffered in the socket, so that no peer can hold a
-/// worker by sending slowly or not at all.
+/// Every FastCGI connection the responder holds, in one epoll set: a worker thread
+/// gets a connection only when its whole request is buffered, and a connection that
+/// nginx keeps (`fastcgi_keep_conn on`) goes back to the set after each answer, so
+/// no thread waits for its next request.
 ///
-/// libfcgi reads a request with blocking reads: a connection that sends half a
-/// request (or nothing) would keep a worker waiting for as long as it stays open,
-/// and sixteen of them would stop every token check. Here a worker accepts and
-/// peeks (MSG_PEEK: nothing is consumed). What nginx sends, it sends at once, so
-/// the request is nearly always there whole and the worker serves it at once.
-/// Anything else is handed to the watcher thread, which waits for the rest of
-/// the request with epoll under the connection's deadline (DURIN_FASTCGI_TIMEOUT
-/// from the accept), and then puts it on the ready queue that the slow lane (and
-/// every worker between two requests) serves. Past the deadline the connection
-/// is closed unanswered and counted.
+/// libfcgi reads a request with blocking reads, so a connection that sent half a
+/// request (or nothing) would hold any thread that read it. Here nothing reads
+/// until the request is there: the workers themselves wait in `epoll_wait` on the
+/// one set, which holds the listening socket and every open connection. An event
+/// wakes one worker, which peeks (MSG_PEEK: nothing is consumed) and, once the
+/// request is whole, serves it; otherwise the connection goes back to the set
+/// under its deadline. The hot path is thus one `epoll_wait`, one peek, libfcgi's
+/// read and the answer's write: no thread hands a connection to another.
+///
+/// Which connection may wait, and for how long, is `ConnectionTable`'s decision;
+/// this type makes the system calls: accepts, peeks, epoll registrations, closes.
+/// A watcher thread closes what waited past its deadline.
 package final class ConnectionIntake: Sendable {
-    /// An accepted connection whose request is buffered (or whose params are, and
-    /// whose large body still streams), with the time it must be done by.
+    /// A connection whose request is buffered (or whose params are, and whose large
+    /// body still streams), handed to one thread until `finish`.
     package struct Connection: Sendable {
         package let fd: Int32
+        /// Its admission's number (`ConnectionTable`).
+        let seq: UInt32
         package let deadline: ContinuousClock.Instant
         /// The body is larger than the peek window: reads may wait for it, so the
-        /// socket's read and write timeouts are set to the deadline.
+        /// socket's read and write timeouts are set to the deadline (and the
+        /// connection is closed after its answer).
         package let bodyStreams: Bool
     }
 
     /// Counts kept for metrics.
     package struct Counts: Sendable {
-        /// Connections closed at their deadline with their request incomplete.
+        /// Connections closed at their deadline with their request incomplete, or put
+        /// out of the unproven budget to make room.
         package var timedOut = 0
         /// Connections closed for sending what no FastCGI web server sends.
         package var refused: [RequestFraming.Refusal: Int] = [:]
-        /// Connections the peer closed before its request was complete.
+        /// Connections the peer closed before their request was whole.
         package var abandoned = 0
-        /// Connections whose request was not buffered at the accept (the slow path).
+        /// Requests that had not arrived whole at the first look.
         package var waited = 0
+        /// Connections accepted.
+        package var accepted = 0
+        /// Requests served on a connection that had served one before (kept).
+        package var reused = 0
+        /// Kept connections closed after `keptIdleLimit` without a request.
+        package var idleClosed = 0
+        /// Open now: proven (kept by nginx), and unproven ones waiting for their request.
+        package var proven = 0
+        package var unprovenWaiting = 0
         package init() {}
     }
 
+    private struct State {
+        var table: ConnectionTable
+        var counts = Counts()
+    }
+
     private let listenFD: Int32
-    private let timeout: Duration
-    /// How many incomplete connections the watcher keeps. Past it, the oldest is
-    /// closed (counted as timed out), never the newcomer: a process that fills the
-    /// waiting room with silent connections only pushes out its own, while nginx's
-    /// requests, whose bytes merely raced the accept, arrive whole within
-    /// milliseconds of theirs.
-    private let pendingLimit: Int
     private let epollFD: Int32
-
-    private struct Pending {
-        var framing: RequestFraming
-        let deadline: ContinuousClock.Instant
-        /// SO_PEEK_OFF was accepted: each peek starts where the last one ended.
-        let peekOffset: Bool
-        /// Its admission's number: a descriptor number is reused once closed, and an
-        /// entry is only ever updated or removed by whoever read it with this number.
-        var seq: UInt64 = 0
-    }
-
-    /// The connections the watcher waits for, in the order they came. Full, it lets
-    /// the newcomer in and closes the oldest: workers admit, the watcher advances,
-    /// expires and closes, each under the lock.
-    private struct WaitingRoom {
-        var table: [Int32: Pending] = [:]
-        /// Admissions, oldest first from `head`; an entry whose descriptor has left
-        /// the table (or was reused: another number) is skipped.
-        private var order: [(fd: Int32, seq: UInt64)] = []
-        private var head = 0
-        private var nextSeq: UInt64 = 1
-        /// Put out to make room, still open: the watcher takes them out of its epoll
-        /// set and closes them (a peek of theirs may be under way).
-        var evicted: [Int32] = []
-
-        var isEmpty: Bool { table.isEmpty }
-
-        /// Lets `fd` in; past `limit`, the oldest is put out (into `evicted`).
-        mutating func admit(_ fd: Int32, _ entry: Pending, limit: Int) -> UInt64 {
-            var entry = entry
-            entry.seq = nextSeq
-            nextSeq += 1
-            table[fd] = entry
-            order.append((fd, entry.seq))
-            while table.count > limit, head < order.count {
-                let oldest = order[head]
-                head += 1
-                if table[oldest.fd]?.seq == oldest.seq {
-                    table.removeValue(forKey: oldest.fd)
-                    evicted.append(oldest.fd)
-                }
-            }
-            // Skipped entries are dropped once they are half the queue.
-            if head > 1024 && head * 2 > order.count {
-                order.removeFirst(head)
-                head = 0
-            }
-            return entry.seq
-        }
-
-        /// Removes the entry if it is still the one admitted with `seq`.
-        mutating func remove(_ fd: Int32, seq: UInt64) -> Bool {
-            guard table[fd]?.seq == seq else { return false }
-            table.removeValue(forKey: fd)
-            return true
-        }
-    }
-
-    private let pending = Mutex(WaitingRoom())
+    /// Bumped to wake a worker for the ready queue (a hasher's hand-back).
+    private let wakeFD: Int32
+    private let state: Mutex<State>
+    /// Connections whose request became whole while a hasher held them.
     private let ready = Mutex<[Connection]>([])
     private let readyCount = Atomic(0)
-    private let readySignal = DispatchSemaphore(value: 0)
     /// No more accepts: set by `stop`.
     private let stopped = Atomic(false)
-    /// Set by the watcher once it has handed on or closed every connection it held:
-    /// nothing more will be queued, so the slow lane may end.
+    /// Set by the watcher once nothing waits any more: workers then end.
     private let drained = Atomic(false)
-    /// At a stop, how long the watcher still waits for requests it holds to arrive whole.
     private let stopDeadline = Mutex<ContinuousClock.Instant?>(nil)
-    private let counts = Mutex(Counts())
+
+    // Tags of the epoll set's two descriptors that are not connections (a
+    // connection's tag is its seq and descriptor, and seq is never 0).
+    private static let listenTag: UInt64 = 1 << 32 - 1
+    private static let wakeTag: UInt64 = 1 << 32 - 2
 
     /// - Parameters:
-    ///   - listenFD: the listening socket, blocking (workers wait in accept).
-    ///   - timeout: from the accept, how long a peer has to send its whole request.
-    package init(listenFD: Int32, timeout: Duration, pendingLimit: Int = 4096) {
+    ///   - listenFD: the listening socket; made non-blocking here.
+    ///   - timeout: how long a peer has to send a whole request: from the accept,
+    ///     or from its first byte on a kept connection.
+    ///   - unprovenLimit: how many connections without a proven request may wait.
+    ///   - keptIdleLimit: how long a kept connection may stay idle; above nginx's
+    ///     upstream `keepalive_timeout` (60 s by default), so that nginx closes first.
+    package init(listenFD: Int32, timeout: Duration, unprovenLimit: Int = 1024, keptIdleLimit: Duration = .seconds(300)) {
         self.listenFD = listenFD
-        self.timeout = timeout
-        self.pendingLimit = pendingLimit
+        state = Mutex(
+            State(table: ConnectionTable(unprovenLimit: unprovenLimit, requestTimeout: timeout, keptIdleLimit: keptIdleLimit)))
         epollFD = durin_epoll_create()
-        precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
+        wakeFD = durin_eventfd()
+        precondition(epollFD >= 0 && wakeFD >= 0, "epoll or eventfd refused: errno \(errno)")
+        _ = durin_set_nonblocking(listenFD)
+        precondition(durin_epoll_add_exclusive(epollFD, listenFD, Self.listenTag) == 0, "epoll_ctl(listen): errno \(errno)")
+        precondition(durin_epoll_add_exclusive(epollFD, wakeFD, Self.wakeTag) == 0, "epoll_ctl(eventfd): errno \(errno)")
     }
 
-    package var snapshot: Counts { counts.withLock { $0 } }
+    package var snapshot: Counts {
+        state.withLock { s in
+            var counts = s.counts
+            counts.proven = s.table.provenCount
+            counts.unprovenWaiting = s.table.unprovenWaiting
+            return counts
+        }
+    }
 
-    /// Per worker thread: the buffer its peeks copy into.
-    package final class Reader {
+    /// Per thread that takes connections: its peek buffer, and a connection it found
+    /// whole while letting go of it, which it serves next.
+    package final class Seat {
         let buffer: UnsafeMutableRawBufferPointer
-        package init(size: Int = RequestFraming().window) {
-            buffer = .allocate(byteCount: size, alignment: 8)
+        /// A worker's: it serves what it finds whole when letting go. A hasher's hands
+        /// that to the workers.
+        let serves: Bool
+        var carried: Connection?
+        var tag: UInt64 = 0
+
+        package init(serves: Bool) {
+            self.serves = serves
+            buffer = .allocate(byteCount: RequestFraming().window, alignment: 8)
         }
         deinit { buffer.deallocate() }
 
@@ -162,40 +144,168 @@ package final class ConnectionIntake: Sendable {
 
     // MARK: Workers
 
-    /// A worker's next connection: one from the ready queue if any waits, else the
-    /// next accepted one whose request has arrived. nil once the intake is stopped.
-    package func next(reader: Reader) -> Connection? {
-        while !stopped.load(ordering: .acquiring) {
-            if readyCount.load(ordering: .relaxed) > 0, let connection = takeReady() { return connection }
-            let fd = durin_accept(listenFD)
-            if fd < 0 {
-                // EINTR: woken for shutdown (or a stray signal); ECONNABORTED and
-                // kin: that one peer is gone. Anything else (out of descriptors, a
-                // socket shut down) lasts a while: do not spin on it.
-                if ![EINTR, ECONNABORTED, EPROTO, EAGAIN].contains(-fd) { usleep(10_000) }
-                continue
+    /// A worker's next connection whose request has arrived; nil once the intake is
+    /// stopped and nothing waits any more.
+    package func next(_ seat: Seat) -> Connection? {
+        while true {
+            if let connection = seat.carried {
+                seat.carried = nil
+                return connection
             }
-            let deadline = ContinuousClock.now + timeout
-            var framing = RequestFraming()
-            switch reader.peek(fd, into: &framing, fromStart: false) {
-            case .progress(.complete): return Connection(fd: fd, deadline: deadline, bodyStreams: false)
-            case .progress(.bodyStreaming): return Connection(fd: fd, deadline: deadline, bodyStreams: true)
-            case .progress(.refused(let why)): drop(fd, refused: why)
-            case .closed: drop(fd, abandoned: true)
-            case .progress(.incomplete), .nothingNew: adopt(fd, framing: framing, deadline: deadline)
+            if readyCount.load(ordering: .relaxed) > 0, let connection = takeReady() { return connection }
+            if drained.load(ordering: .acquiring) { return nil }
+            // Stopping, a worker looks up now and then: woken by signals otherwise.
+            let n = withUnsafeMutablePointer(to: &seat.tag) {
+                durin_epoll_wait(epollFD, $0, 1, stopped.load(ordering: .relaxed) ? 20 : -1)
+            }
+            guard n == 1 else { continue }  // EINTR (a shutdown's wake-up) or a timeout
+            switch seat.tag {
+            case Self.listenTag:
+                if let connection = acceptOne(seat) { return connection }
+            case Self.wakeTag:
+                durin_eventfd_reset(wakeFD)
+            default:
+                let fd = Int32(truncatingIfNeeded: seat.tag & 0xFFFF_FFFF)
+                let seq = UInt32(truncatingIfNeeded: seat.tag >> 32)
+                guard case .held(let entry) = state.withLock({ $0.table.claim(fd, seq: seq) }) else { continue }
+                if let connection = look(fd, seq: seq, entry, peekFirst: true, seat: seat) { return connection }
             }
         }
-        return nil
     }
 
-    /// The slow lane's next connection from the ready queue; nil once the intake is
-    /// stopped and drained (every connection it accepted answered or closed).
-    package func nextReady() -> Connection? {
-        while true {
-            readySignal.wait()
-            if let connection = takeReady() { return connection }
-            if drained.load(ordering: .acquiring) { return nil }
+    private func acceptOne(_ seat: Seat) -> Connection? {
+        guard !stopped.load(ordering: .relaxed) else { return nil }
+        let fd = durin_accept_now(listenFD)
+        if fd < 0 {
+            // EAGAIN: another worker took it; ECONNABORTED and kin: that one peer is
+            // gone. Anything else (out of descriptors) lasts a while: do not spin on it.
+            if ![EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO].contains(-fd) { usleep(10_000) }
+            return nil
         }
+        let entry = state.withLock { s -> ConnectionTable.Entry in
+            s.counts.accepted += 1
+            let seq = s.table.accepted(fd, now: .now)
+            return s.table.entry(fd, seq: seq)!
+        }
+        return look(fd, seq: entry.seq, entry, peekFirst: true, seat: seat)
+    }
+
+    /// The holder of a connection looks at what has arrived: a whole request is
+    /// returned for the caller to serve; anything else is settled here (refused,
+    /// closed, or back to the epoll set to wait for more).
+    private func look(_ fd: Int32, seq: UInt32, _ entry: ConnectionTable.Entry, peekFirst: Bool, seat: Seat) -> Connection? {
+        var framing = entry.framing
+        var peekOffset = entry.peekOffset
+        var registered = entry.registered
+        var peekNow = peekFirst
+        while true {
+            var outcome = Seat.Peeked.nothingNew
+            if peekNow {
+                // Edge-triggered: drain what arrived, however many peeks the window needs.
+                repeat {
+                    outcome = seat.peek(fd, into: &framing, fromStart: !peekOffset)
+                } while peekOffset && { if case .progress(.incomplete) = outcome { true } else { false } }()
+            }
+            peekNow = true
+            switch outcome {
+            case .progress(.complete):
+                return handOut(fd, seq: seq, bodyStreams: false)
+            case .progress(.bodyStreaming):
+                return handOut(fd, seq: seq, bodyStreams: true)
+            case .progress(.refused(let why)):
+                drop(fd, seq: seq) { $0.refused[why, default: 0] += 1 }
+                return nil
+            case .closed:
+                // A kept connection's peer closing between two requests is no loss.
+                let lost = entry.served == 0 || framing.consumed > 0
+                drop(fd, seq: seq) { if lost { $0.abandoned += 1 } }
+                return nil
+            case .nothingNew, .progress(.incomplete):
+                break
+            }
+            // Waits for more. Each later peek starts where this one ended.
+            if !peekOffset && framing.consumed > 0 { peekOffset = durin_set_peek_offset(fd, Int32(framing.consumed)) == 0 }
+            if !registered {
+                guard durin_epoll_add(epollFD, fd, UInt64(seq) << 32 | UInt64(UInt32(bitPattern: fd))) == 0 else {
+                    drop(fd, seq: seq) { $0.abandoned += 1 }
+                    return nil
+                }
+                registered = true
+            }
+            let (wait, evicted) = state.withLock { s -> (ConnectionTable.Wait, [Int32]) in
+                let wait = s.table.wait(fd, seq: seq, framing: framing, peekOffset: peekOffset, now: .now)
+                if case .waiting(firstWait: true) = wait { s.counts.waited += 1 }
+                let evicted = s.table.makeRoom()
+                s.counts.timedOut += evicted.count
+                return (wait, evicted)
+            }
+            for fd in evicted { close(fd) }
+            switch wait {
+            case .waiting, .gone: return nil
+            case .lookAgain(let entry):
+                framing = entry.framing
+            }
+        }
+    }
+
+    private func handOut(_ fd: Int32, seq: UInt32, bodyStreams: Bool) -> Connection? {
+        let deadline = state.withLock { s -> ContinuousClock.Instant? in
+            guard let entry = s.table.entry(fd, seq: seq) else { return nil }
+            if entry.served > 0 { s.counts.reused += 1 }
+            return entry.deadline
+        }
+        guard let deadline else { return nil }
+        return Connection(fd: fd, seq: seq, deadline: deadline, bodyStreams: bodyStreams)
+    }
+
+    /// Takes a connection out of the table and closes it, counted first: a peer that
+    /// sees the close and asks for the metrics at once finds it counted.
+    private func drop(_ fd: Int32, seq: UInt32, counting: (inout Counts) -> Void) {
+        let removed = state.withLock { s -> Bool in
+            guard s.table.remove(fd, seq: seq) else { return false }
+            counting(&s.counts)
+            return true
+        }
+        if removed { close(fd) }
+    }
+
+    /// The end of a request a thread took from `next`: the request is finished and
+    /// its connection kept for the next one or closed.
+    /// - Parameters:
+    ///   - keep: its request carried the proxy key. The connection stays open only
+    ///     if the peer asked (FCGI_KEEP_CONN), and not while stopping.
+    ///   - seat: the calling thread's.
+    package func finish(_ request: FastCGIRequest, keep: Bool, seat: Seat) {
+        guard let connection = request.connection else { return }
+        let keeping = keep && !connection.bodyStreams && !stopped.load(ordering: .relaxed)
+        guard request.finish(keep: keeping) else {
+            // libfcgi closed it (its peer was gone): the number may be reused already.
+            _ = state.withLock { $0.table.remove(connection.fd, seq: connection.seq) }
+            return
+        }
+        let release = state.withLock {
+            $0.table.answered(connection.fd, seq: connection.seq, keep: keeping && request.peerKeeps, now: .now)
+        }
+        switch release {
+        case .gone: return
+        case .close: close(connection.fd)
+        case .keep(let entry):
+            // Back to the epoll set without a peek: nginx sends its next request later.
+            guard let found = look(connection.fd, seq: connection.seq, entry, peekFirst: false, seat: seat) else { return }
+            if seat.serves { seat.carried = found } else { handToWorkers(found) }
+        }
+    }
+
+    /// A connection whose request is whole, found by a thread that does not serve.
+    private func handToWorkers(_ connection: Connection) {
+        ready.withLock { $0.append(connection) }
+        readyCount.add(1, ordering: .relaxed)
+        durin_eventfd_bump(wakeFD)
+    }
+
+    /// A connection `begin` could not read (libfcgi closed it).
+    package func lost(_ connection: Connection) {
+        _ = state.withLock { $0.table.remove(connection.fd, seq: connection.seq) }
     }
 
     private func takeReady() -> Connection? {
@@ -206,127 +316,64 @@ package final class ConnectionIntake: Sendable {
         }
     }
 
-    /// Stops accepting: `next` returns nil from now on (workers blocked in accept()
-    /// still need the listening socket shut down or a signal: ProcessSignals.wake).
-    /// Connections already accepted are not dropped: the watcher waits up to `grace`
-    /// for those it holds to arrive whole, the slow lane serves the ready queue, and
-    /// `nextReady` returns nil once all that is done.
+    // MARK: Stopping and the watcher
+
+    /// Stops accepting. Connections already accepted are not dropped: those whose
+    /// request is on its way get up to `grace` to arrive whole and are answered;
+    /// kept connections with no request begun are closed (nginx sends their next
+    /// request elsewhere). `next` returns nil once that is done.
     package func stop(grace: Duration) {
         stopDeadline.withLock { $0 = ContinuousClock.now + grace }
         stopped.store(true, ordering: .releasing)
+        _ = durin_epoll_remove(epollFD, listenFD)
     }
 
-    // MARK: The watcher
-
-    /// Hands an incomplete connection to the watcher thread.
-    private func adopt(_ fd: Int32, framing: RequestFraming, deadline: ContinuousClock.Instant) {
-        counts.withLock { $0.waited += 1 }
-        let peekOffset = durin_set_peek_offset(fd, Int32(framing.consumed)) == 0
-        let seq = pending.withLock { room in
-            room.admit(fd, Pending(framing: framing, deadline: deadline, peekOffset: peekOffset), limit: pendingLimit)
-        }
-        // Reported at once if bytes arrived since the peek (epoll checks at ADD).
-        if durin_epoll_add(epollFD, fd) != 0, pending.withLock({ $0.remove(fd, seq: seq) }) {
-            drop(fd, abandoned: true)
-        }
-    }
-
-    /// The watcher thread, on a thread of its own: runs until `stop`, and then until
-    /// every connection it holds is handed on or past the stop's grace.
-    package func watch(slowLaneThreads: Int) {
-        let reader = Reader()
-        var fds = [Int32](repeating: 0, count: 64)
+    /// The watcher thread: closes what waited past its deadline, until the intake is
+    /// stopped and drained.
+    package func watch() {
+        var closedIdle = false
+        let seat = Seat(serves: false)
         while true {
-            if stopped.load(ordering: .acquiring) {
-                let over = stopDeadline.withLock { $0.map { ContinuousClock.now >= $0 } ?? true }
-                if over || pending.withLock({ $0.isEmpty && $0.evicted.isEmpty }) { break }
+            let stopping = stopped.load(ordering: .acquiring)
+            usleep(stopping ? 10_000 : 50_000)
+            let late = state.withLock { s -> [(fd: Int32, why: ConnectionTable.Expiry)] in
+                let late = s.table.expire(now: .now)
+                for (_, why) in late {
+                    if why == .idle { s.counts.idleClosed += 1 } else { s.counts.timedOut += 1 }
+                }
+                return late
             }
-            let n = fds.withUnsafeMutableBufferPointer { durin_epoll_wait(epollFD, $0.baseAddress, 64, 20) }
-            for i in 0..<max(0, Int(n)) { advance(fds[i], reader: reader) }
-            expire()
-            closeEvicted()
-        }
-        let left = pending.withLock { room -> [Int32] in
-            defer {
-                room.table.removeAll()
-                room.evicted.removeAll()
+            for (fd, _) in late { close(fd) }
+            guard stopping else { continue }
+            if !closedIdle {
+                closedIdle = true
+                closeIdle(seat)
             }
-            return Array(room.table.keys) + room.evicted
-        }
-        for fd in left { drop(fd, timedOut: true) }
-        drained.store(true, ordering: .releasing)
-        for _ in 0..<slowLaneThreads { readySignal.signal() }
-    }
-
-    /// Peeks at a watched connection that woke: ready, refused, closed or still waiting.
-    private func advance(_ fd: Int32, reader: Reader) {
-        guard var entry = pending.withLock({ $0.table[fd] }) else { return }
-        // Edge-triggered: drain what arrived, however many peeks the window needs.
-        var outcome = ConnectionIntake.Reader.Peeked.nothingNew
-        while true {
-            let peeked = reader.peek(fd, into: &entry.framing, fromStart: !entry.peekOffset)
-            guard case .progress(.incomplete) = peeked, entry.peekOffset else {
-                outcome = peeked
-                break
+            let over = stopDeadline.withLock { $0.map { ContinuousClock.now >= $0 } ?? true }
+            let left = state.withLock { s -> [Int32]? in
+                guard over || s.table.noneWaiting else { return nil }
+                let left = s.table.takeWaiting()
+                s.counts.timedOut += left.count
+                return left
             }
-        }
-        switch outcome {
-        case .nothingNew, .progress(.incomplete):
-            // Unless it was put out meanwhile (then it is closed with the evicted).
-            pending.withLock { room in
-                if room.table[fd]?.seq == entry.seq { room.table[fd] = entry }
-            }
+            guard let left else { continue }
+            for fd in left { close(fd) }
+            drained.store(true, ordering: .releasing)
+            durin_eventfd_bump(wakeFD)
             return
-        default: break
-        }
-        guard pending.withLock({ $0.remove(fd, seq: entry.seq) }) else { return }
-        _ = durin_epoll_remove(epollFD, fd)
-        switch outcome {
-        case .progress(.complete): enqueue(Connection(fd: fd, deadline: entry.deadline, bodyStreams: false))
-        case .progress(.bodyStreaming): enqueue(Connection(fd: fd, deadline: entry.deadline, bodyStreams: true))
-        case .progress(.refused(let why)): drop(fd, refused: why)
-        default: drop(fd, abandoned: true)
         }
     }
 
-    private func enqueue(_ connection: Connection) {
-        ready.withLock { $0.append(connection) }
-        readyCount.add(1, ordering: .relaxed)
-        readySignal.signal()
-    }
-
-    /// Closes every watched connection past its deadline.
-    private func expire() {
-        let now = ContinuousClock.now
-        let late = pending.withLock { room -> [Int32] in
-            let late = room.table.filter { $0.value.deadline <= now }.map(\.key)
-            for fd in late { room.table.removeValue(forKey: fd) }
-            return late
+    /// At a stop: closes the kept connections whose next request has not begun; one
+    /// whose request is arriving goes on like any other.
+    private func closeIdle(_ seat: Seat) {
+        for (fd, entry) in state.withLock({ $0.table.claimIdle() }) {
+            var framing = entry.framing
+            if case .nothingNew = seat.peek(fd, into: &framing, fromStart: true) {
+                drop(fd, seq: entry.seq) { _ in }
+            } else if let found = look(fd, seq: entry.seq, entry, peekFirst: true, seat: seat) {
+                handToWorkers(found)
+            }
         }
-        for fd in late { drop(fd, timedOut: true) }
-    }
-
-    /// Closes the connections put out to make room (`WaitingRoom.admit`). On the
-    /// watcher's thread, like `advance`: none is closed under a peek.
-    private func closeEvicted() {
-        let evicted = pending.withLock { room -> [Int32] in
-            defer { room.evicted.removeAll() }
-            return room.evicted
-        }
-        for fd in evicted {
-            _ = durin_epoll_remove(epollFD, fd)
-            drop(fd, timedOut: true)
-        }
-    }
-
-    /// Counts the connection, then closes it: a peer that sees the close and asks for
-    /// the metrics at once (a monitor, a test) finds it counted.
-    private func drop(_ fd: Int32, refused: RequestFraming.Refusal? = nil, abandoned: Bool = false, timedOut: Bool = false) {
-        counts.withLock { c in
-            if let refused { c.refused[refused, default: 0] += 1 }
-            if abandoned { c.abandoned += 1 }
-            if timedOut { c.timedOut += 1 }
-        }
-        close(fd)  // also leaves the epoll set
     }
 }

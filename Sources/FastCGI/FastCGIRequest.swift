@@ -17,10 +17,11 @@ package enum FastCGI {
 /// of a connection it is given in `ipcFd` (it accepts only when that is -1); with
 /// no listening socket of its own (-1) it can never block in accept. Two of its
 /// fields are set around each request, the only ones this type touches:
-/// - `keepConnection`: `FCGX_Accept_r` first finishes the previous request and
-///   closes its connection unless this is set, which would close the one just
-///   handed over; and `finish` clears it, so no peer's FCGI_KEEP_CONN flag keeps a
-///   connection (and its descriptor) past its request.
+/// - `keepConnection`: set before `FCGX_Accept_r`, which first finishes the previous
+///   request and would otherwise close the connection just handed over. The read
+///   then sets it to the peer's FCGI_KEEP_CONN flag (kept in `peerKeeps`), and
+///   `finish` sets it again, so that libfcgi never closes a connection itself unless
+///   a write failed: the intake decides whether it is kept or closed.
 /// - `detached`: libfcgi otherwise closes with a "lingering close" (shutdown, then
 ///   up to 2 s waiting for the peer to close first), which a peer that never closes
 ///   turns into a stalled worker. The request is read whole before the answer, so
@@ -31,6 +32,10 @@ package final class FastCGIRequest {
     /// The params read by position (`param(at:)`), found in one pass over a
     /// request's params at `begin`: libfcgi's own lookup scans them all for each name.
     private let index: ParamIndex
+    /// The connection of the current request, from `begin` until the intake's `finish`.
+    package private(set) var connection: ConnectionIntake.Connection?
+    /// The current request's peer asked for its connection to stay open (FCGI_KEEP_CONN).
+    package private(set) var peerKeeps = false
 
     /// - Parameter names: the params this slot's reader asks for by position
     ///   (`param(at:)`): `names[i]` is position `i`.
@@ -58,15 +63,24 @@ package final class FastCGIRequest {
         raw.pointee.keepConnection = 1
         raw.pointee.detached = 1
         guard FCGX_Accept_r(raw) >= 0 else { return false }
+        self.connection = connection
+        peerKeeps = raw.pointee.keepConnection != 0
         index.read(raw.pointee.envp)
         return true
     }
 
-    /// Completes the current request and closes its connection.
-    package func finish() {
-        raw.pointee.keepConnection = 0
+    /// Completes the current request (its answer and END_REQUEST are written) and
+    /// leaves its connection open for the intake, which keeps or closes it. With
+    /// `keep`, the rest of the request's body is read first, so that the next
+    /// request starts at a record boundary. False when libfcgi closed the connection
+    /// (a write failed: the peer is gone).
+    func finish(keep: Bool) -> Bool {
+        if keep { drain() }
+        raw.pointee.keepConnection = 1
         raw.pointee.detached = 1
         FCGX_Finish_r(raw)
+        connection = nil
+        return raw.pointee.ipcFd >= 0
     }
 
     /// A FastCGI parameter of the current request (`PATH_INFO`, `HTTP_AUTHORIZATION`).
@@ -158,9 +172,12 @@ package final class FastCGIRequest {
     }
 
     /// Reads the rest of stdin so libfcgi and nginx see a cleanly consumed request.
+    /// Once the stream has ended (a GET's empty body, already buffered) this reads
+    /// nothing from the socket.
     private func drain() {
-        var scratch = [CChar](repeating: 0, count: 65536)
-        while scratch.withUnsafeMutableBufferPointer({ FCGX_GetStr($0.baseAddress!, 65536, raw.pointee.in) }) > 0 {}
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { scratch in
+            while FCGX_GetStr(scratch.baseAddress!, 4096, raw.pointee.in) > 0 {}
+        }
     }
 
     /// Writes a complete CGI response (status line, headers, body) in one call,

@@ -70,8 +70,9 @@ final class LoginPool: Sendable {
 
     /// Runs one hasher: takes jobs in arrival order and finishes each login here:
     /// checks it, issues the token, counts and sends the answer (`api` is this
-    /// thread's, with its own Redis connection and metrics slot).
-    func runHasher(index: Int, api: API) {
+    /// thread's, with its own Redis connection and metrics slot), and gives the
+    /// connection back to the intake.
+    func runHasher(index: Int, api: API, intake: ConnectionIntake) {
         Threads.name("durin-hash\(index)")
         if case .refused(let code) = Threads.lowerPriority(),
             !priorityWarned.exchange(true, ordering: .relaxed)
@@ -82,6 +83,7 @@ final class LoginPool: Sendable {
                 "password hashers run at normal CPU priority: lowering it was refused",
                 metadata: ["errno": "\(code)"])
         }
+        let seat = ConnectionIntake.Seat(serves: false)
         while true {
             ready.wait()
             guard
@@ -96,7 +98,7 @@ final class LoginPool: Sendable {
             let response = api.completeLogin(job.login)
             unanswered.subtract(1, ordering: .relaxed)
             job.request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
-            job.request.finish()
+            intake.finish(job.request, keep: true, seat: seat)
             inFlight.subtract(1, ordering: .relaxed)
         }
     }

@@ -109,12 +109,12 @@ package enum Server {
         /// Stops accepting, lets busy workers and queued logins finish (up to ~2 s:
         /// systemd gives TimeoutStopSec=5s); whether everything finished.
         func drain(socket: ListenSocket) -> Bool {
-            board.beginShutdown()
             // Connections already accepted are still answered: those whose request is
             // on its way get most of the time.
             intake.stop(grace: .milliseconds(1500))
+            // New connections are refused at once rather than queued unanswered.
             socket.shutdownOwned()
-            // Workers in accept() are woken; busy ones finish their request first.
+            // Workers in epoll_wait are woken; busy ones finish their request first.
             let deadline = ContinuousClock.now + .milliseconds(1800)
             while !(board.allStopped && logins.isIdle) && ContinuousClock.now < deadline {
                 for thread in board.idleThreads { ProcessSignals.wake(thread) }
@@ -125,7 +125,7 @@ package enum Server {
     }
 
     /// Starts every thread: the cache's invalidation listener, the hashers, the
-    /// intake watcher, the workers and the slow lane.
+    /// intake's watcher and the workers.
     private static func start(
         config: Configuration, endpoint: RedisEndpoint, router: Router, socket: ListenSocket,
         logger: Logger
@@ -143,7 +143,7 @@ package enum Server {
         let metrics =
             !config.metricsEnabled
             ? nil
-            : Metrics(threads: config.threads + slowLaneThreads + hashers, router: router) {
+            : Metrics(threads: config.threads + hashers, router: router) {
                 [logins, cache, config, intake] in
                 Metrics.Readings(
                     loginQueueDepth: logins.depth, loginQueueCapacity: config.loginQueueLimit,
@@ -154,19 +154,19 @@ package enum Server {
         for index in 0..<hashers {
             startThread {
                 logins.runHasher(
-                    index: index, api: API(settings: settings, endpoint: endpoint, metrics: metrics, logLevel: logLevel))
+                    index: index, api: API(settings: settings, endpoint: endpoint, metrics: metrics, logLevel: logLevel),
+                    intake: intake)
             }
         }
         startThread {
             Threads.name("durin-intake")
-            intake.watch(slowLaneThreads: slowLaneThreads)
+            intake.watch()
         }
-        let board = WorkerBoard(count: config.threads + slowLaneThreads)
-        for index in 0..<(config.threads + slowLaneThreads) {
-            let lane: Worker.Lane = index < config.threads ? .accepting : .slow
+        let board = WorkerBoard(count: config.threads)
+        for index in 0..<config.threads {
             startThread {
                 Worker(
-                    index: index, lane: lane, intake: intake, endpoint: endpoint, settings: settings, cache: cache,
+                    index: index, intake: intake, endpoint: endpoint, settings: settings, cache: cache,
                     metrics: metrics, logins: logins, board: board, logLevel: logLevel
                 ).run()
             }
@@ -207,10 +207,6 @@ package enum Server {
         thread.stackSize = 1 << 20
         thread.start()
     }
-
-    /// Threads that serve the connections the intake waited for (a slow or
-    /// misbehaving peer's): workers also serve them between two requests.
-    static let slowLaneThreads = 2
 
     /// Records the sealing secret's fingerprint and runs the layout migration, once;
     /// false when Redis could not be reached.

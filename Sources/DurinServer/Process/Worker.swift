@@ -9,7 +9,7 @@ import Synchronization
 import SystemSupport
 
 /// What each worker is doing, so shutdown wakes only the idle ones (a signal
-/// during a busy request could interrupt its I/O). One slot of atomics per worker:
+/// during a busy request could interrupt its I/O) and knows when all have ended. One slot of atomics per worker:
 /// the request path takes no shared lock.
 final class WorkerBoard: Sendable {
     enum State: Int { case starting, idle, busy, stopped }
@@ -20,12 +20,8 @@ final class WorkerBoard: Sendable {
     }
 
     private let slots: [Slot]
-    private let stopping = Atomic(false)
 
     init(count: Int) { slots = (0..<count).map { _ in Slot() } }
-
-    var isStopping: Bool { stopping.load(ordering: .acquiring) }
-    func beginShutdown() { stopping.store(true, ordering: .releasing) }
 
     func register(_ index: Int, thread: ProcessSignals.ThreadID) { slots[index].thread.store(UInt(thread), ordering: .releasing) }
     func set(_ index: Int, _ state: State) { slots[index].state.store(state.rawValue, ordering: .releasing) }
@@ -40,14 +36,11 @@ final class WorkerBoard: Sendable {
 
 /// One worker thread: its own Redis connection and FastCGI request slot.
 ///
-/// Workers accept from the listening socket; the slow lane's threads serve the
-/// connections whose request the intake had to wait for (ConnectionIntake). Both
-/// serve a connection only once its request has arrived.
+/// Workers wait together on the intake's epoll set and serve a connection only once
+/// its request has arrived whole (ConnectionIntake). A connection nginx keeps goes
+/// back to the set after the answer.
 struct Worker {
-    enum Lane { case accepting, slow }
-
     let index: Int
-    let lane: Lane
     let intake: ConnectionIntake
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
@@ -58,31 +51,34 @@ struct Worker {
     let logLevel: Logger.Level
 
     func run() {
-        Threads.name(lane == .accepting ? "durin-w\(index)" : "durin-slow\(index)")
+        Threads.name("durin-w\(index)")
         let config = settings.configuration
         let api = API(settings: settings, endpoint: endpoint, cache: cache, metrics: metrics, logLevel: logLevel)
-        let reader = ConnectionIntake.Reader()
+        let seat = ConnectionIntake.Seat(serves: true)
         var request = FastCGIRequest()
         board.register(index, thread: ProcessSignals.currentThread)
         defer { board.set(index, .stopped) }
-        while !board.isStopping {
+        // Until the intake is drained: at a stop, requests already on their way are answered.
+        while true {
             board.set(index, .idle)
-            guard !board.isStopping,
-                let connection = lane == .accepting ? intake.next(reader: reader) : intake.nextReady()
-            else { break }
+            guard let connection = intake.next(seat) else { break }
             board.set(index, .busy)
             // A params block libfcgi cannot read: it has closed the connection.
-            guard request.begin(connection) else { continue }
+            guard request.begin(connection) else {
+                intake.lost(connection)
+                continue
+            }
             let started = ContinuousClock.now
             let handled: API.Handled
             switch RequestMapping.admit(request, proxyKey: config.proxyKey) {
             case .refused(let error, let reshape):
-                if error == .notFromProxy {
+                let proven = error != .notFromProxy
+                if !proven {
                     api.slot?.proxyRefusals.add()
                     api.logger.notice("request refused: no valid proxy key (not from nginx)")
                 }
                 let response = error.response(authSchemes: config.authSchemes)
-                answer(request, api, reshape ? API.forAuthRequest(response) : response, started: started)
+                answer(request, api, reshape ? API.forAuthRequest(response) : response, started: started, keep: proven, seat)
                 continue
             case .admitted(let contentLength):
                 switch request.readBody(contentLength: contentLength, limit: config.maxBodyBytes) {
@@ -91,12 +87,12 @@ struct Worker {
                 case .tooLarge:
                     answer(
                         request, api, APIError.bodyTooLarge(limit: config.maxBodyBytes).response(authSchemes: config.authSchemes),
-                        started: started)
+                        started: started, keep: true, seat)
                     continue
                 case .truncated:
                     answer(
                         request, api, APIError.jsonParse("request body ended early").response(authSchemes: config.authSchemes),
-                        started: started)
+                        started: started, keep: true, seat)
                     continue
                 }
             }
@@ -104,7 +100,7 @@ struct Worker {
             case .respond(let response):
                 api.count(response, handled.context)
                 request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
-                request.finish()
+                intake.finish(request, keep: true, seat: seat)
             case .checkPassword(let login):
                 if logins.submit(LoginPool.Job(request: request, login: login)) {
                     // The pool checks, issues and answers; this thread takes a fresh request slot.
@@ -114,15 +110,19 @@ struct Worker {
                 let busy = api.finish(APIError.busy.response(authSchemes: config.authSchemes), handled.context)
                 api.count(busy, handled.context)
                 request.respond(status: busy.status, reason: busy.reason, headers: busy.headers, body: busy.body)
-                request.finish()
+                intake.finish(request, keep: true, seat: seat)
             }
         }
     }
 
-    /// A request refused before routing: counted as "unknown" (no route).
-    private func answer(_ request: FastCGIRequest, _ api: API, _ response: HTTPResponse, started: ContinuousClock.Instant) {
+    /// A request refused before routing: counted as "unknown" (no route). `keep`: it
+    /// carried the proxy key, so its connection may be kept.
+    private func answer(
+        _ request: FastCGIRequest, _ api: API, _ response: HTTPResponse, started: ContinuousClock.Instant, keep: Bool,
+        _ seat: ConnectionIntake.Seat
+    ) {
         api.count(response, route: nil, started: started)
         request.respond(status: response.status, reason: response.reason, headers: response.headers, body: response.body)
-        request.finish()
+        intake.finish(request, keep: keep, seat: seat)
     }
 }

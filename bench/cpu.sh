@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # CPU time per verify/: durin-fcgi against a C libfcgi responder that does one hiredis
 # HMGET of the same token hash (bench/check.c), both behind the same nginx with the
-# same params (durin-api.conf), measured side by side in alternating rounds; and a
-# second durin-fcgi with DURIN_LAST_USED_RESOLUTION=off, to show what keeping each
-# token's last use costs a check (nothing but one write a token a minute). The
+# same params (durin-api.conf), measured side by side in alternating rounds. durin-fcgi
+# is measured on the connections nginx keeps (as shipped) and with a new connection
+# per check (fastcgi_keep_conn off, what the C reference pays); and a second
+# durin-fcgi with DURIN_LAST_USED_RESOLUTION=off shows what keeping each token's
+# last use costs a check (nothing but one write a token a minute). The
 # figure is each process's CPU time (user + system, all threads, from
 # /proc/PID/task/*/schedstat) divided by the requests it answered: it moves far less
 # with the machine's noise than req/s does.
 #
 #   bench/cpu.sh     (release build; needs wrk, gcc, libfcgi-dev, libhiredis-dev)
 #
+# BENCH_BEFORE_BIN: a folder with another build's durin-fcgi (an earlier commit),
+# measured in the same rounds as it was shipped then (a connection per check).
 # BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (16). Prints the medians and
-# the ratio durin-fcgi / C (the goal is at most 1.25), and durin-fcgi with the last use
-# kept / without.
+# the ratios durin-fcgi / C (the goal: at most 1.0 on kept connections), and
+# durin-fcgi with the last use kept / without.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,19 +52,32 @@ key=$(printf '%s\n' "$token" | "$bin/durinctl" token key)
 "$out/check" "$state/check.sock" "$state/redis.sock" "$key" & check_pid=$!
 DURIN_LAST_USED_RESOLUTION=off DURIN_LISTEN=$state/durin-off.sock DURIN_PROXY_KEY=$(cat "$state/proxy-key") \
     "$bin/durin-fcgi" > "$out/cpu-durin-off.log" 2>&1 & off_pid=$!
-trap 'kill -KILL ${check_pid:-0} 2>/dev/null; kill ${off_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
-for _ in $(seq 50); do [ -S "$state/check.sock" ] && [ -S "$state/durin-off.sock" ] && break; sleep 0.1; done
-chmod 666 "$state/check.sock" "$state/durin-off.sock"
-# The C responder, and durin-fcgi without last use, behind the same kind of location as durin's API.
-for name in check durin-off; do
-    sed -i "s#^    server_name localhost 127.0.0.1;#    server_name localhost 127.0.0.1;\n    location /$name/ {\n        fastcgi_split_path_info ^(/$name)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/$name.sock;\n    }#" "$state/nginx/site.conf"
+before_pid=0
+if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
+    DURIN_LISTEN=$state/durin-before.sock DURIN_PROXY_KEY=$(cat "$state/proxy-key") \
+        "$BENCH_BEFORE_BIN/durin-fcgi" > "$out/cpu-durin-before.log" 2>&1 & before_pid=$!
+fi
+trap 'kill -KILL ${check_pid:-0} 2>/dev/null; kill ${off_pid:-0} ${before_pid:-0} 2>/dev/null; "$root/scripts/devstack.sh" stop >/dev/null 2>&1' EXIT
+for _ in $(seq 50); do
+    [ -S "$state/check.sock" ] && [ -S "$state/durin-off.sock" ] && { [ "$before_pid" = 0 ] || [ -S "$state/durin-before.sock" ]; } && break
+    sleep 0.1
 done
+chmod 666 "$state/check.sock" "$state/durin-off.sock"
+[ "$before_pid" = 0 ] || chmod 666 "$state/durin-before.sock"
+# The C responder (a connection per check), durin-fcgi without kept connections, and
+# durin-fcgi without last use (kept), behind the same kind of location as durin's API.
+. "$root/bench/locations.sh"
+bench_location check "$state/check.sock" new
+bench_location durin-new "$state/durin.sock" new
+bench_location durin-off "$state/durin-off.sock" kept
+[ "$before_pid" = 0 ] || bench_location durin-before "$state/durin-before.sock" new
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
 # Ready when the old workers (without /check/) are gone: 50 answers of 200 in a row.
 ok=0
 for _ in $(seq 2000); do
     if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/check/verify/")" = 200 ] &&
-       [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/durin-off/verify/")" = 200 ]; then
+       [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/durin-off/verify/")" = 200 ] &&
+       [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $token" "http://127.0.0.1:$port/durin-new/verify/")" = 200 ]; then
         ok=$((ok + 1)); [ "$ok" -ge 50 ] && break
     else
         ok=0; sleep 0.05
@@ -71,32 +88,47 @@ done
 # CPU time of every thread of a process, in nanoseconds.
 cpu_ns() { local t=0 f; for f in /proc/"$1"/task/*/schedstat; do t=$((t + $(cut -d' ' -f1 "$f"))); done; echo "$t"; }
 
-# One round against URL, charged to PID: prints "ns_per_request requests".
+# Context switches of every thread of a process (voluntary and not).
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
+
+# One round against URL, charged to PID: prints "ns_per_request requests switches_per_100".
 round() {
-    local pid=$1 url=$2 before after requests
+    local pid=$1 url=$2 before after requests s0 s1
     before=$(cpu_ns "$pid")
+    s0=$(switches "$pid")
     wrk -t2 -c"$conns" -d"${seconds}s" -H "Authorization: Token $token" "$url" > "$out/cpu-wrk.txt" 2>&1
     after=$(cpu_ns "$pid")
+    s1=$(switches "$pid")
     requests=$(awk '/requests in/ {print $1}' "$out/cpu-wrk.txt")
     grep -q 'Non-2xx' "$out/cpu-wrk.txt" && { echo "bench: non-2xx answers from $url" >&2; cat "$out/cpu-wrk.txt" >&2; exit 1; }
-    echo "$(( (after - before) / requests )) $requests"
+    echo "$(( (after - before) / requests )) $requests $(( (s1 - s0) * 100 / requests ))"
 }
 
 durin_pid=$(cat "$state/durin.pid")
-declare -a durin_runs=() c_runs=() off_runs=()
+declare -a durin_runs=() c_runs=() off_runs=() new_runs=() before_runs=()
 for r in $(seq "$rounds"); do
     c_runs+=("$(round "$check_pid" "http://127.0.0.1:$port/check/verify/")")
     durin_runs+=("$(round "$durin_pid" "http://127.0.0.1:$port/api/auth/verify/")")
+    new_runs+=("$(round "$durin_pid" "http://127.0.0.1:$port/durin-new/verify/")")
     off_runs+=("$(round "$off_pid" "http://127.0.0.1:$port/durin-off/verify/")")
-    echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi ${durin_runs[-1]%% *} ns, without last use ${off_runs[-1]%% *} ns per request" >&2
+    [ "$before_pid" = 0 ] || before_runs+=("$(round "$before_pid" "http://127.0.0.1:$port/durin-before/verify/")")
+    echo "  round $r (context switches per 100 requests): C ${c_runs[-1]##* }, durin-fcgi kept ${durin_runs[-1]##* }, new connections ${new_runs[-1]##* }, without last use ${off_runs[-1]##* }${before_runs:+, before ${before_runs[-1]##* }}" >&2
+    echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi kept ${durin_runs[-1]%% *} ns, new connections ${new_runs[-1]%% *} ns, without last use ${off_runs[-1]%% *} ns${before_runs:+, before ${before_runs[-1]%% *} ns} per request" >&2
 done
 median() { printf '%s\n' "$@" | cut -d' ' -f1 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 c=$(median "${c_runs[@]}")
 d=$(median "${durin_runs[@]}")
 o=$(median "${off_runs[@]}")
-printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) |\n|---|---:|\n' "$rounds" "$seconds"
-printf '| C libfcgi + one hiredis HMGET (bench/check.c) | %.1f µs |\n' "$(echo "$c / 1000" | bc -l)"
-printf '| durin-fcgi | %.1f µs |\n' "$(echo "$d / 1000" | bc -l)"
-printf '| durin-fcgi, DURIN_LAST_USED_RESOLUTION=off | %.1f µs |\n' "$(echo "$o / 1000" | bc -l)"
-printf '\ndurin-fcgi / C: %.2f (goal: at most 1.25)\n' "$(echo "$d / $c" | bc -l)"
+n=$(median "${new_runs[@]}")
+reqs() { printf '%s\n' "$@" | cut -d' ' -f2 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) | requests per round (median) |\n|---|---:|---:|\n' "$rounds" "$seconds"
+printf '| C libfcgi + one hiredis HMGET (bench/check.c), a connection per check | %.1f µs | %s |\n' "$(echo "$c / 1000" | bc -l)" "$(reqs "${c_runs[@]}")"
+printf '| durin-fcgi, kept connections (as shipped) | %.1f µs | %s |\n' "$(echo "$d / 1000" | bc -l)" "$(reqs "${durin_runs[@]}")"
+printf '| durin-fcgi, a connection per check | %.1f µs | %s |\n' "$(echo "$n / 1000" | bc -l)" "$(reqs "${new_runs[@]}")"
+printf '| durin-fcgi, kept, DURIN_LAST_USED_RESOLUTION=off | %.1f µs | %s |\n' "$(echo "$o / 1000" | bc -l)" "$(reqs "${off_runs[@]}")"
+if [ "$before_pid" != 0 ]; then
+    b=$(median "${before_runs[@]}")
+    printf '| durin-fcgi before (%s), a connection per check | %.1f µs | %s |\n' "$BENCH_BEFORE_BIN" "$(echo "$b / 1000" | bc -l)" "$(reqs "${before_runs[@]}")"
+fi
+printf '\ndurin-fcgi / C: %.2f kept (goal: at most 1.0), %.2f with a connection per check\n' "$(echo "$d / $c" | bc -l)" "$(echo "$n / $c" | bc -l)"
 printf 'last use kept / not kept: %.2f\n' "$(echo "$d / $o" | bc -l)"

@@ -3,7 +3,10 @@
 # (valgrind --tool=callgrind, the same count whatever else the machine does) and
 # system calls per check (strace -c), for durin-fcgi and for the C reference
 # (bench/check.c: libfcgi plus one hiredis HMGET of the same token hash), both
-# behind the same nginx with the same params (durin-api.conf).
+# behind the same nginx with the same params (durin-api.conf). durin-fcgi is counted
+# on the connections nginx keeps (as shipped) and with a new connection per check;
+# the C reference always gets a new one (fastcgi_keep_conn off: a stock libfcgi
+# thread would otherwise wait on its connection between two requests).
 #
 #   bench/instructions.sh     (release build; needs valgrind, strace, gcc, binutils, libfcgi-dev, libhiredis-dev)
 #
@@ -74,11 +77,17 @@ for _ in $(seq 600); do
     [ "$all" = yes ] && break
     sleep 0.1
 done
+. "$root/bench/locations.sh"
 for s in durin-cg check-cg durin-sc check-sc; do
     [ -S "$state/$s.sock" ] || { echo "bench: $s did not listen" >&2; exit 1; }
     chmod 666 "$state/$s.sock"
-    sed -i "s#^    server_name localhost 127.0.0.1;#    server_name localhost 127.0.0.1;\n    location /$s/ {\n        fastcgi_split_path_info ^(/$s)(/.*)\$;\n        include $state/nginx/durin/durin-api.conf;\n        fastcgi_pass unix:$state/$s.sock;\n    }#" "$state/nginx/site.conf"
 done
+bench_location durin-cg "$state/durin-cg.sock" kept
+bench_location durin-cg-new "$state/durin-cg.sock" new
+bench_location check-cg "$state/check-cg.sock" new
+bench_location durin-sc "$state/durin-sc.sock" kept
+bench_location durin-sc-new "$state/durin-sc.sock" new
+bench_location check-sc "$state/check-sc.sock" new
 nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -s reload
 
 # N checks of /LOCATION/verify/ on one keep-alive connection to nginx; fails on
@@ -116,7 +125,7 @@ instructions() {
     [ -n "$dump" ] || { echo "bench: no callgrind dump for $location" >&2; exit 1; }
     local total
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-    callgrind_annotate --inclusive=no "$dump" 2>/dev/null | head -n 40 >"$out/instructions-$location.txt"
+    "$root/bench/callgrind-self.py" "$dump" "$requests" 40 >"$out/instructions-$location.txt"
     echo $((total / requests))
 }
 
@@ -136,13 +145,15 @@ syscalls() {
 }
 
 durin_ir=$(instructions durin-cg "$durin_cg" "$out/callgrind.durin")
+new_ir=$(instructions durin-cg-new "$durin_cg" "$out/callgrind.durin")
 check_ir=$(instructions check-cg "$check_cg" "$out/callgrind.check")
 durin_sys=$(syscalls durin-sc "$durin_sc")
+new_sys=$(syscalls durin-sc-new "$durin_sc")
 check_sys=$(syscalls check-sc "$check_sc")
 
 printf '\nper verify/, %s checks after %s of warm-up, one keep-alive client through nginx\n\n' "$requests" "$warmup"
-printf '| measure | durin-fcgi | C libfcgi reference | ratio |\n|---|---:|---:|---:|\n'
-awk -v d="$durin_ir" -v c="$check_ir" 'BEGIN { printf "| user-space instructions (callgrind) | %d | %d | %.2f |\n", d, c, d / c }'
-awk -v d="$durin_sys" -v c="$check_sys" 'BEGIN { printf "| system calls (strace -c) | %.1f | %.1f | %.2f |\n", d, c, d / c }'
-printf '\nmost costly functions: %s/instructions-durin-cg.txt, %s/instructions-check-cg.txt\n' "$out" "$out"
-printf 'system calls by name: %s/strace-durin-sc.txt, %s/strace-check-sc.txt\n' "$out" "$out"
+printf '| measure | durin-fcgi, kept connection | durin-fcgi, a connection per check | C libfcgi reference, a connection per check | ratio kept / C |\n|---|---:|---:|---:|---:|\n'
+awk -v d="$durin_ir" -v n="$new_ir" -v c="$check_ir" 'BEGIN { printf "| user-space instructions (callgrind) | %d | %d | %d | %.2f |\n", d, n, c, d / c }'
+awk -v d="$durin_sys" -v n="$new_sys" -v c="$check_sys" 'BEGIN { printf "| system calls (strace -c) | %.1f | %.1f | %.1f | %.2f |\n", d, n, c, d / c }'
+printf '\nmost costly functions: %s/instructions-{durin-cg,durin-cg-new,check-cg}.txt\n' "$out"
+printf 'system calls by name: %s/strace-{durin-sc,durin-sc-new,check-sc}.txt\n' "$out"

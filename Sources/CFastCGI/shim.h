@@ -4,7 +4,6 @@
 // (ConnectionIntake). Only the FastCGI module imports this module.
 #include <fcgiapp.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -66,15 +65,6 @@ static inline int durin_epoll_add(int ep, int fd, unsigned long long tag) {
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/// Watches a listening socket or an eventfd, level-triggered, waking one waiter per
-/// readiness (EPOLLEXCLUSIVE) rather than every thread in epoll_wait.
-static inline int durin_epoll_add_exclusive(int ep, int fd, unsigned long long tag) {
-    struct epoll_event ev;
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = tag;
-    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
 static inline int durin_epoll_remove(int ep, int fd) {
     struct epoll_event ev;
     ev.events = 0;
@@ -94,18 +84,11 @@ static inline int durin_epoll_wait(int ep, unsigned long long *tags, int max, in
     return n;
 }
 
-/// accept(2) without waiting: the new socket is blocking (libfcgi reads it with
-/// plain reads) and closed on exec. Returns the socket or -errno (-EAGAIN: none).
-static inline int durin_accept_now(int listen_fd) {
+/// accept(2), waiting for a connection; the new socket is closed on exec. Returns
+/// the socket or -errno.
+static inline int durin_accept(int listen_fd) {
     int fd = accept4(listen_fd, 0, 0, SOCK_CLOEXEC);
     return fd >= 0 ? fd : -errno;
-}
-
-/// Makes a descriptor's reads and accepts return at once (O_NONBLOCK). 0 on success.
-static inline int durin_set_nonblocking(int fd) {
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0) return -1;
-    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 /// An eventfd: a counter one thread bumps to wake another out of epoll_wait.

@@ -1,9 +1,11 @@
-/// Every connection the responder has accepted and not closed, who holds each, and
-/// what each has proved.
+/// Every connection the responder lets wait, who holds each, and what each has proved.
 ///
-/// A connection is held either by the epoll set (it waits for bytes: its first
-/// request, the rest of a request, or a kept connection's next one) or by exactly
-/// one thread (peeking at it, serving its request, or a hasher answering a login).
+/// A connection whose request is whole at its accept and that is not kept never
+/// comes here: the thread that accepted it serves and closes it. Every other one is
+/// admitted the first time it must wait (its request still arriving, or kept for
+/// the next one), and is then held either by the epoll set (it waits for bytes) or
+/// by exactly one thread (peeking at it, serving its request, or a hasher answering
+/// a login).
 /// Only its holder touches its descriptor; the watcher closes only what the epoll
 /// set holds. A descriptor number is reused once closed, so each admission gets a
 /// number (`seq`) that every event and every hand-over names: whatever names an
@@ -32,8 +34,6 @@ package struct ConnectionTable {
         package var proven = false
         /// Requests answered on it.
         package var served = 0
-        /// In the epoll set (added at its first wait, left there until it is closed).
-        package var registered = false
         /// What has arrived of the request it waits for.
         package var framing = RequestFraming()
         /// SO_PEEK_OFF is on: each peek starts where the last ended.
@@ -52,13 +52,24 @@ package struct ConnectionTable {
 
         /// Idle between two requests: nothing of the next one has arrived.
         package var isIdle: Bool { served > 0 && framing.consumed == 0 }
+
+        init(seq: UInt32, holder: Holder, deadline: Instant, served: Int = 0) {
+            self.seq = seq
+            self.holder = holder
+            self.deadline = deadline
+            self.served = served
+        }
     }
 
     package let unprovenLimit: Int
     package let requestTimeout: Duration
     package let keptIdleLimit: Duration
 
-    package private(set) var entries: [Int32: Entry] = [:]
+    /// By descriptor number: the kernel gives out the lowest free numbers, so this
+    /// stays as long as the most connections open at once, and a lookup is an index.
+    private var slots: [Entry?] = []
+    package private(set) var count = 0
+    package private(set) var provenCount = 0
     /// Unproven connections waiting in the epoll set, oldest first from `head`;
     /// entries that left (or whose descriptor was reused: another seq) are skipped.
     private var room: [(fd: Int32, seq: UInt32)] = []
@@ -73,27 +84,45 @@ package struct ConnectionTable {
         self.keptIdleLimit = keptIdleLimit
     }
 
-    package var count: Int { entries.count }
-    package var provenCount: Int { entries.values.reduce(0) { $0 + ($1.proven ? 1 : 0) } }
-
     package func entry(_ fd: Int32, seq: UInt32) -> Entry? {
-        guard let entry = entries[fd], entry.seq == seq else { return nil }
+        guard let entry = self[fd], entry.seq == seq else { return nil }
         return entry
+    }
+
+    /// The entry under a descriptor number, whatever its admission.
+    package subscript(fd: Int32) -> Entry? {
+        get { Int(fd) < slots.count && fd >= 0 ? slots[Int(fd)] : nil }
+        set {
+            let i = Int(fd)
+            if i >= slots.count { slots.append(contentsOf: repeatElement(nil, count: i + 1 - slots.count)) }
+            let old = slots[i]
+            count += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
+            provenCount += (newValue?.proven == true ? 1 : 0) - (old?.proven == true ? 1 : 0)
+            slots[i] = newValue
+        }
+    }
+
+    /// Every entry, with its descriptor.
+    private var all: [(fd: Int32, entry: Entry)] {
+        slots.indices.compactMap { i in slots[i].map { (Int32(i), $0) } }
     }
 
     // MARK: Arrivals
 
-    /// A connection just accepted, held by the thread that accepted it. Its request
-    /// is due `requestTimeout` from now.
-    package mutating func accepted(_ fd: Int32, now: Instant) -> UInt32 {
+    /// Takes in a connection that must wait, held by its thread until `wait`: a new
+    /// one whose request has not arrived whole (`deadline`: its accept's, plus the
+    /// request timeout; `served` 0), or one kept after its first answer (`served` 1:
+    /// its request carried the proxy key). Its thread then adds it to the epoll set.
+    package mutating func admit(_ fd: Int32, deadline: Instant, served: Int) -> Entry {
         // An entry left under this number belonged to a descriptor libfcgi closed
         // (a failed write) before its thread let go: that thread's release will not
         // find it, and it leaves nothing behind.
-        if let stale = entries.removeValue(forKey: fd), stale.inRoom { unprovenWaiting -= 1 }
-        let seq = nextSeq
+        if let stale = self[fd], stale.inRoom { unprovenWaiting -= 1 }
+        var entry = Entry(seq: nextSeq, holder: .thread, deadline: deadline, served: served)
+        entry.proven = served > 0
         nextSeq = nextSeq == .max ? 1 : nextSeq + 1
-        entries[fd] = Entry(seq: seq, holder: .thread, deadline: now + requestTimeout)
-        return seq
+        self[fd] = entry
+        return entry
     }
 
     package enum Claim {
@@ -108,15 +137,15 @@ package struct ConnectionTable {
     /// An epoll event for a connection: the caller takes it over, unless a thread
     /// holds it already.
     package mutating func claim(_ fd: Int32, seq: UInt32) -> Claim {
-        guard var entry = entries[fd], entry.seq == seq else { return .gone }
+        guard var entry = self[fd], entry.seq == seq else { return .gone }
         guard entry.holder == .epoll else {
             entry.woken = true
-            entries[fd] = entry
+            self[fd] = entry
             return .busy
         }
         entry.holder = .thread
         leaveRoom(&entry)
-        entries[fd] = entry
+        self[fd] = entry
         return .held(entry)
     }
 
@@ -130,19 +159,18 @@ package struct ConnectionTable {
     }
 
     /// The holder found the request incomplete (or, kept, not begun): the connection
-    /// goes back to the epoll set, which it must already be registered with. What has
-    /// arrived is in `framing`; a kept connection's request begun now is due from now.
+    /// goes back to the epoll set, which it must already be in. What has arrived is
+    /// in `framing`; a kept connection's request begun now is due from now.
     package mutating func wait(
         _ fd: Int32, seq: UInt32, framing: RequestFraming, peekOffset: Bool, now: Instant
     ) -> Wait {
-        guard var entry = entries[fd], entry.seq == seq else { return .gone }
+        guard var entry = self[fd], entry.seq == seq else { return .gone }
         if entry.served > 0 && entry.framing.consumed == 0 && framing.consumed > 0 { entry.deadline = now + requestTimeout }
         entry.framing = framing
         entry.peekOffset = peekOffset
-        entry.registered = true
         if entry.woken {
             entry.woken = false
-            entries[fd] = entry
+            self[fd] = entry
             return .lookAgain(entry)
         }
         entry.holder = .epoll
@@ -154,7 +182,7 @@ package struct ConnectionTable {
         // A kept connection idle between two requests is not waiting for anything.
         let firstWait = !entry.waitCounted && (entry.served == 0 || framing.consumed > 0)
         if firstWait { entry.waitCounted = true }
-        entries[fd] = entry
+        self[fd] = entry
         return .waiting(firstWait: firstWait)
     }
 
@@ -165,9 +193,9 @@ package struct ConnectionTable {
         while unprovenWaiting > unprovenLimit && head < room.count {
             let oldest = room[head]
             head += 1
-            guard let entry = entries[oldest.fd], entry.seq == oldest.seq, entry.inRoom else { continue }
+            guard let entry = self[oldest.fd], entry.seq == oldest.seq, entry.inRoom else { continue }
             unprovenWaiting -= 1
-            entries.removeValue(forKey: oldest.fd)
+            self[oldest.fd] = nil
             out.append(oldest.fd)
         }
         // Skipped places are dropped once they are half the queue.
@@ -186,39 +214,27 @@ package struct ConnectionTable {
 
     // MARK: Answers
 
-    package enum Release {
-        /// Kept: the caller hands it to the epoll set (`wait`) for its next request.
-        case keep(Entry)
-        /// The caller closes it.
-        case close
-        /// libfcgi closed it, or it was taken from the table: nothing to do.
-        case gone
-    }
-
-    /// Its request was answered. `keep`: the peer asked for the connection to stay
-    /// open, its request carried the proxy key, and libfcgi left it open.
-    package mutating func answered(_ fd: Int32, seq: UInt32, keep: Bool, now: Instant) -> Release {
-        guard var entry = entries[fd], entry.seq == seq else { return .gone }
-        guard keep else {
-            entries.removeValue(forKey: fd)
-            return .close
-        }
+    /// Its request was answered, and it is kept for the next one (the peer asked for
+    /// it, FCGI_KEEP_CONN, and the request carried the proxy key): back to the epoll
+    /// set, idle for up to `keptIdleLimit`.
+    package mutating func kept(_ fd: Int32, seq: UInt32, now: Instant) -> Wait {
+        guard var entry = self[fd], entry.seq == seq else { return .gone }
         leaveRoom(&entry)
         entry.proven = true
         entry.served += 1
         entry.framing = RequestFraming()
         entry.waitCounted = false
         entry.deadline = now + keptIdleLimit
-        entries[fd] = entry
-        return .keep(entry)
+        self[fd] = entry
+        return wait(fd, seq: seq, framing: entry.framing, peekOffset: entry.peekOffset, now: now)
     }
 
     /// Forgets a connection its holder closes (refused, abandoned, or libfcgi's).
     @discardableResult
     package mutating func remove(_ fd: Int32, seq: UInt32) -> Bool {
-        guard var entry = entries[fd], entry.seq == seq else { return false }
+        guard var entry = self[fd], entry.seq == seq else { return false }
         leaveRoom(&entry)
-        entries.removeValue(forKey: fd)
+        self[fd] = nil
         return true
     }
 
@@ -235,13 +251,11 @@ package struct ConnectionTable {
     /// closes them.
     package mutating func expire(now: Instant) -> [(fd: Int32, why: Expiry)] {
         var out: [(fd: Int32, why: Expiry)] = []
-        for (fd, entry) in entries where entry.holder == .epoll && entry.deadline <= now {
-            out.append((fd, entry.isIdle ? .idle : .timedOut))
-        }
-        for (fd, _) in out {
-            var entry = entries[fd]!
+        for i in slots.indices {
+            guard var entry = slots[i], entry.holder == .epoll, entry.deadline <= now else { continue }
+            out.append((Int32(i), entry.isIdle ? .idle : .timedOut))
             leaveRoom(&entry)
-            entries.removeValue(forKey: fd)
+            self[Int32(i)] = nil
         }
         return out
     }
@@ -250,9 +264,9 @@ package struct ConnectionTable {
     /// stop, to close those whose next request has not begun).
     package mutating func claimIdle() -> [(fd: Int32, entry: Entry)] {
         var out: [(fd: Int32, entry: Entry)] = []
-        for (fd, var entry) in entries where entry.holder == .epoll && entry.isIdle {
+        for (fd, var entry) in all where entry.holder == .epoll && entry.isIdle {
             entry.holder = .thread
-            entries[fd] = entry
+            self[fd] = entry
             out.append((fd, entry))
         }
         return out
@@ -260,15 +274,15 @@ package struct ConnectionTable {
 
     /// Takes out everything the epoll set holds (the end of a stop's grace).
     package mutating func takeWaiting() -> [Int32] {
-        let out = entries.filter { $0.value.holder == .epoll }.map(\.key)
+        let out = all.filter { $0.entry.holder == .epoll }.map(\.fd)
         for fd in out {
-            var entry = entries[fd]!
+            var entry = self[fd]!
             leaveRoom(&entry)
-            entries.removeValue(forKey: fd)
+            self[fd] = nil
         }
         return out
     }
 
     /// Nothing waits in the epoll set (threads may still hold connections).
-    package var noneWaiting: Bool { !entries.values.contains { $0.holder == .epoll } }
+    package var noneWaiting: Bool { !slots.contains { $0?.holder == .epoll } }
 }

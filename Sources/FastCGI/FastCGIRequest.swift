@@ -175,9 +175,9 @@ package final class FastCGIRequest {
     /// Once the stream has ended (a GET's empty body, already buffered) this reads
     /// nothing from the socket.
     private func drain() {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { scratch in
-            while FCGX_GetStr(scratch.baseAddress!, 4096, raw.pointee.in) > 0 {}
-        }
+        guard FCGX_GetChar(raw.pointee.in) != EOF else { return }
+        var scratch = [CChar](repeating: 0, count: 16384)
+        while scratch.withUnsafeMutableBufferPointer({ FCGX_GetStr($0.baseAddress!, 16384, raw.pointee.in) }) > 0 {}
     }
 
     /// Writes a complete CGI response (status line, headers, body) in one call,

@@ -18,11 +18,11 @@ final class ConnectionTableTests: XCTestCase {
         return framing
     }
 
-    /// Accepts a connection and leaves it waiting in the epoll set, as the intake
-    /// does with one whose request has not arrived.
+    /// A connection whose request has not arrived at its accept: admitted, then left
+    /// waiting in the epoll set, as the intake does.
     @discardableResult
     func acceptWaiting(_ t: inout ConnectionTable, _ fd: Int32, at offset: Duration = .zero) -> (seq: UInt32, evicted: [Int32]) {
-        let seq = t.accepted(fd, now: start + offset)
+        let seq = t.admit(fd, deadline: start + offset + .seconds(5), served: 0).seq
         guard case .waiting = t.wait(fd, seq: seq, framing: RequestFraming(), peekOffset: false, now: start + offset) else {
             XCTFail("not waiting")
             return (seq, [])
@@ -30,12 +30,17 @@ final class ConnectionTableTests: XCTestCase {
         return (seq, t.makeRoom())
     }
 
-    /// Serves a request on a connection and keeps it, as a worker does with nginx's.
-    func serveAndKeep(_ t: inout ConnectionTable, _ fd: Int32, seq: UInt32, at offset: Duration = .zero) {
-        guard case .keep = t.answered(fd, seq: seq, keep: true, now: start + offset) else { return XCTFail("not kept") }
-        guard case .waiting(let first) = t.wait(fd, seq: seq, framing: RequestFraming(), peekOffset: false, now: start + offset)
-        else { return XCTFail("not waiting") }
+    /// A connection kept after its first answer (its request carried the key), as a
+    /// worker keeps nginx's: admitted, then waiting idle in the epoll set.
+    @discardableResult
+    func keptConnection(_ t: inout ConnectionTable, _ fd: Int32) -> UInt32 {
+        let seq = t.admit(fd, deadline: start + .seconds(300), served: 1).seq
+        guard case .waiting(let first) = t.wait(fd, seq: seq, framing: RequestFraming(), peekOffset: false, now: start) else {
+            XCTFail("not waiting")
+            return seq
+        }
         XCTAssertFalse(first, "an idle kept connection waits for nothing")
+        return seq
     }
 
     func testPastTheBudgetTheOldestUnprovenIsPutOutNeverTheNewcomer() {
@@ -44,14 +49,13 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertEqual(acceptWaiting(&t, 14).evicted, [10])
         XCTAssertEqual(acceptWaiting(&t, 15).evicted, [11])
         XCTAssertEqual(t.unprovenWaiting, 4)
-        XCTAssertNil(t.entries[10])
-        XCTAssertNotNil(t.entries[15])
+        XCTAssertNil(t[10])
+        XCTAssertNotNil(t[15])
     }
 
     func testAProvenConnectionIsNeverPutOutToMakeRoom() {
         var t = table(unproven: 2)
-        let seq = t.accepted(5, now: start)
-        serveAndKeep(&t, 5, seq: seq)
+        let seq = keptConnection(&t, 5)
         for fd in Int32(100)..<200 { acceptWaiting(&t, fd) }
         XCTAssertEqual(t.entry(5, seq: seq)?.proven, true, "nginx's kept connection stays")
         XCTAssertEqual(t.unprovenWaiting, 2)
@@ -86,11 +90,12 @@ final class ConnectionTableTests: XCTestCase {
 
     func testBytesArrivingWhileAThreadHoldsItAreLookedAtByThatThread() {
         var t = table()
-        let seq = t.accepted(3, now: start)
-        // A worker serves it; meanwhile the epoll set reports new bytes to another.
+        let seq = keptConnection(&t, 3)
+        guard case .held = t.claim(3, seq: seq) else { return XCTFail("not claimed") }
+        // A worker serves its request; meanwhile the epoll set reports the next one's
+        // bytes to another worker.
         guard case .busy = t.claim(3, seq: seq) else { return XCTFail("a held connection was claimed twice") }
-        guard case .keep = t.answered(3, seq: seq, keep: true, now: start) else { return XCTFail("not kept") }
-        guard case .lookAgain = t.wait(3, seq: seq, framing: RequestFraming(), peekOffset: false, now: start) else {
+        guard case .lookAgain = t.kept(3, seq: seq, now: start) else {
             return XCTFail("the holder must look again: no one else will be told")
         }
         guard case .waiting = t.wait(3, seq: seq, framing: RequestFraming(), peekOffset: false, now: start) else {
@@ -103,11 +108,9 @@ final class ConnectionTableTests: XCTestCase {
         // A new connection has the request timeout from its accept.
         let (silent, _) = acceptWaiting(&t, 20)
         // A kept one is idle for up to keptIdleLimit...
-        let kept = t.accepted(21, now: start)
-        serveAndKeep(&t, 21, seq: kept)
+        keptConnection(&t, 21)
         // ...unless its next request has begun: that one is due in the request timeout.
-        let busy = t.accepted(22, now: start)
-        serveAndKeep(&t, 22, seq: busy)
+        let busy = keptConnection(&t, 22)
         guard case .held = t.claim(22, seq: busy) else { return XCTFail("not claimed") }
         _ = t.wait(22, seq: busy, framing: partial, peekOffset: true, now: start + .seconds(100))
         XCTAssertTrue(t.expire(now: start + .seconds(4)).isEmpty)
@@ -120,19 +123,25 @@ final class ConnectionTableTests: XCTestCase {
         _ = silent
     }
 
-    func testARequestWithoutTheKeyIsNotKept() {
+    func testAKeptConnectionIsIdleAgainAfterEachRequest() {
         var t = table()
-        let seq = t.accepted(4, now: start)
-        guard case .close = t.answered(4, seq: seq, keep: false, now: start) else { return XCTFail("kept without the key") }
-        XCTAssertEqual(t.count, 0)
+        let seq = keptConnection(&t, 4)
+        for served in 2...4 {
+            guard case .held = t.claim(4, seq: seq) else { return XCTFail("not claimed") }
+            guard case .waiting(firstWait: false) = t.kept(4, seq: seq, now: start + .seconds(served)) else {
+                return XCTFail("not idle")
+            }
+            XCTAssertEqual(t.entry(4, seq: seq)?.served, served)
+            XCTAssertEqual(t.entry(4, seq: seq)?.deadline, start + .seconds(served) + .seconds(300))
+        }
+        XCTAssertEqual(t.provenCount, 1)
+        XCTAssertEqual(t.unprovenWaiting, 0)
     }
 
     func testAStopTakesOverOnlyIdleKeptConnections() {
         var t = table()
-        let idle = t.accepted(30, now: start)
-        serveAndKeep(&t, 30, seq: idle)
-        let arriving = t.accepted(31, now: start)
-        serveAndKeep(&t, 31, seq: arriving)
+        keptConnection(&t, 30)
+        let arriving = keptConnection(&t, 31)
         guard case .held = t.claim(31, seq: arriving) else { return XCTFail("not claimed") }
         _ = t.wait(31, seq: arriving, framing: partial, peekOffset: true, now: start)
         acceptWaiting(&t, 32)

@@ -112,9 +112,9 @@ package enum Server {
             // Connections already accepted are still answered: those whose request is
             // on its way get most of the time.
             intake.stop(grace: .milliseconds(1500))
-            // New connections are refused at once rather than queued unanswered.
             socket.shutdownOwned()
-            // Workers in epoll_wait are woken; busy ones finish their request first.
+            // Workers in accept() or epoll_wait are woken; busy ones finish their
+            // request first.
             let deadline = ContinuousClock.now + .milliseconds(1800)
             while !(board.allStopped && logins.isIdle) && ContinuousClock.now < deadline {
                 for thread in board.idleThreads { ProcessSignals.wake(thread) }
@@ -143,7 +143,7 @@ package enum Server {
         let metrics =
             !config.metricsEnabled
             ? nil
-            : Metrics(threads: config.threads + hashers, router: router) {
+            : Metrics(threads: 2 * config.threads + hashers, router: router) {
                 [logins, cache, config, intake] in
                 Metrics.Readings(
                     loginQueueDepth: logins.depth, loginQueueCapacity: config.loginQueueLimit,
@@ -162,11 +162,13 @@ package enum Server {
             Threads.name("durin-intake")
             intake.watch()
         }
-        let board = WorkerBoard(count: config.threads)
-        for index in 0..<config.threads {
+        // As many workers wait on kept connections as accept new ones.
+        let board = WorkerBoard(count: 2 * config.threads)
+        for index in 0..<(2 * config.threads) {
+            let lane: Worker.Lane = index < config.threads ? .accepting : .waiting
             startThread {
                 Worker(
-                    index: index, intake: intake, endpoint: endpoint, settings: settings, cache: cache,
+                    index: index, lane: lane, intake: intake, endpoint: endpoint, settings: settings, cache: cache,
                     metrics: metrics, logins: logins, board: board, logLevel: logLevel
                 ).run()
             }

@@ -36,11 +36,14 @@ final class WorkerBoard: Sendable {
 
 /// One worker thread: its own Redis connection and FastCGI request slot.
 ///
-/// Workers wait together on the intake's epoll set and serve a connection only once
-/// its request has arrived whole (ConnectionIntake). A connection nginx keeps goes
-/// back to the set after the answer.
+/// Accepting workers take new connections, waiting ones the connections nginx keeps
+/// and requests that arrived in pieces; each serves a connection only once its
+/// request has arrived whole (ConnectionIntake).
 struct Worker {
+    enum Lane { case accepting, waiting }
+
     let index: Int
+    let lane: Lane
     let intake: ConnectionIntake
     let endpoint: RedisEndpoint
     let settings: ServiceSettings
@@ -51,7 +54,7 @@ struct Worker {
     let logLevel: Logger.Level
 
     func run() {
-        Threads.name("durin-w\(index)")
+        Threads.name(lane == .accepting ? "durin-w\(index)" : "durin-kept\(index)")
         let config = settings.configuration
         let api = API(settings: settings, endpoint: endpoint, cache: cache, metrics: metrics, logLevel: logLevel)
         let seat = ConnectionIntake.Seat(serves: true)
@@ -61,7 +64,7 @@ struct Worker {
         // Until the intake is drained: at a stop, requests already on their way are answered.
         while true {
             board.set(index, .idle)
-            guard let connection = intake.next(seat) else { break }
+            guard let connection = lane == .accepting ? intake.nextAccepted(seat) : intake.nextWaiting(seat) else { break }
             board.set(index, .busy)
             // A params block libfcgi cannot read: it has closed the connection.
             guard request.begin(connection) else {

@@ -26,14 +26,15 @@ struct RawFastCGI {
         return out
     }
 
-    /// A whole request: begin (responder role), params, the body, the ends of both streams.
-    static func request(_ params: [(String, String)], body: [UInt8] = []) -> [UInt8] {
+    /// A whole request: begin (responder role), params, the body, the ends of both
+    /// streams. `keep`: the FCGI_KEEP_CONN flag, as nginx sets it with fastcgi_keep_conn on.
+    static func request(_ params: [(String, String)], body: [UInt8] = [], keep: Bool = false) -> [UInt8] {
         /// A stream as records of at most 65,535 bytes each, then its empty end record.
         func stream(_ type: UInt8, _ bytes: [UInt8]) -> [UInt8] {
             stride(from: 0, to: bytes.count, by: 65535).flatMap { record(type, Array(bytes[$0..<min($0 + 65535, bytes.count)])) }
                 + record(type, [])
         }
-        return record(1, [0, 1, 0, 0, 0, 0, 0, 0]) + stream(4, encode(params)) + stream(5, body)
+        return record(1, [0, 1, keep ? 1 : 0, 0, 0, 0, 0, 0]) + stream(4, encode(params)) + stream(5, body)
     }
 
     /// A connected socket (blocking), or a failure.
@@ -95,6 +96,43 @@ struct RawFastCGI {
             i += 8 + length + padding
         }
         return (out, closed)
+    }
+
+    /// One answer on a connection that may stay open: the STDOUT stream's bytes up to
+    /// the END_REQUEST record (nil if none came within `timeout` seconds).
+    static func receiveAnswer(_ fd: Int32, timeout: Double) -> String? {
+        var raw: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            var out: [UInt8] = []
+            var i = 0
+            while i + 8 <= raw.count {
+                let length = Int(raw[i + 4]) << 8 | Int(raw[i + 5])
+                let end = i + 8 + length + Int(raw[i + 6])
+                guard end <= raw.count else { break }
+                if raw[i + 1] == 6 { out += raw[(i + 8)..<(i + 8 + length)] }
+                if raw[i + 1] == 3 { return String(decoding: out, as: UTF8.self) }
+                i = end
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000))) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return nil }
+            raw += buffer[0..<n]
+        }
+        return nil
+    }
+
+    /// Whether the peer has closed `fd` (end of stream or a reset), waiting up to
+    /// `timeout` seconds for it.
+    static func isClosed(_ fd: Int32, within timeout: Double) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(timeout * 1000)) > 0 else { return false }
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno == ECONNRESET)
     }
 
     /// Sends a whole request and reads the CGI answer: status and body.

@@ -91,17 +91,27 @@ cpu_ns() { local t=0 f; for f in /proc/"$1"/task/*/schedstat; do t=$((t + $(cut 
 # Context switches of every thread of a process (voluntary and not).
 switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
 
-# One round against URL, charged to PID: prints "ns_per_request requests switches_per_100".
+# CPU time of nginx's workers together, in nanoseconds.
+nginx_ns() {
+    local t=0 p
+    for p in $(pgrep -P "$(cat "$state/nginx/nginx.pid")"); do t=$((t + $(cpu_ns "$p"))); done
+    echo "$t"
+}
+
+# One round against URL, charged to PID: prints "ns_per_request requests
+# switches_per_100 nginx_ns_per_request".
 round() {
-    local pid=$1 url=$2 before after requests s0 s1
+    local pid=$1 url=$2 before after requests s0 s1 n0 n1
     before=$(cpu_ns "$pid")
     s0=$(switches "$pid")
+    n0=$(nginx_ns)
     wrk -t2 -c"$conns" -d"${seconds}s" -H "Authorization: Token $token" "$url" > "$out/cpu-wrk.txt" 2>&1
     after=$(cpu_ns "$pid")
     s1=$(switches "$pid")
+    n1=$(nginx_ns)
     requests=$(awk '/requests in/ {print $1}' "$out/cpu-wrk.txt")
     grep -q 'Non-2xx' "$out/cpu-wrk.txt" && { echo "bench: non-2xx answers from $url" >&2; cat "$out/cpu-wrk.txt" >&2; exit 1; }
-    echo "$(( (after - before) / requests )) $requests $(( (s1 - s0) * 100 / requests ))"
+    echo "$(( (after - before) / requests )) $requests $(( (s1 - s0) * 100 / requests )) $(( (n1 - n0) / requests ))"
 }
 
 durin_pid=$(cat "$state/durin.pid")
@@ -112,7 +122,9 @@ for r in $(seq "$rounds"); do
     new_runs+=("$(round "$durin_pid" "http://127.0.0.1:$port/durin-new/verify/")")
     off_runs+=("$(round "$off_pid" "http://127.0.0.1:$port/durin-off/verify/")")
     [ "$before_pid" = 0 ] || before_runs+=("$(round "$before_pid" "http://127.0.0.1:$port/durin-before/verify/")")
-    echo "  round $r (context switches per 100 requests): C ${c_runs[-1]##* }, durin-fcgi kept ${durin_runs[-1]##* }, new connections ${new_runs[-1]##* }, without last use ${off_runs[-1]##* }${before_runs:+, before ${before_runs[-1]##* }}" >&2
+    field() { echo "$1" | cut -d' ' -f"$2"; }
+    echo "  round $r (context switches per 100 requests): C $(field "${c_runs[-1]}" 3), durin-fcgi kept $(field "${durin_runs[-1]}" 3), new connections $(field "${new_runs[-1]}" 3), without last use $(field "${off_runs[-1]}" 3)${before_runs:+, before $(field "${before_runs[-1]}" 3)}" >&2
+    echo "  round $r (nginx's CPU per request, ns): C $(field "${c_runs[-1]}" 4), durin-fcgi kept $(field "${durin_runs[-1]}" 4), new connections $(field "${new_runs[-1]}" 4)" >&2
     echo "  round $r: C ${c_runs[-1]%% *} ns, durin-fcgi kept ${durin_runs[-1]%% *} ns, new connections ${new_runs[-1]%% *} ns, without last use ${off_runs[-1]%% *} ns${before_runs:+, before ${before_runs[-1]%% *} ns} per request" >&2
 done
 median() { printf '%s\n' "$@" | cut -d' ' -f1 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
@@ -121,14 +133,15 @@ d=$(median "${durin_runs[@]}")
 o=$(median "${off_runs[@]}")
 n=$(median "${new_runs[@]}")
 reqs() { printf '%s\n' "$@" | cut -d' ' -f2 | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) | requests per round (median) |\n|---|---:|---:|\n' "$rounds" "$seconds"
-printf '| C libfcgi + one hiredis HMGET (bench/check.c), a connection per check | %.1f µs | %s |\n' "$(echo "$c / 1000" | bc -l)" "$(reqs "${c_runs[@]}")"
-printf '| durin-fcgi, kept connections (as shipped) | %.1f µs | %s |\n' "$(echo "$d / 1000" | bc -l)" "$(reqs "${durin_runs[@]}")"
-printf '| durin-fcgi, a connection per check | %.1f µs | %s |\n' "$(echo "$n / 1000" | bc -l)" "$(reqs "${new_runs[@]}")"
-printf '| durin-fcgi, kept, DURIN_LAST_USED_RESOLUTION=off | %.1f µs | %s |\n' "$(echo "$o / 1000" | bc -l)" "$(reqs "${off_runs[@]}")"
+ngx() { printf '%s\n' "$@" | cut -d' ' -f4 | sort -n | sed -n "$(( ($# + 1) / 2 ))p" | awk '{ printf "%.1f µs", $1 / 1000 }'; }
+printf '\n| responder | CPU per verify/ (median of %s rounds of %s s) | nginx'"'"'s CPU per request | requests per round (median) |\n|---|---:|---:|---:|\n' "$rounds" "$seconds"
+printf '| C libfcgi + one hiredis HMGET (bench/check.c), a connection per check | %.1f µs | %s | %s |\n' "$(echo "$c / 1000" | bc -l)" "$(ngx "${c_runs[@]}")" "$(reqs "${c_runs[@]}")"
+printf '| durin-fcgi, kept connections (as shipped) | %.1f µs | %s | %s |\n' "$(echo "$d / 1000" | bc -l)" "$(ngx "${durin_runs[@]}")" "$(reqs "${durin_runs[@]}")"
+printf '| durin-fcgi, a connection per check | %.1f µs | %s | %s |\n' "$(echo "$n / 1000" | bc -l)" "$(ngx "${new_runs[@]}")" "$(reqs "${new_runs[@]}")"
+printf '| durin-fcgi, kept, DURIN_LAST_USED_RESOLUTION=off | %.1f µs | %s | %s |\n' "$(echo "$o / 1000" | bc -l)" "$(ngx "${off_runs[@]}")" "$(reqs "${off_runs[@]}")"
 if [ "$before_pid" != 0 ]; then
     b=$(median "${before_runs[@]}")
-    printf '| durin-fcgi before (%s), a connection per check | %.1f µs | %s |\n' "$BENCH_BEFORE_BIN" "$(echo "$b / 1000" | bc -l)" "$(reqs "${before_runs[@]}")"
+    printf '| durin-fcgi before (%s), a connection per check | %.1f µs | %s | %s |\n' "$BENCH_BEFORE_BIN" "$(echo "$b / 1000" | bc -l)" "$(ngx "${before_runs[@]}")" "$(reqs "${before_runs[@]}")"
 fi
 printf '\ndurin-fcgi / C: %.2f kept (goal: at most 1.0), %.2f with a connection per check\n' "$(echo "$d / $c" | bc -l)" "$(echo "$n / $c" | bc -l)"
 printf 'last use kept / not kept: %.2f\n' "$(echo "$d / $o" | bc -l)"

@@ -139,7 +139,10 @@ extension Configuration {
             c.socketMode = m
             return true
         },
-        .int("DURIN_THREADS", .responder, 1...256, "`8`", "worker threads, each with its own Redis connection") { $0.threads = $1 },
+        .int(
+            "DURIN_THREADS", .responder, 1...256, "`8`",
+            "worker threads that accept connections, each with its own Redis connection; as many again serve kept ones"
+        ) { $0.threads = $1 },
         .custom(
             "DURIN_FASTCGI_TIMEOUT", .responder, "`5`", "how long a FastCGI peer has to send its whole request",
             expected: "a duration such as 5, 5s or 1m"

@@ -42,18 +42,16 @@ package enum RESPCommand {
         decimal(length, into: &out)
     }
 
-    /// `n` in decimal, then CRLF.
-    private static func decimal(_ n: Int, into out: inout [UInt8]) {
-        if n < 10 {
-            out.append(UInt8(ascii: "0") + UInt8(n))
-        } else {
-            var digits: [UInt8] = []
-            var v = n
-            while v > 0 {
-                digits.append(UInt8(ascii: "0") + UInt8(v % 10))
-                v /= 10
-            }
-            out.append(contentsOf: digits.reversed())
+    /// `n` (not negative) in decimal, then CRLF: written in place, most significant
+    /// digit first, without a buffer of its own (every key's length has two digits).
+    static func decimal(_ n: Int, into out: inout [UInt8]) {
+        var divisor = 1
+        while divisor <= n / 10 { divisor *= 10 }
+        var v = n
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(v / divisor))
+            v %= divisor
+            divisor /= 10
         }
         out.append(0x0D)
         out.append(0x0A)

@@ -332,19 +332,41 @@ struct CheckCommand: ParsableCommand {
             }
         }
         // What nginx loads: its root's own files and the enabled sites, not sites-available.
+        // (`upstreamBlock` finds the block in one of them.)
         let enabled = [nginxRoot, "\(nginxRoot)/sites-enabled", "\(nginxRoot)/conf.d"].flatMap { base -> [String] in
             ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).map { "\(base)/\($0)" }
         }
-        let upstream = enabled.contains { path in
-            ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("upstream durin")
-        }
-        if upstream {
+        let upstream = enabled.lazy.compactMap { path in
+            Self.upstreamBlock(in: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        }.first
+        if let upstream {
             report.say(.ok, "nginx: an enabled configuration defines `upstream durin`")
+            let keeps = upstream.split(separator: "\n").contains { line in
+                line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+                    .trimmingCharacters(in: .whitespaces).hasPrefix("keepalive ") ?? false
+            }
+            if !keeps {
+                report.say(
+                    .warning,
+                    "nginx: `upstream durin` keeps no connections: add `keepalive 32;` to it, or every API call "
+                        + "pays a connect, an accept and a close (docs/nginx.md)")
+            }
         } else {
             report.say(
                 .failure,
                 "nginx: no enabled configuration defines `upstream durin` (the snippets pass requests to it); "
                     + "enable the example site: ln -s ../sites-available/durin \(nginxRoot)/sites-enabled/durin")
         }
+    }
+
+    /// The text of an `upstream durin { ... }` block, up to its closing brace; nil
+    /// when `config` defines none.
+    static func upstreamBlock(in config: String) -> Substring? {
+        guard let start = config.range(of: "upstream durin") else { return nil }
+        let rest = config[start.upperBound...]
+        guard let open = rest.firstIndex(of: "{"), rest[..<open].allSatisfy(\.isWhitespace),
+            let close = rest[open...].firstIndex(of: "}")
+        else { return nil }
+        return rest[open...close]
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import XCTest
 
 @testable import DurinCore
@@ -39,5 +40,26 @@ final class DjangoFormatsTests: XCTestCase {
         }
         // Round trip with the expiry format durin answers with.
         XCTAssertEqual(ExpiryFormat().format(DjangoFormats.dateTime("2026-11-30T02:55:55.275Z")!), "2026-11-30T02:55:55.275000Z")
+    }
+
+    /// The calendar arithmetic that replaces gmtime_r gives every field gmtime_r gives,
+    /// across leap days, centuries, negative times and far years.
+    func testUTCCalendarMatchesGmtime() {
+        var samples: [Int64] = [0, -1, 86_399, 86_400, 951_782_400, 951_868_799, 4_107_542_400, -2_208_988_800, 253_402_300_799]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 { samples.append(Int64.random(in: -62_135_596_800...253_402_300_799, using: &rng)) }
+        for seconds in samples {
+            var t = time_t(seconds)
+            var expected = tm()
+            gmtime_r(&t, &expected)
+            let got = ExpiryFormat.utc(seconds)
+            XCTAssertEqual(
+                [got.tm_year, got.tm_mon, got.tm_mday, got.tm_hour, got.tm_min, got.tm_sec, got.tm_wday, got.tm_yday],
+                [
+                    expected.tm_year, expected.tm_mon, expected.tm_mday, expected.tm_hour, expected.tm_min, expected.tm_sec,
+                    expected.tm_wday, expected.tm_yday,
+                ], "\(seconds)")
+        }
+        XCTAssertEqual(ExpiryFormat(pattern: "%Y %Z").format(0), "1970 GMT")
     }
 }

@@ -14,6 +14,7 @@ final class DurinctlCheckTests: SharedStackTestCase {
     func testAWorkingStackPasses() throws {
         let out = try stack.durinctl(["check"] + nginxOptions)
         XCTAssertTrue(out.stdout.contains("API clients: web"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("keeps no connections"), "the example site keeps connections: \(out.stdout)")
         let failures = out.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
         if stack.onCluster {
             // The suite's shared cluster has no passwords: that, and only that, fails.
@@ -133,6 +134,14 @@ final class DurinctlCheckTests: SharedStackTestCase {
         XCTAssertEqual(out.status, 1, out.stdout)
         XCTAssertTrue(out.stdout.contains("durin-protect.conf is missing"), out.stdout)
         XCTAssertTrue(out.stdout.contains("no enabled configuration defines `upstream durin`"), out.stdout)
+
+        // An upstream without a pool of kept connections: a warning, not a failure.
+        let bare = "\(stack.state)/bare-nginx"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        try "upstream durin {\n    server unix:/run/durin/durin.sock;\n    # keepalive 32;\n}\n".write(
+            toFile: "\(bare)/nginx.conf", atomically: true, encoding: .utf8)
+        out = try stack.durinctl(["check", "--nginx-dir", "\(stack.state)/nginx/durin", "--nginx-root", bare])
+        XCTAssertTrue(out.stdout.contains("warn  nginx: `upstream durin` keeps no connections"), out.stdout)
 
         // Redis unreachable.
         out = try stack.durinctl(["check", "--no-nginx"], env: ["DURIN_REDIS_URL": "unix://\(stack.state)/nothing.sock"])

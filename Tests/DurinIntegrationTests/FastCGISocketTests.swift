@@ -132,10 +132,11 @@ final class FastCGISocketTests: XCTestCase {
     /// Issue 25: a process without the key filled the watcher's 4,096 places with
     /// half-sent connections, and every later connection whose request had not
     /// arrived whole at the accept (nginx's, when its write raced the accept) was
-    /// closed unanswered. Now the oldest are closed to make room: a newcomer that
-    /// sends its request in pieces, after the room is full, is answered, and the
-    /// squatter's first connections are the ones closed.
-    func testAFullWaitingRoomClosesItsOldestNotItsNewcomers() throws {
+    /// closed unanswered. Now unproven connections have a budget of their own (1,024
+    /// waiting) whose oldest are closed to make room: a newcomer that sends its
+    /// request in pieces, after the budget is full, is answered, and the squatter's
+    /// first connections are the ones closed.
+    func testAFullBudgetClosesItsOldestNotItsNewcomers() throws {
         let stack = try Stack(settings: ["DURIN_FASTCGI_TIMEOUT": "300"])
         defer { stack.stop() }
         try stack.addClient("web")
@@ -154,7 +155,7 @@ final class FastCGISocketTests: XCTestCase {
         XCTAssertTrue(
             Processes.eventually(timeout: 30) { stack.counter("durin_fastcgi_waited_total") >= 4_400 },
             "the responder took every connection in")
-        // The room is full of the squatter's: a newcomer's request, in three pieces.
+        // The budget is full of the squatter's: a newcomer's request, in three pieces.
         let ready = RawFastCGI.request([("REQUEST_METHOD", "GET"), ("PATH_INFO", "/ready/"), ("DURIN_PROXY_KEY", key)])
         let fd = try peer.connect()
         defer { close(fd) }

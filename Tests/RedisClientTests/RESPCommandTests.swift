@@ -20,4 +20,11 @@ final class RESPCommandTests: XCTestCase {
         XCTAssertEqual(RESPCommand.encode(["é"]), Array("*1\r\n$2\r\né\r\n".utf8), "lengths in bytes")
         XCTAssertEqual(RESPCommand.encode(twelve), RESPCommand.encode(twelve.map { Array($0.utf8) }))
     }
+
+    func testLengthsOfEveryWidth() {
+        for n in [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65_535, 1_048_576, 123_456_789] {
+            let encoded = String(decoding: RESPCommand.encode([String(repeating: "x", count: n % 2_000_000)]), as: UTF8.self)
+            XCTAssertTrue(encoded.hasPrefix("*1\r\n$\(n % 2_000_000)\r\n"), "\(n)")
+        }
+    }
 }

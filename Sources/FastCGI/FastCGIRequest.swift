@@ -47,7 +47,9 @@ package final class FastCGIRequest {
     }
 
     deinit {
-        FCGX_Free(raw, 1)
+        // Never closes a connection: the intake owns every descriptor (a login's
+        // request is released by its hasher after `finish`, its connection kept).
+        FCGX_Free(raw, 0)
         raw.deallocate()
     }
 
@@ -80,7 +82,10 @@ package final class FastCGIRequest {
         raw.pointee.detached = 1
         FCGX_Finish_r(raw)
         connection = nil
-        return raw.pointee.ipcFd >= 0
+        let open = raw.pointee.ipcFd >= 0
+        // The descriptor goes back to the intake: nothing here may close it later.
+        raw.pointee.ipcFd = -1
+        return open
     }
 
     /// A FastCGI parameter of the current request (`PATH_INFO`, `HTTP_AUTHORIZATION`).

@@ -85,6 +85,30 @@ final class KeptConnectionTests: XCTestCase {
         XCTAssertTrue(RawFastCGI.isClosed(once, within: 5))
     }
 
+    /// A login is answered by a hasher thread, not the worker that read it: its
+    /// connection is kept all the same, and the next request on it is answered.
+    /// (nginx does not retry a POST whose kept connection was closed under it: 502.)
+    func testALoginsConnectionIsKeptLikeAnyOther() throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        try stack.addClient("web")
+        try stack.addUser("alice", password: "alice-pw")
+        let key = try proxyKey(stack)
+        let fd = try peer(stack).connect()
+        defer { close(fd) }
+        for (password, status) in [("wrong", "Status: 400"), ("alice-pw", "Status: 200"), ("wrong", "Status: 400")] {
+            let body = Array(#"{"username":"alice","password":"\#(password)","client":"web"}"#.utf8)
+            let params = [
+                ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("SCRIPT_NAME", "/api/auth"), ("REMOTE_ADDR", "127.0.0.1"),
+                ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(body.count)), ("DURIN_PROXY_KEY", key),
+            ]
+            RawFastCGI.send(fd, RawFastCGI.request(params, body: body, keep: true))
+            let answer = RawFastCGI.receiveAnswer(fd, timeout: 30) ?? "(no answer)"
+            XCTAssertTrue(answer.hasPrefix(status), answer)
+            XCTAssertFalse(RawFastCGI.isClosed(fd, within: 0.2), "the login's connection was closed")
+        }
+    }
+
     /// Issue 25: a local process without the key opens 4,096 connections that send
     /// nothing or half a request. They share a budget of their own (1,024 waiting,
     /// the oldest put out first); nginx's kept connections are never put out for

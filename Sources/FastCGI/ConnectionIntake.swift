@@ -309,7 +309,13 @@ package final class ConnectionIntake: Sendable {
     package func finish(_ request: FastCGIRequest, keep: Bool, seat: Seat) {
         guard let connection = request.connection else { return }
         let (fd, seq) = (connection.fd, connection.seq)
-        let keeping = keep && request.peerKeeps && !connection.bodyStreams && !stopped.load(ordering: .relaxed)
+        // A peer that asked to keep the connection owns it (FastCGI 3.5): closing it
+        // after an answer races the next request nginx sends on it, and nginx answers
+        // a POST that loses the race 502 (it never retries one). So a proven
+        // connection is kept whatever its request was: a body that streamed, one too
+        // large or cut short. Only a stop, an idle limit, or a peer without the key
+        // ends one; libfcgi closes it when reading or writing failed.
+        let keeping = keep && request.peerKeeps && !stopped.load(ordering: .relaxed)
         guard request.finish(keep: keeping) else {
             // libfcgi closed it (its peer was gone): the number may be reused already.
             if seq != 0 { _ = state.withLock { $0.table.remove(fd, seq: seq) } }
@@ -320,6 +326,8 @@ package final class ConnectionIntake: Sendable {
             close(fd)
             return
         }
+        // The streamed body's deadline was this request's, not the next one's.
+        if connection.bodyStreams { durin_set_io_timeout(fd, 0) }
         let found: Connection?
         if seq == 0 {
             // Its first answer: into the table and the epoll set, without a peek

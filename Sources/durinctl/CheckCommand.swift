@@ -341,15 +341,27 @@ struct CheckCommand: ParsableCommand {
         }.first
         if let upstream {
             report.say(.ok, "nginx: an enabled configuration defines `upstream durin`")
-            let keeps = upstream.split(separator: "\n").contains { line in
+            let directives = upstream.split(separator: "\n").compactMap { line in
                 line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
-                    .trimmingCharacters(in: .whitespaces).hasPrefix("keepalive ") ?? false
+                    .trimmingCharacters(in: .whitespaces)
             }
-            if !keeps {
+            if !directives.contains(where: { $0.hasPrefix("keepalive ") }) {
                 report.say(
                     .warning,
                     "nginx: `upstream durin` keeps no connections: add `keepalive 32;` to it, or every API call "
                         + "pays a connect, an accept and a close (docs/nginx.md)")
+            }
+            // durin closes a connection idle for 5 minutes; nginx must let go first, or
+            // a POST it sends on one durin is closing is answered 502 (never retried).
+            if let line = directives.first(where: { $0.hasPrefix("keepalive_timeout ") }),
+                let seconds = Self.nginxSeconds(line.dropFirst("keepalive_timeout ".count).trimmingCharacters(in: [" ", ";"])),
+                seconds >= 300
+            {
+                report.say(
+                    .warning,
+                    "nginx: `upstream durin` keeps idle connections \(seconds) s, and durin closes them after 300 s: "
+                        + "set `keepalive_timeout` below that (the default, 60s, is), or a POST nginx sends on a "
+                        + "connection durin is closing is answered 502 (docs/nginx.md)")
             }
         } else {
             report.say(
@@ -357,6 +369,16 @@ struct CheckCommand: ParsableCommand {
                 "nginx: no enabled configuration defines `upstream durin` (the snippets pass requests to it); "
                     + "enable the example site: ln -s ../sites-available/durin \(nginxRoot)/sites-enabled/durin")
         }
+    }
+
+    /// An nginx time (`90`, `75s`, `10m`, `1h`, `500ms`) in whole seconds; nil for
+    /// anything else, compound times (`1m30s`) included, which are then not judged.
+    static func nginxSeconds(_ value: String) -> Int? {
+        let units: [(String, Int)] = [("ms", 0), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        guard let (unit, scale) = units.first(where: { value.hasSuffix($0.0) }) ?? (value.isEmpty ? nil : ("", 1)),
+            let number = Int(value.dropLast(unit.count))
+        else { return nil }
+        return unit == "ms" ? number / 1000 : number * scale
     }
 
     /// The text of an `upstream durin { ... }` block, up to its closing brace; nil

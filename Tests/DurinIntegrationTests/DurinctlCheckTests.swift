@@ -143,6 +143,13 @@ final class DurinctlCheckTests: SharedStackTestCase {
         out = try stack.durinctl(["check", "--nginx-dir", "\(stack.state)/nginx/durin", "--nginx-root", bare])
         XCTAssertTrue(out.stdout.contains("warn  nginx: `upstream durin` keeps no connections"), out.stdout)
 
+        // A pool that keeps idle connections longer than durin does.
+        try "upstream durin {\n    server unix:/run/durin/durin.sock;\n    keepalive 32;\n    keepalive_timeout 10m;\n}\n".write(
+            toFile: "\(bare)/nginx.conf", atomically: true, encoding: .utf8)
+        out = try stack.durinctl(["check", "--nginx-dir", "\(stack.state)/nginx/durin", "--nginx-root", bare])
+        XCTAssertTrue(out.stdout.contains("warn  nginx: `upstream durin` keeps idle connections 600 s"), out.stdout)
+        XCTAssertFalse(out.stdout.contains("keeps no connections"), out.stdout)
+
         // Redis unreachable.
         out = try stack.durinctl(["check", "--no-nginx"], env: ["DURIN_REDIS_URL": "unix://\(stack.state)/nothing.sock"])
         XCTAssertEqual(out.status, 1, out.stdout)

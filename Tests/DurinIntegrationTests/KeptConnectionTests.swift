@@ -109,6 +109,41 @@ final class KeptConnectionTests: XCTestCase {
         }
     }
 
+    /// A peer that asks to keep its connection owns it (FastCGI 3.5): whatever the
+    /// request's body was (larger than the peek window, so it streamed; larger than
+    /// the limit; shorter than announced), the connection stays open and the next
+    /// request on it is answered. (durin closed a streamed body's connection: nginx,
+    /// which had put it back in its pool, answered the next POST on it 502.)
+    func testAConnectionIsKeptWhateverItsRequestsBody() throws {
+        let stack = try Stack()
+        defer { stack.stop() }
+        let key = try proxyKey(stack)
+        let fd = try peer(stack).connect()
+        defer { close(fd) }
+        func post(_ body: [UInt8], announcing length: Int) -> String {
+            let params = [
+                ("REQUEST_METHOD", "POST"), ("PATH_INFO", "/login/"), ("SCRIPT_NAME", "/api/auth"), ("REMOTE_ADDR", "127.0.0.1"),
+                ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", String(length)), ("DURIN_PROXY_KEY", key),
+            ]
+            RawFastCGI.send(fd, RawFastCGI.request(params, body: body, keep: true))
+            return RawFastCGI.receiveAnswer(fd, timeout: 30) ?? "(no answer)"
+        }
+        let streamed = Array(repeating: UInt8(ascii: "["), count: 300_000)
+        let tooLarge = Array(repeating: UInt8(ascii: " "), count: 1_048_576 + 1)
+        let short = Array(#"{"username":"#.utf8)
+        for (name, body, length, status) in [
+            ("a streamed body", streamed, streamed.count, "Status: 400"),
+            ("a body over the limit", tooLarge, tooLarge.count, "Status: 413"),
+            ("a body shorter than announced", short, 1_000, "Status: 400"),
+        ] {
+            let answer = post(body, announcing: length)
+            XCTAssertTrue(answer.hasPrefix(status), "\(name): \(answer.prefix(200))")
+            XCTAssertFalse(RawFastCGI.isClosed(fd, within: 0.2), "the connection was closed after \(name)")
+            let next = post(Array(#"{"username":"alice"}"#.utf8), announcing: 20)
+            XCTAssertTrue(next.hasPrefix("Status: 400"), "the request after \(name): \(next.prefix(200))")
+        }
+    }
+
     /// Issue 25: a local process without the key opens 4,096 connections that send
     /// nothing or half a request. They share a budget of their own (1,024 waiting,
     /// the oldest put out first); nginx's kept connections are never put out for

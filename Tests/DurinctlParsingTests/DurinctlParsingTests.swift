@@ -63,4 +63,17 @@ final class DurinctlParsingTests: XCTestCase {
         XCTAssertEqual(Settings.serviceEnvFile, "/etc/durin/durin.env")
         XCTAssertThrowsError(try Settings.parse(["--env-file", "/nonexistent/durin.env"]).environment([:]))
     }
+
+    /// `check` reads nginx's times as nginx does: a bare number is seconds.
+    func testNginxTimesAreReadInSeconds() {
+        XCTAssertEqual(CheckCommand.nginxSeconds("90"), 90)
+        XCTAssertEqual(CheckCommand.nginxSeconds("75s"), 75)
+        XCTAssertEqual(CheckCommand.nginxSeconds("10m"), 600)
+        XCTAssertEqual(CheckCommand.nginxSeconds("1h"), 3600)
+        XCTAssertEqual(CheckCommand.nginxSeconds("2d"), 172_800)
+        XCTAssertEqual(CheckCommand.nginxSeconds("500ms"), 0)
+        XCTAssertNil(CheckCommand.nginxSeconds(""))
+        XCTAssertNil(CheckCommand.nginxSeconds("1m30s"))
+        XCTAssertNil(CheckCommand.nginxSeconds("soon"))
+    }
 }

@@ -166,6 +166,8 @@ nginx_stop() {
 seed() {
     local ctl="$bin/durinctl"
     for c in web cli mobile; do "$ctl" client add "$c" >/dev/null 2>&1 || true; done
+    # A client for browsers: its login sets the durin_session cookie (docs/nginx.md).
+    "$ctl" client add browser --cookie >/dev/null 2>&1 || true
     if ! "$ctl" user show demo >/dev/null 2>&1; then
         # Staff, so that the demo signs in to the operator console too.
         echo "demo-password" | "$ctl" user add demo --password-stdin --staff --field email=demo@example.com >/dev/null

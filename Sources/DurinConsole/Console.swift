@@ -167,15 +167,6 @@ package enum Console {
         if let site = request.browser?.fetchSite, site != "same-origin" { throw .crossOrigin }
     }
 
-    /// Every value of one cookie in a Cookie header, in the order sent.
-    static func cookies(_ name: String, in header: String?) -> [String] {
-        guard let header else { return [] }
-        return header.split(separator: ";").compactMap { part in
-            let pair = part.drop { $0 == " " }
-            return pair.hasPrefix(name + "=") ? String(pair.dropFirst(name.count + 1)) : nil
-        }
-    }
-
     /// The headers every console answer carries: its own script and style only, no
     /// framing, no sniffing, no referrer, no caching of what may name users.
     static let securityHeaders: [(String, String)] = [
@@ -229,7 +220,7 @@ struct ConsoleSession {
 
 extension API {
     func consoleSession(_ context: RequestContext) throws -> ConsoleSession {
-        let sent = Console.cookies(Console.cookieName, in: context.request.browser?.cookie)
+        let sent = CookieHeader.values(named: Console.cookieName, in: context.request.browser?.cookie)
         // Two: one may be planted by a sibling site (a cookie set for a parent domain
         // or a narrower path comes along), and acting on either could act as its owner.
         guard sent.count <= 1 else { throw APIError.conflictingSessionCookies }

@@ -88,6 +88,9 @@ package struct Configuration: Sendable {
     /// against both the Host a request reached nginx by and its Origin. Unset, the
     /// console answers only under a loopback name (127.0.0.1, localhost, [::1]).
     package var consoleOrigin: WebOrigin?
+    /// DURIN_COOKIE_ORIGINS: pages of these origins may send unsafe requests that
+    /// the durin_session cookie authenticates, besides the request's own origin.
+    package var cookieOrigins: [WebOrigin] = []
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     package var secretKey: [UInt8]?

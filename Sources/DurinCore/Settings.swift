@@ -181,6 +181,17 @@ extension Configuration {
             return true
         },
         .custom(
+            "DURIN_COOKIE_ORIGINS", .responder, "unset",
+            "other origins whose pages may send unsafe requests with the durin_session cookie (a request's own origin always may)",
+            expected: "origins such as https://app.example.com, separated by spaces or commas"
+        ) { c, s in
+            let words = s.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" })
+            let origins = words.compactMap { WebOrigin(String($0)) }
+            guard origins.count == words.count else { return false }
+            c.cookieOrigins = origins
+            return true
+        },
+        .custom(
             "DURIN_LAST_USED_RESOLUTION", .responder, "`60s`", "how stale a token's recorded last use may get (off: never written)",
             expected: "a duration such as 60, 60s or 5m, or off"
         ) { c, s in

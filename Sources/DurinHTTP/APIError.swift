@@ -41,6 +41,8 @@ package enum APIError: Error, Equatable, Sendable {
     case wrongConsoleHost
     /// More than one console session cookie came with a request.
     case conflictingSessionCookies
+    /// More than one durin_session cookie came with a request (a browser session).
+    case conflictingBrowserSessions
     /// A state change without the session's CSRF token.
     case csrfFailed
     // introspect/ and revoke/ (RFC 7662, RFC 7009), in OAuth's error form (RFC 6749 §5.2).
@@ -78,7 +80,7 @@ extension APIError {
         case .notFound, .noSuchSession: return 404
         case .permissionDenied, .notFromProxy, .notStaff, .crossOrigin, .csrfFailed: return 403
         case .wrongConsoleHost: return 421
-        case .conflictingSessionCookies: return 400
+        case .conflictingSessionCookies, .conflictingBrowserSessions: return 400
         case .throttled: return 429
         case .busy, .storeUnavailable: return 503
         case .internalError: return 500
@@ -130,6 +132,8 @@ extension APIError {
         case .wrongConsoleHost: return "The console answers only at its own address."
         case .conflictingSessionCookies:
             return "More than one console session cookie was sent: clear this site's cookies and sign in again."
+        case .conflictingBrowserSessions:
+            return "More than one durin_session cookie was sent: clear this site's cookies and sign in again."
         case .csrfFailed: return "CSRF Failed: CSRF token missing or incorrect."
         case .invalidClient: return "Client authentication failed."
         case .oauthInvalidRequest(let why): return why

@@ -72,8 +72,11 @@ package final class AdminStore {
     /// for none) also reaches the client's live tokens (`stampIdleTimeout`): returns
     /// how many it changed.
     @discardableResult
-    package func updateClient(_ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil) throws(Failure) -> Int {
+    package func updateClient(
+        _ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil, cookie: Bool? = nil
+    ) throws(Failure) -> Int {
         var pairs: [String] = []
+        if let cookie { pairs += ["cookie", cookie ? "1" : ""] }
         if let ttl { pairs += ["token_ttl", ttl.storedValue] }
         if let throttle { pairs += ["throttle_rate", throttle?.description ?? ""] }
         if let idle { pairs += ["idle_timeout", idle.map(String.init) ?? ""] }

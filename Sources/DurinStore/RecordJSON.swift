@@ -16,13 +16,15 @@ package enum RecordJSON {
 
     static func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
 
-    /// A client: its name, token TTL, throttle rate, idle timeout and creation.
+    /// A client: its name, token TTL, throttle rate, idle timeout, whether it is a
+    /// browser's (cookie), and its creation.
     package static func client(_ c: ClientRecord, time: TimeFormat) -> [(String, JSONValue)] {
         [
             ("name", .string(c.name)),
             ("token_ttl", .string(c.tokenTTL.description)),
             ("throttle_rate", c.throttleRate.map { .string($0.description) } ?? .null),
             ("idle_timeout", duration(c.idleTimeout)),
+            ("cookie", .bool(c.cookie)),
             ("created", .string(time(c.created))),
         ]
     }

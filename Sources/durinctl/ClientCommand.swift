@@ -14,6 +14,7 @@ struct ClientCommand: ParsableCommand {
 
     static func text(_ c: ClientRecord) -> String {
         "\(c.name)\tttl=\(c.tokenTTL)\tthrottle=\(c.throttleRate?.description ?? "none")\tidle=\(idleText(c.idleTimeout))"
+            + (c.cookie ? "\tcookie" : "")
     }
 
     static func idleText(_ seconds: Int64?) -> String { seconds.map { DurationSpec(seconds: $0).description } ?? "none" }
@@ -28,13 +29,15 @@ struct ClientCommand: ParsableCommand {
                 "A token unused this long expires (the TTL stays its cap): 30m, 2h, 7d; default none.",
                 valueName: "duration"))
         var idle: IdleSetting?
+        @Flag(help: "A client for browsers: at a location with `$durin_cookie on`, a login sets the durin_session cookie.")
+        var cookie = false
         @OptionGroup var settings: Settings
 
         func run() throws {
             let ctx = try settings.context()
             let record = ClientRecord(
                 name: name.value, tokenTTL: ttl ?? ctx.config.defaultTokenTTL,
-                throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds)
+                throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds, cookie: cookie)
             try attempt { try ctx.admin.addClient(record) }
             Terminal.out("added client \(ClientCommand.text(record))")
         }
@@ -68,31 +71,35 @@ struct ClientCommand: ParsableCommand {
             } else {
                 Terminal.out(
                     "name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\n"
-                        + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncreated:       \(ctx.format(c.created))")
+                        + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncookie:        \(c.cookie ? "yes" : "no")\n"
+                        + "created:       \(ctx.format(c.created))")
             }
         }
     }
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a client's TTL, throttle rate or idle timeout.",
+            abstract: "Change a client's TTL, throttle rate, idle timeout or cookie sessions.",
             discussion: "Existing tokens keep their expiry until renewed; a new idle timeout reaches them at once.")
         @Argument var name: String
         @Option(help: "Token lifetime: 86400, 30m, 12h, 7d or never.") var ttl: TokenTTL?
         @Option(help: "Throttle rate N/s|m|h|d, or none.") var throttle: ThrottleSetting?
         @Option(help: ArgumentHelp("Idle timeout: 30m, 2h, 7d, or none.", valueName: "duration")) var idle: IdleSetting?
+        @Flag(inversion: .prefixedNo, help: "Whether a login at a cookie location sets the durin_session cookie.")
+        var cookie: Bool?
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard ttl != nil || throttle != nil || idle != nil else {
-                throw ValidationError("nothing to change: give --ttl, --throttle and/or --idle")
+            guard ttl != nil || throttle != nil || idle != nil || cookie != nil else {
+                throw ValidationError("nothing to change: give --ttl, --throttle, --idle and/or --cookie/--no-cookie")
             }
         }
 
         func run() throws {
             let ctx = try settings.context()
             let stamped = try attempt {
-                try ctx.admin.updateClient(name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds })
+                try ctx.admin.updateClient(
+                    name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds }, cookie: cookie)
             }
             Terminal.out(
                 "updated client \(name)" + (idle != nil ? " (idle timeout now on \(stamped) live token\(stamped == 1 ? "" : "s"))" : ""))

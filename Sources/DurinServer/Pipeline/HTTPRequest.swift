@@ -40,6 +40,12 @@ package struct HTTPRequest: Sendable {
         package var query: String = ""
         /// The X-CSRF-Token header of a state change.
         package var csrf: String?
+        /// The protected request's own method (nginx's `$request_method`, passed to
+        /// the verify subrequest, whose method is always GET); nil at the API's routes,
+        /// whose method is the request's.
+        package var method: String?
+        /// Whether the request asks for a protocol upgrade (a WebSocket).
+        package var upgrade = false
         package init() {}
     }
 
@@ -63,6 +69,13 @@ package struct HTTPRequest: Sendable {
         package var console = false
         /// Set by a location that serves the API's description: enables `openapi.json`.
         package var openAPI = false
+        /// `$durin_cookie on`: the durin_session cookie authenticates here (a request
+        /// without a token in its Authorization header), and at the API's location a
+        /// login of a cookie client sets it.
+        package var cookie = false
+        /// `$durin_forward_token on`: the credentials go on to the upstream, the
+        /// session cookie with the other cookies.
+        package var forwardToken = false
         package init() {}
     }
 

@@ -9,7 +9,7 @@ package enum Param: Int, CaseIterable, Sendable {
     case requestMethod, pathInfo, scriptName, contentType, contentLength, remoteAddress, authorization, userAgent
     case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
     case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
-    case requestID
+    case requestID, cookieLocation, forwardToken, originalMethod, upgrade
 
     /// The param's name, as nginx (or Caddy) sends it.
     package var name: String {
@@ -42,6 +42,10 @@ package enum Param: Int, CaseIterable, Sendable {
         case .console: return "DURIN_CONSOLE"
         case .openAPI: return "DURIN_OPENAPI"
         case .requestID: return "DURIN_REQUEST_ID"
+        case .cookieLocation: return "DURIN_COOKIE"
+        case .forwardToken: return "DURIN_FORWARD_TOKEN"
+        case .originalMethod: return "DURIN_METHOD"
+        case .upgrade: return "HTTP_UPGRADE"
         }
     }
 
@@ -122,9 +126,11 @@ package enum RequestMapping {
         directives.authRequest = params.param(.authRequest, is: "1")
         directives.console = params.param(.console, is: "1")
         directives.openAPI = params.param(.openAPI, is: "1")
+        directives.cookie = params.paramIsOn(.cookieLocation)
+        directives.forwardToken = params.paramIsOn(.forwardToken)
         var browser: HTTPRequest.BrowserContext?
         // Only a location that serves browsers reads what they send.
-        if directives.console {
+        if directives.console || directives.cookie {
             var c = HTTPRequest.BrowserContext()
             c.cookie = params.param(.cookie)
             c.origin = params.param(.origin)
@@ -133,6 +139,8 @@ package enum RequestMapping {
             c.scheme = params.param(.scheme) ?? "http"
             c.query = params.param(.queryString) ?? ""
             c.csrf = params.param(.csrfToken)
+            c.method = params.param(.originalMethod).flatMap { $0.isEmpty ? nil : $0 }
+            c.upgrade = !(params.param(.upgrade) ?? "").isEmpty
             browser = c
         }
         let method = params.param(.requestMethod) ?? "GET"

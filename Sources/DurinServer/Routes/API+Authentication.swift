@@ -7,16 +7,70 @@ extension API {
     /// The request's token, checked: no credentials is "not provided", not an error
     /// of the header. With `locationRules` (verify/), the location's client rules and
     /// throttle apply in the same round trip, and its cache when it asks for one.
+    /// A token in the Authorization header wins; without one, a location with
+    /// `$durin_cookie on` takes the session cookie's.
     func authenticate(_ context: RequestContext, locationRules: Bool) throws -> TokenRecord {
         let request = context.request
-        guard case .token(let token) = try AuthorizationHeader.parse(request.authorization, schemes: config.authSchemes) else {
-            throw APIError.notAuthenticated
+        let token: String
+        switch try AuthorizationHeader.parse(request.authorization, schemes: config.authSchemes) {
+        case .token(let sent): token = sent
+        case .none:
+            guard let sent = try sessionCookieToken(context) else { throw APIError.notAuthenticated }
+            token = sent
         }
         let digest = Token.digest(of: token)
         let d = request.directives
         guard locationRules else { return try authenticate(digest: digest, rules: .none) }
         if d.cache && !d.throttle { return try authenticateCached(context, digest: digest, rules: rules(d)) }
         return try authenticate(digest: digest, rules: rules(d))
+    }
+
+    /// The durin_session cookie's token, where the location takes it. A request that
+    /// could change something (an unsafe method, a WebSocket) must show it came from
+    /// an allowed origin: else a page of any site could make a signed-in browser act.
+    func sessionCookieToken(_ context: RequestContext) throws(APIError) -> String? {
+        let request = context.request
+        guard request.directives.cookie, let browser = request.browser, let token = try BrowserSession.token(browser) else {
+            return nil
+        }
+        if BrowserSession.needsOriginProof(method: browser.method ?? request.method, upgrade: browser.upgrade),
+            !BrowserSession.provesAllowedOrigin(browser, allowed: config.cookieOrigins)
+        {
+            context.logger.notice(
+                "session cookie refused: the request did not come from an allowed origin",
+                metadata: ["origin": .string(browser.origin ?? "-"), "sec_fetch_site": .string(browser.fetchSite ?? "-")])
+            throw .crossOrigin
+        }
+        return token
+    }
+
+    /// Whether the request was authenticated by its session cookie (its header had
+    /// no token): its answer then sets or clears the cookie.
+    func authenticatedByCookie(_ context: RequestContext) -> Bool {
+        let request = context.request
+        guard request.directives.cookie, let browser = request.browser,
+            case .none? = try? AuthorizationHeader.parse(request.authorization, schemes: config.authSchemes)
+        else { return false }
+        return ((try? BrowserSession.token(browser)) ?? nil) != nil
+    }
+
+    /// A refresh by cookie gives the cookie the token's new lifetime.
+    func renewedSessionCookie(_ context: RequestContext, expiry: EpochMillis?) -> [(String, String)] {
+        guard authenticatedByCookie(context), let browser = context.request.browser,
+            let token = (try? BrowserSession.token(browser)) ?? nil
+        else { return [] }
+        return [("Set-Cookie", BrowserSession.setCookie(token, maxAge: secondsLeft(expiry, context), browser))]
+    }
+
+    /// A logout by cookie makes the browser forget it.
+    func clearedSessionCookie(_ context: RequestContext) -> [(String, String)] {
+        guard authenticatedByCookie(context), let browser = context.request.browser else { return [] }
+        return [("Set-Cookie", BrowserSession.clearCookie(browser))]
+    }
+
+    /// A cookie's Max-Age for a token expiring at `expiry` (nil: never).
+    func secondsLeft(_ expiry: EpochMillis?, _ context: RequestContext) -> Int64? {
+        expiry.map { ($0 - context.now) / 1000 }
     }
 
     func rules(_ d: HTTPRequest.Directives) -> AccessRules {

@@ -209,10 +209,25 @@ extension API {
             details: SessionDetails(address: request.remoteAddress, userAgent: request.userAgent, label: label))
     }
 
+    /// Issues (or returns) the pair's token. `browserLogin` (login/): at a location
+    /// with `$durin_cookie on`, a cookie client's token goes in the session cookie,
+    /// and the body carries only its expiry.
     func issueToken(
         _ context: RequestContext, for user: UserRecord, client: String, event: String, issuer: String? = nil,
-        clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails
+        clearingFailuresFrom addressGroup: String? = nil, details: SessionDetails, browserLogin: Bool = false
     ) throws -> HTTPResponse {
+        var browser: HTTPRequest.BrowserContext?
+        if browserLogin, context.request.directives.cookie, let sent = context.request.browser,
+            try admin.client(named: client)?.cookie == true
+        {
+            // A page of another site posting a login would sign the browser in as
+            // whoever's password it sent: the console's rule for its sign-in.
+            guard BrowserSession.provesAllowedOrigin(sent, allowed: config.cookieOrigins) else {
+                context.logger.notice("login refused: a cookie login from another origin", metadata: ["user": .string(user.username)])
+                throw APIError.crossOrigin
+            }
+            browser = sent
+        }
         let mode = loginMode
         let outcome = try tokens.login(
             user: user.username, client: client, mode: mode, event: event, issuer: issuer,
@@ -229,9 +244,16 @@ extension API {
                     "session": "\(issued.record.id)", "token": .string(issued.outcome.rawValue),
                     "issuer": .string(issuer ?? ""),
                 ])
-            var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry)), ("token", .string(issued.token.value))]
+            var body: [(String, JSONValue)] = [("expiry", expiryJSON(issued.record.expiry))]
+            var headers: [(String, String)] = []
+            if let browser {
+                let cookie = BrowserSession.setCookie(issued.token.value, maxAge: secondsLeft(issued.record.expiry, context), browser)
+                headers.append(("Set-Cookie", cookie))
+            } else {
+                body.append(("token", .string(issued.token.value)))
+            }
             if !config.userFields.isEmpty { body.append(("user", userJSON(user))) }
-            return .json(200, .object(body))
+            return .json(200, .object(body), headers: headers)
         }
     }
 

@@ -10,7 +10,7 @@ extension API {
                 .login { api, context, attempt, user in
                     try api.issueToken(
                         context, for: user, client: try API.clientName(attempt.client), event: "login",
-                        clearingFailuresFrom: attempt.addressGroup, details: attempt.details)
+                        clearingFailuresFrom: attempt.addressGroup, details: attempt.details, browserLogin: true)
                 }),
             RouteSpec(
                 "refresh", .fixed("refresh"), methods: ["POST", "OPTIONS"], viewName: "Refresh",
@@ -23,7 +23,7 @@ extension API {
                 .token(locationRules: false) { api, context, auth in try api.logoutAll(context, auth) }),
             RouteSpec(
                 "verify", .fixed("verify"), methods: ["GET", "HEAD", "OPTIONS"], viewName: "Verify", timed: true,
-                .token(locationRules: true) { api, _, auth in api.verify(auth) }),
+                .token(locationRules: true) { api, context, auth in api.verify(context, auth) }),
             RouteSpec(
                 "sessions", .fixed("sessions"), methods: ["GET", "HEAD", "OPTIONS"], viewName: "Token Sessions",
                 .token(locationRules: false) { api, context, auth in try api.sessions(context, auth) }),

@@ -12,20 +12,21 @@ struct AddClientScript: ScriptCall {
     var arguments: [String] {
         [
             client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created),
-            client.idleTimeout.map(String.init) ?? "",
+            client.idleTimeout.map(String.init) ?? "", client.cookie ? "1" : "",
         ]
     }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(
-        parameters: ["name", "ttl", "throttle", "created", "idle"],
+        parameters: ["name", "ttl", "throttle", "created", "idle", "cookie"],
         #"""
         local key = clientKey(name)
         if redis.call('EXISTS', key) == 1 then return 0 end
         guard(CLIENTS)
         redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
         if idle ~= '' then redis.call('HSET', key, 'idle_timeout', idle) end
+        if cookie ~= '' then redis.call('HSET', key, 'cookie', cookie) end
         redis.call('SADD', CLIENTS, name)
         return 1
         """#)

@@ -30,6 +30,8 @@ REDISCLI_AUTH=$(cat "$state/redis-password")
 export REDISCLI_AUTH
 export DURIN_REDIS_URL=${DURIN_REDIS_URL:-unix://:$REDISCLI_AUTH@$state/redis.sock}
 export DURIN_LISTEN=${DURIN_LISTEN:-$state/durin.sock}
+# The sign-in page (/api/auth/signin/) logs in to the demo's browser client (seed).
+export DURIN_SIGNIN_CLIENT=${DURIN_SIGNIN_CLIENT:-browser}
 if [ -z "${DURIN_SECRET_KEY:-}" ]; then
     [ -s "$state/secret" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$state/secret")
     DURIN_SECRET_KEY=$(cat "$state/secret")

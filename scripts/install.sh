@@ -33,7 +33,7 @@ for u in durin.service durin.socket; do
     chmod 0644 "$DESTDIR$UNITDIR/$u"
 done
 # The snippets name each other (and the proxy key's include) by their installed path.
-for snippet in durin-server.conf durin-errors.conf durin-api.conf durin-protect.conf durin-console.conf; do
+for snippet in durin-server.conf durin-errors.conf durin-api.conf durin-protect.conf durin-console.conf durin-signin.conf; do
     sed -e "s#/etc/nginx/durin/#$SYSCONFDIR/nginx/durin/#g" "$root/nginx/$snippet" > "$DESTDIR$SYSCONFDIR/nginx/durin/$snippet"
     chmod 0644 "$DESTDIR$SYSCONFDIR/nginx/durin/$snippet"
 done

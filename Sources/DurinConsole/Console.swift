@@ -167,21 +167,8 @@ package enum Console {
         if let site = request.browser?.fetchSite, site != "same-origin" { throw .crossOrigin }
     }
 
-    /// The headers every console answer carries: its own script and style only, no
-    /// framing, no sniffing, no referrer, no caching of what may name users.
-    static let securityHeaders: [(String, String)] = [
-        (
-            "Content-Security-Policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        ),
-        ("X-Frame-Options", "DENY"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Cross-Origin-Opener-Policy", "same-origin"),
-        ("Cross-Origin-Resource-Policy", "same-origin"),
-        ("Cache-Control", "no-store"),
-    ]
+    /// The headers every console answer carries (`HTTPResponse.pageSecurityHeaders`).
+    static let securityHeaders = HTTPResponse.pageSecurityHeaders
 
     @Sendable static func secured(_ response: HTTPResponse) -> HTTPResponse {
         var secured = response

@@ -91,6 +91,12 @@ package struct Configuration: Sendable {
     /// DURIN_COOKIE_ORIGINS: pages of these origins may send unsafe requests that
     /// the durin_session cookie authenticates, besides the request's own origin.
     package var cookieOrigins: [WebOrigin] = []
+    /// The client the sign-in page logs in to.
+    package var signInClient = "web"
+    /// Where durin-signin.conf sends a browser without a session (a local path).
+    package var signInURL = "/api/auth/signin/"
+    /// DURIN_SIGNIN_CSS's text, read once at start: the sign-in page's theme.
+    package var signInCSS: String?
     /// Seals stored tokens so re-login can return the same token (see TokenSeal).
     /// Unset: a secret is generated once and kept in Redis (`<prefix>secret`).
     package var secretKey: [UInt8]?

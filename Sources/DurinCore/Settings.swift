@@ -1,4 +1,5 @@
 import Codecs
+import Foundation
 
 /// Every `DURIN_*` variable durin-fcgi and durinctl read, declared once: its name, its
 /// section and default as docs/configuration.md shows them, one line of
@@ -178,6 +179,33 @@ extension Configuration {
         ) { c, s in
             guard let origin = WebOrigin(s) else { return false }
             c.consoleOrigin = origin
+            return true
+        },
+        .custom(
+            "DURIN_SIGNIN_CLIENT", .responder, "`web`", "the client the sign-in page (signin/) logs in to (mark it `--cookie`)",
+            expected: "a client name (letters, digits, . _ - @ +)"
+        ) { c, s in
+            guard Names.isValidClientName(s) else { return false }
+            c.signInClient = s
+            return true
+        },
+        .custom(
+            "DURIN_SIGNIN_URL", .responder, "`/api/auth/signin/`",
+            "where a browser without a session is sent from a location that includes durin-signin.conf",
+            expected: "a local path such as /api/auth/signin/"
+        ) { c, s in
+            guard SignInReturn.localPath(s) == s, !s.contains("?") else { return false }
+            c.signInURL = s
+            return true
+        },
+        .custom(
+            "DURIN_SIGNIN_CSS", .responder, "unset", "a CSS file (at most 64 KiB) the sign-in page loads after its own, to theme it",
+            expected: "the path of a readable CSS file of at most 64 KiB"
+        ) { c, s in
+            guard let bytes = FileManager.default.contents(atPath: s), bytes.count <= 65536,
+                let text = String(data: bytes, encoding: .utf8)
+            else { return false }
+            c.signInCSS = text
             return true
         },
         .custom(

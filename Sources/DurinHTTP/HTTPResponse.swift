@@ -19,6 +19,23 @@ package struct HTTPResponse: Sendable, Equatable {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.renderedBytes)
     }
 
+    /// The headers of durin's own pages (the console, the sign-in page): their own
+    /// script and style only, no framing, no sniffing, no referrer, no caching of
+    /// what may name users.
+    package static let pageSecurityHeaders: [(String, String)] = [
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                + "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+    ]
+
     /// 204: no body and no Content-Type, as DRF answers `Response(None, 204)`.
     package static let noContent = HTTPResponse(status: 204)
 

@@ -85,11 +85,56 @@ final class BrowserSessionTests: SharedStackTestCase {
         let sessions = try browser.call("GET", "/api/auth/sessions/", extra: [cookie])
         XCTAssertEqual(sessions.status, 200, sessions.text)
 
-        // No cookie, or an unknown one: durin's 401s.
-        XCTAssertEqual(try browser.call("GET", "/app/page").status, 401)
-        let forged = try browser.call("GET", "/app/page", extra: [("Cookie", "durin_session=not-a-token")])
+        // An unknown cookie is no session: a POST gets durin's 401.
+        let forged = try browser.call(
+            "POST", "/app/page", extra: [("Cookie", "durin_session=not-a-token"), ("Origin", ownOrigin)])
         XCTAssertEqual(forged.status, 401)
         XCTAssertEqual(forged.detail, "Invalid token.")
+    }
+
+    /// durin-signin.conf: a browser that navigates to a page without a session goes
+    /// to the sign-in page with the way back; an API call or a POST gets the 401.
+    func testABrowserWithoutASessionIsSentToTheSignInPage() throws {
+        for (path, cookie) in [("/app/page", nil), ("/app/page?x=1&y=%2F", "durin_session=not-a-token")] {
+            let r = try browser.call("GET", path, extra: cookie.map { [("Cookie", $0)] } ?? [])
+            XCTAssertEqual(r.status, 302, "\(path): \(r.text)")
+            let expected = "/api/auth/signin/?next=" + path.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            // nginx makes the address absolute with the request's own Host.
+            XCTAssertEqual(r.header("Location"), ownOrigin + expected)
+        }
+        let bad = try browser.call("GET", "/app/page", token: "not-a-token")
+        XCTAssertEqual(bad.status, 401, bad.text)
+        XCTAssertEqual(bad.detail, "Invalid token.")
+        let post = try browser.call("POST", "/app/page", extra: [("Origin", ownOrigin)])
+        XCTAssertEqual(post.status, 401, post.text)
+        XCTAssertEqual(post.detail, "Authentication credentials were not provided.")
+    }
+
+    /// The sign-in page: durin's CSP, no inline script, its own files, and a way
+    /// back that is only ever a path of this site.
+    func testTheSignInPageSendsBackOnlyToThisSite() throws {
+        for (next, back) in [
+            ("%2Fapp%2Fpage%3Fx%3D1", "/app/page?x=1"),
+            ("https%3A%2F%2Fevil.example%2F", "/"),
+            ("%2F%2Fevil.example", "/"),
+            ("%2F%5Cevil.example", "/"),
+            ("%2Fapp%0D%0ALocation%3A%20x", "/"),
+            ("%2Fa%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/a&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ] {
+            let page = try browser.call("GET", "/api/auth/signin/?next=\(next)")
+            XCTAssertEqual(page.status, 200)
+            XCTAssertTrue(page.text.contains(#"data-next="\#(back)""#), "\(next): \(page.text)")
+            XCTAssertFalse(page.text.contains("<script>"), "an inline script")
+        }
+        let page = try browser.call("GET", "/api/auth/signin/")
+        XCTAssertEqual(page.header("Content-Type"), "text/html; charset=utf-8")
+        XCTAssertTrue(page.header("Content-Security-Policy")?.contains("script-src 'self'") ?? false)
+        XCTAssertEqual(page.header("X-Frame-Options"), "DENY")
+        XCTAssertTrue(page.text.contains(#"data-client="browser""#), page.text)
+        XCTAssertEqual(try browser.call("GET", "/api/auth/signin/signin.js").header("Content-Type"), "text/javascript; charset=utf-8")
+        XCTAssertEqual(try browser.call("GET", "/api/auth/signin/signin.css").status, 200)
+        XCTAssertEqual(try browser.call("GET", "/api/auth/signin/theme.css").status, 404, "no DURIN_SIGNIN_CSS")
+        XCTAssertEqual(try browser.call("GET", "/api/auth/signin/other.js").status, 404)
     }
 
     /// The header wins over the cookie; two session cookies (one planted for a
@@ -162,7 +207,8 @@ final class BrowserSessionTests: SharedStackTestCase {
         XCTAssertEqual(out.status, 204, out.text)
         let cleared = try XCTUnwrap(out.header("Set-Cookie"))
         XCTAssertTrue(cleared.hasPrefix("durin_session=;") && cleared.contains("Max-Age=0"), cleared)
-        XCTAssertEqual(try browser.call("GET", "/app/page", extra: [cookie]).status, 401)
+        // The page now sends the browser to sign in again.
+        XCTAssertEqual(try browser.call("GET", "/app/page", extra: [cookie]).status, 302)
     }
 
     /// `client set --no-cookie` turns a client's logins back into durin's.

@@ -28,7 +28,7 @@ rm -f "$dest.log"
 for f in /usr/local/bin/durin-fcgi /usr/local/bin/durinctl; do check "$f is executable" test -x "$dest$f"; done
 for f in /etc/systemd/system/durin.service /etc/systemd/system/durin.socket \
          /etc/nginx/durin/durin-server.conf /etc/nginx/durin/durin-api.conf /etc/nginx/durin/durin-protect.conf \
-         /etc/nginx/durin/durin-console.conf /etc/nginx/durin/durin-errors.conf \
+         /etc/nginx/durin/durin-console.conf /etc/nginx/durin/durin-errors.conf /etc/nginx/durin/durin-signin.conf \
          /etc/nginx/sites-available/durin /usr/local/share/doc/durin/examples/durin.acl \
          /usr/local/share/doc/durin/examples/durin-redis.conf /usr/local/share/doc/durin/examples/Caddyfile.example; do
     check "$f installed" test -s "$dest$f"

@@ -77,6 +77,7 @@ extension API {
         case .apiAccessClient: return config.apiAccessClientName != nil
         case .metricsLocation: return directives.metrics && metrics != nil
         case .openAPILocation: return directives.openAPI
+        case .cookieLocation: return directives.cookie
         }
     }
 
@@ -124,8 +125,10 @@ extension API {
     /// auth_request, denials reshaped into what it passes on.
     package func finish(_ response: HTTPResponse, _ context: RequestContext) -> HTTPResponse {
         let request = context.request
-        let finished = context.group?.finish(response) ?? response
-        return request.directives.authRequest && request.location == .api ? Self.forAuthRequest(finished) : finished
+        var finished = context.group?.finish(response) ?? response
+        guard request.directives.authRequest && request.location == .api else { return finished }
+        if finished.status == 401, let signIn = signInRedirect(request) { finished.headers.append(("X-Durin-Signin", signIn)) }
+        return Self.forAuthRequest(finished)
     }
 
     /// Counts an answer (before it leaves, so a scrape that follows sees it), the

@@ -46,6 +46,8 @@ package struct HTTPRequest: Sendable {
         package var method: String?
         /// Whether the request asks for a protocol upgrade (a WebSocket).
         package var upgrade = false
+        /// REQUEST_URI: the protected request's path and query (the sign-in page's way back).
+        package var uri: String?
         package init() {}
     }
 

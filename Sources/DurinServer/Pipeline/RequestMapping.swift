@@ -9,7 +9,7 @@ package enum Param: Int, CaseIterable, Sendable {
     case requestMethod, pathInfo, scriptName, contentType, contentLength, remoteAddress, authorization, userAgent
     case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
     case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
-    case requestID, cookieLocation, forwardToken, originalMethod, upgrade
+    case requestID, cookieLocation, forwardToken, originalMethod, upgrade, requestURI
 
     /// The param's name, as nginx (or Caddy) sends it.
     package var name: String {
@@ -46,6 +46,7 @@ package enum Param: Int, CaseIterable, Sendable {
         case .forwardToken: return "DURIN_FORWARD_TOKEN"
         case .originalMethod: return "DURIN_METHOD"
         case .upgrade: return "HTTP_UPGRADE"
+        case .requestURI: return "REQUEST_URI"
         }
     }
 
@@ -141,6 +142,7 @@ package enum RequestMapping {
             c.csrf = params.param(.csrfToken)
             c.method = params.param(.originalMethod).flatMap { $0.isEmpty ? nil : $0 }
             c.upgrade = !(params.param(.upgrade) ?? "").isEmpty
+            c.uri = params.param(.requestURI)
             browser = c
         }
         let method = params.param(.requestMethod) ?? "GET"

@@ -87,6 +87,8 @@ package final class RouteSpec: Sendable {
         case metricsLocation
         /// openapi.json: only where nginx sets DURIN_OPENAPI.
         case openAPILocation
+        /// signin/: only where the location takes browser sessions ($durin_cookie on).
+        case cookieLocation
     }
 
     /// A handler that needs no token: it may authenticate in its own way (an issuer

@@ -44,6 +44,12 @@ extension API {
                 "revoke", .fixed("revoke"), methods: ["POST", "OPTIONS"], viewName: "Revoke",
                 .open { api, context in try api.revokeForIssuer(context) }),
             RouteSpec(
+                "signin", .fixed("signin"), methods: ["GET", "HEAD"], viewName: "Sign In", exists: .cookieLocation,
+                .open { api, context in api.signInPage(context) }),
+            RouteSpec(
+                "signin_asset", .pattern(["signin", nil]), methods: ["GET", "HEAD"], viewName: "Sign In",
+                exists: .cookieLocation, .open { api, context in try api.signInAsset(context) }),
+            RouteSpec(
                 "ready", .fixed("ready"), methods: ["GET", "HEAD"], viewName: "Ready",
                 .open { api, context in api.ready(context) }),
             RouteSpec(

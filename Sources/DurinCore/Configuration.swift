@@ -16,6 +16,25 @@ package struct Configuration: Sendable {
     package var tokenCacheTimeout: Int64 = 60
     package var refreshTokenOnLogin = false
     package var userFields: [String] = []
+    /// DURIN_UPSTREAM_FIELDS: profile fields passed to protected upstreams as
+    /// `X-Durin-<Field>` headers (the check then reads the user's record).
+    package var upstreamFields: [String] = []
+
+    /// A comma-separated list of profile field names: letters, digits and `_`, at
+    /// most 64 each, never an account field (`password`, `username`, `is_active`,
+    /// `is_staff`, whose answers durin gives its own way). nil when not one.
+    package static func profileFields(_ text: String) -> [String]? {
+        let names = text.split(separator: ",").map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
+        let reserved: Set = ["password", "username", "is_active", "is_staff", "import_digest"]
+        for name in names {
+            guard name.utf8.count <= 64, !reserved.contains(name), !name.hasPrefix("t:"),
+                name.utf8.allSatisfy({
+                    ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F
+                })
+            else { return nil }
+        }
+        return names
+    }
     package var apiAccessClientName: String?
     package var apiAccessExcludeFromSessions = false
     package var apiAccessResponseIncludeToken = false

@@ -275,6 +275,15 @@ extension Configuration {
             return true
         },
         .custom(
+            "DURIN_UPSTREAM_FIELDS", .tokens, "empty",
+            "profile fields a protected location's upstream is told, each as a header (email: X-Durin-Email)",
+            expected: "profile field names (letters, digits, _), separated by commas"
+        ) { c, s in
+            guard let fields = Configuration.profileFields(s) else { return false }
+            c.upstreamFields = fields
+            return true
+        },
+        .custom(
             "DURIN_EXPIRED_GRACE", .tokens, "`1d`", "how long an expired token is still reported as expired",
             expected: "a duration such as 1d (0: expired tokens are at once invalid)"
         ) { c, s in

@@ -132,6 +132,15 @@ package final class TokenStore {
     /// writes the token's last use when it is stale (LastUse), at most once per write
     /// interval, so the common check costs no write. A failed write is not an error
     /// of the check: the next check tries again. Returns the record as written.
+    /// A user's staff flag and the named profile fields (a user removed meanwhile
+    /// has neither): for what a check passes to an upstream or requires of it.
+    package func userDetails(of user: String, fields: [String]) throws(StoreError) -> UserDetails {
+        let values = try connection.call(["HMGET", keys.user(user), "is_staff"] + fields).array ?? []
+        var found: [String: String] = [:]
+        for (name, value) in zip(fields, values.dropFirst()) { if let text = value.string { found[name] = text } }
+        return UserDetails(isStaff: values.first?.string == "1", fields: found)
+    }
+
     package func noteUse(_ record: TokenRecord, now: EpochMillis? = nil) -> TokenRecord {
         let now = now ?? clock.nowMillis()
         guard LastUse.isStale(lastUsed: record.lastUsed, idleSeconds: record.idleSeconds, resolution: lastUsedResolution, now: now),

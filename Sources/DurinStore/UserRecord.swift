@@ -33,3 +33,16 @@ package struct UserRecord: Sendable, Equatable {
         self.profile = profile
     }
 }
+
+/// What a check tells an upstream of a token's user beyond the name: read only
+/// where a location needs it (`TokenStore.userDetails`), one HMGET of the user hash.
+package struct UserDetails: Sendable, Equatable {
+    package var isStaff: Bool
+    /// The requested profile fields the user has, by name.
+    package var fields: [String: String]
+
+    package init(isStaff: Bool, fields: [String: String]) {
+        self.isStaff = isStaff
+        self.fields = fields
+    }
+}

@@ -75,6 +75,10 @@ final class BrowserSessionTests: SharedStackTestCase {
         XCTAssertEqual(page.object["client"] as? String, "browser")
         // The upstream gets the other cookies, never the session's.
         XCTAssertEqual(page.object["cookie"] as? String, "theme=dark; lang=en")
+        // The session id always; whether the user is staff only where the check reads
+        // the user's record (DURIN_UPSTREAM_FIELDS or a staff-only location).
+        XCTAssertFalse((page.object["session"] as? String ?? "").isEmpty, page.text)
+        XCTAssertEqual(page.object["staff"] as? String, "")
 
         // A location that did not opt in takes no cookie.
         let ping = try browser.call("GET", "/api/ping/", extra: [cookie])

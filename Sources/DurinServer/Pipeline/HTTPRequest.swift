@@ -78,6 +78,8 @@ package struct HTTPRequest: Sendable {
         /// `$durin_forward_token on`: the credentials go on to the upstream, the
         /// session cookie with the other cookies.
         package var forwardToken = false
+        /// `$durin_require_staff on`: only staff users pass (403 otherwise).
+        package var requireStaff = false
         package init() {}
     }
 

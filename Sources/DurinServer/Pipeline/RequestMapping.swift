@@ -9,7 +9,7 @@ package enum Param: Int, CaseIterable, Sendable {
     case requestMethod, pathInfo, scriptName, contentType, contentLength, remoteAddress, authorization, userAgent
     case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
     case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
-    case requestID, cookieLocation, forwardToken, originalMethod, upgrade, requestURI
+    case requestID, cookieLocation, forwardToken, originalMethod, upgrade, requestURI, requireStaff
 
     /// The param's name, as nginx (or Caddy) sends it.
     package var name: String {
@@ -47,6 +47,7 @@ package enum Param: Int, CaseIterable, Sendable {
         case .originalMethod: return "DURIN_METHOD"
         case .upgrade: return "HTTP_UPGRADE"
         case .requestURI: return "REQUEST_URI"
+        case .requireStaff: return "DURIN_REQUIRE_STAFF"
         }
     }
 
@@ -129,6 +130,7 @@ package enum RequestMapping {
         directives.openAPI = params.param(.openAPI, is: "1")
         directives.cookie = params.paramIsOn(.cookieLocation)
         directives.forwardToken = params.paramIsOn(.forwardToken)
+        directives.requireStaff = params.paramIsOn(.requireStaff)
         var browser: HTTPRequest.BrowserContext?
         // Only a location that serves browsers reads what they send.
         if directives.console || directives.cookie {

@@ -29,10 +29,32 @@ extension API {
     /// For nginx `auth_request`: who the token belongs to. The location's client
     /// rules and throttle were applied with the token check. At a cookie location the
     /// upstream gets the request's other cookies (X-Durin-Cookie), never the session's.
-    func verify(_ context: RequestContext, _ auth: TokenRecord) -> HTTPResponse {
-        var headers = [("X-Durin-User", auth.user), ("X-Durin-Client", auth.client)]
+    /// The user's record is read (one more Redis read) only where something needs
+    /// it: a location that requires staff, or DURIN_UPSTREAM_FIELDS.
+    func verify(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
+        var headers = [("X-Durin-User", auth.user), ("X-Durin-Client", auth.client), ("X-Durin-Session", String(auth.id))]
         if let expiry = auth.expiry { headers.append(("X-Durin-Expiry", config.expiryFormat.format(expiry))) }
         let d = context.request.directives
+        if d.requireStaff || !config.upstreamFields.isEmpty {
+            let details = try tokens.userDetails(of: auth.user, fields: config.upstreamFields)
+            if d.requireStaff && !details.isStaff {
+                context.logger.notice("refused: the location requires staff", metadata: ["user": .string(auth.user)])
+                throw APIError.permissionDenied
+            }
+            headers.append(("X-Durin-Staff", details.isStaff ? "true" : "false"))
+            for field in config.upstreamFields {
+                guard let value = details.fields[field] else { continue }
+                // A value nginx could read as the end of a header line (or a second
+                // one) is not passed at all.
+                guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
+                    context.logger.warning(
+                        "profile field not passed on: it holds a control character",
+                        metadata: ["user": .string(auth.user), "field": .string(field)])
+                    continue
+                }
+                headers.append((Self.upstreamHeader(field), value))
+            }
+        }
         if d.cookie && !d.forwardToken, let browser = context.request.browser {
             let others = BrowserSession.upstreamCookies(browser)
             if !others.isEmpty { headers.append(("X-Durin-Cookie", others)) }
@@ -40,6 +62,11 @@ extension API {
         return .json(
             200, ["user": .string(auth.user), "client": .string(auth.client), "expiry": expiryJSON(auth.expiry)],
             headers: headers)
+    }
+
+    /// `email` → `X-Durin-Email`, `first_name` → `X-Durin-First-Name`.
+    static func upstreamHeader(_ field: String) -> String {
+        "X-Durin-" + field.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined(separator: "-")
     }
 
     /// For load balancers and systemd: Redis answers and the scripts are loaded.

@@ -23,7 +23,7 @@ extension API {
                 .token(locationRules: false) { api, context, auth in try api.logoutAll(context, auth) }),
             RouteSpec(
                 "verify", .fixed("verify"), methods: ["GET", "HEAD", "OPTIONS"], viewName: "Verify", timed: true,
-                .token(locationRules: true) { api, context, auth in api.verify(context, auth) }),
+                .token(locationRules: true) { api, context, auth in try api.verify(context, auth) }),
             RouteSpec(
                 "sessions", .fixed("sessions"), methods: ["GET", "HEAD", "OPTIONS"], viewName: "Token Sessions",
                 .token(locationRules: false) { api, context, auth in try api.sessions(context, auth) }),

@@ -23,7 +23,7 @@ BIN_DIR = $(shell swift build -c $(CONFIG) --show-bin-path)
 STATIC_SCRATCH = .build-static
 STATIC_BIN_DIR = $(shell swift build -c $(CONFIG) --scratch-path $(STATIC_SCRATCH) --show-bin-path)
 
-.PHONY: build build-static run check lint format test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu bench-instructions install deb clean
+.PHONY: build build-static run check lint format test test-e2e test-cluster-e2e test-packaged test-lane2 test-browser test-assertion test-caddy test-apache test-openapi test-cluster test-install test-systemd fuzz bench bench-cpu bench-instructions install deb clean
 
 build:
 	swift build -c $(CONFIG)
@@ -70,6 +70,7 @@ test-lane2:
 	$(MAKE) test-packaged
 	$(MAKE) test-browser
 	$(MAKE) test-caddy
+	$(MAKE) test-assertion
 	$(MAKE) test-apache
 	$(MAKE) test-openapi
 
@@ -77,6 +78,11 @@ test-lane2:
 # (Tests/browser/run.sh): screenshots of every page in .build/test-output/console/.
 test-browser:
 	Tests/browser/run.sh
+
+# Identity assertions (X-Durin-Assertion) verified by PyJWT from PyPI in an upstream
+# behind nginx, through a key rotation (Tests/assertion/run.sh).
+test-assertion:
+	Tests/assertion/run.sh
 
 # Caddy 2.6 as a second front (Tests/caddy/run.sh): caddy/Caddyfile.example as
 # shipped, forward_auth over FastCGI, in front of a protected upstream.

@@ -115,7 +115,7 @@ durin_stop() {
 
 nginx_config() {
     local n="$state/nginx"
-    mkdir -p "$n/durin" "$n/tmp" "$n/logs"
+    mkdir -p "$n/durin" "$n/tmp" "$n/logs" "$n/extra"
     local snippet
     for snippet in "$root"/nginx/durin-*.conf; do
         sed -e "s#/etc/nginx/durin/#$n/durin/#g" "$snippet" > "$n/durin/$(basename "$snippet")"
@@ -144,6 +144,8 @@ http {
     uwsgi_temp_path $n/tmp/uwsgi;
     scgi_temp_path $n/tmp/scgi;
     include $n/site.conf;
+    # Servers a test adds beside the example site (then reloads nginx).
+    include $n/extra/*.conf;
 }
 CONF
 }

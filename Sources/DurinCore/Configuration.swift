@@ -19,6 +19,10 @@ package struct Configuration: Sendable {
     /// DURIN_UPSTREAM_FIELDS: profile fields passed to protected upstreams as
     /// `X-Durin-<Field>` headers (the check then reads the user's record).
     package var upstreamFields: [String] = []
+    /// The identity assertion's `iss`, longest life (seconds) and profile claims.
+    package var assertionIssuer = "durin"
+    package var assertionTTL: Int64 = 300
+    package var assertionFields: [String] = []
 
     /// A comma-separated list of profile field names: letters, digits and `_`, at
     /// most 64 each, never an account field (`password`, `username`, `is_active`,

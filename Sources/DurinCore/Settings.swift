@@ -284,6 +284,32 @@ extension Configuration {
             return true
         },
         .custom(
+            "DURIN_ASSERTION_ISSUER", .tokens, "`durin`", "the `iss` of the identity assertions upstreams receive (X-Durin-Assertion)",
+            expected: "a name or URL of printable ASCII, at most 256 characters"
+        ) { c, s in
+            guard s.utf8.count <= 256, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else { return false }
+            c.assertionIssuer = s
+            return true
+        },
+        .custom(
+            "DURIN_ASSERTION_TTL", .tokens, "`5m`", "the longest an identity assertion lives (its token's expiry may end it sooner)",
+            expected: "a duration from 10s to 1h, such as 5m"
+        ) { c, s in
+            guard let d = DurationSpec.parse(s), (10...3600).contains(d.seconds) else { return false }
+            c.assertionTTL = d.seconds
+            return true
+        },
+        .custom(
+            "DURIN_ASSERTION_FIELDS", .tokens, "empty", "profile fields an identity assertion carries as claims (email)",
+            expected: "profile field names (letters, digits, _), none a registered claim (iss, sub, aud, exp, iat, nbf, jti, client, sid)"
+        ) { c, s in
+            guard let fields = Configuration.profileFields(s) else { return false }
+            let claims: Set = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client", "sid"]
+            guard fields.allSatisfy({ !claims.contains($0) }) else { return false }
+            c.assertionFields = fields
+            return true
+        },
+        .custom(
             "DURIN_EXPIRED_GRACE", .tokens, "`1d`", "how long an expired token is still reported as expired",
             expected: "a duration such as 1d (0: expired tokens are at once invalid)"
         ) { c, s in

@@ -95,6 +95,28 @@ package struct TokenSeal: Sendable {
         return constantTimeEquals(Array(token.digest.utf8), Array(digest.utf8)) ? token : nil
     }
 
+    /// A signing key's private bytes for storage: AES-256-GCM under a key of its own
+    /// derived from the secret, a random nonce, and `label` (the key's id) as the
+    /// associated data, so a sealed key opens only as the key it was stored as.
+    /// Base64 of nonce || ciphertext || tag.
+    package func sealKey(_ bytes: [UInt8], label: String) -> String {
+        let box = try! AES.GCM.seal(bytes, using: signingKeySeal, authenticating: Array(label.utf8))
+        return Base64.encode(Array(box.combined!))
+    }
+
+    /// The key sealed by `sealKey`, or nil (another secret, another label, a changed byte).
+    package func openKey(_ sealed: String, label: String) -> [UInt8]? {
+        guard let bytes = Base64.decode(sealed), let box = try? AES.GCM.SealedBox(combined: bytes),
+            let plain = try? AES.GCM.open(box, using: signingKeySeal, authenticating: Array(label.utf8))
+        else { return nil }
+        return Array(plain)
+    }
+
+    private var signingKeySeal: SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: secret), info: Array("durin-seal signing-key aes-256-gcm".utf8), outputByteCount: 32)
+    }
+
     /// Whether a stored value is in the form before layout 3 (the migration rewrites it).
     package static func isLegacy(_ sealed: String) -> Bool {
         sealed.utf8.count % 4 == 1 && (sealed.first == "h" || sealed.first == "t")

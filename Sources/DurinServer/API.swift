@@ -47,6 +47,8 @@ package final class API {
     private var seenGeneration = 0
     /// This worker's reads through the cache (nil: no cache).
     let cachedReader: CachedTokenReader?
+    /// This worker's signing keys and the assertions it signed.
+    let assertions = Assertions()
     package var config: Configuration { settings.configuration }
     package var router: Router { settings.router }
 

@@ -150,6 +150,9 @@ package struct KeySpace: Sendable {
     package var issuers: String { prefix(of: .issuers) + Name.issuers }
     /// The token-sealing secret, kept here only when DURIN_SECRET_KEY is not set.
     package var secret: String { prefix + Name.secret }
+    /// The assertion-signing keys (kid -> created, retired, sealed private key):
+    /// under `P secret:`, outside the inspection user's patterns.
+    package var assertionKeys: String { prefix + Name.secret + ":assertion-keys" }
     /// The fingerprint of the sealing secret durin-fcgi uses (`TokenSeal.fingerprint`):
     /// durinctl refuses to seal under another.
     package var sealingFingerprint: String { prefix + Name.sealingFingerprint }

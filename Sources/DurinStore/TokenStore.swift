@@ -431,7 +431,7 @@ package final class TokenStore {
     }
 
     /// The sealing secret, agreed with Redis on first use (`SealingRole`).
-    private func sealingKey() throws(StoreError) -> TokenSeal {
+    func sealingKey() throws(StoreError) -> TokenSeal {
         if let seal, sealAgreed { return seal }
         let candidate = try currentSeal()
         switch sealing {

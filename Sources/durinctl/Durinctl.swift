@@ -18,7 +18,7 @@ struct Durinctl: ParsableCommand {
             """,
         subcommands: [
             ClientCommand.self, UserCommand.self, TokenCommand.self, EventsCommand.self, IssuerCommand.self, ImportCommand.self,
-            CheckCommand.self,
+            CheckCommand.self, AssertionKeyCommand.self,
             MigrateCommand.self,
         ])
 

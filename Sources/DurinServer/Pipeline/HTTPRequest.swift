@@ -80,6 +80,10 @@ package struct HTTPRequest: Sendable {
         package var forwardToken = false
         /// `$durin_require_staff on`: only staff users pass (403 otherwise).
         package var requireStaff = false
+        /// `$durin_assertion on`: the upstream gets a signed identity assertion for
+        /// this audience (`$durin_assertion_audience`, else the request's own origin);
+        /// nil where none is asked for.
+        package var assertionAudience: String?
         package init() {}
     }
 

@@ -10,6 +10,7 @@ package enum Param: Int, CaseIterable, Sendable {
     case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
     case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
     case requestID, cookieLocation, forwardToken, originalMethod, upgrade, requestURI, requireStaff
+    case assertion, assertionAudience
 
     /// The param's name, as nginx (or Caddy) sends it.
     package var name: String {
@@ -48,6 +49,8 @@ package enum Param: Int, CaseIterable, Sendable {
         case .upgrade: return "HTTP_UPGRADE"
         case .requestURI: return "REQUEST_URI"
         case .requireStaff: return "DURIN_REQUIRE_STAFF"
+        case .assertion: return "DURIN_ASSERTION"
+        case .assertionAudience: return "DURIN_ASSERTION_AUDIENCE"
         }
     }
 
@@ -131,6 +134,12 @@ package enum RequestMapping {
         directives.cookie = params.paramIsOn(.cookieLocation)
         directives.forwardToken = params.paramIsOn(.forwardToken)
         directives.requireStaff = params.paramIsOn(.requireStaff)
+        if params.paramIsOn(.assertion) {
+            let named = params.param(.assertionAudience) ?? ""
+            directives.assertionAudience =
+                !named.isEmpty
+                ? named : WebOrigin(scheme: params.param(.scheme) ?? "http", authority: params.param(.host) ?? "")?.description
+        }
         var browser: HTTPRequest.BrowserContext?
         // Only a location that serves browsers reads what they send.
         if directives.console || directives.cookie {

@@ -35,11 +35,19 @@ extension API {
         var headers = [("X-Durin-User", auth.user), ("X-Durin-Client", auth.client), ("X-Durin-Session", String(auth.id))]
         if let expiry = auth.expiry { headers.append(("X-Durin-Expiry", config.expiryFormat.format(expiry))) }
         let d = context.request.directives
-        if d.requireStaff || !config.upstreamFields.isEmpty {
-            let details = try tokens.userDetails(of: auth.user, fields: config.upstreamFields)
+        let now = context.now
+        // An assertion signed for this token and audience before needs no read.
+        var assertion = d.assertionAudience.flatMap { assertions.cached(digest: auth.digest, audience: $0, now: now) }
+        let signs = d.assertionAudience != nil && assertion == nil
+        if d.requireStaff || !config.upstreamFields.isEmpty || signs {
+            let fields = signs ? Array(Set(config.upstreamFields + config.assertionFields)) : config.upstreamFields
+            let details = try tokens.userDetails(of: auth.user, fields: fields)
             if d.requireStaff && !details.isStaff {
                 context.logger.notice("refused: the location requires staff", metadata: ["user": .string(auth.user)])
                 throw APIError.permissionDenied
+            }
+            if signs, let audience = d.assertionAudience {
+                assertion = try assertions.sign(auth, audience: audience, details: details, config: config, tokens: tokens, now: now)
             }
             headers.append(("X-Durin-Staff", details.isStaff ? "true" : "false"))
             for field in config.upstreamFields {
@@ -55,6 +63,7 @@ extension API {
                 headers.append((Self.upstreamHeader(field), value))
             }
         }
+        if let assertion { headers.append(("X-Durin-Assertion", assertion)) }
         if d.cookie && !d.forwardToken, let browser = context.request.browser {
             let others = BrowserSession.upstreamCookies(browser)
             if !others.isEmpty { headers.append(("X-Durin-Cookie", others)) }
@@ -67,6 +76,14 @@ extension API {
     /// `email` → `X-Durin-Email`, `first_name` → `X-Durin-First-Name`.
     static func upstreamHeader(_ field: String) -> String {
         "X-Durin-" + field.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined(separator: "-")
+    }
+
+    /// The public keys of the identity assertions (RFC 7517's JWK Set): the signing
+    /// key, and retired ones while an assertion they signed may still be alive.
+    func jwks(_ context: RequestContext) throws -> HTTPResponse {
+        let keys = try assertions.published(tokens, now: context.now, lifetime: config.assertionTTL)
+        let set: JSONValue = .object([("keys", .array(keys.map { key in .object(key.publicJWK.map { ($0.0, .string($0.1)) }) }))])
+        return .json(200, set, headers: [("Cache-Control", "public, max-age=60")])
     }
 
     /// For load balancers and systemd: Redis answers and the scripts are loaded.

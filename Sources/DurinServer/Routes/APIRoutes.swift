@@ -50,6 +50,9 @@ extension API {
                 "signin_asset", .pattern(["signin", nil]), methods: ["GET", "HEAD"], viewName: "Sign In",
                 exists: .cookieLocation, .open { api, context in try api.signInAsset(context) }),
             RouteSpec(
+                "jwks", .fixed("jwks.json"), methods: ["GET", "HEAD"], viewName: "JWKS",
+                .open { api, context in try api.jwks(context) }),
+            RouteSpec(
                 "ready", .fixed("ready"), methods: ["GET", "HEAD"], viewName: "Ready",
                 .open { api, context in api.ready(context) }),
             RouteSpec(

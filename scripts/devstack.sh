@@ -125,6 +125,7 @@ nginx_config() {
     sed -e "s#/etc/nginx/durin/#$n/durin/#g" \
         -e "s#unix:/run/durin/durin.sock#unix:$DURIN_LISTEN#g" \
         -e "s#unix:/run/durin/demo-app.sock#unix:$state/demo-app.sock#g" \
+        -e "s#unix:/run/durin/demo-socket.sock#unix:$state/demo-socket.sock#g" \
         -e "s#listen 80 default_server;#listen 127.0.0.1:$port default_server$listen_options;#" \
         -e "s#listen 80;#listen 127.0.0.1:$port;#" \
         "$root/nginx/example-site.conf" > "$n/site.conf"

@@ -17,6 +17,8 @@ package struct ServiceSettings: Sendable {
     package let census: TokenCensus?
     /// The time every request is answered at.
     package let clock: any WallTime
+    /// The identity assertions signed so far, for every thread to hand out again.
+    let signedAssertions = SignedAssertions()
 
     package init(
         configuration: Configuration, router: Router = Router(groups: [API.routes]), census: TokenCensus? = nil,
@@ -47,7 +49,7 @@ package final class API {
     private var seenGeneration = 0
     /// This worker's reads through the cache (nil: no cache).
     let cachedReader: CachedTokenReader?
-    /// This worker's signing keys and the assertions it signed.
+    /// This worker's signing keys.
     let assertions = Assertions()
     package var config: Configuration { settings.configuration }
     package var router: Router { settings.router }

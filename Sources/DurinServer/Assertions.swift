@@ -1,11 +1,12 @@
 import DurinCore
 import DurinHTTP
 import DurinStore
+import Synchronization
 
 /// The identity assertions upstreams can verify offline (`X-Durin-Assertion`): a
 /// JWT signed with ES256 by the site's current key, published with the keys still
-/// in use at `jwks.json`. One per API (one per worker thread), so nothing here is
-/// shared between threads.
+/// in use at `jwks.json`. One per API (one per worker thread); what it signed goes
+/// into the service's `SignedAssertions`, which every thread reads.
 ///
 /// - The keys are read from Redis (one HGETALL of a few entries) at most every
 ///   `refresh`, and only by a thread that signs or serves `jwks.json`: a `durinctl
@@ -17,9 +18,6 @@ final class Assertions {
     private var keys: [AssertionKey] = []
     private var loadedAt: ContinuousClock.Instant?
     private let refresh: Duration = .seconds(2)
-    private var signed: [String: (assertion: String, until: EpochMillis)] = [:]
-    /// Bounds the memory of one thread's assertions: past it the map starts over.
-    private let capacity = 10_000
 
     /// The key that signs now; made (and stored for every responder) when the site
     /// has none. Two responders that both make one meet at their next read: the
@@ -47,21 +45,12 @@ final class Assertions {
         loadedAt = .now
     }
 
-    /// An assertion signed earlier for this token and audience, still good.
-    func cached(digest: String, audience: String, now: EpochMillis) -> String? {
-        guard let entry = signed[digest + "\u{1}" + audience] else { return nil }
-        guard now < entry.until else {
-            signed[digest + "\u{1}" + audience] = nil
-            return nil
-        }
-        return entry.assertion
-    }
-
     /// Signs the claims of `auth` for `audience`: `iss`, `sub` (the username), `aud`,
     /// `client`, `sid`, `iat`, `exp` (the token's expiry or the assertion's lifetime,
     /// whichever is sooner), `is_staff`, and the profile fields named.
     func sign(
-        _ auth: TokenRecord, audience: String, details: UserDetails, config: Configuration, tokens: TokenStore, now: EpochMillis
+        _ auth: TokenRecord, audience: String, details: UserDetails, config: Configuration, tokens: TokenStore, now: EpochMillis,
+        into signed: SignedAssertions
     ) throws(StoreError) -> String {
         let key = try signingKey(tokens, now: now)
         let issued = now / 1000
@@ -74,11 +63,38 @@ final class Assertions {
         ]
         for field in config.assertionFields { if let value = details.fields[field] { claims.append((field, .string(value))) } }
         let assertion = key.sign(claimsJSON: JSONValue.object(claims).renderedBytes)
-        if signed.count >= capacity { signed.removeAll(keepingCapacity: true) }
         // Handed out again until a quarter of its life (at most 30 s) is left, so an
         // upstream never receives one about to expire.
         let margin = min(30_000, config.assertionTTL * 250)
-        signed[auth.digest + "\u{1}" + audience] = (assertion, expires * 1000 - margin)
+        signed.keep(assertion, digest: auth.digest, audience: audience, until: expires * 1000 - margin)
         return assertion
+    }
+}
+
+/// The assertions signed by every thread of the service, by token and audience,
+/// until shortly before each expires: a repeated check, on whichever thread, signs
+/// nothing. A lookup is one dictionary read under a lock no request holds longer.
+final class SignedAssertions: Sendable {
+    private let entries = Mutex<[String: (assertion: String, until: EpochMillis)]>([:])
+    /// Bounds the memory: past it the map starts over (each token then signs again).
+    private let capacity = 100_000
+
+    func cached(digest: String, audience: String, now: EpochMillis) -> String? {
+        let key = digest + "\u{1}" + audience
+        return entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard now < entry.until else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.assertion
+        }
+    }
+
+    func keep(_ assertion: String, digest: String, audience: String, until: EpochMillis) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[digest + "\u{1}" + audience] = (assertion, until)
+        }
     }
 }

@@ -37,7 +37,8 @@ extension API {
         let d = context.request.directives
         let now = context.now
         // An assertion signed for this token and audience before needs no read.
-        var assertion = d.assertionAudience.flatMap { assertions.cached(digest: auth.digest, audience: $0, now: now) }
+        let signed = settings.signedAssertions
+        var assertion = d.assertionAudience.flatMap { signed.cached(digest: auth.digest, audience: $0, now: now) }
         let signs = d.assertionAudience != nil && assertion == nil
         if d.requireStaff || !config.upstreamFields.isEmpty || signs {
             let fields = signs ? Array(Set(config.upstreamFields + config.assertionFields)) : config.upstreamFields
@@ -47,7 +48,8 @@ extension API {
                 throw APIError.permissionDenied
             }
             if signs, let audience = d.assertionAudience {
-                assertion = try assertions.sign(auth, audience: audience, details: details, config: config, tokens: tokens, now: now)
+                assertion = try assertions.sign(
+                    auth, audience: audience, details: details, config: config, tokens: tokens, now: now, into: signed)
             }
             headers.append(("X-Durin-Staff", details.isStaff ? "true" : "false"))
             for field in config.upstreamFields {

@@ -146,9 +146,11 @@ bench:
 	bench/run.sh
 
 # CPU time per verify/: durin-fcgi against a C libfcgi + hiredis HMGET responder,
-# side by side (bench/cpu.sh prints the ratio).
+# side by side (bench/cpu.sh prints the ratio); then a check by cookie and one with
+# an identity assertion against one by header (bench/browser.sh).
 bench-cpu:
 	bench/cpu.sh
+	bench/browser.sh
 
 # Per verify/, for durin-fcgi and the C reference: user-space instructions
 # (callgrind, the same count whatever the machine's load) and system calls (strace).

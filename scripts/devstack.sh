@@ -218,6 +218,7 @@ durin is running on http://127.0.0.1:$port (clients web, cli, mobile; user demo 
   curl -s -X POST http://127.0.0.1:$port/api/auth/logout/  -H "Authorization: Token \$TOKEN"
   DURIN_REDIS_URL=unix://:\$(cat $state/redis-password)@$state/redis.sock $bin/durinctl token list
 
+A page for browsers: http://127.0.0.1:$port/app/ (it sends you to sign in: demo / demo-password)
 The operator console: http://127.0.0.1:$port/durin/console/ (demo / demo-password)
 
 Ctrl-C stops the stack.

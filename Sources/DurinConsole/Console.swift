@@ -1,6 +1,6 @@
 import Codecs
 import DurinCore
-package import DurinHTTP
+import DurinHTTP
 package import DurinServer
 import DurinStore
 

@@ -33,7 +33,7 @@ struct AssertionKeyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a key and sign with it.",
             discussion: """
-                Every responder signs with the new key within 2 seconds. The keys it replaces stay \
+                Every responder signs with the new key within 5 seconds, once it is published. The keys it replaces stay \
                 in jwks.json until the longest assertion they signed has expired, and as long again \
                 (DURIN_ASSERTION_TTL twice, at most TTL and a minute); keys past that are removed.
                 """)

@@ -118,6 +118,14 @@ class AssertionsVerifiedByPyJWT(unittest.TestCase):
         with self.assertRaises(jwt.InvalidTokenError):
             verify(unsigned)
 
+        # Without an audience named, the server's own: a client cannot choose another
+        # upstream's audience with its Host header.
+        for host in ("reports.example", "evil.example"):
+            status, body = http("GET", f"{SITE}/default/q", token=token, headers={"Host": host})
+            self.assertEqual(status, 401, body)
+            sent = json.loads(body)["assertion"]
+            self.assertEqual(jwt.decode(sent, options={"verify_signature": False})["aud"], "http://reports.test")
+
         # A client's own X-Durin-Assertion never reaches the upstream.
         status, body = http("GET", f"{SITE}/reports/q", token=token, headers={"X-Durin-Assertion": own})
         self.assertEqual(status, 400, body)
@@ -139,7 +147,7 @@ class AssertionsVerifiedByPyJWT(unittest.TestCase):
         out = durinctl("assertion-key", "rotate")
         new_kid = out.split()[-1]
         self.assertNotEqual(new_kid, old_kid)
-        # Every responder signs with the new key within 2 s. Each try is a new token
+        # Every responder signs with the new key within 5 s. Each try is a new token
         # (the last one logged out), so no assertion signed before comes back.
         deadline = time.time() + 15
         new = None

@@ -32,10 +32,17 @@ n=$state/nginx
 cat > "$n/extra/assertion.conf" <<CONF
 server {
     listen 127.0.0.1:$site_port;
+    server_name reports.test;
     include $n/durin/durin-server.conf;
     location /reports/ {
         set \$durin_assertion on;
         set \$durin_assertion_audience "https://reports.example";
+        include $n/durin/durin-protect.conf;
+        proxy_pass http://127.0.0.1:$upstream_port;
+    }
+    # No audience named: the server's own, whatever Host the client sends.
+    location /default/ {
+        set \$durin_assertion on;
         include $n/durin/durin-protect.conf;
         proxy_pass http://127.0.0.1:$upstream_port;
     }

@@ -26,7 +26,7 @@ class Handler(BaseHTTPRequestHandler):
                                 issuer="https://auth.example", options={"require": ["exp", "iat", "sub", "aud", "iss"]})
             status, body = 200, {"claims": claims, "kid": key.key_id, "assertion": assertion}
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:
-            status, body = 401, {"error": type(error).__name__, "detail": str(error)}
+            status, body = 401, {"error": type(error).__name__, "detail": str(error), "assertion": assertion}
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -81,8 +81,9 @@ package struct HTTPRequest: Sendable {
         /// `$durin_require_staff on`: only staff users pass (403 otherwise).
         package var requireStaff = false
         /// `$durin_assertion on`: the upstream gets a signed identity assertion for
-        /// this audience (`$durin_assertion_audience`, else the request's own origin);
-        /// nil where none is asked for.
+        /// this audience (`$durin_assertion_audience`, else the server's origin,
+        /// `$scheme://$server_name`); nil where none is asked for (or a server
+        /// without a name gives no audience: no assertion then).
         package var assertionAudience: String?
         package init() {}
     }

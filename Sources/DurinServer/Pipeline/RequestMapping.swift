@@ -10,7 +10,7 @@ package enum Param: Int, CaseIterable, Sendable {
     case cookie, origin, fetchSite, host, scheme, queryString, csrfToken, traceparent
     case proxyKey, authRequest, forwardAuth, allowClients, denyClients, throttle, cache, trusted, metrics, console, openAPI
     case requestID, cookieLocation, forwardToken, originalMethod, upgrade, requestURI, requireStaff
-    case assertion, assertionAudience
+    case assertion, assertionAudience, site
 
     /// The param's name, as nginx (or Caddy) sends it.
     package var name: String {
@@ -51,6 +51,7 @@ package enum Param: Int, CaseIterable, Sendable {
         case .requireStaff: return "DURIN_REQUIRE_STAFF"
         case .assertion: return "DURIN_ASSERTION"
         case .assertionAudience: return "DURIN_ASSERTION_AUDIENCE"
+        case .site: return "DURIN_SITE"
         }
     }
 
@@ -135,10 +136,11 @@ package enum RequestMapping {
         directives.forwardToken = params.paramIsOn(.forwardToken)
         directives.requireStaff = params.paramIsOn(.requireStaff)
         if params.paramIsOn(.assertion) {
+            // Never from the request's Host: a client could then choose the audience,
+            // and take an assertion made here to another upstream. Without one named,
+            // the server's own (`$scheme://$server_name`, from nginx's configuration).
             let named = params.param(.assertionAudience) ?? ""
-            directives.assertionAudience =
-                !named.isEmpty
-                ? named : WebOrigin(scheme: params.param(.scheme) ?? "http", authority: params.param(.host) ?? "")?.description
+            directives.assertionAudience = !named.isEmpty ? named : params.param(.site).flatMap(WebOrigin.init)?.description
         }
         var browser: HTTPRequest.BrowserContext?
         // Only a location that serves browsers reads what they send.

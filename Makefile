@@ -44,10 +44,10 @@ check: lint
 	swift test --skip-build --skip DurinIntegrationTests
 
 # The code's form, in seconds: swift-format (the toolchain's, with .swift-format) and
-# the console's embedded files against Assets/. `make format` rewrites the code.
+# the embedded files of durin's pages (scripts/embed-assets.py). `make format` rewrites the code.
 lint:
 	swift format lint --strict --recursive Sources Tests Fuzz Package.swift
-	scripts/embed-console-assets.py --check
+	scripts/embed-assets.py --check
 
 format:
 	swift format format --in-place --recursive Sources Tests Fuzz Package.swift

@@ -53,14 +53,17 @@ let package = Package(
         // Moving data in: layout 1 to layout 2, one server into a cluster, a
         // django-rest-durin site's users, clients and tokens.
         .target(name: "DurinMigration", dependencies: ["Codecs", "DurinCore", "DurinStore", "RedisClient"]),
-        // The request pipeline (router, context, dispatcher), the API's routes, and
-        // the process: worker threads, the login pool, signal handling.
+        // The request pipeline (router, context, dispatcher), the API's routes (the
+        // sign-in page's files embedded from SignIn/), and the process: worker
+        // threads, the login pool, signal handling.
         .target(
             name: "DurinServer",
             dependencies: [
                 "DurinCore", "DurinHTTP", "DurinStore", "DurinCache", "DurinMigration", "FastCGI", "RedisClient", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            // The sign-in page's files, embedded in SignInAssets.swift.
+            exclude: ["SignIn"]),
         // The operator console (docs/console.md): a group of routes mounted in the
         // responder's router, its page, style and script embedded from Assets/.
         .target(

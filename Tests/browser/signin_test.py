@@ -14,6 +14,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -78,7 +79,9 @@ class BrowserSessions(unittest.TestCase):
         cls.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         cls.driver.set_page_load_timeout(20)
         cls.driver.set_script_timeout(15)
-        cls.wait = WebDriverWait(cls.driver, 15)
+        # A page being replaced (a form posting, a redirect) makes the element just
+        # found stale: look again rather than fail.
+        cls.wait = WebDriverWait(cls.driver, 15, ignored_exceptions=[StaleElementReferenceException])
 
     @classmethod
     def tearDownClass(cls):
@@ -99,7 +102,8 @@ class BrowserSessions(unittest.TestCase):
         self.wait.until(EC.url_contains("/api/auth/signin/"))
         self.assertEqual(self.driver.current_url, f"{ORIGIN}/api/auth/signin/?next=%2Fapp%2F")
         field = self.wait.until(EC.visibility_of_element_located((By.ID, "durin-username")))
-        self.assertEqual(self.driver.switch_to.active_element, field, "the form has the focus")
+        # The form has the focus (autofocus applies once the page is ready).
+        self.wait.until(lambda d: d.switch_to.active_element == field)
         field.send_keys(user, Keys.TAB)
         self.driver.switch_to.active_element.send_keys(password, Keys.ENTER)
 
@@ -137,6 +141,7 @@ class BrowserSessions(unittest.TestCase):
 
     def test_2_another_origin_can_neither_post_nor_open_the_socket(self):
         self.driver.get(f"{self.evil_origin}/form.html")
+        self.wait.until(EC.url_contains(f"{ORIGIN}/app/page"))
         self.wait.until(lambda d: "Cross-origin request refused." in d.find_element(By.TAG_NAME, "body").text)
         self.assertTrue(self.driver.current_url.startswith(f"{ORIGIN}/app/page"))
         self.assertNotIn("amount", self.driver.page_source)

@@ -180,20 +180,8 @@ package enum Console {
         HTTPResponse(status: 200, headers: [("Content-Type", asset.contentType)], body: Array(asset.text.utf8))
     }
 
-    static func queryItems(_ query: String) -> [String: String] {
-        var items: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            guard let key = kv.first else { continue }
-            let value = kv.count > 1 ? kv[1] : ""
-            items[percentDecoded(key)] = percentDecoded(value)
-        }
-        return items
-    }
-
-    static func percentDecoded(_ text: Substring) -> String {
-        String(decoding: PercentEncoding.decode(Array(text.utf8), plusIsSpace: true), as: UTF8.self)
-    }
+    /// A query string's parameters: the form encoding's rules (`FormURLEncoded`).
+    static func queryItems(_ query: String) -> [String: String] { FormURLEncoded.parse(Array(query.utf8)) }
 }
 
 /// A signed-in staff user: the cookie's token, checked as any token is (expiry,

@@ -11,7 +11,7 @@ import DurinHTTP
 extension API {
     func signInPage(_ context: RequestContext) -> HTTPResponse {
         let request = context.request
-        let query = Self.queryItems(request.browser?.query ?? "")
+        let query = FormURLEncoded.parse(Array((request.browser?.query ?? "").utf8))
         let next = SignInReturn.destination(query["next"])
         let mount = request.mountPrefix
         let theme = config.signInCSS == nil ? "" : #"<link rel="stylesheet" href="\#(Self.escaped(mount))/signin/theme.css">"#
@@ -54,19 +54,6 @@ extension API {
             }
         }
         return out
-    }
-
-    /// A query string's parameters (the last of a repeated name wins).
-    static func queryItems(_ query: String) -> [String: String] {
-        var items: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decoded(_ s: Substring) -> String {
-                String(decoding: PercentEncoding.decode(Array(s.utf8), plusIsSpace: true), as: UTF8.self)
-            }
-            items[decoded(kv[0])] = kv.count > 1 ? decoded(kv[1]) : ""
-        }
-        return items
     }
 
     /// A browser that navigated to a cookie location without a session (no

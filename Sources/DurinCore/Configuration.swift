@@ -67,6 +67,8 @@ package struct Configuration: Sendable {
     /// durinctl refuses such hashes. Twice the default by default, above every
     /// Django release's own count (1,200,000 in Django 6.0).
     package var passwordIterationsMax = 2_000_000
+    /// What a new password must pass (DURIN_PASSWORD_MIN_LENGTH, DURIN_PASSWORD_DENYLIST).
+    package var passwordPolicy = PasswordPolicy()
     package var expiredGraceSeconds: Int64 = 86400
     /// Login attempts for one username from one address group (an IPv4 address, an
     /// IPv6 /64): what a guesser gets before their guesses wait, without locking the

@@ -40,9 +40,18 @@ package enum Names {
     /// Profile field names (`--field KEY=VALUE`): lowercase identifiers, and not one of the
     /// fields the service itself keeps in the user hash.
     package static func isValidProfileField(_ name: String) -> Bool {
-        let reserved: Set<String> = ["username", "password", "is_active", "created", "import_digest"]
+        !reservedUserFields.contains(name) && isFieldName(name)
+    }
+
+    /// The user hash's own fields: never a profile field, whoever writes it (an
+    /// issuer's users/ call included, which must not reach `is_staff` this way).
+    package static let reservedUserFields: Set<String> = [
+        "username", "password", "is_active", "is_staff", "created", "import_digest", "pw_change", "otp",
+    ]
+
+    static func isFieldName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || first == "_" else { return false }
-        return !reserved.contains(name) && name.count <= 64
+        return name.count <= 64
             && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
     }
 }

@@ -364,6 +364,20 @@ extension Configuration {
         .int("DURIN_PASSWORD_ITERATIONS_MAX", .logins, 1...100_000_000, "`2000000`", "the most iterations a stored hash may name") {
             $0.passwordIterationsMax = $1
         },
+        .int("DURIN_PASSWORD_MIN_LENGTH", .logins, 1...1024, "`8`", "the fewest characters a new password may have") {
+            $0.passwordPolicy.minimumLength = $1
+        },
+        .custom(
+            "DURIN_PASSWORD_DENYLIST", .logins, "unset", "a file of passwords no one may choose, one a line (compared without case)",
+            expected: "the path of a readable UTF-8 file of at most 64 MiB"
+        ) { c, s in
+            guard let bytes = FileManager.default.contents(atPath: s), bytes.count <= 64 << 20,
+                let text = String(data: bytes, encoding: .utf8)
+            else { return false }
+            c.passwordPolicy.denied = Set(
+                text.split(whereSeparator: \.isNewline).map { PasswordPolicy.normalized(String($0)) }.filter { !$0.isEmpty })
+            return true
+        },
         .int("DURIN_HASH_THREADS", .logins, 1...256, "half the cores (at least 1)", "password-hashing threads") { $0.hashThreads = $1 },
         .int("DURIN_LOGIN_QUEUE", .logins, 1...100_000, "`512`", "logins waiting for a hasher before more get 503") {
             $0.loginQueueLimit = $1

@@ -13,6 +13,16 @@ package enum APIError: Error, Equatable, Sendable {
     case invalidCredentials
     case noClientSpecified
     case noClientWithName
+    // Login steps beyond the password (never for a user or client without them:
+    // durin's answers stay durin's). Each body carries a `code` to act on.
+    /// The password matched, and the user must choose a new one (`new_password`).
+    case passwordChangeRequired
+    /// The password matched, and the client requires the user's second factor (`otp`).
+    case otpRequired
+    /// The password matched, and the code did not (or was used already).
+    case otpInvalid
+    /// The password matched, the client requires a second factor, and the user has none.
+    case otpNotEnrolled
     // Request shape.
     case jsonParse(String)
     case multipartParse(String)
@@ -68,8 +78,9 @@ extension APIError {
     package var status: Int {
         switch self {
         case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive,
-            .invalidClient:
+            .invalidClient, .passwordChangeRequired, .otpRequired, .otpInvalid:
             return 401
+        case .otpNotEnrolled: return 403
         case .oauthInvalidRequest: return 400
         case .fieldErrors, .invalidCredentials, .noClientSpecified, .noClientWithName, .jsonParse, .multipartParse, .validation,
             .forgedIdentityHeaders:
@@ -94,7 +105,7 @@ extension APIError {
         guard scheme.lowercased() == "bearer" else { return scheme }
         let code: String
         switch self {
-        case .notAuthenticated: return scheme
+        case .notAuthenticated, .passwordChangeRequired, .otpRequired, .otpInvalid: return scheme
         case .invalidHeaderNoCredentials, .invalidHeaderSpaces: code = "invalid_request"
         default: code = "invalid_token"
         }
@@ -115,6 +126,10 @@ extension APIError {
         case .fieldErrors, .invalidCredentials, .validation: return nil
         case .noClientSpecified: return "No client specified."
         case .noClientWithName: return "No client with that name."
+        case .passwordChangeRequired: return "Your password must be changed: log in again with new_password."
+        case .otpRequired: return "A one-time password is required: log in again with otp."
+        case .otpInvalid: return "Invalid one-time password."
+        case .otpNotEnrolled: return "This client requires a second factor, and none is enrolled for this user."
         case .jsonParse(let why): return "JSON parse error - \(why)"
         case .multipartParse(let why): return "Multipart form parse error - \(why)"
         case .unsupportedMediaType(let type): return "Unsupported media type \"\(type)\" in request."
@@ -142,6 +157,17 @@ extension APIError {
         }
     }
 
+    /// What an application can act on, for the login steps beyond the password.
+    package var code: String? {
+        switch self {
+        case .passwordChangeRequired: return "password_change_required"
+        case .otpRequired: return "otp_required"
+        case .otpInvalid: return "otp_invalid"
+        case .otpNotEnrolled: return "otp_not_enrolled"
+        default: return nil
+        }
+    }
+
     /// The response durin gives for this error, with one scheme (durin's).
     package func response(authPrefix: String) -> HTTPResponse { response(authSchemes: [authPrefix]) }
 
@@ -151,7 +177,8 @@ extension APIError {
     package func response(authSchemes: [String]) -> HTTPResponse {
         var headers: [(String, String)] = []
         switch self {
-        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive:
+        case .notAuthenticated, .invalidHeaderNoCredentials, .invalidHeaderSpaces, .invalidToken, .tokenExpired, .userInactive,
+            .passwordChangeRequired, .otpRequired, .otpInvalid:
             for scheme in authSchemes { headers.append(("WWW-Authenticate", challenge(scheme))) }
         case .invalidClient:
             // The ways an issuer may present its key (IssuerCredentials).
@@ -178,7 +205,7 @@ extension APIError {
         case .oauthInvalidRequest(let description):
             body = ["error": "invalid_request", "error_description": .string(description)]
         default:
-            body = ["detail": .string(detail ?? "")]
+            body = code.map { ["detail": .string(detail ?? ""), "code": .string($0)] } ?? ["detail": .string(detail ?? "")]
         }
         return .json(status, body, headers: headers)
     }

@@ -212,6 +212,33 @@ package final class AdminStore {
         return try connection.call(["HGET", keys.user(name), "password"]).string
     }
 
+    /// Sets a user's password hash and what goes with it, in one step (see
+    /// ChangePasswordScript). Returns how many of the user's tokens were revoked.
+    @discardableResult
+    package func changePassword(
+        _ name: String, hash: String, keeping digest: String? = nil, revokeOthers: Bool, requireChange: Bool = false,
+        event: String, by: String = ""
+    ) throws(Failure) -> Int {
+        guard
+            let n = try run(
+                ChangePasswordScript(
+                    name: name, passwordKey: keys.password(name), hash: hash, keep: digest ?? "", revoke: revokeOthers,
+                    requireChange: requireChange, event: event, by: by))
+        else { throw .notFound("user \(name)") }
+        return n
+    }
+
+    /// Sets and removes profile fields of an existing user (names checked by the
+    /// caller: `Names.isValidProfileField`), with a `user_changed` event.
+    package func updateProfile(_ name: String, set: [String: String], remove: [String], by: String) throws(Failure) {
+        if try !run(UpdateProfileScript(name: name, set: set, remove: remove, by: by)) { throw .notFound("user \(name)") }
+    }
+
+    /// Whether the user must choose a new password at their next login.
+    package func requirePasswordChange(_ name: String, _ required: Bool) throws(Failure) {
+        try setFields(key: keys.user(name), ["pw_change", required ? "1" : ""], what: "user \(name)")
+    }
+
     package func setPasswordHash(_ name: String, hash: String) throws(Failure) {
         if try !run(SetPasswordScript(name: name, passwordKey: keys.password(name), hash: hash)) { throw .notFound("user \(name)") }
     }
@@ -263,8 +290,8 @@ package final class AdminStore {
 extension AdminStore {
     /// Records an event of its own (the console's actions: `kind` `console`, `user`
     /// the operator, `client` what they acted on, `reason` the action).
-    package func recordEvent(kind: String, user: String, client: String, reason: String) throws(Failure) {
-        try run(RecordEventScript(kind: kind, user: user, client: client, reason: reason))
+    package func recordEvent(kind: String, user: String, client: String, reason: String, issuer: String = "") throws(Failure) {
+        try run(RecordEventScript(kind: kind, user: user, client: client, reason: reason, issuer: issuer))
     }
 
     /// Grants or takes away the console (`is_staff`). Taken away, the user's console

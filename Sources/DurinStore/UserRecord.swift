@@ -1,3 +1,5 @@
+import DurinCore
+
 /// A user account: username, Django password hash, active flag and profile fields.
 package struct UserRecord: Sendable, Equatable {
     package var username: String
@@ -9,6 +11,12 @@ package struct UserRecord: Sendable, Equatable {
     package var isStaff: Bool
     /// Profile fields (`email`, `first_name`, ...) for DURIN_USER_FIELDS.
     package var profile: [String: String]
+    /// Set by staff in the console: the next login must choose a new password
+    /// (`pw_change`), cleared by any password change.
+    package var mustChangePassword = false
+    /// Whether a second factor is enrolled (`otp`): the secret itself is in a key of
+    /// its own (`KeySpace.totp`), read only when a code is checked.
+    package var hasTOTP = false
 
     package init(username: String, passwordHash: String, isActive: Bool, isStaff: Bool = false, profile: [String: String] = [:]) {
         self.username = username
@@ -26,10 +34,12 @@ package struct UserRecord: Sendable, Equatable {
         passwordHash = password ?? fields["password"] ?? "!"
         isActive = fields["is_active"] == "1"
         isStaff = fields["is_staff"] == "1"
+        mustChangePassword = fields["pw_change"] == "1"
+        hasTOTP = fields["otp"] == "1"
         // The user hash also holds the user's token index (`t:<client>` fields),
         // which is not the profile.
         var profile = fields.filter { !$0.key.hasPrefix(KeySpace.tokenIndexPrefix) }
-        for reserved in ["username", "password", "is_active", "is_staff", "import_digest"] { profile[reserved] = nil }
+        for reserved in Names.reservedUserFields where reserved != "created" { profile[reserved] = nil }
         self.profile = profile
     }
 }

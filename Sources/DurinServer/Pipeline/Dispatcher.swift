@@ -67,6 +67,16 @@ extension API {
         case .login:
             if let options = try methodChecked() { return .respond(options) }
             return .checkPassword(try admitLogin(context))
+        case .hashedWithToken:
+            let auth = try authenticate(context, locationRules: false)
+            if let options = try methodChecked() { return .respond(options) }
+            return .checkPassword(try admitLogin(context, caller: .token(auth)))
+        case .hashedForIssuer(let right, _):
+            // The key comes in the Authorization header only: the body is read on the hasher.
+            let issuer = try callingIssuer(context, .empty, right: right)
+            if let options = try methodChecked() { return .respond(options) }
+            return .checkPassword(
+                LoginJob(context: context, addressGroup: ClientAddress.group(context.request.remoteAddress), caller: .issuer(issuer)))
         }
     }
 

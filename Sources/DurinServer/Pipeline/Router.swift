@@ -33,8 +33,10 @@ package final class RouteSpec: Sendable {
     }
 
     package var requiresToken: Bool {
-        if case .token = action { return true }
-        return false
+        switch action {
+        case .token, .hashedWithToken: return true
+        default: return false
+        }
     }
 
     /// Where a route is, below its group's mount point, matched with or without the
@@ -98,6 +100,9 @@ package final class RouteSpec: Sendable {
     package typealias Authenticated = @Sendable (API, RequestContext, TokenRecord) throws -> HTTPResponse
     /// What a login does once its password matched, on the hasher (LoginPool).
     package typealias LoginCompletion = @Sendable (API, RequestContext, LoginAttempt, UserRecord) throws -> HTTPResponse
+    /// A handler of an issuer's route: it gets the issuer whose key the request
+    /// carried, already known to hold the route's right.
+    package typealias IssuerHandler = @Sendable (API, RequestContext, IssuerRecord) throws -> HTTPResponse
 
     package enum Action: Sendable {
         /// Answered without a token.
@@ -109,6 +114,14 @@ package final class RouteSpec: Sendable {
         /// Admitted on the worker (the per-address limit), its password checked on
         /// a hasher, then completed there.
         case login(LoginCompletion)
+        /// A token route that checks or hashes a password (password/): the token is
+        /// checked on the worker and the address counted as a login attempt; the
+        /// handler runs on a hasher, so no hash ever holds a worker.
+        case hashedWithToken(Authenticated)
+        /// An issuer's route that may hash a password (users/): the key and its
+        /// right are checked on the worker, so that nothing unauthenticated ever
+        /// waits for a hasher; the handler runs on one.
+        case hashedForIssuer(IssuerRight, IssuerHandler)
     }
 }
 

@@ -14,7 +14,7 @@ extension API {
     /// here counts as the token's use, as a check through nginx does.
     func introspect(_ context: RequestContext) throws -> HTTPResponse {
         let form = try Self.fields(context.request)
-        let issuer = try callingIssuer(context, form)
+        let issuer = try callingIssuer(context, form, right: .introspect)
         let token = try Self.tokenParameter(form)
         let result = try tokens.authenticate(digest: Token.digest(of: token), rules: AccessRules(allowClients: issuer.clients))
         guard case .valid(let record) = result else { return Self.oauthJSON(["active": false]) }
@@ -36,7 +36,7 @@ extension API {
     /// how many.
     func revokeForIssuer(_ context: RequestContext) throws -> HTTPResponse {
         let form = try Self.fields(context.request)
-        let issuer = try callingIssuer(context, form)
+        let issuer = try callingIssuer(context, form, right: .revoke)
         if form["token"] == nil, let value = form["username"] {
             guard case .string(let username) = value, Names.isValidUsername(username) else {
                 throw APIError.oauthInvalidRequest("The username parameter must be a username.")
@@ -67,8 +67,9 @@ extension API {
 
     /// The issuer whose key the request presents, once its call is counted: 401
     /// `invalid_client` without a key or with a wrong one (a name that is not the
-    /// key's is wrong too), 429 over DURIN_INTROSPECTION_RATE.
-    func callingIssuer(_ context: RequestContext, _ form: RequestData) throws -> IssuerRecord {
+    /// key's is wrong too), 429 over DURIN_INTROSPECTION_RATE, 403 for a key without
+    /// the route's `right`.
+    func callingIssuer(_ context: RequestContext, _ form: RequestData, right: IssuerRight) throws -> IssuerRecord {
         let request = context.request
         let key: String
         var claimedName: String?
@@ -88,7 +89,19 @@ extension API {
         {
             throw APIError.throttled(waitSeconds: wait)
         }
+        try require(right, of: issuer, context)
         return issuer
+    }
+
+    /// 403 for an issuer key that was not given `right`: a key grants what it
+    /// names and nothing more.
+    func require(_ right: IssuerRight, of issuer: IssuerRecord, _ context: RequestContext) throws(APIError) {
+        guard issuer.may(right) else {
+            context.logger.notice(
+                "\(context.request.path) refused: the issuer key lacks the right",
+                metadata: ["issuer": .string(issuer.name), "right": .string(right.rawValue)])
+            throw .permissionDenied
+        }
     }
 
     /// The `token` parameter: a non-empty string (its hint, `token_type_hint`, is

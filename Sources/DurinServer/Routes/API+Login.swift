@@ -11,15 +11,28 @@ package struct LoginJob: Sendable {
     package let context: RequestContext
     /// Where it came from, as the login limits count it (`ClientAddress.group`).
     let addressGroup: String
+    /// Who the worker found the request to come from, for a route that is not a
+    /// login (password/: the token's; users/: the issuer's).
+    var caller: Caller = .anonymous
     /// When the worker handed it on: past DURIN_LOGIN_DEADLINE it is not processed.
     let queuedAt = ContinuousClock.now
     package var request: HTTPRequest { context.request }
+
+    enum Caller: Sendable {
+        case anonymous
+        case token(TokenRecord)
+        case issuer(IssuerRecord)
+    }
 }
 
 /// A login's validated fields and the user they name.
 package struct LoginAttempt: Sendable {
     package let username: String
     let password: String
+    /// The new password of a user who must choose one (`new_password`).
+    let newPassword: String?
+    /// The second factor's code (`otp`), as sent.
+    let otp: JSONValue?
     /// nil for an unknown user: the decoy hash is checked instead.
     let user: UserRecord?
     package let client: JSONValue?
@@ -36,7 +49,7 @@ extension API {
     /// flood from one address is refused before it queues for a hasher.
     /// An address nginx did not give (none, or not an address) still counts, in one
     /// shared group: nothing a request sends skips the limit.
-    func admitLogin(_ context: RequestContext) throws -> LoginJob {
+    func admitLogin(_ context: RequestContext, caller: LoginJob.Caller = .anonymous) throws -> LoginJob {
         let group = ClientAddress.group(context.request.remoteAddress)
         if let rate = config.loginRatePerAddress {
             if let wait = try tokens.loginAddressCheck(addressGroup: group, rate: rate) {
@@ -44,7 +57,7 @@ extension API {
                 throw APIError.throttled(waitSeconds: wait)
             }
         }
-        return LoginJob(context: context, addressGroup: group)
+        return LoginJob(context: context, addressGroup: group, caller: caller)
     }
 
     /// On the hasher: DRF's field validation, then the per-username limit and the
@@ -68,6 +81,14 @@ extension API {
         case .success(let v): label = v
         case .failure(let m): errors.append(.init(field: "label", messages: [m.text]))
         }
+        // Only for a user who must change their password; absent, nothing changes.
+        var newPassword: String?
+        if let sent = data["new_password"] {
+            switch CharField.validate(sent, trimWhitespace: false) {
+            case .success(let v): newPassword = v
+            case .failure(let m): errors.append(.init(field: "new_password", messages: [m.text]))
+            }
+        }
         if !errors.isEmpty { throw APIError.fieldErrors(errors) }
         // A name that cannot exist reveals nothing by failing fast, and costs nothing.
         guard Names.isValidUsername(username) else { throw APIError.invalidCredentials }
@@ -82,7 +103,8 @@ extension API {
             throw APIError.throttled(waitSeconds: wait)
         case .proceed(let user):
             return LoginAttempt(
-                username: username, password: password, user: user, client: data["client"], addressGroup: job.addressGroup,
+                username: username, password: password, newPassword: newPassword, otp: data["otp"], user: user, client: data["client"],
+                addressGroup: job.addressGroup,
                 details: SessionDetails(address: job.request.remoteAddress, userAgent: job.request.userAgent, label: label))
         }
     }
@@ -108,22 +130,36 @@ extension API {
 
     private func checkLogin(_ job: LoginJob) throws -> HTTPResponse {
         let context = job.context
-        guard case .login(let completion)? = context.route?.spec.action else { throw APIError.internalError }
         // nginx stops waiting at fastcgi_read_timeout; work after that is wasted.
         if ContinuousClock.now - job.queuedAt > .seconds(config.loginDeadlineSeconds) {
             context.logger.notice("login not checked: it waited past DURIN_LOGIN_DEADLINE")
             throw APIError.busy
         }
+        switch (context.route?.spec.action, job.caller) {
+        case (.login(let completion)?, .anonymous): return try checkLogin(job, completion)
+        case (.hashedWithToken(let handler)?, .token(let auth)): return try handler(self, context, auth)
+        case (.hashedForIssuer(_, let handler)?, .issuer(let issuer)): return try handler(self, context, issuer)
+        default: throw APIError.internalError
+        }
+    }
+
+    private func checkLogin(_ job: LoginJob, _ completion: RouteSpec.LoginCompletion) throws -> HTTPResponse {
+        let context = job.context
         let attempt = try prepareLogin(job)
         let started = slot != nil ? ContinuousClock.now : nil
-        let matches = checkPassword(context, attempt)
+        let matches = checkPassword(context, attempt.password, of: attempt.user)
         if let started { slot?.hashTime.observe(nanos: (ContinuousClock.now - started).nanoseconds) }
-        guard matches, let user = attempt.user, user.isActive else {
+        guard matches, var user = attempt.user, user.isActive else {
             context.logger.info("login failed", metadata: ["user": .string(attempt.username)])
             try tokens.loginFailed(username: attempt.username)
             throw APIError.invalidCredentials
         }
-        upgradeHashIfNeeded(context, user, password: attempt.password)
+        if user.mustChangePassword {
+            try changeRequiredPassword(context, attempt, user)
+            user.mustChangePassword = false
+        } else {
+            upgradeHashIfNeeded(context, user, password: attempt.password)
+        }
         return try completion(self, context, attempt, user)
     }
 
@@ -134,18 +170,18 @@ extension API {
     /// A stored hash above DURIN_PASSWORD_ITERATIONS_MAX is not computed at all (one
     /// at 10^8 iterations would cost a hundred normal checks): the decoy is checked
     /// instead, and the login fails like any other.
-    func checkPassword(_ context: RequestContext, _ attempt: LoginAttempt) -> Bool {
-        let stored = attempt.user?.passwordHash ?? ""
+    func checkPassword(_ context: RequestContext, _ password: String, of user: UserRecord?) -> Bool {
+        let stored = user?.passwordHash ?? ""
         guard let iterations = PasswordHasher.iterations(of: stored), iterations <= config.passwordIterationsMax else {
-            if let user = attempt.user, let n = PasswordHasher.iterations(of: stored) {
+            if let user, let n = PasswordHasher.iterations(of: stored) {
                 context.logger.warning(
                     "stored password hash above DURIN_PASSWORD_ITERATIONS_MAX: not checked; set a new password",
                     metadata: ["user": .string(user.username), "iterations": "\(n)"])
             }
-            _ = PasswordHasher.verify(attempt.password, against: settings.decoyHash)
+            _ = PasswordHasher.verify(password, against: settings.decoyHash)
             return false
         }
-        let matches = PasswordHasher.verify(attempt.password, against: stored)
+        let matches = PasswordHasher.verify(password, against: stored)
         if iterations < config.passwordIterations {
             PasswordHasher.spend(iterations: config.passwordIterations - iterations)
         }
@@ -181,6 +217,7 @@ extension API {
             context.logger.notice("issue/ refused: unknown issuer key")
             throw APIError.invalidToken
         }
+        try require(.issue, of: issuer, context)
         let data = try Self.fields(request)
         let username: String
         switch CharField.validate(data["username"], trimWhitespace: true) {

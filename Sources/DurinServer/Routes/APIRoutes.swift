@@ -35,6 +35,9 @@ extension API {
                 viewName: "API Access Token", exists: .apiAccessClient,
                 .token(locationRules: false) { api, context, auth in try api.apiAccess(context, auth) }),
             RouteSpec(
+                "password", .fixed("password"), methods: ["POST", "OPTIONS"], viewName: "Password Change",
+                .hashedWithToken { api, context, auth in try api.changePassword(context, auth) }),
+            RouteSpec(
                 "issue", .fixed("issue"), methods: ["POST", "OPTIONS"], viewName: "Issue", exists: .trustedLocation,
                 .open { api, context in try api.issue(context) }),
             RouteSpec(
@@ -43,6 +46,12 @@ extension API {
             RouteSpec(
                 "revoke", .fixed("revoke"), methods: ["POST", "OPTIONS"], viewName: "Revoke",
                 .open { api, context in try api.revokeForIssuer(context) }),
+            RouteSpec(
+                "users", .fixed("users"), methods: ["POST", "OPTIONS"], viewName: "Users",
+                .hashedForIssuer(.users) { api, context, issuer in try api.createUser(context, issuer) }),
+            RouteSpec(
+                "user", .pattern(["users", nil]), methods: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"], viewName: "User",
+                .hashedForIssuer(.users) { api, context, issuer in try api.user(context, issuer) }),
             RouteSpec(
                 "signin", .fixed("signin"), methods: ["GET", "HEAD"], viewName: "Sign In", exists: .cookieLocation,
                 .open { api, context in api.signInPage(context) }),

@@ -141,17 +141,19 @@ struct RecordEventScript: ScriptCall {
     let user: String
     let client: String
     let reason: String
+    /// The issuer whose call it records (users/), or empty.
+    var issuer = ""
 
     var group: KeyGroup { .user(user) }
-    var arguments: [String] { [kind, user, client, reason] }
+    var arguments: [String] { [kind, user, client, reason, issuer] }
 
     func decode(_ reply: RedisReply) -> Void? { reply.int != nil ? () : nil }
 
     static let script = Script(
-        parameters: ["kind", "user", "client", "reason"],
+        parameters: ["kind", "user", "client", "reason", "issuer"],
         #"""
         guard(EVENTS)
-        emit(kind, user, client, '', reason)
+        emit(kind, user, client, '', reason, issuer)
         return 1
         """#)
 }
@@ -369,18 +371,21 @@ struct AddIssuerScript: ScriptCall {
     let name: String
     let keyDigest: String
     let clients: [String]
+    /// `IssuerRight.text`: always written, so that only keys made before rights
+    /// existed lack the field.
+    let rights: String
 
     var group: KeyGroup { .issuers }
-    var arguments: [String] { [name, keyDigest, clients.joined(separator: ",")] }
+    var arguments: [String] { [name, keyDigest, clients.joined(separator: ","), rights] }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(
-        parameters: ["name", "digest", "clients"],
+        parameters: ["name", "digest", "clients", "rights"],
         #"""
         if redis.call('HGET', ISSUERS, name) then return 0 end
         guard(issuerKey(digest), EVENTS)
-        redis.call('HSET', issuerKey(digest), 'name', name, 'clients', clients, 'created', NOW_TEXT)
+        redis.call('HSET', issuerKey(digest), 'name', name, 'clients', clients, 'created', NOW_TEXT, 'may', rights)
         redis.call('HSET', ISSUERS, name, digest)
         emit('issuer_added', '', '', '', nil, name)
         return 1
@@ -405,6 +410,111 @@ struct RemoveIssuerScript: ScriptCall {
         redis.call('DEL', issuerKey(digest))
         redis.call('HDEL', ISSUERS, name)
         emit('issuer_removed', '', '', '', nil, name)
+        return 1
+        """#)
+}
+
+/// Gives an issuer exactly these rights. Outcome: false when there is no such issuer.
+struct SetIssuerRightsScript: ScriptCall {
+    let name: String
+    let rights: String
+
+    var group: KeyGroup { .issuers }
+    var arguments: [String] { [name, rights] }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(
+        parameters: ["name", "rights"],
+        #"""
+        local digest = redis.call('HGET', ISSUERS, name)
+        if not digest then return 0 end
+        guard(issuerKey(digest), EVENTS)
+        redis.call('HSET', issuerKey(digest), 'may', rights)
+        emit('issuer_changed', '', '', '', rights, name)
+        return 1
+        """#)
+}
+
+/// A user's new password hash, in one step with what goes with it: the change
+/// required at the next login is cleared (or, `requireChange`, set), and the user's
+/// other tokens are revoked (`revoke`), all but `keep` (the token of the request
+/// that changed it). Outcome: how many tokens went; nil when there is no such user.
+struct ChangePasswordScript: ScriptCall {
+    let name: String
+    let passwordKey: String
+    let hash: String
+    /// A token digest that stays (password/'s own); empty: none.
+    let keep: String
+    let revoke: Bool
+    let requireChange: Bool
+    /// The event recorded (`password_changed`, `password_set`).
+    let event: String
+    /// Who changed it, when it was not the user: an issuer's name, or `console:<staff>`.
+    let by: String
+
+    var group: KeyGroup { .user(name) }
+    var arguments: [String] { [name, passwordKey, hash, keep, revoke ? "1" : "", requireChange ? "1" : "", event, by] }
+
+    func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
+
+    static let script = Script(
+        parameters: ["name", "passwordKey", "hash", "keep", "revoke", "requireChange", "event", "by"],
+        #"""
+        local key = userKey(name)
+        local entries = tokenIndex(key)
+        guardIndex(key)
+        guard(passwordKey, EVENTS)
+        if redis.call('EXISTS', key) == 0 then return -1 end
+        redis.call('SET', passwordKey, hash)
+        redis.call('HDEL', key, 'password')
+        if requireChange == '1' then redis.call('HSET', key, 'pw_change', '1') else redis.call('HDEL', key, 'pw_change') end
+        local n = 0
+        if revoke == '1' then
+          for i = 1, #entries, 2 do
+            if entries[i + 1] ~= keep then
+              local tk = tokenKey(entries[i + 1])
+              local t = redis.call('HMGET', tk, 'i', 'e')
+              redis.call('DEL', tk)
+              redis.call('HDEL', key, indexField(entries[i]))
+              if t[1] and live(t[2]) then
+                n = n + 1
+                emit('token_revoked', name, entries[i], t[1], 'password_changed')
+              end
+            end
+          end
+        end
+        emit(event, name, '', '', nil, by)
+        return n
+        """#)
+}
+
+/// An existing user's profile fields: sets some, removes others, and records
+/// `user_changed` naming who did it. Outcome: false when there is no such user.
+struct UpdateProfileScript: ScriptCall {
+    let name: String
+    let set: [String: String]
+    let remove: [String]
+    let by: String
+
+    var group: KeyGroup { .user(name) }
+    /// The name, who, how many pairs to set, the pairs, then the fields to remove.
+    var arguments: [String] {
+        [name, by, String(set.count)] + set.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] } + remove
+    }
+
+    func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
+
+    static let script = Script(
+        parameters: ["name", "by", "count"], variadic: true,
+        #"""
+        local key = userKey(name)
+        guard(EVENTS)
+        if redis.call('EXISTS', key) == 0 then return 0 end
+        local pairsEnd = FIRST_EXTRA + 2 * tonumber(count) - 1
+        for i = FIRST_EXTRA, pairsEnd, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+        for i = pairsEnd + 1, #ARGV do redis.call('HDEL', key, ARGV[i]) end
+        emit('user_changed', name, '', '', 'profile', by)
         return 1
         """#)
 }

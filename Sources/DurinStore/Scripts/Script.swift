@@ -49,7 +49,7 @@ package struct Script: Sendable {
         RevokeClientTokensScript.script, AddUserScript.script, RemoveUserScript.script, SetExistingScript.script,
         SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script, TouchScript.script,
         StampClientIdleScript.script, IndexUsernameScript.script, RecordEventScript.script, SetStaffScript.script,
-        SetPasswordScript.script,
+        SetPasswordScript.script, SetIssuerRightsScript.script, ChangePasswordScript.script, UpdateProfileScript.script,
     ]
 
     /// Shared by the scripts.

@@ -127,6 +127,36 @@ extension API {
         return .json(200, ["is_active": .bool(active)])
     }
 
+    /// `{"password": ..., "require_change": bool}`: a new password (it passes the
+    /// password policy; every session of the user ends, the operator's own excepted),
+    /// and/or that the user must choose a new one at their next login.
+    func setPassword(_ context: RequestContext, _ name: String, session: ConsoleSession) throws -> HTTPResponse {
+        let body = try Self.fields(context.request)
+        var require = false
+        switch Self.boolean(body["require_change"]) {
+        case .success(let v): require = v ?? false
+        case .failure(let m): throw APIError.fieldErrors([.init(field: "require_change", messages: [m.text])])
+        }
+        guard let sent = body["password"], sent != .null else {
+            guard require else {
+                throw APIError.fieldErrors([.init(field: "password", messages: ["This field is required."])])
+            }
+            guard try admin.user(named: name) != nil else { throw APIError.notFound }
+            try admin.requirePasswordChange(name, true)
+            try recordAction(context, session, "require_password_change", target: name)
+            return .json(200, ["revoked": 0, "must_change_password": true])
+        }
+        let password: String
+        switch CharField.validate(sent, trimWhitespace: false) {
+        case .success(let v): password = v
+        case .failure(let m): throw APIError.fieldErrors([.init(field: "password", messages: [m.text])])
+        }
+        let keep = session.user.username == name ? session.record.digest : nil
+        let revoked = try setPasswordByStaff(context, password, for: name, keeping: keep, requireChange: require)
+        try recordAction(context, session, "set_password", target: name)
+        return .json(200, ["revoked": .number(String(revoked)), "must_change_password": .bool(require)])
+    }
+
     // MARK: Clients
 
     func clientList() throws -> JSONValue {

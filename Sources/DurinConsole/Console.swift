@@ -69,6 +69,9 @@ package enum Console {
                 "console_user_active", .pattern(["api", "users", nil, "active"]), methods: ["POST"],
                 signedIn { api, context, session in try api.setActive(context, parameter(context), session: session) }),
             RouteSpec(
+                "console_user_password", .pattern(["api", "users", nil, "password"]), methods: ["POST"],
+                signedInOnHasher { api, context, session in try api.setPassword(context, parameter(context), session: session) }),
+            RouteSpec(
                 "console_clients", .pattern(["api", "clients"]), methods: ["GET", "HEAD", "POST"],
                 signedIn { api, context, session in
                     context.request.method.uppercased() == "POST"
@@ -123,6 +126,14 @@ package enum Console {
             }
             return try handler(api, context, session)
         }
+    }
+
+    /// As `signedIn`, for a route that hashes a password: all of it runs on a hasher.
+    static func signedInOnHasher(_ handler: @escaping @Sendable (API, RequestContext, ConsoleSession) throws -> HTTPResponse)
+        -> RouteSpec.Action
+    {
+        guard case .open(let checked) = signedIn(handler) else { preconditionFailure() }
+        return .onHasher(checked)
     }
 
     /// The route's name parameter, percent-decoded (`+` is a plus in a path: a

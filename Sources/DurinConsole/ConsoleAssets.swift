@@ -368,6 +368,21 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
       revokeAll.addEventListener('click', function () {
         if (confirm('Revoke every session of ' + name + '?')) act('revoke', {}, function (a) { return a.revoked + ' revoked.'; });
       });
+      // A new password (the policy applies; the user's sessions end), and/or a new
+      // one required at the next login.
+      var password = h('form', { 'class': 'inline', 'aria-label': 'Set a password' },
+        h('label', null, 'New password', h('input', { name: 'password', type: 'password', autocomplete: 'new-password' })),
+        h('label', null, h('input', { name: 'require_change', type: 'checkbox' }), ' must change it at next login'),
+        h('button', { type: 'submit', text: 'Set password' }));
+      password.addEventListener('submit', function (event) {
+        event.preventDefault();
+        var body = { password: password.elements.password.value, require_change: password.elements.require_change.checked };
+        act('password', body, function (a) { return 'Password set; ' + a.revoked + ' sessions revoked.'; });
+      });
+      var requireChange = h('button', { type: 'button', 'class': 'secondary', text: 'Require a new password' });
+      requireChange.addEventListener('click', function () {
+        act('password', { require_change: true }, function () { return name + ' must choose a new password at next login.'; });
+      });
       var rows = u.sessions.map(function (s) {
         var revoke = h('button', { type: 'button', 'class': 'secondary', text: 'Revoke', 'aria-label': 'Revoke session ' + s.id });
         revoke.addEventListener('click', function () { act('revoke', { id: s.id }); });
@@ -378,11 +393,14 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
         h('dt', { text: 'Active' }), h('dd', { text: u.is_active ? 'yes' : 'no' }),
         h('dt', { text: 'Joined' }), h('dd', { text: when(u.created) || '—' }),
         h('dt', { text: 'Staff' }), h('dd', { text: u.is_staff ? 'yes' : 'no' }),
+        h('dt', { text: 'Must change password' }), h('dd', { text: u.must_change_password ? 'yes' : 'no' }),
+        h('dt', { text: 'Second factor' }), h('dd', { text: u.otp ? 'TOTP' : 'none' }),
         Object.keys(u.profile).map(function (k) { return [h('dt', { text: k }), h('dd', { text: u.profile[k] })]; }));
       show([
         h('p', null, h('a', { href: '#/users', text: '← Users' })),
         h('h2', { text: u.username }), status, profile,
-        h('p', { 'class': 'inline' }, toggle, ' ', revokeAll),
+        h('p', { 'class': 'inline' }, toggle, ' ', revokeAll, ' ', requireChange),
+        h('h3', { text: 'Password' }), password,
         h('h3', { text: 'Sessions (' + u.sessions.length + ')' }),
         u.sessions.length ? table(['Id', 'Client', 'Label', 'Last used', 'Idle timeout', 'Address', 'User agent', 'Created', 'Expires', ''], rows)
           : h('p', { 'class': 'muted', text: 'No live sessions.' })

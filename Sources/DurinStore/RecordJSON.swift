@@ -31,7 +31,10 @@ package enum RecordJSON {
 
     /// A user's account, without its profile (readers show that their own way).
     package static func user(_ u: UserRecord) -> [(String, JSONValue)] {
-        [("username", .string(u.username)), ("is_active", .bool(u.isActive)), ("is_staff", .bool(u.isStaff))]
+        [
+            ("username", .string(u.username)), ("is_active", .bool(u.isActive)), ("is_staff", .bool(u.isStaff)),
+            ("must_change_password", .bool(u.mustChangePassword)), ("otp", .bool(u.hasTOTP)),
+        ]
     }
 
     /// A session: a token's id, client, times and details, never the token.

@@ -181,6 +181,50 @@ final class ConsoleTests: SharedStackTestCase {
         XCTAssertEqual(try get("issuers", session).text, "[]")
     }
 
+    /// Staff set a user's password, or require a new one at the next login: the
+    /// login then answers a code the application acts on, and succeeds with
+    /// `new_password`, which the policy checks like any other.
+    func testStaffSetPasswordsAndRequireNewOnes() throws {
+        try stack.addUser("rita", password: "rita-first-pw")
+        let session = try signIn()
+        let token = try stack.login("rita", "rita-first-pw", client: "web")
+        var r = try post("users/rita/password", #"{"password":"rita"}"#, session)
+        XCTAssertEqual(r.status, 400, "the policy applies: \(r.text)")
+        r = try post("users/rita/password", #"{"password":"rita-second-pw","require_change":true}"#, session)
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(r.object["revoked"] as? Int, 1)
+        XCTAssertEqual(try http.call("GET", "/api/ping/", token: token).status, 401, "her sessions ended")
+        XCTAssertEqual(try get("users/rita", session).object["must_change_password"] as? Bool, true)
+
+        func login(_ extra: String) throws -> HTTPResult {
+            try http.call(
+                "POST", "/api/auth/login/", json: #"{"username":"rita","password":"rita-second-pw","client":"web"\#(extra)}"#)
+        }
+        r = try login("")
+        XCTAssertEqual(r.status, 401, r.text)
+        XCTAssertEqual(r.object["code"] as? String, "password_change_required")
+        XCTAssertNil(r.object["token"])
+        r = try http.call("POST", "/api/auth/login/", json: #"{"username":"rita","password":"wrong-pw","client":"web"}"#)
+        XCTAssertEqual(r.status, 400, "a wrong password says nothing of the change")
+        r = try login(#","new_password":"123""#)
+        XCTAssertEqual(r.status, 400)
+        XCTAssertEqual((r.object["new_password"] as? [String])?.last, "This password is entirely numeric.")
+        r = try login(#","new_password":"rita-chosen-pw"}"#.dropLast().description)
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertNotNil(r.object["token"] as? String)
+        XCTAssertEqual(try stack.login("rita", "rita-chosen-pw", client: "web").count, 64)
+        XCTAssertEqual(try get("users/rita", session).object["must_change_password"] as? Bool, false)
+
+        // The flag alone.
+        r = try post("users/rita/password", #"{"require_change":true}"#, session)
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual(try login("").status, 400, "her password is rita-chosen-pw now")
+        r = try http.call("POST", "/api/auth/login/", json: #"{"username":"rita","password":"rita-chosen-pw","client":"web"}"#)
+        XCTAssertEqual(r.object["code"] as? String, "password_change_required")
+        let events = try stack.durinctl(["events", "--last", "50", "--json"]).checked()
+        XCTAssertTrue(events.contains("set_password rita") && events.contains("require_password_change rita"), events)
+    }
+
     func testRedisDownIsAClearAnswerAndTheConsoleRecovers() throws {
         try XCTSkipIf(stack.onCluster, "stops the stack's own redis-server, which a cluster run does not use")
         let session = try signIn()

@@ -71,6 +71,9 @@ extension API {
             let auth = try authenticate(context, locationRules: false)
             if let options = try methodChecked() { return .respond(options) }
             return .checkPassword(try admitLogin(context, caller: .token(auth)))
+        case .onHasher:
+            if let options = try methodChecked() { return .respond(options) }
+            return .checkPassword(LoginJob(context: context, addressGroup: ClientAddress.group(context.request.remoteAddress)))
         case .hashedForIssuer(let right, _):
             // The key comes in the Authorization header only: the body is read on the hasher.
             let issuer = try callingIssuer(context, .empty, right: right)

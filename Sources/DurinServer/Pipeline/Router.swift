@@ -122,6 +122,9 @@ package final class RouteSpec: Sendable {
         /// right are checked on the worker, so that nothing unauthenticated ever
         /// waits for a hasher; the handler runs on one.
         case hashedForIssuer(IssuerRight, IssuerHandler)
+        /// A route that authenticates in its own way and may hash a password (the
+        /// console's password form): the whole handler runs on a hasher.
+        case onHasher(Open)
     }
 }
 

@@ -139,6 +139,7 @@ extension API {
         case (.login(let completion)?, .anonymous): return try checkLogin(job, completion)
         case (.hashedWithToken(let handler)?, .token(let auth)): return try handler(self, context, auth)
         case (.hashedForIssuer(_, let handler)?, .issuer(let issuer)): return try handler(self, context, issuer)
+        case (.onHasher(let handler)?, .anonymous): return try handler(self, context)
         default: throw APIError.internalError
         }
     }

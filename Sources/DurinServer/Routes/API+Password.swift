@@ -1,5 +1,5 @@
-import DurinCore
-import DurinHTTP
+package import DurinCore
+package import DurinHTTP
 import DurinStore
 
 /// password/: a user changes their own password (OWASP ASVS 6.2.2, 6.2.3), and the
@@ -81,6 +81,27 @@ extension API {
         }
     }
 
+    /// Staff set a user's password (the console): it passes the policy, and every
+    /// token of the user but `keeping` is revoked. With `requireChange` the user must
+    /// choose another at their next login. Returns how many tokens went. On a hasher.
+    package func setPasswordByStaff(
+        _ context: RequestContext, _ password: String, for name: String, keeping digest: String?, requireChange: Bool
+    ) throws -> Int {
+        guard var user = try admin.user(named: name) else { throw APIError.notFound }
+        user.username = name
+        let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
+        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "password", messages: problems)]) }
+        let hash = PasswordHasher(iterations: config.passwordIterations).hash(password)
+        do {
+            return try admin.changePassword(
+                name, hash: hash, keeping: digest, revokeOthers: true, requireChange: requireChange, event: "password_set")
+        } catch .store(let error) {
+            throw error
+        } catch {
+            throw APIError.notFound
+        }
+    }
+
     /// What the similarity rule compares a password with.
     static func policyAttributes(_ user: UserRecord) -> [String: String] {
         var attributes = user.profile
@@ -89,7 +110,7 @@ extension API {
     }
 
     /// DRF's BooleanField: JSON booleans, and the words a form sends. nil: absent.
-    static func boolean(_ value: JSONValue?) -> Result<Bool?, CharField.FieldMessage> {
+    package static func boolean(_ value: JSONValue?) -> Result<Bool?, CharField.FieldMessage> {
         switch value {
         case nil, .null?: return .success(nil)
         case .bool(let b)?: return .success(b)

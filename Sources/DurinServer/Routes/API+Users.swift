@@ -215,9 +215,7 @@ extension API {
     /// A user as users/ shows one: never the hash, only whether there is a usable one.
     static func accountJSON(_ user: UserRecord) -> JSONValue {
         var members = RecordJSON.user(user)
-        members.append(("has_usable_password", .bool(PasswordHasher.isSupported(user.passwordHash))))
-        members.append(("must_change_password", .bool(user.mustChangePassword)))
-        members.append(("otp", .bool(user.hasTOTP)))
+        members.insert(("has_usable_password", .bool(PasswordHasher.isSupported(user.passwordHash))), at: 3)
         for (k, v) in user.profile.sorted(by: { $0.key < $1.key }) where k != "created" { members.append((k, .string(v))) }
         return .object(members)
     }

@@ -73,10 +73,14 @@ package final class AdminStore {
     /// how many it changed.
     @discardableResult
     package func updateClient(
-        _ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil, cookie: Bool? = nil
+        _ name: String, ttl: TokenTTL?, throttle: ThrottleRate??, idle: Int64?? = nil, cookie: Bool? = nil,
+        rotate: Bool? = nil, reuseGrace: Int64? = nil, requireOTP: Bool? = nil
     ) throws(Failure) -> Int {
         var pairs: [String] = []
         if let cookie { pairs += ["cookie", cookie ? "1" : ""] }
+        if let rotate { pairs += ["rotate", rotate ? "1" : ""] }
+        if let reuseGrace { pairs += ["reuse_grace", String(reuseGrace)] }
+        if let requireOTP { pairs += ["otp", requireOTP ? "1" : ""] }
         if let ttl { pairs += ["token_ttl", ttl.storedValue] }
         if let throttle { pairs += ["throttle_rate", throttle?.description ?? ""] }
         if let idle { pairs += ["idle_timeout", idle.map(String.init) ?? ""] }

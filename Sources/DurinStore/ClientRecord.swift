@@ -12,10 +12,23 @@ package struct ClientRecord: Sendable, Equatable {
     /// allows it, a login answers with the token in the `durin_session` cookie,
     /// never in the body, so no script on the page can read it.
     package var cookie: Bool
+    /// `refresh/` answers a new token and the old one is replaced (RFC 9700 §4.14.2):
+    /// it keeps working `reuseGrace` seconds for requests already in flight, and its
+    /// use after that is taken as theft (the pair's current token is revoked too).
+    package var rotateOnRefresh: Bool
+    /// Seconds an old token keeps working after a rotating refresh.
+    package var reuseGrace: Int64
+
+    /// A login by a user with a second factor must bring its code (`otp`), and a
+    /// user without one cannot log in to it (`durinctl client set web --require-otp`).
+    package var requireOTP = false
+
+    /// The grace a rotating client gets unless told otherwise.
+    package static let defaultReuseGrace: Int64 = 30
 
     package init(
         name: String, tokenTTL: TokenTTL, throttleRate: ThrottleRate?, created: EpochMillis, idleTimeout: Int64? = nil,
-        cookie: Bool = false
+        cookie: Bool = false, rotateOnRefresh: Bool = false, reuseGrace: Int64 = ClientRecord.defaultReuseGrace
     ) {
         self.name = name
         self.tokenTTL = tokenTTL
@@ -23,6 +36,8 @@ package struct ClientRecord: Sendable, Equatable {
         self.created = created
         self.idleTimeout = idleTimeout
         self.cookie = cookie
+        self.rotateOnRefresh = rotateOnRefresh
+        self.reuseGrace = reuseGrace
     }
 
     init?(fields: [String: String]) {
@@ -33,5 +48,8 @@ package struct ClientRecord: Sendable, Equatable {
         created = fields["created"].flatMap { EpochMillis($0) } ?? 0
         idleTimeout = fields["idle_timeout"].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
         cookie = fields["cookie"] == "1"
+        rotateOnRefresh = fields["rotate"] == "1"
+        requireOTP = fields["otp"] == "1"
+        reuseGrace = fields["reuse_grace"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil } ?? Self.defaultReuseGrace
     }
 }

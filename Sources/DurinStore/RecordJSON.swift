@@ -25,6 +25,9 @@ package enum RecordJSON {
             ("throttle_rate", c.throttleRate.map { .string($0.description) } ?? .null),
             ("idle_timeout", duration(c.idleTimeout)),
             ("cookie", .bool(c.cookie)),
+            ("rotate_on_refresh", .bool(c.rotateOnRefresh)),
+            ("reuse_grace", c.rotateOnRefresh ? duration(c.reuseGrace) : .null),
+            ("require_otp", .bool(c.requireOTP)),
             ("created", .string(time(c.created))),
         ]
     }

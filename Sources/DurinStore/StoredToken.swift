@@ -10,9 +10,11 @@ package import RedisClient
 /// user, `c` client, `t` created (ms), `e` expiry (ms, or `never`), `i` session id,
 /// `s` sealed token, `x` set while the user is deactivated; the session's details
 /// `a` address, `g` user agent, `l` label (SessionDetails); `w` last use (ms) and
-/// `d` the client's idle timeout (seconds, only when it has one: LastUse).
+/// `d` the client's idle timeout (seconds, only when it has one: LastUse); `n` the
+/// digest of the token that replaced it (a rotating refresh): such a token is valid
+/// only in its reuse grace, and only through the script (`VerifyScript`).
 package struct StoredToken {
-    package static let fields = ["u", "c", "t", "e", "i", "s", "x", "a", "g", "l", "w", "d"]
+    package static let fields = ["u", "c", "t", "e", "i", "s", "x", "a", "g", "l", "w", "d", "n"]
     /// The same list as Lua source, for the scripts.
     package static let luaFields = fields.map { "'\($0)'" }.joined(separator: ", ")
     /// Each field's place in `fields`, as a Lua table: `t[F.w]`.
@@ -22,16 +24,18 @@ package struct StoredToken {
     /// What a token check reads: the record, the deactivation mark and what idle
     /// timeouts need; not the sealed copy (45 bytes, for re-login and apiaccess/ only)
     /// nor the details (for listings).
-    package static let checkFields = ["u", "c", "t", "e", "i", "x", "w", "d"]
+    package static let checkFields = ["u", "c", "t", "e", "i", "x", "w", "d", "n"]
 
     package let record: TokenRecord
     package let sealed: String?
     /// Set while the user is deactivated (the token check reads one key).
     package let inactive: Bool
+    /// Replaced by a rotating refresh: never valid on a plain read.
+    package let replaced: Bool
 
     /// Where each field is in a reply to one of the two lists.
     private struct Places {
-        let u, c, t, e, i, x, w, d: Int
+        let u, c, t, e, i, x, w, d, n: Int
         let s, a, g, l: Int?
         init(_ list: [String]) {
             func at(_ name: String) -> Int? { list.firstIndex(of: name) }
@@ -43,6 +47,7 @@ package struct StoredToken {
             x = at("x")!
             w = at("w")!
             d = at("d")!
+            n = at("n")!
             s = at("s")
             a = at("a")
             g = at("g")
@@ -72,6 +77,7 @@ package struct StoredToken {
             details: SessionDetails(stored: text(places.a), text(places.g), text(places.l)))
         sealed = text(places.s)
         inactive = value(places.x).string == "1"
+        replaced = value(places.n).string != nil
     }
 
     /// Whether it is still valid at `now`; an expired token stays stored for the

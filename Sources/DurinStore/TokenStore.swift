@@ -96,7 +96,7 @@ package final class TokenStore {
     /// reports an expiry once and records it).
     package func authenticate(
         digest: String, rules: AccessRules = .none,
-        now: EpochMillis? = nil
+        now: EpochMillis? = nil, requester: @autoclosure () -> SessionDetails = SessionDetails()
     ) throws(StoreError) -> Authentication {
         let now = now ?? clock.nowMillis()
         if !rules.throttle, let found = try read(digest: digest, now: now) {
@@ -109,9 +109,13 @@ package final class TokenStore {
             }
         }
         let rates = rules.throttle ? try clientSettings(\.rate) : "-"
+        let from = requester()
         // The script writes a stale last use itself.
         let outcome = try runLocated { home throws(StoreError) in
-            try run(VerifyScript(digest: digest, rules: rules, rates: rates, resolution: lastUsedResolution, home: home), now: now)
+            try run(
+                VerifyScript(
+                    digest: digest, rules: rules, rates: rates, resolution: lastUsedResolution, requester: from, home: home),
+                now: now)
         }.outcome
         switch outcome {
         case .valid(let record) where !admits(client: record.client, rules): return .invalid
@@ -308,28 +312,46 @@ package final class TokenStore {
         return .success(IssuedToken(token: token, record: record, outcome: kind, replacedID: replacedID))
     }
 
-    /// Gives a token a fresh expiry from its client's TTL. nil when the token is gone.
-    package func refresh(digest: String, now: EpochMillis? = nil) throws(StoreError) -> TokenRecord? {
+    /// What a refresh gave: the session's token record, and the token itself when
+    /// the client rotates (a new one; or, for a refresh retried within the reuse
+    /// grace, the one that replaced it).
+    package struct Refreshed: Sendable {
+        package let record: TokenRecord
+        package let token: Token?
+    }
+
+    /// Gives a token a fresh expiry from its client's TTL, or, for a client that
+    /// rotates on refresh, replaces it (RefreshScript). nil when the token is gone.
+    package func refresh(digest: String, now: EpochMillis? = nil) throws(StoreError) -> Refreshed? {
         let now = now ?? clock.nowMillis()
         var ttls = "-"
         var idles = "-"
+        var rotations = "-"
         var home: String?
+        var tag: String?
         if keys.cluster {
-            // The token's client, then its TTL as it is now (reads in two slots; a
-            // third for a token moved in from one server, to find its home).
-            var client = try connection.call(["HGET", keys.token(digest), "c"]).string
-            if client == nil, let moved = try connection.call(["GET", keys.tokenHome(digest)]).string {
+            // The token's user and client, then its client's settings as they are now
+            // (reads in two slots; a third for a token moved in from one server).
+            var owner = try connection.call(["HMGET", keys.token(digest), "u", "c"]).array?.map(\.string) ?? []
+            if owner.first ?? nil == nil, let moved = try connection.call(["GET", keys.tokenHome(digest)]).string {
                 home = moved
-                client = try connection.call(["HGET", keys.token(digest, home: moved), "c"]).string
+                owner = try connection.call(["HMGET", keys.token(digest, home: moved), "u", "c"]).array?.map(\.string) ?? []
             }
-            guard let client else { return nil }
+            guard owner.count == 2, let user = owner[0], let client = owner[1] else { return nil }
+            tag = KeySpace.userTag(user)
             let record = try connection.clientRecord(named: client, keys: keys)
             ttls = record.map { " \(client)=\($0.tokenTTL.storedValue) " } ?? " "
             idles = " \(client)=\(record?.idleTimeout.map(String.init) ?? "") "
+            rotations = record.flatMap { $0.rotateOnRefresh ? " \(client)=\($0.reuseGrace) " : nil } ?? " "
         }
+        // Made whether or not the client rotates (on one server the script reads
+        // that): a token costs microseconds, a second round trip more.
+        let seal = try sealingKey()
+        let candidate = tag.map { Token.generate(length: tokenLength, digestPrefix: $0) } ?? Token.generate(length: tokenLength)
         let call = RefreshScript(
             digest: digest, graceMillis: graceMillis, defaultTTL: defaultTTL, ttls: ttls, idles: idles,
-            resolution: lastUsedResolution, home: home)
+            resolution: lastUsedResolution, rotations: rotations, candidate: candidate.digest,
+            sealed: seal.seal(candidate, digest: candidate.digest), home: home)
         let (outcome, foundHome) = try runLocated { home throws(StoreError) in
             var located = call
             if let home { located.home = home }
@@ -338,7 +360,12 @@ package final class TokenStore {
         switch outcome {
         case .renewed(let stored):
             if foundHome != nil || home != nil { try rearmHome(stored) }
-            return stored.record
+            return Refreshed(record: stored.record, token: nil)
+        case .rotated(let stored):
+            return Refreshed(record: stored.record, token: candidate)
+        case .current(let stored):
+            guard let sealed = stored.sealed, let token = seal.unseal(sealed, digest: stored.record.digest) else { return nil }
+            return Refreshed(record: stored.record, token: token)
         case .notFound: return nil
         }
     }
@@ -540,7 +567,7 @@ extension TokenStore {
     func read(digest: String, now: EpochMillis? = nil) throws(StoreError) -> Found? {
         let now = now ?? clock.nowMillis()
         let values = try connection.call(["HMGET", keys.token(digest)] + StoredToken.checkFields).array ?? []
-        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now),
+        guard let stored = StoredToken(digest: digest, values: values[...]), stored.isLive(at: now), !stored.replaced,
             !isIdle(stored.record, now: now)
         else { return nil }
         return stored.inactive ? .inactive : .active(stored.record)

@@ -15,6 +15,8 @@ struct ClientCommand: ParsableCommand {
     static func text(_ c: ClientRecord) -> String {
         "\(c.name)\tttl=\(c.tokenTTL)\tthrottle=\(c.throttleRate?.description ?? "none")\tidle=\(idleText(c.idleTimeout))"
             + (c.cookie ? "\tcookie" : "")
+            + (c.rotateOnRefresh ? "\trotate-on-refresh grace=\(DurationSpec(seconds: c.reuseGrace))" : "")
+            + (c.requireOTP ? "\trequire-otp" : "")
     }
 
     static func idleText(_ seconds: Int64?) -> String { seconds.map { DurationSpec(seconds: $0).description } ?? "none" }
@@ -31,13 +33,21 @@ struct ClientCommand: ParsableCommand {
         var idle: IdleSetting?
         @Flag(help: "A client for browsers: at a location with `$durin_cookie on`, a login sets the durin_session cookie.")
         var cookie = false
+        @Flag(help: "refresh/ answers a new token; the old one works for --reuse-grace, and its use after that revokes the session.")
+        var rotateOnRefresh = false
+        @Option(help: ArgumentHelp("How long a replaced token keeps working: 0 to 1h (default 30s).", valueName: "duration"))
+        var reuseGrace: GraceSetting?
+        @Flag(help: "A login of a user with a second factor must bring its code; a user without one cannot log in here.")
+        var requireOtp = false
         @OptionGroup var settings: Settings
 
         func run() throws {
             let ctx = try settings.context()
-            let record = ClientRecord(
+            var record = ClientRecord(
                 name: name.value, tokenTTL: ttl ?? ctx.config.defaultTokenTTL,
-                throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds, cookie: cookie)
+                throttleRate: throttle?.rate, created: WallClock.nowMillis(), idleTimeout: idle?.seconds, cookie: cookie,
+                rotateOnRefresh: rotateOnRefresh, reuseGrace: reuseGrace?.seconds ?? ClientRecord.defaultReuseGrace)
+            record.requireOTP = requireOtp
             try attempt { try ctx.admin.addClient(record) }
             Terminal.out("added client \(ClientCommand.text(record))")
         }
@@ -72,6 +82,8 @@ struct ClientCommand: ParsableCommand {
                 Terminal.out(
                     "name:          \(c.name)\ntoken_ttl:     \(c.tokenTTL)\nthrottle_rate: \(c.throttleRate?.description ?? "none")\n"
                         + "idle_timeout:  \(ClientCommand.idleText(c.idleTimeout))\ncookie:        \(c.cookie ? "yes" : "no")\n"
+                        + "rotate:        \(c.rotateOnRefresh ? "yes, reuse grace \(DurationSpec(seconds: c.reuseGrace))" : "no")\n"
+                        + "require_otp:   \(c.requireOTP ? "yes" : "no")\n"
                         + "created:       \(ctx.format(c.created))")
             }
         }
@@ -87,11 +99,22 @@ struct ClientCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Idle timeout: 30m, 2h, 7d, or none.", valueName: "duration")) var idle: IdleSetting?
         @Flag(inversion: .prefixedNo, help: "Whether a login at a cookie location sets the durin_session cookie.")
         var cookie: Bool?
+        @Flag(inversion: .prefixedNo, help: "Whether refresh/ replaces the token (see client add).")
+        var rotateOnRefresh: Bool?
+        @Option(help: ArgumentHelp("How long a replaced token keeps working: 0 to 1h.", valueName: "duration"))
+        var reuseGrace: GraceSetting?
+        @Flag(inversion: .prefixedNo, help: "Whether a login must bring the user's second factor.")
+        var requireOtp: Bool?
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard ttl != nil || throttle != nil || idle != nil || cookie != nil else {
-                throw ValidationError("nothing to change: give --ttl, --throttle, --idle and/or --cookie/--no-cookie")
+            guard
+                ttl != nil || throttle != nil || idle != nil || cookie != nil || rotateOnRefresh != nil || reuseGrace != nil
+                    || requireOtp != nil
+            else {
+                throw ValidationError(
+                    "nothing to change: give --ttl, --throttle, --idle, --[no-]cookie, --[no-]rotate-on-refresh, --reuse-grace and/or --[no-]require-otp"
+                )
             }
         }
 
@@ -99,7 +122,9 @@ struct ClientCommand: ParsableCommand {
             let ctx = try settings.context()
             let stamped = try attempt {
                 try ctx.admin.updateClient(
-                    name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds }, cookie: cookie)
+                    name, ttl: ttl, throttle: throttle.map { $0.rate }, idle: idle.map { $0.seconds }, cookie: cookie,
+                    rotate: rotateOnRefresh, reuseGrace: reuseGrace?.seconds,
+                    requireOTP: requireOtp)
             }
             Terminal.out(
                 "updated client \(name)" + (idle != nil ? " (idle timeout now on \(stamped) live token\(stamped == 1 ? "" : "s"))" : ""))

@@ -167,6 +167,20 @@ enum IdleSetting: ExpressibleByArgument, Equatable {
     static var defaultCompletionKind: CompletionKind { .list(["30m", "2h", "1d", "none"]) }
 }
 
+/// `--reuse-grace 30s`: how long a replaced token keeps working (0 to 1 h).
+struct GraceSetting: ExpressibleByArgument, Equatable {
+    let seconds: Int64
+
+    init?(argument: String) {
+        if argument == "0" {
+            seconds = 0
+            return
+        }
+        guard let d = DurationSpec.parse(argument), d.seconds <= 3600 else { return nil }
+        seconds = d.seconds
+    }
+}
+
 /// A client name: letters, digits and . _ - @ +, at most 64 bytes (it becomes part
 /// of key names).
 struct ClientName: Equatable, CustomStringConvertible {

@@ -112,7 +112,7 @@ final class TokenStoreTests: XCTestCase {
         let store = store()
         let t = try issued(store.login(user: "alice", client: "web", mode: .keep))
         _ = try redis.connection().send("HSET", "durin:t:\(t.token.digest)", "e", String(WallClock.nowMillis() + 5000))
-        let renewed = try XCTUnwrap(store.refresh(digest: t.token.digest))
+        let renewed = try XCTUnwrap(store.refresh(digest: t.token.digest)?.record)
         XCTAssertEqual(renewed.digest, t.token.digest)
         XCTAssertGreaterThan(try XCTUnwrap(renewed.expiry) - WallClock.nowMillis(), 90_000)
         let pttl = try redis.connection().send("PTTL", "durin:t:\(t.token.digest)").int ?? 0

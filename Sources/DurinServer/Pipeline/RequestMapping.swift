@@ -168,9 +168,9 @@ package enum RequestMapping {
             body: body,
             directives: directives,
             remoteAddress: params.param(.remoteAddress),
-            // Kept with a token at login/ and issue/, both POST: a check (GET) does
-            // not copy it.
-            userAgent: method == "POST" ? params.param(.userAgent) : nil,
+            // Kept with a token at login/ and issue/, and named in a token_reused
+            // event, which any check may record.
+            userAgent: params.param(.userAgent),
             browser: browser,
             requestID: TraceContext.requestID(params.param(.requestID)),
             traceparent: TraceContext.traceparent(params.param(.traceparent)))

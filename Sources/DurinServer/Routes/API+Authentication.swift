@@ -20,9 +20,9 @@ extension API {
         }
         let digest = Token.digest(of: token)
         let d = request.directives
-        guard locationRules else { return try authenticate(digest: digest, rules: .none) }
+        guard locationRules else { return try authenticate(digest: digest, rules: .none, context) }
         if d.cache && !d.throttle { return try authenticateCached(context, digest: digest, rules: rules(d)) }
-        return try authenticate(digest: digest, rules: rules(d))
+        return try authenticate(digest: digest, rules: rules(d), context)
     }
 
     /// The durin_session cookie's token, where the location takes it. A request that
@@ -79,8 +79,12 @@ extension API {
 
     /// The token check (plus a location's client rules and throttle, in the same
     /// round trip), with durin's errors.
-    package func authenticate(digest: String, rules: AccessRules) throws -> TokenRecord {
-        switch try tokens.authenticate(digest: digest, rules: rules) {
+    package func authenticate(digest: String, rules: AccessRules, _ context: RequestContext? = nil) throws -> TokenRecord {
+        let request = context?.request
+        switch try tokens.authenticate(
+            digest: digest, rules: rules,
+            requester: SessionDetails(address: request?.remoteAddress, userAgent: request?.userAgent))
+        {
         case .valid(let record): return record
         case .expired: throw APIError.tokenExpired
         case .userInactive: throw APIError.userInactive
@@ -104,9 +108,9 @@ extension API {
             return tokens.noteUse(try check(record, rules), now: now)
         case .miss:
             slot?.cacheMisses.add()
-            return try authenticate(digest: digest, rules: rules)
+            return try authenticate(digest: digest, rules: rules, context)
         case .bypassed:
-            return try authenticate(digest: digest, rules: rules)
+            return try authenticate(digest: digest, rules: rules, context)
         }
     }
 

@@ -4,11 +4,24 @@ import DurinStore
 
 /// refresh/, logout/, logoutall/, verify/ and ready/.
 extension API {
+    /// durin's refresh: the same token, a new expiry. A client that rotates on
+    /// refresh gets a new token instead (`{"token", "expiry"}`; by cookie, in the
+    /// cookie), the old one working for the client's reuse grace.
     func refresh(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
-        guard let renewed = try tokens.refresh(digest: auth.digest, now: context.now) else {
+        guard let refreshed = try tokens.refresh(digest: auth.digest, now: context.now) else {
             throw APIError.invalidToken  // revoked between the check and the renewal
         }
-        return .json(200, ["expiry": expiryJSON(renewed.expiry)], headers: renewedSessionCookie(context, expiry: renewed.expiry))
+        let expiry = refreshed.record.expiry
+        guard let token = refreshed.token else {
+            return .json(200, ["expiry": expiryJSON(expiry)], headers: renewedSessionCookie(context, expiry: expiry))
+        }
+        context.logger.info(
+            "token rotated", metadata: ["user": .string(auth.user), "client": .string(auth.client), "session": "\(auth.id)"])
+        if authenticatedByCookie(context), let browser = context.request.browser {
+            let cookie = BrowserSession.setCookie(token.value, maxAge: secondsLeft(expiry, context), browser)
+            return .json(200, ["expiry": expiryJSON(expiry)], headers: [("Set-Cookie", cookie)])
+        }
+        return .json(200, ["token": .string(token.value), "expiry": expiryJSON(expiry)])
     }
 
     func logout(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {

@@ -12,14 +12,15 @@ struct AddClientScript: ScriptCall {
     var arguments: [String] {
         [
             client.name, client.tokenTTL.storedValue, client.throttleRate?.description ?? "", String(client.created),
-            client.idleTimeout.map(String.init) ?? "", client.cookie ? "1" : "",
+            client.idleTimeout.map(String.init) ?? "", client.cookie ? "1" : "", client.rotateOnRefresh ? "1" : "",
+            String(client.reuseGrace), client.requireOTP ? "1" : "",
         ]
     }
 
     func decode(_ reply: RedisReply) -> Bool? { reply.int.map { $0 == 1 } }
 
     static let script = Script(
-        parameters: ["name", "ttl", "throttle", "created", "idle", "cookie"],
+        parameters: ["name", "ttl", "throttle", "created", "idle", "cookie", "rotate", "reuseGrace", "otp"],
         #"""
         local key = clientKey(name)
         if redis.call('EXISTS', key) == 1 then return 0 end
@@ -27,6 +28,8 @@ struct AddClientScript: ScriptCall {
         redis.call('HSET', key, 'name', name, 'token_ttl', ttl, 'throttle_rate', throttle, 'created', created)
         if idle ~= '' then redis.call('HSET', key, 'idle_timeout', idle) end
         if cookie ~= '' then redis.call('HSET', key, 'cookie', cookie) end
+        if rotate ~= '' then redis.call('HSET', key, 'rotate', rotate, 'reuse_grace', reuseGrace) end
+        if otp ~= '' then redis.call('HSET', key, 'otp', otp) end
         redis.call('SADD', CLIENTS, name)
         return 1
         """#)

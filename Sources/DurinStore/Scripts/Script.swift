@@ -94,12 +94,13 @@ package struct Script: Sendable {
             local function tokenFields(tk) return redis.call('HMGET', tk, unpack(TOKEN_FIELDS)) end
 
             """# + LastUse.lua + #"""
-            local function emit(kind, user, client, id, reason, issuer)
+            local function emit(kind, user, client, id, reason, issuer, extra)
               if MAXLEN > 0 then
                 local fields = {'type', kind, 'user', user or '', 'client', client or '', 'session', tostring(id or ''),
                                 'time', string.format('%d', NOW)}
                 if reason then table.insert(fields, 'reason'); table.insert(fields, reason) end
                 if issuer and issuer ~= '' then table.insert(fields, 'issuer'); table.insert(fields, issuer) end
+                for _, v in ipairs(extra or {}) do table.insert(fields, v) end
                 if TRACE ~= '' then table.insert(fields, 'request_id'); table.insert(fields, TRACE) end
                 redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', unpack(fields))
               end

@@ -29,6 +29,8 @@ struct VerifyScript: ScriptCall {
     let rates: String
     /// DURIN_LAST_USED_RESOLUTION in ms (nil: off): a valid check writes `w` when stale.
     let resolution: Int64?
+    /// Where the check came from: named in a `token_reused` event.
+    var requester = SessionDetails()
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
@@ -37,6 +39,7 @@ struct VerifyScript: ScriptCall {
         [
             digest, rules.allowClients.joined(separator: " "), rules.denyClients.joined(separator: " "),
             rules.throttle ? "1" : "", rules.defaultRate?.description ?? "", rates, resolution.map(String.init) ?? "",
+            requester.address ?? "", requester.userAgent ?? "",
         ]
     }
 
@@ -60,7 +63,7 @@ struct VerifyScript: ScriptCall {
     }
 
     static let script = Script(
-        parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates", "resolution"],
+        parameters: ["digest", "allow", "deny", "throttle", "defaultRate", "rates", "resolution", "address", "agent"],
         #"""
         local tk = tokenKey(digest)
         local t = tokenFields(tk)
@@ -68,6 +71,25 @@ struct VerifyScript: ScriptCall {
           local home = movedHome(digest)
           if home then return {'moved', home} end
           return {'invalid'}
+        end
+        if t[F.n] then
+          -- Replaced by a rotating refresh: valid in its reuse grace while its session
+          -- lives on in the pair's current token. Used after that, it was copied:
+          -- the session ends, whoever holds its current token.
+          local userHash = userKey(t[1])
+          local cur = redis.call('HGET', userHash, indexField(t[2]))
+          local curKey = cur and tokenKey(cur)
+          local same = curKey and redis.call('HGET', curKey, 'i') == t[F.i]
+          if not (live(t[4]) and same) then
+            guard(userHash, EVENTS, curKey)
+            redis.call('DEL', tk)
+            if not live(t[4]) then
+              if same then forget(curKey, userHash, t[2], cur) end
+              emit('token_reused', t[1], t[2], t[F.i], same and 'session_revoked' or 'session_gone', nil,
+                   {'address', address, 'user_agent', agent})
+            end
+            return {'invalid'}
+          end
         end
         local expired, idle = not live(t[4]), false
         if not expired then idle = idleOut(t[F.w], t[F.t], t[F.d], resolution) end
@@ -136,16 +158,30 @@ struct RefreshScript: ScriptCall {
     /// The clients' idle timeouts, the same way.
     let idles: String
     let resolution: Int64?
+    /// The clients' reuse graces in seconds, for those that rotate (` name=30 `), or
+    /// `-` (one server: from their records).
+    let rotations: String
+    /// The token that replaces this one, if its client rotates, and its sealed copy.
+    let candidate: String
+    let sealed: String
     /// The user's tag of a token moved into a cluster (`Located.moved`).
     var home: String?
 
     var group: KeyGroup { home.map { .home(tag: $0, digest: digest) } ?? .token(digest) }
     var arguments: [String] {
-        [digest, String(graceMillis), defaultTTL.storedValue, ttls, idles, resolution.map(String.init) ?? ""]
+        [
+            digest, String(graceMillis), defaultTTL.storedValue, ttls, idles, resolution.map(String.init) ?? "", rotations,
+            candidate, sealed,
+        ]
     }
 
     enum Renewal {
         case renewed(StoredToken)
+        /// The client rotates: this token was replaced by the candidate.
+        case rotated(StoredToken)
+        /// The token was replaced before (a retried refresh in its reuse grace): the
+        /// session's current token, unchanged.
+        case current(StoredToken)
         case notFound
     }
 
@@ -154,6 +190,11 @@ struct RefreshScript: ScriptCall {
             guard let items = reply.array, let kind = items.first?.string else { return nil }
             switch (kind, items.count) {
             case ("ok", _): return StoredToken(digest: digest, values: items.dropFirst()).map { .renewed($0) }
+            case ("rotated", _), ("current", _):
+                guard items.count > 2, let next = items[1].string,
+                    let stored = StoredToken(digest: next, values: items.dropFirst(2))
+                else { return nil }
+                return kind == "rotated" ? .rotated(stored) : .current(stored)
             case ("invalid", 1): return .notFound
             default: return nil
             }
@@ -161,23 +202,58 @@ struct RefreshScript: ScriptCall {
     }
 
     static let script = Script(
-        parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution"],
+        parameters: ["digest", "grace", "defaultTTL", "ttls", "idles", "resolution", "rotations", "candidate", "sealed"],
         #"""
+        grace = tonumber(grace)
         local tk = tokenKey(digest)
-        local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd', 't')
+        local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'e', 'w', 'd', 't', 'n')
         if not t[1] then
           local home = movedHome(digest)
           if home then return {'moved', home} end
+          return {'invalid'}
+        end
+        local userHash = userKey(t[1])
+        if t[8] then
+          -- Replaced already, and still in its grace (the check let it through): a
+          -- refresh retried after its answer was lost gets the session's token.
+          local cur = redis.call('HGET', userHash, indexField(t[2]))
+          if cur and live(t[4]) and redis.call('HGET', tokenKey(cur), 'i') == t[3] then
+            return {'current', cur, unpack(tokenFields(tokenKey(cur)))}
+          end
           return {'invalid'}
         end
         if not live(t[4]) or idleOut(t[5], t[7], t[6], resolution) then return {'invalid'} end
         guard(EVENTS)
         local ttl = setting(ttls, t[2], 'token_ttl') or defaultTTL
         local exp = expiryAfter(ttl)
+        local reuse
+        if rotations == '-' then
+          local c = redis.call('HMGET', clientKey(t[2]), 'rotate', 'reuse_grace')
+          if c[1] == '1' then reuse = tonumber(c[2] or '') or \#(ClientRecord.defaultReuseGrace) end
+        else
+          reuse = tonumber(setting(rotations, t[2], 'reuse_grace') or '')
+        end
+        if reuse and candidate ~= '' then
+          -- The session goes on in a new token: the same id, creation, details and
+          -- idle timeout, a fresh expiry. The old one works `reuse` seconds more,
+          -- then stays as a mark of its replacement for the expired-token grace
+          -- period: its use then is a copy's (VerifyScript).
+          local nk = tokenKey(candidate)
+          guard(userHash, nk)
+          redis.call('HSET', nk, unpack(redis.call('HGETALL', tk)))
+          redis.call('HSET', nk, 'e', exp, 'w', NOW_TEXT, 's', sealed)
+          setIdle(nk, setting(idles, t[2], 'idle_timeout'))
+          arm(nk, exp, grace)
+          redis.call('HSET', userHash, indexField(t[2]), candidate)
+          redis.call('HSET', tk, 'n', candidate, 'e', string.format('%d', NOW + reuse * 1000), 'w', NOW_TEXT)
+          redis.call('PEXPIREAT', tk, string.format('%d', NOW + reuse * 1000 + grace))
+          emit('token_rotated', t[1], t[2], t[3])
+          return {'rotated', candidate, unpack(tokenFields(nk))}
+        end
         -- A refresh is a use, and takes the client's idle timeout as it is now.
         redis.call('HSET', tk, 'e', exp, 'w', NOW_TEXT)
         setIdle(tk, setting(idles, t[2], 'idle_timeout'))
-        arm(tk, exp, tonumber(grace))
+        arm(tk, exp, grace)
         emit('token_renewed', t[1], t[2], t[3])
         return {'ok', unpack(tokenFields(tk))}
         """#)
@@ -225,7 +301,7 @@ struct RevokeTokenScript: ScriptCall {
         parameters: ["digest", "reason", "issuer", "clients", "except"],
         #"""
         local tk = tokenKey(digest)
-        local t = redis.call('HMGET', tk, 'u', 'c', 'i')
+        local t = redis.call('HMGET', tk, 'u', 'c', 'i', 'n')
         if not t[1] then
           local home = movedHome(digest)
           if home then return {'moved', home} end
@@ -233,8 +309,15 @@ struct RevokeTokenScript: ScriptCall {
         end
         if not listed(clients, t[2]) or t[2] == except then return {} end
         local userHash = userKey(t[1])
+        guardIndex(userHash)
         guard(userHash, EVENTS)
         forget(tk, userHash, t[2], digest)
+        if t[4] then
+          -- A token replaced by a rotating refresh: its session is the pair's
+          -- current token, which goes with it.
+          local cur = redis.call('HGET', userHash, indexField(t[2]))
+          if cur and redis.call('HGET', tokenKey(cur), 'i') == t[3] then forget(tokenKey(cur), userHash, t[2], cur) end
+        end
         emit('token_revoked', t[1], t[2], t[3], reason, issuer)
         return {t[1], t[2], t[3]}
         """#)

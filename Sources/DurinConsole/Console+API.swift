@@ -157,6 +157,30 @@ extension API {
         return .json(200, ["revoked": .number(String(revoked)), "must_change_password": .bool(require)])
     }
 
+    /// `{"action": "enroll"}`: a new TOTP secret for the user, shown this once
+    /// (its `otpauth://` URI and base32) for the operator to hand over; `"remove"`.
+    func setSecondFactor(_ context: RequestContext, _ name: String, session: ConsoleSession) throws -> HTTPResponse {
+        guard try admin.user(named: name) != nil else { throw APIError.notFound }
+        switch try Self.fields(context.request)["action"] {
+        case .string("enroll")?:
+            let secret = TOTP.generateSecret()
+            guard try tokens.enrollSecondFactor(user: name, secret: secret, pending: false) else { throw APIError.notFound }
+            try recordAction(context, session, "enroll_otp", target: name)
+            return .json(
+                200,
+                [
+                    "otpauth_url": .string(TOTP.uri(secret: secret, account: name, issuer: config.otpIssuer)),
+                    "secret": .string(Base32.encode(secret)),
+                ], headers: [("Cache-Control", "no-store")])
+        case .string("remove")?:
+            try tokens.removeSecondFactor(user: name)
+            try recordAction(context, session, "remove_otp", target: name)
+            return .json(200, ["otp": false])
+        default:
+            throw APIError.fieldErrors([.init(field: "action", messages: ["\"enroll\" or \"remove\"."])])
+        }
+    }
+
     // MARK: Clients
 
     func clientList() throws -> JSONValue {

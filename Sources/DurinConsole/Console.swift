@@ -27,7 +27,7 @@ package enum Console {
             RouteSpec("console_style", .fixed("console.css"), methods: ["GET", "HEAD"], .open { _, _ in asset(ConsoleAssets.style) }),
             RouteSpec(
                 "console_sign_in", .pattern(["api", "session"]), methods: ["POST"],
-                .login { api, context, attempt, user in
+                .login(.whenEnrolled) { api, context, attempt, user in
                     try api.consoleSignIn(context, user, details: attempt.details)
                 }),
             RouteSpec(
@@ -71,6 +71,9 @@ package enum Console {
             RouteSpec(
                 "console_user_password", .pattern(["api", "users", nil, "password"]), methods: ["POST"],
                 signedInOnHasher { api, context, session in try api.setPassword(context, parameter(context), session: session) }),
+            RouteSpec(
+                "console_user_otp", .pattern(["api", "users", nil, "otp"]), methods: ["POST"],
+                signedIn { api, context, session in try api.setSecondFactor(context, parameter(context), session: session) }),
             RouteSpec(
                 "console_clients", .pattern(["api", "clients"]), methods: ["GET", "HEAD", "POST"],
                 signedIn { api, context, session in

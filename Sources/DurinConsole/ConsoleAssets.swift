@@ -221,9 +221,12 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
     var form = h('form', { novalidate: true },
       field('Username', 'username', '', 'text'),
       field('Password', 'password', '', 'password'),
+      field('One-time code (if you have a second factor)', 'otp', '', 'text'),
       h('button', { type: 'submit', text: 'Sign in' }));
     form.elements.username.setAttribute('autocomplete', 'username');
     form.elements.password.setAttribute('autocomplete', 'current-password');
+    form.elements.otp.setAttribute('autocomplete', 'one-time-code');
+    form.elements.otp.setAttribute('inputmode', 'numeric');
     var box = h('section', { 'class': 'signin', 'aria-labelledby': 'signin-title' },
       h('h2', { id: 'signin-title', text: 'Sign in' }),
       h('p', { 'class': 'muted', text: 'Staff users only.' }),
@@ -232,7 +235,9 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       var values = formValues(form);
-      api('POST', 'session', { username: values.username, password: values.password }).then(function (answer) {
+      var credentials = { username: values.username, password: values.password };
+      if (values.otp) credentials.otp = values.otp;
+      api('POST', 'session', credentials).then(function (answer) {
         me = { user: answer.user, csrf: answer.csrf };
         signedIn();
         if (!location.hash || location.hash === '#/signin') location.hash = '#/overview'; else route();
@@ -383,6 +388,15 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
       requireChange.addEventListener('click', function () {
         act('password', { require_change: true }, function () { return name + ' must choose a new password at next login.'; });
       });
+      // A second factor: a new secret shown once (its otpauth:// URI and base32), or none.
+      var totp = h('button', { type: 'button', 'class': u.otp ? 'danger' : 'secondary', text: u.otp ? 'Remove second factor' : 'Enrol a second factor' });
+      totp.addEventListener('click', function () {
+        if (u.otp && !confirm('Remove the second factor of ' + name + '?')) return;
+        if (!u.otp && !confirm('Give ' + name + ' a new TOTP secret? It is shown once, to hand to them.')) return;
+        act('otp', { action: u.otp ? 'remove' : 'enroll' }, function (a) {
+          return a.otpauth_url ? 'Shown once. URI: ' + a.otpauth_url + ' — secret: ' + a.secret : 'Second factor removed.';
+        });
+      });
       var rows = u.sessions.map(function (s) {
         var revoke = h('button', { type: 'button', 'class': 'secondary', text: 'Revoke', 'aria-label': 'Revoke session ' + s.id });
         revoke.addEventListener('click', function () { act('revoke', { id: s.id }); });
@@ -399,7 +413,7 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
       show([
         h('p', null, h('a', { href: '#/users', text: '← Users' })),
         h('h2', { text: u.username }), status, profile,
-        h('p', { 'class': 'inline' }, toggle, ' ', revokeAll, ' ', requireChange),
+        h('p', { 'class': 'inline' }, toggle, ' ', revokeAll, ' ', requireChange, ' ', totp),
         h('h3', { text: 'Password' }), password,
         h('h3', { text: 'Sessions (' + u.sessions.length + ')' }),
         u.sessions.length ? table(['Id', 'Client', 'Label', 'Last used', 'Idle timeout', 'Address', 'User agent', 'Created', 'Expires', ''], rows)

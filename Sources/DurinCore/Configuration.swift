@@ -116,6 +116,8 @@ package struct Configuration: Sendable {
     /// DURIN_COOKIE_ORIGINS: pages of these origins may send unsafe requests that
     /// the durin_session cookie authenticates, besides the request's own origin.
     package var cookieOrigins: [WebOrigin] = []
+    /// The issuer an authenticator app shows beside a user's second factor.
+    package var otpIssuer = "durin"
     /// The client the sign-in page logs in to.
     package var signInClient = "web"
     /// Where durin-signin.conf sends a browser without a session (a local path).

@@ -378,6 +378,16 @@ extension Configuration {
                 text.split(whereSeparator: \.isNewline).map { PasswordPolicy.normalized(String($0)) }.filter { !$0.isEmpty })
             return true
         },
+        .custom(
+            "DURIN_OTP_ISSUER", .logins, "`durin`", "the name authenticator apps show beside a user's second factor (TOTP)",
+            expected: "a name of 1 to 64 printable characters without a colon"
+        ) { c, s in
+            guard s.utf8.count <= 64, !s.contains(":"), s.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                return false
+            }
+            c.otpIssuer = s
+            return true
+        },
         .int("DURIN_HASH_THREADS", .logins, 1...256, "half the cores (at least 1)", "password-hashing threads") { $0.hashThreads = $1 },
         .int("DURIN_LOGIN_QUEUE", .logins, 1...100_000, "`512`", "logins waiting for a hasher before more get 503") {
             $0.loginQueueLimit = $1

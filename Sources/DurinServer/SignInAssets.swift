@@ -32,6 +32,14 @@ enum SignInAssets {
 <input id="durin-username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
 <label for="durin-password">Password</label>
 <input id="durin-password" name="password" type="password" autocomplete="current-password" required>
+<div id="durin-otp" hidden>
+<label for="durin-otp-code">One-time code</label>
+<input id="durin-otp-code" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
+</div>
+<div id="durin-new-password" hidden>
+<label for="durin-new-password-input">New password</label>
+<input id="durin-new-password-input" name="new_password" type="password" autocomplete="new-password">
+</div>
 <p id="durin-error" role="alert" hidden></p>
 <button type="submit">Sign in</button>
 </form>
@@ -73,7 +81,11 @@ document.addEventListener("DOMContentLoaded", () => {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ username: data.get("username"), password: data.get("password"), client: form.dataset.client }),
+        body: JSON.stringify(Object.assign(
+          { username: data.get("username"), password: data.get("password"), client: form.dataset.client },
+          // The steps after the password, sent once the service asked for them.
+          data.get("otp") ? { otp: data.get("otp") } : {},
+          data.get("new_password") ? { new_password: data.get("new_password") } : {})),
       });
       let body = {};
       try { body = await answer.json(); } catch (_) { body = {}; }
@@ -81,6 +93,14 @@ document.addEventListener("DOMContentLoaded", () => {
         const next = new URL(form.dataset.next, window.location.origin);
         window.location.assign(next.origin === window.location.origin ? next.pathname + next.search + next.hash : "/");
         return;
+      }
+      // A second factor or a new password asked for: the field appears.
+      const steps = { otp_required: "durin-otp", otp_invalid: "durin-otp", password_change_required: "durin-new-password" };
+      if (steps[body.code]) {
+        const step = document.getElementById(steps[body.code]);
+        step.hidden = false;
+        step.querySelector("input").required = true;
+        step.querySelector("input").focus();
       }
       if (answer.ok) {
         show("This sign-in is not set up for browsers: its client needs durinctl client set NAME --cookie.");

@@ -260,7 +260,7 @@ package final class AdminStore {
             let n = try run(
                 RemoveUserScript(
                     name: name, failuresKey: keys.loginFailures(user: name),
-                    passwordKey: keys.password(name)))
+                    passwordKey: keys.password(name), totpKey: keys.totp(name)))
         else { throw .notFound("user \(name)") }
         if keys.cluster { try run(IndexUsernameScript(name: name, add: false)) }
         return n

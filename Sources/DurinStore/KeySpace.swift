@@ -67,6 +67,11 @@ package struct KeySpace: Sendable {
     package func password(_ name: String) -> String {
         prefix + Name.secret + ":" + prefix(of: .user(name)).dropFirst(prefix.count) + Name.password + name
     }
+    /// A user's second factor (`s` the sealed TOTP secret, `p` one being enrolled,
+    /// `n` the last step used), beside the password hash, under `P secret:`.
+    package func totp(_ name: String) -> String {
+        prefix + Name.secret + ":" + prefix(of: .user(name)).dropFirst(prefix.count) + Name.totp + name
+    }
     /// The set of usernames. On a cluster it is kept beside the user scripts, not in
     /// them (it has a slot of its own).
     package var users: String { prefix(of: .users) + Name.users }
@@ -232,6 +237,7 @@ extension KeySpace {
         static let loginUser = "loginuser:"
         static let secret = "secret"
         static let password = "pw:"
+        static let totp = "otp:"
         static let sealingFingerprint = "sealing"
         static let layout = "layout"
         static let layout1Token = "token:"

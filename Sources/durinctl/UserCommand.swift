@@ -6,7 +6,9 @@ import DurinStore
 struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage users.",
-        subcommands: [Add.self, List.self, Show.self, Set.self, SetPassword.self, Activate.self, Deactivate.self, Remove.self])
+        subcommands: [
+            Add.self, List.self, Show.self, Set.self, SetPassword.self, Activate.self, Deactivate.self, Remove.self, Totp.self,
+        ])
 
     static func json(_ u: UserRecord) -> JSONValue {
         var members = RecordJSON.user(u)
@@ -98,16 +100,55 @@ struct UserCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a user's flags.")
         @Argument var name: String
         @Flag(inversion: .prefixedNo, help: "Whether the user may sign in to the operator console.") var staff: Bool?
+        @Flag(inversion: .prefixedNo, help: "Whether the user's next login must choose a new password (new_password).")
+        var requirePasswordChange: Bool?
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard staff != nil else { throw ValidationError("nothing to change: give --staff or --no-staff") }
+            guard staff != nil || requirePasswordChange != nil else {
+                throw ValidationError("nothing to change: give --[no-]staff or --[no-]require-password-change")
+            }
         }
 
         func run() throws {
             let ctx = try settings.context()
             if let staff { try attempt { try ctx.admin.setStaff(name, staff) } }
+            if let requirePasswordChange { try attempt { try ctx.admin.requirePasswordChange(name, requirePasswordChange) } }
             Terminal.out("updated user \(name)")
+        }
+    }
+
+    /// A user's second factor (TOTP, RFC 6238: SHA-1, 6 digits, 30 s).
+    struct Totp: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "totp", abstract: "Enrol or remove a user's second factor (TOTP).",
+            subcommands: [Enroll.self, Remove.self])
+
+        struct Enroll: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Give the user a new TOTP secret and print its otpauth:// URI (once: it is stored sealed, never shown again).",
+                discussion: "It replaces any secret the user had. Hand the URI to the user (as a QR code, or typed into the app).")
+            @Argument var name: String
+            @OptionGroup var settings: Settings
+            func run() throws {
+                let ctx = try settings.context()
+                let secret = TOTP.generateSecret()
+                guard try attempt({ try ctx.tokens.enrollSecondFactor(user: name, secret: secret, pending: false) }) else {
+                    throw CLIError("no user \(name)")
+                }
+                Terminal.out(TOTP.uri(secret: secret, account: name, issuer: ctx.config.otpIssuer))
+            }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove the user's second factor.")
+            @Argument var name: String
+            @OptionGroup var settings: Settings
+            func run() throws {
+                let ctx = try settings.context()
+                let had = try attempt { try ctx.tokens.removeSecondFactor(user: name) }
+                Terminal.out(had ? "removed the second factor of \(name)" : "\(name) had no second factor")
+            }
         }
     }
 

@@ -104,6 +104,14 @@ package final class RouteSpec: Sendable {
     /// carried, already known to hold the route's right.
     package typealias IssuerHandler = @Sendable (API, RequestContext, IssuerRecord) throws -> HTTPResponse
 
+    /// When a login must bring the user's second factor.
+    package enum SecondFactor: Sendable {
+        /// When its client says so (`--require-otp`; login/).
+        case whenTheClientRequires
+        /// Whenever the user has one (the console: staff).
+        case whenEnrolled
+    }
+
     package enum Action: Sendable {
         /// Answered without a token.
         case open(Open)
@@ -112,8 +120,9 @@ package final class RouteSpec: Sendable {
         /// and cache (verify/).
         case token(locationRules: Bool, Authenticated)
         /// Admitted on the worker (the per-address limit), its password checked on
-        /// a hasher, then completed there.
-        case login(LoginCompletion)
+        /// a hasher, then its second factor where `SecondFactor` asks for it, then
+        /// completed there.
+        case login(SecondFactor, LoginCompletion)
         /// A token route that checks or hashes a password (password/): the token is
         /// checked on the worker and the address counted as a login attempt; the
         /// handler runs on a hasher, so no hash ever holds a worker.

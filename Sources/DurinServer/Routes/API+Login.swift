@@ -136,7 +136,7 @@ extension API {
             throw APIError.busy
         }
         switch (context.route?.spec.action, job.caller) {
-        case (.login(let completion)?, .anonymous): return try checkLogin(job, completion)
+        case (.login(let factor, let completion)?, .anonymous): return try checkLogin(job, factor, completion)
         case (.hashedWithToken(let handler)?, .token(let auth)): return try handler(self, context, auth)
         case (.hashedForIssuer(_, let handler)?, .issuer(let issuer)): return try handler(self, context, issuer)
         case (.onHasher(let handler)?, .anonymous): return try handler(self, context)
@@ -144,7 +144,9 @@ extension API {
         }
     }
 
-    private func checkLogin(_ job: LoginJob, _ completion: RouteSpec.LoginCompletion) throws -> HTTPResponse {
+    private func checkLogin(
+        _ job: LoginJob, _ factor: RouteSpec.SecondFactor, _ completion: RouteSpec.LoginCompletion
+    ) throws -> HTTPResponse {
         let context = job.context
         let attempt = try prepareLogin(job)
         let started = slot != nil ? ContinuousClock.now : nil
@@ -155,6 +157,7 @@ extension API {
             try tokens.loginFailed(username: attempt.username)
             throw APIError.invalidCredentials
         }
+        try checkSecondFactor(context, attempt, user, factor)
         if user.mustChangePassword {
             try changeRequiredPassword(context, attempt, user)
             user.mustChangePassword = false

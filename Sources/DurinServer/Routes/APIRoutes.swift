@@ -7,7 +7,7 @@ extension API {
         routes: [
             RouteSpec(
                 "login", .fixed("login"), methods: ["POST", "OPTIONS"], viewName: "Login",
-                .login { api, context, attempt, user in
+                .login(.whenTheClientRequires) { api, context, attempt, user in
                     try api.issueToken(
                         context, for: user, client: try API.clientName(attempt.client), event: "login",
                         clearingFailuresFrom: attempt.addressGroup, details: attempt.details, browserLogin: true)
@@ -37,6 +37,9 @@ extension API {
             RouteSpec(
                 "password", .fixed("password"), methods: ["POST", "OPTIONS"], viewName: "Password Change",
                 .hashedWithToken { api, context, auth in try api.changePassword(context, auth) }),
+            RouteSpec(
+                "totp", .fixed("totp"), methods: ["GET", "HEAD", "POST", "OPTIONS"], viewName: "Second Factor",
+                .token(locationRules: false) { api, context, auth in try api.secondFactorRoute(context, auth) }),
             RouteSpec(
                 "issue", .fixed("issue"), methods: ["POST", "OPTIONS"], viewName: "Issue", exists: .trustedLocation,
                 .open { api, context in try api.issue(context) }),

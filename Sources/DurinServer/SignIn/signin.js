@@ -14,7 +14,11 @@ document.addEventListener("DOMContentLoaded", () => {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ username: data.get("username"), password: data.get("password"), client: form.dataset.client }),
+        body: JSON.stringify(Object.assign(
+          { username: data.get("username"), password: data.get("password"), client: form.dataset.client },
+          // The steps after the password, sent once the service asked for them.
+          data.get("otp") ? { otp: data.get("otp") } : {},
+          data.get("new_password") ? { new_password: data.get("new_password") } : {})),
       });
       let body = {};
       try { body = await answer.json(); } catch (_) { body = {}; }
@@ -22,6 +26,14 @@ document.addEventListener("DOMContentLoaded", () => {
         const next = new URL(form.dataset.next, window.location.origin);
         window.location.assign(next.origin === window.location.origin ? next.pathname + next.search + next.hash : "/");
         return;
+      }
+      // A second factor or a new password asked for: the field appears.
+      const steps = { otp_required: "durin-otp", otp_invalid: "durin-otp", password_change_required: "durin-new-password" };
+      if (steps[body.code]) {
+        const step = document.getElementById(steps[body.code]);
+        step.hidden = false;
+        step.querySelector("input").required = true;
+        step.querySelector("input").focus();
       }
       if (answer.ok) {
         show("This sign-in is not set up for browsers: its client needs durinctl client set NAME --cookie.");

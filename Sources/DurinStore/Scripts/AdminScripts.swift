@@ -315,21 +315,23 @@ struct RemoveUserScript: ScriptCall {
     let failuresKey: String
     /// `KeySpace.password(_:)`.
     let passwordKey: String
+    /// `KeySpace.totp(_:)`.
+    let totpKey: String
 
     var group: KeyGroup { .user(name) }
-    var arguments: [String] { [name, failuresKey, passwordKey] }
+    var arguments: [String] { [name, failuresKey, passwordKey, totpKey] }
 
     func decode(_ reply: RedisReply) -> Int?? { reply.int.map { $0 < 0 ? nil : Int($0) } }
 
     static let script = Script(
-        parameters: ["name", "failuresKey", "passwordKey"],
+        parameters: ["name", "failuresKey", "passwordKey", "totpKey"],
         #"""
         local key = userKey(name)
         local entries = tokenIndex(key)
         guardIndex(key)
-        guard(EVENTS, failuresKey, passwordKey)
+        guard(EVENTS, failuresKey, passwordKey, totpKey)
         if redis.call('DEL', key) == 0 then return -1 end
-        redis.call('DEL', passwordKey)
+        redis.call('DEL', passwordKey, totpKey)
         if not CLUSTER then
           redis.call('SREM', USERS, name)
           redis.call('ZREM', USER_INDEX, name)

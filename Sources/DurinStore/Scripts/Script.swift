@@ -50,6 +50,7 @@ package struct Script: Sendable {
         SetActiveScript.script, AddIssuerScript.script, RemoveIssuerScript.script, TouchScript.script,
         StampClientIdleScript.script, IndexUsernameScript.script, RecordEventScript.script, SetStaffScript.script,
         SetPasswordScript.script, SetIssuerRightsScript.script, ChangePasswordScript.script, UpdateProfileScript.script,
+        EnrollTOTPScript.script, UseTOTPStepScript.script, RemoveTOTPScript.script,
     ]
 
     /// Shared by the scripts.

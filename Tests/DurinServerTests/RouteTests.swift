@@ -41,7 +41,7 @@ final class RouteTableTests: XCTestCase {
         }
         XCTAssertEqual(
             router.routes.filter(\.requiresToken).map(\.name).sorted(),
-            ["apiaccess", "logout", "logoutall", "password", "refresh", "session", "sessions", "verify"])
+            ["apiaccess", "logout", "logoutall", "password", "refresh", "session", "sessions", "totp", "verify"])
         XCTAssertEqual(router.routes.filter(\.timed).map(\.name), ["verify"])
     }
 

@@ -5,7 +5,8 @@ the token run.sh logged in for. A run revokes it now and then (logout/, logoutal
 revoke/): after a 401 Schemathesis asks again, and a fresh token comes from the
 trusted-issuance location (issue/ with the issuer key: no password hash, no login
 limit), so the rest of the run keeps a valid token. introspect/, revoke/ and issue/
-get `Authorization: Issuer <key>`.
+get `Authorization: Issuer <key>`, and so do users/ and users/{id}/ (the key may
+manage users; `demo` is staff, out of its reach, so the run keeps its user).
 """
 
 import json
@@ -30,7 +31,7 @@ def issued_token() -> str:
         return json.load(response)["token"]
 
 
-@schemathesis.auth().apply_to(path_regex=r"^/(refresh|logout|logoutall|verify|sessions|apiaccess)/")
+@schemathesis.auth().apply_to(path_regex=r"^/(refresh|logout|logoutall|verify|sessions|apiaccess|password|totp)/")
 class TokenAuth:
     def __init__(self) -> None:
         self.first = True
@@ -45,7 +46,7 @@ class TokenAuth:
         case.headers = {**(case.headers or {}), "Authorization": f"Token {data}"}
 
 
-@schemathesis.auth().apply_to(path=["/introspect/", "/revoke/", "/issue/"])
+@schemathesis.auth().apply_to(path=["/introspect/", "/revoke/", "/issue/", "/users/", "/users/{id}/"])
 class IssuerAuth:
     def get(self, case, context):
         return ISSUER_KEY

@@ -278,7 +278,10 @@ extension API {
         let issuers = try admin.issuers()
         return .array(
             issuers.map { i in
-                ["name": .string(i.name), "clients": .array(i.clients.map { .string($0) })]
+                [
+                    "name": .string(i.name), "clients": .array(i.clients.map { .string($0) }),
+                    "may": .array(i.rights.sorted().map { .string($0.rawValue) }),
+                ]
             })
     }
 
@@ -294,7 +297,18 @@ extension API {
                 throw APIError.fieldErrors([.init(field: "clients", messages: ["Enter client names separated by commas."])])
             }
         }
-        let key = try admin.addIssuer(name, clients: clients)
+        var rights = IssuerRight.before
+        if case .string(let list)? = body["may"] {
+            guard let parsed = IssuerRight.parse(list.replacingOccurrences(of: " ", with: "")), !parsed.isEmpty,
+                !parsed.contains(.staff) || parsed.contains(.users)
+            else {
+                throw APIError.fieldErrors([
+                    .init(field: "may", messages: ["Enter rights among issue, introspect, revoke, users, staff (staff goes with users)."])
+                ])
+            }
+            rights = parsed
+        }
+        let key = try admin.addIssuer(name, clients: clients, rights: rights)
         try recordAction(context, session, "issuer_add", target: name)
         // The key is shown this once: only its digest is stored.
         return .json(201, ["name": .string(name), "key": .string(key.value)])

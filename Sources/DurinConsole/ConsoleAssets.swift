@@ -458,6 +458,7 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
       var status = h('div', { role: 'status' });
       var add = h('form', { 'class': 'inline', 'aria-label': 'Add an issuer' },
         field('Name', 'name'), field('Clients (comma-separated, empty: any)', 'clients'),
+        field('Rights (issue, introspect, revoke, users, staff)', 'may', 'issue,introspect,revoke'),
         h('button', { type: 'submit', text: 'Add issuer' }));
       add.addEventListener('submit', function (event) {
         event.preventDefault();
@@ -478,9 +479,9 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
             api('POST', 'issuers/' + encodeURIComponent(i.name) + '/remove', {}).then(issuers, failed(status));
           }
         });
-        return h('tr', null, cell(i.name), cell(i.clients.length ? i.clients.join(', ') : 'any'), h('td', null, remove));
+        return h('tr', null, cell(i.name), cell(i.clients.length ? i.clients.join(', ') : 'any'), cell(i.may.join(', ')), h('td', null, remove));
       });
-      show([h('h2', { text: 'Issuers' }), status, add, list.length ? table(['Name', 'Clients', ''], rows) : h('p', { 'class': 'muted', text: 'No issuers.' })]);
+      show([h('h2', { text: 'Issuers' }), status, add, list.length ? table(['Name', 'Clients', 'Rights', ''], rows) : h('p', { 'class': 'muted', text: 'No issuers.' })]);
     }, failed());
   }
 

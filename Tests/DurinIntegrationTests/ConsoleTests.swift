@@ -179,6 +179,18 @@ final class ConsoleTests: SharedStackTestCase {
         XCTAssertFalse(try get("issuers", session).text.contains(key), "the key is shown once, never listed")
         XCTAssertEqual(try post("issuers/portal/remove", "{}", session).status, 204)
         XCTAssertEqual(try get("issuers", session).text, "[]")
+
+        // Rights: the operator names them; staff goes with users.
+        XCTAssertEqual(try post("issuers", #"{"name":"hr","may":"staff"}"#, session).status, 400)
+        r = try post("issuers", #"{"name":"hr","may":"users"}"#, session)
+        XCTAssertEqual(r.status, 201, r.text)
+        let hr = try XCTUnwrap(r.object["key"] as? String)
+        let listed = try XCTUnwrap(try get("issuers", session).json as? [[String: Any]])
+        XCTAssertEqual(listed.first?["may"] as? [String], ["users"])
+        r = try http.call(
+            "POST", "/api/auth/introspect/", form: "token=\(String(repeating: "0", count: 64))", extra: [("Authorization", "Issuer \(hr)")])
+        XCTAssertEqual(r.status, 403, "a users key does not introspect")
+        XCTAssertEqual(try post("issuers/hr/remove", "{}", session).status, 204)
     }
 
     /// Staff set a user's password, or require a new one at the next login: the

@@ -355,6 +355,7 @@
       var status = h('div', { role: 'status' });
       var add = h('form', { 'class': 'inline', 'aria-label': 'Add an issuer' },
         field('Name', 'name'), field('Clients (comma-separated, empty: any)', 'clients'),
+        field('Rights (issue, introspect, revoke, users, staff)', 'may', 'issue,introspect,revoke'),
         h('button', { type: 'submit', text: 'Add issuer' }));
       add.addEventListener('submit', function (event) {
         event.preventDefault();
@@ -375,9 +376,9 @@
             api('POST', 'issuers/' + encodeURIComponent(i.name) + '/remove', {}).then(issuers, failed(status));
           }
         });
-        return h('tr', null, cell(i.name), cell(i.clients.length ? i.clients.join(', ') : 'any'), h('td', null, remove));
+        return h('tr', null, cell(i.name), cell(i.clients.length ? i.clients.join(', ') : 'any'), cell(i.may.join(', ')), h('td', null, remove));
       });
-      show([h('h2', { text: 'Issuers' }), status, add, list.length ? table(['Name', 'Clients', ''], rows) : h('p', { 'class': 'muted', text: 'No issuers.' })]);
+      show([h('h2', { text: 'Issuers' }), status, add, list.length ? table(['Name', 'Clients', 'Rights', ''], rows) : h('p', { 'class': 'muted', text: 'No issuers.' })]);
     }, failed());
   }
 

@@ -30,23 +30,33 @@ extension API {
         }
         if !errors.isEmpty { throw APIError.fieldErrors(errors) }
 
+        let user = try confirmPassword(
+            context, old, of: auth.user, field: "old_password",
+            message: "Your old password was entered incorrectly. Please enter it again.")
+        let revoked = try setNewPassword(context, new, for: user, keeping: auth.digest, revokeOthers: revokeOthers)
+        context.logger.info("password changed", metadata: ["user": .string(user.username), "revoked": "\(revoked)"])
+        return .json(200, ["detail": "Password changed.", "revoked": .number(String(revoked))])
+    }
+
+    /// The user's record once `password` is theirs: a wrong one is a failed login,
+    /// counted against the same limits before the hash is checked (429 past them)
+    /// and answered as a field error under `field`. On a hasher.
+    func confirmPassword(
+        _ context: RequestContext, _ password: String, of username: String, field: String, message: String
+    ) throws -> UserRecord {
         let group = ClientAddress.group(context.request.remoteAddress)
         let precheck = try tokens.loginPrecheck(
-            username: auth.user, addressGroup: group, pairRate: config.loginFailureRate, userRate: config.loginFailureRatePerUser)
+            username: username, addressGroup: group, pairRate: config.loginFailureRate, userRate: config.loginFailureRatePerUser)
         guard case .proceed(let found) = precheck else {
             if case .limited(let wait) = precheck { throw APIError.throttled(waitSeconds: wait) }
             throw APIError.internalError
         }
-        guard checkPassword(context, old, of: found), let user = found else {
-            context.logger.info("password change refused: wrong old password", metadata: ["user": .string(auth.user)])
-            try tokens.loginFailed(username: auth.user)
-            throw APIError.fieldErrors([
-                .init(field: "old_password", messages: ["Your old password was entered incorrectly. Please enter it again."])
-            ])
+        guard checkPassword(context, password, of: found), let user = found else {
+            context.logger.info("refused: wrong password", metadata: ["user": .string(username), "route": .string(context.request.path)])
+            try tokens.loginFailed(username: username)
+            throw APIError.fieldErrors([.init(field: field, messages: [message])])
         }
-        let revoked = try setNewPassword(context, new, for: user, keeping: auth.digest, revokeOthers: revokeOthers)
-        context.logger.info("password changed", metadata: ["user": .string(user.username), "revoked": "\(revoked)"])
-        return .json(200, ["detail": "Password changed.", "revoked": .number(String(revoked))])
+        return user
     }
 
     /// A login whose password matched, for a user staff required to choose a new

@@ -59,17 +59,24 @@ extension API {
         }
     }
 
-    /// totp/: GET says whether the user has a second factor. POST without `code`
-    /// starts an enrolment: a new secret, kept pending, shown this once as the
-    /// `otpauth://` URI and in base32. POST with `code` confirms it: a wrong code is
-    /// a failed login, counted and limited as one. A user who has one already must
-    /// have it removed by an operator first: a stolen token cannot replace it.
+    /// totp/: GET says whether the user has a second factor. POST with the user's
+    /// `password` and no `code` starts an enrolment: a new secret, kept pending,
+    /// shown this once as the `otpauth://` URI and in base32. POST with `code`
+    /// confirms it. A wrong password or code is a failed login, counted and limited
+    /// as one. So a copied token alone can neither choose a user's second factor
+    /// (and lock them out of the clients that require one) nor replace one: a
+    /// user who has one must have it removed by an operator first. On a hasher.
     func secondFactorRoute(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
         guard let user = try admin.user(named: auth.user) else { throw APIError.invalidToken }
         if context.request.method.uppercased() != "POST" { return .json(200, ["enrolled": .bool(user.hasTOTP)]) }
         let body = try Self.fields(context.request)
         if user.hasTOTP { throw APIError.validation("A second factor is enrolled already: an operator can remove it.") }
         guard let sent = body["code"], sent != .null else {
+            switch CharField.validate(body["password"], trimWhitespace: false) {
+            case .success(let password):
+                _ = try confirmPassword(context, password, of: auth.user, field: "password", message: "Wrong password.")
+            case .failure(let m): throw APIError.fieldErrors([.init(field: "password", messages: [m.text])])
+            }
             let secret = TOTP.generateSecret()
             guard try tokens.enrollSecondFactor(user: auth.user, secret: secret, pending: true) else { throw APIError.invalidToken }
             context.logger.info("second factor enrolment started", metadata: ["user": .string(auth.user)])

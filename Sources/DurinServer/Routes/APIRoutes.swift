@@ -39,7 +39,7 @@ extension API {
                 .hashedWithToken { api, context, auth in try api.changePassword(context, auth) }),
             RouteSpec(
                 "totp", .fixed("totp"), methods: ["GET", "HEAD", "POST", "OPTIONS"], viewName: "Second Factor",
-                .token(locationRules: false) { api, context, auth in try api.secondFactorRoute(context, auth) }),
+                .hashedWithToken { api, context, auth in try api.secondFactorRoute(context, auth) }),
             RouteSpec(
                 "issue", .fixed("issue"), methods: ["POST", "OPTIONS"], viewName: "Issue", exists: .trustedLocation,
                 .open { api, context in try api.issue(context) }),

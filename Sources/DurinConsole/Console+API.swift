@@ -202,6 +202,14 @@ extension API {
         var ttl: TokenTTL?
         var throttle: ThrottleRate??
         var idle: Int64??
+        var cookie: Bool?
+        var rotate: Bool?
+        var reuseGrace: Int64?
+        var requireOTP: Bool?
+
+        var isEmpty: Bool {
+            ttl == nil && throttle == nil && idle == nil && cookie == nil && rotate == nil && reuseGrace == nil && requireOTP == nil
+        }
     }
 
     func clientFields(_ body: RequestData) throws(APIError) -> ClientFields {
@@ -239,6 +247,26 @@ extension API {
                 errors.append(.init(field: "idle_timeout", messages: ["Enter a duration such as 30m or 2h, or leave it empty."]))
             }
         }
+        func flag(_ name: String) -> Bool? {
+            switch Self.boolean(body[name]) {
+            case .success(let v): return v
+            case .failure(let m):
+                errors.append(.init(field: name, messages: [m.text]))
+                return nil
+            }
+        }
+        fields.cookie = flag("cookie")
+        fields.rotate = flag("rotate_on_refresh")
+        fields.requireOTP = flag("require_otp")
+        if let grace = text("reuse_grace"), !grace.isEmpty {
+            if grace == "0" {
+                fields.reuseGrace = 0
+            } else if let parsed = DurationSpec.parse(grace), parsed.seconds <= 3600 {
+                fields.reuseGrace = parsed.seconds
+            } else {
+                errors.append(.init(field: "reuse_grace", messages: ["Enter a duration from 0 to 1h, such as 30s."]))
+            }
+        }
         if !errors.isEmpty { throw .fieldErrors(errors) }
         return fields
     }
@@ -249,9 +277,11 @@ extension API {
             throw APIError.fieldErrors([.init(field: "name", messages: ["Enter a name of letters, digits and . _ - @ + (at most 64)."])])
         }
         let fields = try clientFields(body)
-        let record = ClientRecord(
+        var record = ClientRecord(
             name: name, tokenTTL: fields.ttl ?? config.defaultTokenTTL, throttleRate: fields.throttle ?? nil,
-            created: context.now, idleTimeout: fields.idle ?? nil)
+            created: context.now, idleTimeout: fields.idle ?? nil, cookie: fields.cookie ?? false,
+            rotateOnRefresh: fields.rotate ?? false, reuseGrace: fields.reuseGrace ?? ClientRecord.defaultReuseGrace)
+        record.requireOTP = fields.requireOTP ?? false
         try admin.addClient(record)
         try recordAction(context, session, "client_add", target: name, client: name)
         return .json(201, ["name": .string(name)])
@@ -259,8 +289,10 @@ extension API {
 
     func editClient(_ context: RequestContext, _ name: String, session: ConsoleSession) throws -> HTTPResponse {
         let fields = try clientFields(try Self.fields(context.request))
-        guard fields.ttl != nil || fields.throttle != nil || fields.idle != nil else { throw APIError.validation("Nothing to change.") }
-        let stamped = try admin.updateClient(name, ttl: fields.ttl, throttle: fields.throttle, idle: fields.idle)
+        guard !fields.isEmpty else { throw APIError.validation("Nothing to change.") }
+        let stamped = try admin.updateClient(
+            name, ttl: fields.ttl, throttle: fields.throttle, idle: fields.idle, cookie: fields.cookie, rotate: fields.rotate,
+            reuseGrace: fields.reuseGrace, requireOTP: fields.requireOTP)
         try recordAction(context, session, "client_edit", target: name, client: name)
         return .json(200, ["name": .string(name), "tokens_changed": .number(String(stamped))])
     }

@@ -208,7 +208,7 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
   }
   function formValues(form) {
     var values = {};
-    Array.prototype.forEach.call(form.elements, function (e) { if (e.name) values[e.name] = e.value; });
+    Array.prototype.forEach.call(form.elements, function (e) { if (e.name) values[e.name] = e.type === 'checkbox' ? e.checked : e.value; });
     return values;
   }
 
@@ -422,12 +422,23 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
     }, failed());
   }
 
+  // A client's switches: browsers (cookie), rotation on refresh and its grace, a second factor.
+  function flags(c) {
+    function box(label, name, on) {
+      var input = h('input', { name: name, type: 'checkbox' });
+      input.checked = !!on;
+      return h('label', null, input, ' ' + label);
+    }
+    return [box('cookie', 'cookie', c.cookie), box('rotate on refresh', 'rotate_on_refresh', c.rotate_on_refresh),
+      field('Reuse grace', 'reuse_grace', c.reuse_grace || ''), box('require OTP', 'require_otp', c.require_otp)];
+  }
+
   function clients() {
     api('GET', 'clients').then(function (list) {
       var status = h('div', { role: 'status' });
       var add = h('form', { 'class': 'inline', 'aria-label': 'Add a client' },
         field('Name', 'name'), field('Token TTL', 'token_ttl', '1d'), field('Throttle', 'throttle_rate'), field('Idle timeout', 'idle_timeout'),
-        h('button', { type: 'submit', text: 'Add client' }));
+        flags({}), h('button', { type: 'submit', text: 'Add client' }));
       add.addEventListener('submit', function (event) {
         event.preventDefault();
         api('POST', 'clients', formValues(add)).then(clients, failed(status));
@@ -435,7 +446,8 @@ code.key { display: block; padding: 8px; background: #fff8db; border: 1px solid 
       var rows = list.map(function (c) {
         var edit = h('form', { 'class': 'inline', 'aria-label': 'Edit ' + c.name },
           field('TTL', 'token_ttl', c.token_ttl), field('Throttle', 'throttle_rate', c.throttle_rate || ''),
-          field('Idle timeout', 'idle_timeout', c.idle_timeout || ''), h('button', { type: 'submit', 'class': 'secondary', text: 'Save' }));
+          field('Idle timeout', 'idle_timeout', c.idle_timeout || ''), flags(c),
+          h('button', { type: 'submit', 'class': 'secondary', text: 'Save' }));
         edit.addEventListener('submit', function (event) {
           event.preventDefault();
           api('POST', 'clients/' + encodeURIComponent(c.name), formValues(edit)).then(clients, failed(status));

@@ -187,6 +187,29 @@ final class DjangoImportTests: XCTestCase {
 
     /// durin's ISO expiry (microseconds) as this service answers for what dumpdata kept:
     /// cut to milliseconds, and no fraction when that is zero (Python's isoformat).
+    /// After the switch, docs/examples/durin_sync.py keeps durin in step: Django's
+    /// signals call users/ with an issuer key given `users`.
+    func testTheShippedSignalHandlerKeepsDurinInStep() throws {
+        django = try DjangoProject(requirements: Self.requirements)
+        stack = try Stack(settings: [:])
+        try stack.addClient("web")
+        let key = try ctl("issuer", "add", "django", "--may", "users").checked().trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try django.run(["sync_users.py", "http://127.0.0.1:\(stack.port)/api/auth/users/", key])
+        func login(_ user: String, _ password: String) throws -> Int {
+            try stack.http.call(
+                "POST", "/api/auth/login/", json: #"{"username":"\#(user)","password":"\#(password)","client":"web"}"#
+            ).status
+        }
+        XCTAssertEqual(try login("sync.ann", "ann-second-pw"), 200, "the password changed in Django works here")
+        XCTAssertEqual(try login("sync.ann", "ann-first-pw"), 400, "the old one does not")
+        XCTAssertEqual(try login("sync.bob", "bob-pw"), 400, "closed in Django, closed here")
+        let shown = try ctl("user", "show", "sync.ann", "--json").checked()
+        XCTAssertTrue(shown.contains(#""first_name":"Ann""#) && shown.contains(#""email":"ann@example.com""#), shown)
+        XCTAssertEqual(try ctl("user", "show", "sync.cid").status, 1, "deleted in Django, deleted here")
+        let events = try ctl("events", "--last", "50", "--json").checked()
+        XCTAssertTrue(events.contains(#""type":"user_created""#) && events.contains(#""issuer":"django""#), events)
+    }
+
     static func cutToMillis(_ iso: String) -> String {
         guard let dot = iso.firstIndex(of: "."), iso.hasSuffix("Z") else { return iso }
         let millis = iso[iso.index(after: dot)...].prefix(3)
@@ -212,6 +235,8 @@ final class DjangoProject {
             for file in try FileManager.default.contentsOfDirectory(atPath: source) where file.hasSuffix(".py") {
                 try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(dir)/\(file)")
             }
+            // The signal handler docs/migration.md ships, run as a site would run it.
+            try FileManager.default.copyItem(atPath: "\(Stack.root)/docs/examples/durin_sync.py", toPath: "\(dir)/durin_sync.py")
             try step(["/usr/bin/python3", "-m", "venv", "\(dir)/venv"], "creating a venv (apt-get install python3-venv)")
             try step(
                 [python, "-m", "pip", "install", "--quiet"] + requirements,

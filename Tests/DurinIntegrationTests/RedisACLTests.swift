@@ -78,6 +78,31 @@ final class RedisACLTests: SharedStackTestCase {
         XCTAssertEqual(failed.status, 400)
         XCTAssertEqual(try http.call("GET", "/api/auth/ready/").status, 200)
 
+        // The account routes: a password change, a second factor's enrolment, a rotating
+        // refresh, and an application's users/ (its removal with the responder's own
+        // rights, which have no ZREM).
+        try stack.addUser("acl.pat", password: "acl-pat-first-pw")
+        let pat = try stack.login("acl.pat", "acl-pat-first-pw", client: "web")
+        let changed = try http.call(
+            "POST", "/api/auth/password/", token: pat, json: #"{"old_password":"acl-pat-first-pw","new_password":"a-new-passphrase"}"#)
+        XCTAssertEqual(changed.status, 200, changed.text)
+        XCTAssertEqual(
+            try http.call("POST", "/api/auth/totp/", token: pat, json: #"{"password":"a-new-passphrase"}"#).status, 200)
+        try stack.durinctl(["client", "set", "cli", "--rotate-on-refresh"]).checked()
+        let rotating = try stack.login("acl.pat", "a-new-passphrase", client: "cli")
+        XCTAssertNotNil(try http.call("POST", "/api/auth/refresh/", token: rotating).object["token"] as? String)
+        let key = try stack.durinctl(["issuer", "add", "acl-app", "--may", "users"]).checked().trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let issuer = [("Authorization", "Issuer \(key)")]
+        var r = try http.call("POST", "/api/auth/users/", json: #"{"username":"acl.new","password":"a-good-passphrase"}"#, extra: issuer)
+        XCTAssertEqual(r.status, 201, r.text)
+        r = try http.call(
+            "PATCH", "/api/auth/users/acl.new/", json: #"{"password":"another-passphrase","email":"n@example.com"}"#, extra: issuer)
+        XCTAssertEqual(r.status, 200, r.text)
+        r = try http.call("DELETE", "/api/auth/users/acl.new/", extra: issuer)
+        XCTAssertEqual(r.status, 204, r.text)
+        XCTAssertEqual(try http.call("GET", "/api/auth/users/acl.new/", extra: issuer).status, 404)
+
         // durinctl works as the same user.
         let ctl = ["DURIN_REDIS_URL": url(user: "durin", password: Self.password)]
         XCTAssertEqual(try stack.durinctl(["client", "list"], env: ctl).status, 0)

@@ -238,7 +238,8 @@ package final class AdminStore {
         if try !run(UpdateProfileScript(name: name, set: set, remove: remove, by: by)) { throw .notFound("user \(name)") }
     }
 
-    /// Whether the user must choose a new password at their next login.
+    /// Whether the user must choose a new password at their next login (`pw_change`:
+    /// `1`, or empty, which reads as no).
     package func requirePasswordChange(_ name: String, _ required: Bool) throws(Failure) {
         try setFields(key: keys.user(name), ["pw_change", required ? "1" : ""], what: "user \(name)")
     }

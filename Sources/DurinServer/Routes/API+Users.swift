@@ -32,13 +32,13 @@ extension API {
             }
         case .failure(let m): errors.append(.init(field: "username", messages: [m.text]))
         }
-        var change = try userChange(data, errors: &errors, creating: true)
+        let change = try userChange(data, errors: &errors, creating: true)
         if !errors.isEmpty { throw APIError.fieldErrors(errors) }
         if change.staff == true { try require(.staff, of: issuer, context) }
         var user = UserRecord(
             username: username, passwordHash: "!", isActive: change.active ?? true, isStaff: change.staff ?? false,
             profile: change.profile.compactMapValues { $0 })
-        user.passwordHash = try hash(for: &change, user: user)
+        user.passwordHash = try hash(for: change, user: user)
         do {
             try admin.addUser(user)
         } catch .exists {
@@ -54,7 +54,7 @@ extension API {
     }
 
     /// GET, PATCH and DELETE users/<name>/.
-    func user(_ context: RequestContext, _ issuer: IssuerRecord) throws -> HTTPResponse {
+    func userRoute(_ context: RequestContext, _ issuer: IssuerRecord) throws -> HTTPResponse {
         let name = String(decoding: PercentEncoding.decode(Array((context.route?.parameter ?? "").utf8), plusIsSpace: false), as: UTF8.self)
         guard Names.isValidUsername(name), var user = try admin.user(named: name) else { throw APIError.notFound }
         user.passwordHash = try admin.passwordHash(of: name) ?? "!"
@@ -86,13 +86,13 @@ extension API {
         let data = try Self.fields(context.request)
         var errors: [APIError.FieldError] = []
         if data["username"] != nil { errors.append(.init(field: "username", messages: ["A username cannot be changed."])) }
-        var change = try userChange(data, errors: &errors, creating: false)
+        let change = try userChange(data, errors: &errors, creating: false)
         if !errors.isEmpty { throw APIError.fieldErrors(errors) }
         if change.staff != nil { try require(.staff, of: issuer, context) }
         let name = user.username
         var updated = user
         for (field, value) in change.profile { updated.profile[field] = value }
-        let newHash = change.password != nil || change.passwordHash != nil ? try hash(for: &change, user: updated) : nil
+        let newHash = change.password != nil || change.passwordHash != nil ? try hash(for: change, user: updated) : nil
         do {
             if let hash = newHash {
                 updated.passwordHash = hash
@@ -203,12 +203,11 @@ extension API {
 
     /// The hash to store: a password sent in the clear passes the policy (its field
     /// errors named `password`) and is hashed at the configured iterations.
-    func hash(for change: inout UserChange, user: UserRecord) throws -> String {
+    func hash(for change: UserChange, user: UserRecord) throws -> String {
         if let hash = change.passwordHash { return hash }
         guard let password = change.password else { return user.passwordHash }
         let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
         if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "password", messages: problems)]) }
-        change.password = nil
         return PasswordHasher(iterations: config.passwordIterations).hash(password)
     }
 

@@ -54,7 +54,7 @@ extension API {
                 .hashedForIssuer(.users) { api, context, issuer in try api.createUser(context, issuer) }),
             RouteSpec(
                 "user", .pattern(["users", nil]), methods: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"], viewName: "User",
-                .hashedForIssuer(.users) { api, context, issuer in try api.user(context, issuer) }),
+                .hashedForIssuer(.users) { api, context, issuer in try api.userRoute(context, issuer) }),
             RouteSpec(
                 "signin", .fixed("signin"), methods: ["GET", "HEAD"], viewName: "Sign In", exists: .cookieLocation,
                 .open { api, context in api.signInPage(context) }),

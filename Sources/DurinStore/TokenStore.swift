@@ -89,6 +89,7 @@ package final class TokenStore {
     }
 
     /// Looks a token up by its digest and applies a location's rules: one round trip.
+    /// `address` and `agent` (the request's) name where a replaced token was reused.
     ///
     /// The common case is one plain read of the token hash (deactivation marks a
     /// user's tokens, so the user hash need not be read). A throttled location needs
@@ -96,7 +97,7 @@ package final class TokenStore {
     /// reports an expiry once and records it).
     package func authenticate(
         digest: String, rules: AccessRules = .none,
-        now: EpochMillis? = nil, requester: @autoclosure () -> SessionDetails = SessionDetails()
+        now: EpochMillis? = nil, from address: String? = nil, agent: String? = nil
     ) throws(StoreError) -> Authentication {
         let now = now ?? clock.nowMillis()
         if !rules.throttle, let found = try read(digest: digest, now: now) {
@@ -109,7 +110,8 @@ package final class TokenStore {
             }
         }
         let rates = rules.throttle ? try clientSettings(\.rate) : "-"
-        let from = requester()
+        // Bounded as stored values are, only here: the common check never needs them.
+        let from = SessionDetails(address: address, userAgent: agent)
         // The script writes a stale last use itself.
         let outcome = try runLocated { home throws(StoreError) in
             try run(

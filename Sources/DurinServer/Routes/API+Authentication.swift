@@ -20,9 +20,11 @@ extension API {
         }
         let digest = Token.digest(of: token)
         let d = request.directives
-        guard locationRules else { return try authenticate(digest: digest, rules: .none, context) }
+        guard locationRules else {
+            return try authenticate(digest: digest, rules: .none, from: request.remoteAddress, agent: request.userAgent)
+        }
         if d.cache && !d.throttle { return try authenticateCached(context, digest: digest, rules: rules(d)) }
-        return try authenticate(digest: digest, rules: rules(d), context)
+        return try authenticate(digest: digest, rules: rules(d), from: request.remoteAddress, agent: request.userAgent)
     }
 
     /// The durin_session cookie's token, where the location takes it. A request that
@@ -79,12 +81,12 @@ extension API {
 
     /// The token check (plus a location's client rules and throttle, in the same
     /// round trip), with durin's errors.
-    package func authenticate(digest: String, rules: AccessRules, _ context: RequestContext? = nil) throws -> TokenRecord {
-        let request = context?.request
-        switch try tokens.authenticate(
-            digest: digest, rules: rules,
-            requester: SessionDetails(address: request?.remoteAddress, userAgent: request?.userAgent))
-        {
+    /// `address`, `agent`: the request's, naming where a replaced token was reused
+    /// (two strings, not the request: a check copies nothing it does not need).
+    package func authenticate(digest: String, rules: AccessRules, from address: String? = nil, agent: String? = nil) throws
+        -> TokenRecord
+    {
+        switch try tokens.authenticate(digest: digest, rules: rules, from: address, agent: agent) {
         case .valid(let record): return record
         case .expired: throw APIError.tokenExpired
         case .userInactive: throw APIError.userInactive
@@ -108,9 +110,9 @@ extension API {
             return tokens.noteUse(try check(record, rules), now: now)
         case .miss:
             slot?.cacheMisses.add()
-            return try authenticate(digest: digest, rules: rules, context)
+            return try authenticate(digest: digest, rules: rules, from: context.request.remoteAddress, agent: context.request.userAgent)
         case .bypassed:
-            return try authenticate(digest: digest, rules: rules, context)
+            return try authenticate(digest: digest, rules: rules, from: context.request.remoteAddress, agent: context.request.userAgent)
         }
     }
 

@@ -1,4 +1,4 @@
-package import DurinStore
+import DurinStore
 
 extension API {
     /// The HTTP API (docs/api.md), mounted at nginx's API location.

@@ -1,4 +1,4 @@
-package import DurinCore
+import DurinCore
 import RedisClient
 
 /// A user's second factor (TOTP): its secret sealed like the tokens (AES-GCM under

@@ -2,7 +2,7 @@ package import DurinCore
 package import DurinHTTP
 package import DurinServer
 import DurinStore
-package import Foundation
+import Foundation
 import Logging
 import Synchronization
 

@@ -1,4 +1,4 @@
-package import DurinCore
+import DurinCore
 package import DurinHTTP
 package import FastCGI
 

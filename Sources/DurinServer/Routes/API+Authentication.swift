@@ -1,5 +1,5 @@
-package import DurinCore
-package import DurinHTTP
+import DurinCore
+import DurinHTTP
 package import DurinStore
 
 /// durin's TokenAuthentication: the token check every token route starts with.

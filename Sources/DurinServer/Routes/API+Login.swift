@@ -1,6 +1,6 @@
 package import DurinCore
 package import DurinHTTP
-package import DurinStore
+import DurinStore
 
 /// A login between its two halves: admitted on a worker (the per-address limit,
 /// which needs no parsing), then parsed, validated and checked on a hasher thread

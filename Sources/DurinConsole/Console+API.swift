@@ -157,8 +157,9 @@ extension API {
         return .json(200, ["revoked": .number(String(revoked)), "must_change_password": .bool(require)])
     }
 
-    /// `{"action": "enroll"}`: a new TOTP secret for the user, shown this once
-    /// (its `otpauth://` URI and base32) for the operator to hand over; `"remove"`.
+    /// `{"action": "enroll"}`: a new TOTP secret for the user, shown this once (its
+    /// `otpauth://` URI, base32, and the URI's QR code as rows of modules, which the
+    /// page draws) for the operator to hand over; `"remove"`.
     func setSecondFactor(_ context: RequestContext, _ name: String, session: ConsoleSession) throws -> HTTPResponse {
         guard try admin.user(named: name) != nil else { throw APIError.notFound }
         switch try Self.fields(context.request)["action"] {
@@ -166,11 +167,13 @@ extension API {
             let secret = TOTP.generateSecret()
             guard try tokens.enrollSecondFactor(user: name, secret: secret, pending: false) else { throw APIError.notFound }
             try recordAction(context, session, "enroll_otp", target: name)
+            let uri = TOTP.uri(secret: secret, account: name, issuer: config.otpIssuer)
+            let code = QRCode(Array(uri.utf8), correction: .medium)
             return .json(
                 200,
                 [
-                    "otpauth_url": .string(TOTP.uri(secret: secret, account: name, issuer: config.otpIssuer)),
-                    "secret": .string(Base32.encode(secret)),
+                    "otpauth_url": .string(uri), "secret": .string(Base32.encode(secret)),
+                    "qr": .array((code?.modules ?? []).map { row in .string(String(row.map { $0 ? "1" : "0" })) }),
                 ], headers: [("Cache-Control", "no-store")])
         case .string("remove")?:
             try tokens.removeSecondFactor(user: name)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Codecs
 import DurinCore
 import DurinHTTP
 import DurinStore
@@ -129,6 +130,7 @@ struct UserCommand: ParsableCommand {
                 abstract: "Give the user a new TOTP secret and print its otpauth:// URI (once: it is stored sealed, never shown again).",
                 discussion: "It replaces any secret the user had. Hand the URI to the user (as a QR code, or typed into the app).")
             @Argument var name: String
+            @Flag(help: "Also print the URI as a QR code (half blocks, for a terminal with a dark background).") var qr = false
             @OptionGroup var settings: Settings
             func run() throws {
                 let ctx = try settings.context()
@@ -136,7 +138,11 @@ struct UserCommand: ParsableCommand {
                 guard try attempt({ try ctx.tokens.enrollSecondFactor(user: name, secret: secret, pending: false) }) else {
                     throw CLIError("no user \(name)")
                 }
-                Terminal.out(TOTP.uri(secret: secret, account: name, issuer: ctx.config.otpIssuer))
+                let uri = TOTP.uri(secret: secret, account: name, issuer: ctx.config.otpIssuer)
+                if qr, let code = QRCode(Array(uri.utf8), correction: .medium) {
+                    code.terminalLines().forEach { Terminal.out($0) }
+                }
+                Terminal.out(uri)
             }
         }
 

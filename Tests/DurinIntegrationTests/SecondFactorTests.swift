@@ -143,5 +143,45 @@ final class SecondFactorTests: SharedStackTestCase {
             "POST", "/durin/console/api/session", json: #"{"username":"stan","password":"stan-pw","otp":"\#(try code(secret))"}"#,
             extra: origin)
         XCTAssertEqual(r.status, 200, r.text)
+
+        // The console enrols a user: the URI, the secret and the URI's QR code, which
+        // an independent decoder (zbarimg) reads back.
+        let cookie = try XCTUnwrap(r.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
+        let csrf = try XCTUnwrap(r.object["csrf"] as? String)
+        r = try http.call(
+            "POST", "/durin/console/api/users/uma/otp", json: #"{"action":"enroll"}"#,
+            extra: origin + [("Cookie", cookie), ("X-CSRF-Token", csrf)])
+        XCTAssertEqual(r.status, 200, r.text)
+        let uri = try XCTUnwrap(r.object["otpauth_url"] as? String)
+        let rows = try XCTUnwrap(r.object["qr"] as? [String])
+        let pbm =
+            ["P1", "\(rows.count + 8) \(rows.count + 8)"]
+            + (0..<(rows.count + 8)).map { y in
+                (0..<(rows.count + 8)).map { x in
+                    let (mx, my) = (x - 4, y - 4)
+                    guard rows.indices.contains(my), mx >= 0, mx < rows[my].count else { return "0" }
+                    return Array(rows[my])[mx] == "1" ? "1" : "0"
+                }.joined(separator: " ")
+            }
+        let file = "\(stack.state)/qr.pbm"
+        try (pbm.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .ascii)
+        let scaled = "\(stack.state)/qr-scaled.pbm"
+        _ = try Processes.run(["/usr/bin/python3", "-c", Self.scale, file, scaled], environment: [:]).checked()
+        let decoded = try Processes.run(["/usr/bin/zbarimg", "--raw", "-q", scaled], environment: [:]).checked()
+        XCTAssertEqual(decoded.trimmingCharacters(in: .newlines), uri)
+        XCTAssertEqual(try login("uma").object["code"] as? String, "otp_required", "enrolled at once")
     }
+
+    /// Scales a plain PBM by 4 (a decoder wants more than a pixel a module).
+    static let scale = """
+        import sys
+        lines = open(sys.argv[1]).read().split("\\n")
+        w, h = map(int, lines[1].split())
+        rows = [l.split() for l in lines[2:2 + h]]
+        out = ["P1", f"{w * 4} {h * 4}"]
+        for r in rows:
+            line = " ".join(v for v in r for _ in range(4))
+            out += [line] * 4
+        open(sys.argv[2], "w").write("\\n".join(out) + "\\n")
+        """
 }

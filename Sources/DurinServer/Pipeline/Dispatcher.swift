@@ -67,9 +67,12 @@ extension API {
         case .login:
             if let options = try methodChecked() { return .respond(options) }
             return .checkPassword(try admitLogin(context))
-        case .hashedWithToken:
+        case .hashedWithToken(let handler):
             let auth = try authenticate(context, locationRules: false)
             if let options = try methodChecked() { return .respond(options) }
+            // Only a POST may check or hash a password: it goes to a hasher, counted
+            // against its address as a login is. A GET only reads, here.
+            guard request.method.uppercased() == "POST" else { return .respond(try handler(self, context, auth)) }
             return .checkPassword(try admitLogin(context, caller: .token(auth)))
         case .onHasher:
             if let options = try methodChecked() { return .respond(options) }

@@ -65,7 +65,8 @@ extension API {
     /// confirms it. A wrong password or code is a failed login, counted and limited
     /// as one. So a copied token alone can neither choose a user's second factor
     /// (and lock them out of the clients that require one) nor replace one: a
-    /// user who has one must have it removed by an operator first. On a hasher.
+    /// user who has one must have it removed by an operator first. A POST runs on a
+    /// hasher; a GET on the worker.
     func secondFactorRoute(_ context: RequestContext, _ auth: TokenRecord) throws -> HTTPResponse {
         guard let user = try admin.user(named: auth.user) else { throw APIError.invalidToken }
         if context.request.method.uppercased() != "POST" { return .json(200, ["enrolled": .bool(user.hasTOTP)]) }

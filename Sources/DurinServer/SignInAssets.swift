@@ -32,13 +32,13 @@ enum SignInAssets {
 <input id="durin-username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
 <label for="durin-password">Password</label>
 <input id="durin-password" name="password" type="password" autocomplete="current-password" required>
-<div id="durin-otp" hidden>
-<label for="durin-otp-code">One-time code</label>
-<input id="durin-otp-code" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
-</div>
 <div id="durin-new-password" hidden>
 <label for="durin-new-password-input">New password</label>
 <input id="durin-new-password-input" name="new_password" type="password" autocomplete="new-password">
+</div>
+<div id="durin-otp" hidden>
+<label for="durin-otp-code">One-time code</label>
+<input id="durin-otp-code" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
 </div>
 <p id="durin-error" role="alert" hidden></p>
 <button type="submit">Sign in</button>
@@ -55,7 +55,7 @@ enum SignInAssets {
 body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: Canvas; color: CanvasText; }
 .durin-signin { width: min(22rem, 90vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 20%, transparent); border-radius: 0.5rem; }
 .durin-signin h1 { margin: 0 0 1.5rem; font-size: 1.5rem; font-weight: 600; }
-.durin-signin form { display: grid; gap: 0.5rem; }
+.durin-signin form, .durin-signin form > div:not([hidden]) { display: grid; gap: 0.5rem; }
 .durin-signin label { font-size: 0.9rem; }
 .durin-signin input { font: inherit; padding: 0.5rem; margin-bottom: 0.5rem; }
 .durin-signin button { font: inherit; padding: 0.6rem; margin-top: 0.5rem; cursor: pointer; }
@@ -94,13 +94,22 @@ document.addEventListener("DOMContentLoaded", () => {
         window.location.assign(next.origin === window.location.origin ? next.pathname + next.search + next.hash : "/");
         return;
       }
-      // A second factor or a new password asked for: the field appears.
-      const steps = { otp_required: "durin-otp", otp_invalid: "durin-otp", password_change_required: "durin-new-password" };
+      // A new password or a second factor asked for: its field appears, with words
+      // for a person rather than the API's.
+      const steps = {
+        password_change_required: ["durin-new-password", "Your password must be changed: choose a new one."],
+        otp_required: ["durin-otp", "Enter the one-time code from your authenticator app."],
+        otp_invalid: ["durin-otp", "That code is not right, or was used already: enter the current one."],
+      };
       if (steps[body.code]) {
-        const step = document.getElementById(steps[body.code]);
+        const [id, text] = steps[body.code];
+        const step = document.getElementById(id);
         step.hidden = false;
         step.querySelector("input").required = true;
+        if (body.code === "otp_invalid") step.querySelector("input").value = "";
         step.querySelector("input").focus();
+        show(text);
+        return;
       }
       if (answer.ok) {
         show("This sign-in is not set up for browsers: its client needs durinctl client set NAME --cookie.");

@@ -11,7 +11,7 @@ final class SecondFactorTests: SharedStackTestCase {
     override class func prepare(_ stack: Stack) throws {
         try stack.addClient("web")
         try stack.durinctl(["client", "add", "secure", "--require-otp"]).checked()
-        for name in ["tina", "uma", "gus", "vera"] { try stack.addUser(name, password: "\(name)-pw") }
+        for name in ["tina", "uma", "gus", "vera", "walt"] { try stack.addUser(name, password: "\(name)-pw") }
         try stack.addUser("stan", password: "stan-pw", extra: ["--staff"])
     }
 
@@ -131,6 +131,31 @@ final class SecondFactorTests: SharedStackTestCase {
         XCTAssertEqual(r.status, 400, "a stolen token cannot replace it")
         // The confirming code is used; the next step's is good.
         XCTAssertEqual(try login("vera", otp: try code(secret, offset: 30)).status, 200)
+    }
+
+    /// A user with a second factor who must also change their password: the new
+    /// password is asked for first and checked, the code then, and the change is made
+    /// only once both passed, so no code is spent on a login that stops.
+    func testARequiredPasswordChangeComesBeforeTheCode() throws {
+        let secret = try enroll("walt")
+        try stack.durinctl(["user", "set", "walt", "--require-password-change"]).checked()
+        func attempt(_ extra: String) throws -> HTTPResult {
+            try http.call(
+                "POST", "/api/auth/login/", json: #"{"username":"walt","password":"walt-pw","client":"secure"\#(extra)}"#)
+        }
+        XCTAssertEqual(try attempt("").object["code"] as? String, "password_change_required")
+        var r = try attempt(#","new_password":"123""#)
+        XCTAssertEqual((r.object["new_password"] as? [String])?.last, "This password is entirely numeric.", "checked before the code")
+        r = try attempt(#","new_password":"walt-new-passphrase""#)
+        XCTAssertEqual(r.object["code"] as? String, "otp_required")
+        XCTAssertEqual(try attempt("").object["code"] as? String, "password_change_required", "nothing changed yet")
+        let now = try code(secret)
+        r = try attempt(#","new_password":"walt-new-passphrase","otp":"\#(now)""#)
+        XCTAssertEqual(r.status, 200, r.text)
+        r = try http.call(
+            "POST", "/api/auth/login/",
+            json: #"{"username":"walt","password":"walt-new-passphrase","client":"secure","otp":"\#(try code(secret, offset: 30))"}"#)
+        XCTAssertEqual(r.status, 200, r.text)
     }
 
     func testTheConsoleAsksStaffWhoHaveOne() throws {

@@ -5,12 +5,20 @@ the sign-in page, signs in and is sent back; the page, its image, a download and
 WebSocket through nginx all work on the session cookie, which no script can read; a
 page of another origin can neither post a form to a protected location nor open the
 socket; after logout the page sends the browser to sign in again and the socket is
-refused. Screenshots of the sign-in page and the signed-in page are saved.
+refused; a user who must change their password and has a second factor is asked for
+each in turn. Screenshots of the sign-in page and the signed-in page are saved.
 """
 
+import base64
+import hashlib
+import hmac
 import os
+import struct
+import subprocess
 import threading
+import time
 import unittest
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from selenium import webdriver
@@ -42,6 +50,20 @@ fetch(arguments[0], {method: arguments[1], credentials: "same-origin"})
   .then(async (r) => done([r.status, await r.text()]))
   .catch((e) => done(["error", String(e)]));
 """
+
+
+def ctl(*args, stdin=None):
+    env = dict(os.environ, DURIN_REDIS_URL=os.environ["CTL_REDIS_URL"], DURIN_SECRET_KEY=os.environ["CTL_SECRET"])
+    return subprocess.run([os.environ["DURINCTL"], *args], env=env, input=stdin, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def totp(secret):
+    """The current code of a base32 secret, by RFC 6238 (Python's hmac, not durin's)."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 15
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 class EvilPage(BaseHTTPRequestHandler):
@@ -161,6 +183,30 @@ class BrowserSessions(unittest.TestCase):
         self.assertEqual(self.socket(), "refused")
         self.driver.get(f"{ORIGIN}/app/")
         self.wait.until(EC.url_contains("/api/auth/signin/"))
+
+
+    def test_4_the_page_asks_for_a_new_password_then_the_code(self):
+        ctl("user", "add", "dora", "--password-stdin", stdin="dora-first-pw\n")
+        uri = ctl("user", "totp", "enroll", "dora").strip()
+        secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
+        ctl("user", "set", "dora", "--require-password-change")
+        ctl("client", "set", "browser", "--require-otp")
+        try:
+            self.driver.delete_all_cookies()
+            self.sign_in_from_the_page("dora", "dora-first-pw")
+            new = self.wait.until(EC.visibility_of_element_located((By.ID, "durin-new-password-input")))
+            self.wait.until(lambda d: d.switch_to.active_element == new)
+            self.assertIn("password must be changed", self.driver.find_element(By.ID, "durin-error").text)
+            new.send_keys("dora-new-passphrase", Keys.ENTER)
+            code = self.wait.until(EC.visibility_of_element_located((By.ID, "durin-otp-code")))
+            self.wait.until(lambda d: d.switch_to.active_element == code)
+            self.shot("browser-signin-otp")
+            code.send_keys(totp(secret), Keys.ENTER)
+            self.wait.until(EC.url_to_be(f"{ORIGIN}/app/"))
+            heading = self.wait.until(EC.visibility_of_element_located((By.TAG_NAME, "h1")))
+            self.assertEqual(heading.text, "Signed in as dora")
+        finally:
+            ctl("client", "set", "browser", "--no-require-otp")
 
 
 if __name__ == "__main__":

@@ -157,6 +157,10 @@ extension API {
             try tokens.loginFailed(username: attempt.username)
             throw APIError.invalidCredentials
         }
+        // A required new password is asked for, and checked against the policy,
+        // before the second factor: a code is good once, and one spent on a login
+        // that then stops would make the user wait for the next.
+        if user.mustChangePassword { try requireNewPassword(context, attempt, user) }
         try checkSecondFactor(context, attempt, user, factor)
         if user.mustChangePassword {
             try changeRequiredPassword(context, attempt, user)

@@ -64,12 +64,22 @@ extension API {
     /// on; with one that passes the policy, the password is changed (every token of
     /// the user revoked) and the login goes on.
     func changeRequiredPassword(_ context: RequestContext, _ attempt: LoginAttempt, _ user: UserRecord) throws {
+        let new = try requireNewPassword(context, attempt, user)
+        try setNewPassword(context, new, for: user, keeping: nil, revokeOthers: true)
+        context.logger.info("password changed at login", metadata: ["user": .string(user.username)])
+    }
+
+    /// The login's `new_password`, once it passes the policy: else the code that asks
+    /// for one, or the policy's field errors.
+    @discardableResult
+    func requireNewPassword(_ context: RequestContext, _ attempt: LoginAttempt, _ user: UserRecord) throws -> String {
         guard let new = attempt.newPassword else {
             context.logger.info("login stopped: a new password is required", metadata: ["user": .string(user.username)])
             throw APIError.passwordChangeRequired
         }
-        try setNewPassword(context, new, for: user, keeping: nil, revokeOthers: true)
-        context.logger.info("password changed at login", metadata: ["user": .string(user.username)])
+        let problems = config.passwordPolicy.problems(new, attributes: Self.policyAttributes(user))
+        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "new_password", messages: problems)]) }
+        return new
     }
 
     /// Checks a new password against the policy (a field error per broken rule,

@@ -27,13 +27,22 @@ document.addEventListener("DOMContentLoaded", () => {
         window.location.assign(next.origin === window.location.origin ? next.pathname + next.search + next.hash : "/");
         return;
       }
-      // A second factor or a new password asked for: the field appears.
-      const steps = { otp_required: "durin-otp", otp_invalid: "durin-otp", password_change_required: "durin-new-password" };
+      // A new password or a second factor asked for: its field appears, with words
+      // for a person rather than the API's.
+      const steps = {
+        password_change_required: ["durin-new-password", "Your password must be changed: choose a new one."],
+        otp_required: ["durin-otp", "Enter the one-time code from your authenticator app."],
+        otp_invalid: ["durin-otp", "That code is not right, or was used already: enter the current one."],
+      };
       if (steps[body.code]) {
-        const step = document.getElementById(steps[body.code]);
+        const [id, text] = steps[body.code];
+        const step = document.getElementById(id);
         step.hidden = false;
         step.querySelector("input").required = true;
+        if (body.code === "otp_invalid") step.querySelector("input").value = "";
         step.querySelector("input").focus();
+        show(text);
+        return;
       }
       if (answer.ok) {
         show("This sign-in is not set up for browsers: its client needs durinctl client set NAME --cookie.");

@@ -77,8 +77,7 @@ extension API {
             context.logger.info("login stopped: a new password is required", metadata: ["user": .string(user.username)])
             throw APIError.passwordChangeRequired
         }
-        let problems = config.passwordPolicy.problems(new, attributes: Self.policyAttributes(user))
-        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "new_password", messages: problems)]) }
+        try checkPolicy(new, for: user, field: "new_password")
         return new
     }
 
@@ -88,17 +87,27 @@ extension API {
     func setNewPassword(
         _ context: RequestContext, _ password: String, for user: UserRecord, keeping digest: String?, revokeOthers: Bool
     ) throws -> Int {
-        let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
-        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "new_password", messages: problems)]) }
-        let hash = PasswordHasher(iterations: config.passwordIterations).hash(password)
+        let hash = try newHash(password, for: user, field: "new_password")
         do {
             return try admin.changePassword(
                 user.username, hash: hash, keeping: digest, revokeOthers: revokeOthers, event: "password_changed")
-        } catch .store(let error) {
-            throw error
         } catch {
-            throw APIError.invalidToken  // the user was removed meanwhile
+            // Removed meanwhile: the token of the request is no one's now.
+            if case .notFound = error { throw APIError.invalidToken }
+            throw error
         }
+    }
+
+    /// The policy's verdict on a new password: a field error per broken rule, under `field`.
+    func checkPolicy(_ password: String, for user: UserRecord, field: String) throws(APIError) {
+        let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
+        if !problems.isEmpty { throw .fieldErrors([.init(field: field, messages: problems)]) }
+    }
+
+    /// A new password's hash at DURIN_PASSWORD_ITERATIONS, once it passes the policy.
+    func newHash(_ password: String, for user: UserRecord, field: String) throws(APIError) -> String {
+        try checkPolicy(password, for: user, field: field)
+        return PasswordHasher(iterations: config.passwordIterations).hash(password)
     }
 
     /// Staff set a user's password (the console): it passes the policy, and every
@@ -107,19 +116,10 @@ extension API {
     package func setPasswordByStaff(
         _ context: RequestContext, _ password: String, for name: String, keeping digest: String?, requireChange: Bool
     ) throws -> Int {
-        guard var user = try admin.user(named: name) else { throw APIError.notFound }
-        user.username = name
-        let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
-        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "password", messages: problems)]) }
-        let hash = PasswordHasher(iterations: config.passwordIterations).hash(password)
-        do {
-            return try admin.changePassword(
-                name, hash: hash, keeping: digest, revokeOthers: true, requireChange: requireChange, event: "password_set")
-        } catch .store(let error) {
-            throw error
-        } catch {
-            throw APIError.notFound
-        }
+        guard let user = try admin.user(named: name) else { throw APIError.notFound }
+        let hash = try newHash(password, for: user, field: "password")
+        return try admin.changePassword(
+            name, hash: hash, keeping: digest, revokeOthers: true, requireChange: requireChange, event: "password_set")
     }
 
     /// What the similarity rule compares a password with.

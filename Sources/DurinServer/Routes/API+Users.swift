@@ -41,12 +41,11 @@ extension API {
         user.passwordHash = try hash(for: change, user: user)
         do {
             try admin.addUser(user)
-        } catch .exists {
-            throw APIError.fieldErrors([.init(field: "username", messages: ["A user with that username already exists."])])
-        } catch .store(let error) {
-            throw error
         } catch {
-            throw APIError.internalError
+            if case .exists = error {
+                throw APIError.fieldErrors([.init(field: "username", messages: ["A user with that username already exists."])])
+            }
+            throw error
         }
         try admin.recordEvent(kind: "user_created", user: username, client: "", reason: "", issuer: issuer.name)
         context.logger.info("user created", metadata: ["user": .string(username), "issuer": .string(issuer.name)])
@@ -62,16 +61,9 @@ extension API {
         switch context.request.method.uppercased() {
         case "PATCH": return try updateUser(context, user, issuer)
         case "DELETE":
-            do {
-                let revoked = try admin.removeUser(name)
-                try admin.recordEvent(kind: "user_removed", user: name, client: "", reason: "\(revoked) tokens", issuer: issuer.name)
-            } catch .notFound {
-                throw APIError.notFound
-            } catch .store(let error) {
-                throw error
-            } catch {
-                throw APIError.internalError
-            }
+            // A user removed meanwhile is 404, as the dispatcher answers AdminStore's notFound.
+            let revoked = try admin.removeUser(name)
+            try admin.recordEvent(kind: "user_removed", user: name, client: "", reason: "\(revoked) tokens", issuer: issuer.name)
             context.logger.info("user removed", metadata: ["user": .string(name), "issuer": .string(issuer.name)])
             return HTTPResponse(status: 204)
         default: return .json(200, Self.accountJSON(user))
@@ -93,33 +85,27 @@ extension API {
         var updated = user
         for (field, value) in change.profile { updated.profile[field] = value }
         let newHash = change.password != nil || change.passwordHash != nil ? try hash(for: change, user: updated) : nil
-        do {
-            if let hash = newHash {
-                updated.passwordHash = hash
-                updated.mustChangePassword = false
-                try admin.changePassword(name, hash: hash, revokeOthers: change.revokeSessions, event: "password_set", by: issuer.name)
-            }
-            if let active = change.active, active != user.isActive {
-                try admin.setActive(name, active)
-                try admin.recordEvent(kind: "user_changed", user: name, client: "", reason: "is_active=\(active)", issuer: issuer.name)
-                updated.isActive = active
-            }
-            if let staff = change.staff, staff != user.isStaff {
-                try admin.setStaff(name, staff)
-                try admin.recordEvent(kind: "user_changed", user: name, client: "", reason: "is_staff=\(staff)", issuer: issuer.name)
-                updated.isStaff = staff
-            }
-            if !change.profile.isEmpty {
-                try admin.updateProfile(
-                    name, set: change.profile.compactMapValues { $0 }, remove: change.profile.filter { $0.value == nil }.map(\.key),
-                    by: issuer.name)
-            }
-        } catch .notFound {
-            throw APIError.notFound
-        } catch .store(let error) {
-            throw error
-        } catch {
-            throw APIError.internalError
+        // Each step is atomic on its own; a user removed meanwhile is 404 (the
+        // dispatcher's answer to AdminStore's notFound).
+        if let hash = newHash {
+            updated.passwordHash = hash
+            updated.mustChangePassword = false
+            try admin.changePassword(name, hash: hash, revokeOthers: change.revokeSessions, event: "password_set", by: issuer.name)
+        }
+        if let active = change.active, active != user.isActive {
+            try admin.setActive(name, active)
+            try admin.recordEvent(kind: "user_changed", user: name, client: "", reason: "is_active=\(active)", issuer: issuer.name)
+            updated.isActive = active
+        }
+        if let staff = change.staff, staff != user.isStaff {
+            try admin.setStaff(name, staff)
+            try admin.recordEvent(kind: "user_changed", user: name, client: "", reason: "is_staff=\(staff)", issuer: issuer.name)
+            updated.isStaff = staff
+        }
+        if !change.profile.isEmpty {
+            try admin.updateProfile(
+                name, set: change.profile.compactMapValues { $0 }, remove: change.profile.filter { $0.value == nil }.map(\.key),
+                by: issuer.name)
         }
         context.logger.info("user changed", metadata: ["user": .string(name), "issuer": .string(issuer.name)])
         return .json(200, Self.accountJSON(updated))
@@ -206,9 +192,7 @@ extension API {
     func hash(for change: UserChange, user: UserRecord) throws -> String {
         if let hash = change.passwordHash { return hash }
         guard let password = change.password else { return user.passwordHash }
-        let problems = config.passwordPolicy.problems(password, attributes: Self.policyAttributes(user))
-        if !problems.isEmpty { throw APIError.fieldErrors([.init(field: "password", messages: problems)]) }
-        return PasswordHasher(iterations: config.passwordIterations).hash(password)
+        return try newHash(password, for: user, field: "password")
     }
 
     /// A user as users/ shows one: never the hash, only whether there is a usable one.

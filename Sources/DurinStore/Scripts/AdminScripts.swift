@@ -482,16 +482,7 @@ struct ChangePasswordScript: ScriptCall {
         local n = 0
         if revoke == '1' then
           for i = 1, #entries, 2 do
-            if entries[i + 1] ~= keep then
-              local tk = tokenKey(entries[i + 1])
-              local t = redis.call('HMGET', tk, 'i', 'e')
-              redis.call('DEL', tk)
-              redis.call('HDEL', key, indexField(entries[i]))
-              if t[1] and live(t[2]) then
-                n = n + 1
-                emit('token_revoked', name, entries[i], t[1], 'password_changed')
-              end
-            end
+            if entries[i + 1] ~= keep and endSession(key, name, entries[i], 'password_changed') then n = n + 1 end
           end
         end
         emit(event, name, '', '', nil, by)

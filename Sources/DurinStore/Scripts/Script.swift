@@ -81,7 +81,7 @@ package struct Script: Sendable {
     /// setIdle: a token's idle timeout as its client's is now ('' or false: none).
     /// forget: removes a token and its user's index entry for it.
     /// endSession: revokes the user's token of one client, with its event (a
-    /// console session, when its user loses the console).
+    /// console session, when its user loses the console); true when it was live.
     /// storedPassword: a user's password hash, from its own key, else (layout 2,
     /// before the migration) the user hash's field.
     package static let helpers = #"""
@@ -204,13 +204,17 @@ package struct Script: Sendable {
               if redis.call('HGET', userHash, indexField(client)) == digest then redis.call('HDEL', userHash, indexField(client)) end
             end
             local function endSession(userHash, user, client, reason)
-              if client == '' then return end
+              if client == '' then return false end
               local digest = redis.call('HGET', userHash, indexField(client))
-              if not digest then return end
+              if not digest then return false end
               local tk = tokenKey(digest)
               local t = redis.call('HMGET', tk, 'i', 'e')
               forget(tk, userHash, client, digest)
-              if t[1] and live(t[2]) then emit('token_revoked', user, client, t[1], reason) end
+              if t[1] and live(t[2]) then
+                emit('token_revoked', user, client, t[1], reason)
+                return true
+              end
+              return false
             end
             local function storedPassword(userHash, passwordKey)
               return redis.call('GET', passwordKey) or redis.call('HGET', userHash, 'password')

@@ -460,7 +460,7 @@ struct ChangePasswordScript: ScriptCall {
     let requireChange: Bool
     /// The event recorded (`password_changed`, `password_set`).
     let event: String
-    /// Who changed it, when it was not the user: an issuer's name, or `console:<staff>`.
+    /// The issuer that changed it (users/), named in the event; empty otherwise (the console records its own `console` event).
     let by: String
 
     var group: KeyGroup { .user(name) }
